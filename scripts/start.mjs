@@ -1,0 +1,83 @@
+import { spawn } from "node:child_process";
+import { startFakeServer } from "../fake/server.mjs";
+
+/**
+ * `npm start`: the proxy on http://127.0.0.1:8787 in front of a local fake BeatPass, so it
+ * runs with no BeatPass account and no internet. The fake's token is passed with --var and
+ * wins over any real token in .dev.vars (use `npm run dev` to talk to the real BeatPass).
+ */
+
+const PROXY_PORT = Number(process.env.PORT ?? 8787);
+const FAKE_PORT = Number(process.env.FAKE_BEATPASS_PORT ?? 8790);
+const FAKE_TOKEN = "local-fake-token";
+
+// Keep wrangler from reaching for the network (TOOLCHAIN.md §4): no telemetry, no update
+// check, no Request.cf download.
+export const QUIET_WRANGLER_ENV = {
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_SEND_ERROR_REPORTS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
+
+const fake = await startFakeServer({ port: FAKE_PORT, token: FAKE_TOKEN });
+console.log(`Fake BeatPass: ${fake.apiBase}`);
+
+const wrangler = spawn(
+  process.execPath,
+  [
+    "node_modules/wrangler/bin/wrangler.js",
+    "dev",
+    "--local",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(PROXY_PORT),
+    "--var",
+    `BEATPASS_API_BASE:${fake.apiBase}`,
+    "--var",
+    `BEATPASS_TOKEN:${FAKE_TOKEN}`,
+    "--log-level",
+    process.env.WRANGLER_LOG ?? "info",
+  ],
+  { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...QUIET_WRANGLER_ENV } },
+);
+
+const base = `http://127.0.0.1:${PROXY_PORT}`;
+waitForProxy(base).then((ok) => {
+  if (!ok) return;
+  console.log(`
+beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
+  curl ${base}/v1/tracks/1
+  curl '${base}/v1/tracks?per_page=5'
+  curl '${base}/v1/artists/3?with=albums,topTracks'
+  curl '${base}/v1/search?query=night'
+  curl -i ${base}/v1/nope          # problem+json 404
+  curl ${base}/healthz
+Press Ctrl+C to stop.`);
+});
+
+async function waitForProxy(url) {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.error("The proxy did not come up within 30 s; see wrangler's output above.");
+  return false;
+}
+
+const stop = async () => {
+  wrangler.kill("SIGTERM");
+  await fake.close();
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+wrangler.on("exit", async (code) => {
+  await fake.close();
+  process.exit(code ?? 0);
+});

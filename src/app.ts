@@ -1,0 +1,63 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./env";
+import { ApiError, codeForStatus } from "./errors";
+import { problemResponse } from "./http/problem";
+import { logEvent } from "./lib/log";
+import { catalogRoutes } from "./routes/catalog";
+import { metaRoutes } from "./routes/meta";
+
+/**
+ * Builds the Worker: request id first, then a header pass that guarantees every response
+ * states its caching, then the routes. onError and notFound live only here, so every
+ * failure on every route leaves as the same problem+json.
+ */
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId({ limitLength: 64 }));
+  app.use(async (c, next) => {
+    await next();
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+  });
+
+  app.route("/v1", catalogRoutes());
+  app.route("/", metaRoutes());
+
+  app.notFound((c) => problemResponse(c, new ApiError("not_found", "No route matches this path.")));
+
+  app.onError((err, c) => {
+    const apiError = toApiError(err);
+    const fields = {
+      request_id: c.get("requestId"),
+      path: new URL(c.req.url).pathname,
+      code: apiError.code,
+      status: apiError.status,
+      cause: describeCause(apiError.cause ?? err),
+    };
+    if (apiError.status >= 500) logEvent(apiError.code === "internal" ? "error" : "warn", "request_failed", fields);
+    return problemResponse(c, apiError);
+  });
+
+  return app;
+}
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    const code = codeForStatus(err.status);
+    return new ApiError(code, err.status >= 500 ? "The request failed." : "The request was not accepted.", {
+      cause: err,
+    });
+  }
+  // Anything else is our bug: the viewer gets a generic message, the log gets the detail.
+  return new ApiError("internal", "An unexpected error occurred.", { cause: err });
+}
+
+// Messages only: stack traces stay out of the logs too, so nothing they capture leaks.
+function describeCause(cause: unknown): string | undefined {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  return cause === undefined ? undefined : String(cause);
+}

@@ -1,0 +1,28 @@
+/**
+ * KV keys: `<version>:<route>:<canonical params>`. Bump KEY_VERSION whenever the stored
+ * shape changes, so old entries are simply never read again (they expire on their own).
+ */
+export const KEY_VERSION = "v1";
+
+// KV allows 512 bytes per key; past this we key on a hash of the params instead.
+const MAX_PLAIN_KEY_BYTES = 400;
+
+export type KeyParams = Record<string, string | number | undefined>;
+
+/** Canonical query string: sorted names, undefined dropped, values percent-encoded. */
+export function canonicalParams(params: KeyParams): string {
+  return Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join("&");
+}
+
+/** Builds the cache key for one route and its validated parameters. */
+export async function cacheKey(route: string, params: KeyParams): Promise<string> {
+  const plain = `${KEY_VERSION}:${route}:${canonicalParams(params)}`;
+  if (new TextEncoder().encode(plain).byteLength <= MAX_PLAIN_KEY_BYTES) return plain;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonicalParams(params)));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${KEY_VERSION}:${route}:sha256=${hex}`;
+}

@@ -1,0 +1,94 @@
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+
+/**
+ * The problem catalogue: every error this Worker can answer with. `status` lives here
+ * and nowhere else, so call sites pick a meaning (code), never a number.
+ */
+export const PROBLEMS = {
+  invalid_request: { status: 400, title: "Invalid request" },
+  forbidden: { status: 403, title: "Not available" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  gone: { status: 410, title: "Gone" },
+  internal: { status: 500, title: "Internal error" },
+  upstream_rejected: { status: 502, title: "BeatPass rejected the request" },
+  upstream_error: { status: 502, title: "BeatPass failed" },
+  upstream_unreachable: { status: 502, title: "BeatPass unreachable" },
+  upstream_redirect: { status: 502, title: "BeatPass answered with a redirect" },
+  upstream_invalid_json: { status: 502, title: "BeatPass sent invalid JSON" },
+  upstream_schema_mismatch: { status: 502, title: "BeatPass sent an unexpected payload" },
+  upstream_too_large: { status: 502, title: "BeatPass response too large" },
+  config_error: { status: 503, title: "Proxy not configured" },
+  upstream_unauthorized: { status: 503, title: "BeatPass refused the proxy's credentials" },
+  upstream_rate_limited: { status: 503, title: "BeatPass rate limit reached" },
+  upstream_unavailable: { status: 503, title: "BeatPass unavailable" },
+  upstream_timeout: { status: 504, title: "BeatPass timed out" },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+/** How long a problem may be cached. Only a confirmed "does not exist" is worth caching. */
+export const PROBLEM_CACHE_SECONDS: Partial<Record<ProblemCode, number>> = {
+  not_found: 60,
+  gone: 300,
+};
+
+export const problemSchema = z.object({
+  type: z.string().min(1),
+  title: z.string().min(1),
+  status: z.number().int().min(400).max(599),
+  detail: z.string().min(1),
+  code: z.enum(Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]),
+  request_id: z.string().min(1),
+  errors: z.array(z.object({ location: z.string(), name: z.string(), message: z.string() })).optional(),
+});
+
+export type Problem = z.infer<typeof problemSchema>;
+export type ProblemIssue = NonNullable<Problem["errors"]>[number];
+
+export interface ApiErrorOptions {
+  errors?: ProblemIssue[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** An error with a known meaning; `onError` turns it into problem+json. */
+export class ApiError extends HTTPException {
+  readonly code: ProblemCode;
+  readonly detail: string;
+  readonly errors: ProblemIssue[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ProblemCode, detail: string, options: ApiErrorOptions = {}) {
+    super(PROBLEMS[code].status, { message: detail, cause: options.cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.detail = detail;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** Maps a status from Hono's own HTTPException (body limit, timeout...) to a code. */
+export function codeForStatus(status: number): ProblemCode {
+  for (const [code, p] of Object.entries(PROBLEMS) as [ProblemCode, (typeof PROBLEMS)[ProblemCode]][]) {
+    if (p.status === status) return code;
+  }
+  return status >= 500 ? "internal" : "invalid_request";
+}
+
+/** Builds the RFC 9457 body; `origin` makes `type` resolve to /problems/<code> on this Worker. */
+export function toProblem(
+  origin: string,
+  code: ProblemCode,
+  detail: string,
+  requestId: string,
+  errors?: ProblemIssue[],
+): Problem {
+  const { status, title } = PROBLEMS[code];
+  const body: Problem = { type: `${origin}/problems/${code}`, title, status, detail, code, request_id: requestId };
+  if (errors && errors.length > 0) body.errors = errors;
+  return body;
+}

@@ -1,0 +1,18 @@
+import type { z } from "zod";
+import { ApiError, type ProblemIssue } from "../errors";
+
+/**
+ * Validates one input source with zod. A failure becomes 400 invalid_request listing every
+ * issue (name and reason, never the rejected value echoed back).
+ */
+export function validate<S extends z.ZodType>(location: "path" | "query", schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const errors: ProblemIssue[] = result.error.issues.map((issue) => ({
+    location,
+    name: issue.path.map(String).join(".") || "(root)",
+    message: issue.code === "invalid_type" && /received undefined/.test(issue.message) ? "is required" : issue.message,
+  }));
+  const names = [...new Set(errors.map((e) => e.name))].join(", ");
+  throw new ApiError("invalid_request", `Invalid ${location} parameter(s): ${names}.`, { errors });
+}

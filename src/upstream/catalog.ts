@@ -1,0 +1,147 @@
+import type { Config } from "../env";
+import {
+  albumSchema,
+  artistRefSchema,
+  artistSchema,
+  genreSchema,
+  lyricSchema,
+  playlistSchema,
+  type SearchResults,
+  type Single,
+  searchResultsSchema,
+  trackSchema,
+  trackSummarySchema,
+  userSchema,
+  waveSchema,
+} from "../schemas/entities";
+import { UpstreamError, upstreamGet } from "./client";
+import { asArray, itemsOf, page, parseOrThrow, single } from "./envelope";
+
+/**
+ * One function per BeatPass read. Each names its upstream path from fixed segments plus
+ * validated values, and returns our public shape. Nothing else in the Worker talks to BeatPass.
+ */
+
+export interface ListParams {
+  page: number;
+  per_page: number;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const req = (p: ListParams) => ({ page: p.page, perPage: p.per_page });
+
+export async function listTracks(cfg: Config, q: ListParams & { query?: string | undefined }) {
+  const { body } = await upstreamGet(cfg, ["tracks"], { page: q.page, per_page: q.per_page, query: q.query });
+  return page(body, "tracks", trackSummarySchema, "/tracks", req(q));
+}
+
+export async function getTrack(cfg: Config, id: number, q: { with?: string | undefined }) {
+  const { body } = await upstreamGet(cfg, ["tracks", String(id)], { with: q.with });
+  return single(body, "track", trackSchema, "/tracks/{id}");
+}
+
+export async function getTrackLyrics(cfg: Config, id: number) {
+  const path = "/tracks/{id}/lyrics";
+  const { body } = await upstreamGet(cfg, ["tracks", String(id), "lyrics"]);
+  // BeatPass answers 200 with `"lyric": null` for a track without lyrics (2026 spec draft).
+  if (obj(body).lyric === null) throw new UpstreamError("status", path, { status: 404 });
+  return single(body, "lyric", lyricSchema, path);
+}
+
+export async function getTrackWave(cfg: Config, id: number) {
+  const { body } = await upstreamGet(cfg, ["tracks", String(id), "wave"]);
+  // The waveform is the only read with no wrapper key: `{"peaks": [...]}`.
+  return { data: parseOrThrow(waveSchema, body, "/tracks/{id}/wave") };
+}
+
+export async function listAlbums(cfg: Config, q: ListParams) {
+  const { body } = await upstreamGet(cfg, ["albums"], { page: q.page, per_page: q.per_page });
+  return page(body, "albums", albumSchema, "/albums", req(q));
+}
+
+export async function getAlbum(cfg: Config, id: number, q: { with?: string | undefined }) {
+  const { body } = await upstreamGet(cfg, ["albums", String(id)], { with: q.with });
+  return single(body, "album", albumSchema, "/albums/{id}");
+}
+
+export async function listArtists(cfg: Config, q: ListParams) {
+  const { body } = await upstreamGet(cfg, ["artists"], { page: q.page, per_page: q.per_page });
+  return page(body, "artists", artistRefSchema, "/artists", req(q));
+}
+
+export async function getArtist(cfg: Config, id: number, q: { with?: string | undefined }) {
+  const { body } = await upstreamGet(cfg, ["artists", String(id)], { with: q.with });
+  const b = obj(body);
+  const artist = obj(b.artist);
+  // `albums` is a paginator inside the artist (Feb 2026 spec) or an array beside it (2026 draft).
+  const albums = artist.albums ?? b.albums;
+  const merged = { ...artist, albums: albums === undefined ? undefined : itemsOf(albums) };
+  return { data: parseOrThrow(artistSchema, merged, "/artists/{id}") };
+}
+
+export async function listArtistTracks(cfg: Config, id: number, q: ListParams) {
+  const { body } = await upstreamGet(cfg, ["artists", String(id), "tracks"], req(q));
+  return page(body, "tracks", trackSummarySchema, "/artists/{id}/tracks", req(q));
+}
+
+export async function listArtistAlbums(cfg: Config, id: number, q: ListParams) {
+  const { body } = await upstreamGet(cfg, ["artists", String(id), "albums"], req(q));
+  return page(body, "albums", albumSchema, "/artists/{id}/albums", req(q));
+}
+
+export async function getPlaylist(cfg: Config, id: number) {
+  const { body } = await upstreamGet(cfg, ["playlists", String(id)]);
+  const b = obj(body);
+  const playlist = obj(b.playlist);
+  // Tracks and totalDuration sit inside `playlist` (Feb 2026) or next to it (2026 draft).
+  const tracks = playlist.tracks ?? b.tracks;
+  const merged = {
+    ...playlist,
+    totalDuration: playlist.totalDuration ?? b.totalDuration,
+    tracks: tracks === undefined || tracks === null ? undefined : itemsOf(tracks),
+  };
+  return { data: parseOrThrow(playlistSchema, merged, "/playlists/{id}") };
+}
+
+export async function listPlaylistTracks(cfg: Config, id: number, q: ListParams) {
+  const { body } = await upstreamGet(cfg, ["playlists", String(id), "tracks"], req(q));
+  return page(body, "tracks", trackSummarySchema, "/playlists/{id}/tracks", req(q));
+}
+
+export async function listGenres(cfg: Config) {
+  const { body } = await upstreamGet(cfg, ["genres"]);
+  return page(body, "genres", genreSchema, "/genres", { page: 1, perPage: 20 });
+}
+
+export async function listTagTracks(cfg: Config, name: string, q: ListParams) {
+  const { body } = await upstreamGet(cfg, ["tags", name, "tracks"], req(q));
+  return page(body, "tracks", trackSummarySchema, "/tags/{name}/tracks", req(q));
+}
+
+export async function listTagAlbums(cfg: Config, name: string, q: ListParams) {
+  const { body } = await upstreamGet(cfg, ["tags", name, "albums"], req(q));
+  return page(body, "albums", albumSchema, "/tags/{name}/albums", req(q));
+}
+
+export async function search(
+  cfg: Config,
+  q: { query: string; types?: string | undefined; limit: number },
+): Promise<Single<SearchResults>> {
+  const { body } = await upstreamGet(cfg, ["search"], { query: q.query, types: q.types, limit: q.limit });
+  const results = obj(obj(body).results);
+  const grouped = {
+    query: q.query,
+    tracks: asArray(results.tracks),
+    albums: asArray(results.albums),
+    artists: asArray(results.artists),
+    playlists: asArray(results.playlists),
+    users: asArray(results.users),
+  };
+  return { data: parseOrThrow(searchResultsSchema, grouped, "/search") };
+}
+
+export async function getUser(cfg: Config, id: number) {
+  const { body } = await upstreamGet(cfg, ["users", String(id)]);
+  return single(body, "user", userSchema, "/users/{id}");
+}

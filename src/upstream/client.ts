@@ -1,0 +1,186 @@
+import type { Config } from "../env";
+
+/** Largest upstream body we read; anything bigger is refused before it is buffered whole. */
+export const MAX_UPSTREAM_BYTES = 2 * 1024 * 1024;
+const MAX_RETRY_AFTER_SECONDS = 3600;
+const USER_AGENT = "beatpass-edge/0.1 (+Cloudflare Worker)";
+
+export type UpstreamFailure =
+  | "no_token"
+  | "timeout"
+  | "network"
+  | "redirect"
+  | "status"
+  | "invalid_json"
+  | "too_large"
+  | "schema";
+
+/** What went wrong talking to BeatPass. Carries the path, never the token or the upstream body. */
+export class UpstreamError extends Error {
+  readonly kind: UpstreamFailure;
+  readonly path: string;
+  readonly status: number | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    kind: UpstreamFailure,
+    path: string,
+    options: { status?: number; retryAfterSeconds?: number; cause?: unknown; message?: string } = {},
+  ) {
+    super(options.message ?? `upstream ${kind} on ${path}${options.status ? ` (${options.status})` : ""}`, {
+      cause: options.cause,
+    });
+    this.name = "UpstreamError";
+    this.kind = kind;
+    this.path = path;
+    this.status = options.status;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+export interface RateLimitInfo {
+  limit?: number;
+  remaining?: number;
+  resetAt?: number;
+}
+
+export interface UpstreamResponse {
+  body: unknown;
+  rateLimit: RateLimitInfo;
+}
+
+export type UpstreamQuery = Record<string, string | number | undefined>;
+
+/** Builds the upstream URL from path segments; each segment is encoded and dot segments are refused. */
+export function buildUpstreamUrl(apiBase: URL, segments: readonly string[], query: UpstreamQuery = {}): URL {
+  const encoded = segments.map((s) => {
+    // encodeURIComponent leaves "." alone, and URL resolution would collapse "..": refuse both.
+    if (s === "" || s === "." || s === "..") throw new Error("invalid upstream path segment");
+    return encodeURIComponent(s);
+  });
+  const url = new URL(encoded.join("/"), apiBase);
+  if (url.origin !== apiBase.origin || !url.pathname.startsWith(apiBase.pathname)) {
+    throw new Error("upstream path escaped the API base");
+  }
+  for (const [k, v] of Object.entries(query).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (v !== undefined) url.searchParams.set(k, String(v));
+  }
+  return url;
+}
+
+/**
+ * GETs one allowlisted BeatPass path with the token and returns the parsed JSON.
+ * Redirects are errors (never followed with the token), bodies are size-capped,
+ * and the whole exchange, body included, shares one timeout.
+ */
+export async function upstreamGet(
+  config: Config,
+  segments: readonly string[],
+  query: UpstreamQuery = {},
+): Promise<UpstreamResponse> {
+  const url = buildUpstreamUrl(config.apiBase, segments, query);
+  const path = `/${segments.join("/")}`;
+  if (!config.token) throw new UpstreamError("no_token", path);
+
+  const signal = AbortSignal.timeout(config.upstreamTimeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "GET",
+      headers: { Authorization: `Bearer ${config.token}`, Accept: "application/json", "User-Agent": USER_AGENT },
+      redirect: "manual",
+      signal,
+    });
+  } catch (cause) {
+    throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });
+  }
+
+  if (res.status >= 300 && res.status < 400) {
+    await discard(res);
+    throw new UpstreamError("redirect", path, { status: res.status });
+  }
+  if (!res.ok) {
+    // The body is never read: nothing BeatPass says in an error may reach a viewer.
+    await discard(res);
+    throw new UpstreamError("status", path, {
+      status: res.status,
+      retryAfterSeconds: parseRetryAfter(res.headers.get("Retry-After")),
+    });
+  }
+
+  let text: string;
+  try {
+    text = await readCapped(res, MAX_UPSTREAM_BYTES, path);
+  } catch (cause) {
+    if (cause instanceof UpstreamError) throw cause;
+    throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });
+  }
+  try {
+    return { body: JSON.parse(text), rateLimit: readRateLimit(res.headers) };
+  } catch (cause) {
+    throw new UpstreamError("invalid_json", path, { status: res.status, cause });
+  }
+}
+
+async function discard(res: Response): Promise<void> {
+  try {
+    await res.body?.cancel();
+  } catch {
+    // Cancelling an already-failed stream can throw; there is nothing left to clean up.
+  }
+}
+
+async function readCapped(res: Response, maxBytes: number, path: string): Promise<string> {
+  const declared = Number(res.headers.get("Content-Length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await discard(res);
+    throw new UpstreamError("too_large", path, { status: res.status });
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new UpstreamError("too_large", path, { status: res.status });
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** Retry-After as seconds (delta or HTTP date), clamped so a hostile value cannot park us for days. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  let seconds: number;
+  if (/^\d+$/.test(trimmed)) seconds = Number(trimmed);
+  else {
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return undefined;
+    seconds = Math.ceil((at - now) / 1000);
+  }
+  return Math.min(Math.max(seconds, 1), MAX_RETRY_AFTER_SECONDS);
+}
+
+function readRateLimit(headers: Headers): RateLimitInfo {
+  const num = (name: string) => {
+    const v = headers.get(name);
+    return v !== null && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
+  };
+  return {
+    limit: num("X-RateLimit-Limit"),
+    remaining: num("X-RateLimit-Remaining"),
+    resetAt: num("X-RateLimit-Reset"),
+  };
+}

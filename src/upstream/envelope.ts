@@ -1,0 +1,84 @@
+import { z } from "zod";
+import type { Page, Pagination, Single } from "../schemas/entities";
+import { UpstreamError } from "./client";
+
+/**
+ * BeatPass wraps its data in several envelopes (REFERENCE.md §5 and §4.4): a Laravel
+ * paginator under the entity's plural key, the same under `pagination`, or, in the 2026
+ * draft spec, a bare array next to a top-level `pagination`. These helpers accept all of
+ * them and hand back our own `{data}` / `{data, pagination}` shapes.
+ */
+
+const paginatorMetaSchema = z.object({
+  current_page: z.coerce.number().int().positive().optional(),
+  per_page: z.coerce.number().int().positive().optional(),
+  total: z.coerce.number().int().nonnegative().optional(),
+  last_page: z.coerce.number().int().positive().optional(),
+});
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Parses `value` with `schema`, turning a mismatch into an UpstreamError (logged, never shown). */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, path: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const where = result.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join(".") || "(root)"}: ${i.code}`)
+      .join("; ");
+    throw new UpstreamError("schema", path, { message: `upstream schema mismatch on ${path}: ${where}` });
+  }
+  return result.data;
+}
+
+/** Reads the object under `key` (e.g. `track`) and projects it. */
+export function single<S extends z.ZodType>(body: unknown, key: string, schema: S, path: string): Single<z.output<S>> {
+  const value = isObj(body) ? body[key] : undefined;
+  return { data: parseOrThrow(schema, value, path) };
+}
+
+/** If `value` is a paginator (`{data: [...]}`), returns its items; arrays pass through. */
+export function itemsOf(value: unknown): unknown {
+  if (isObj(value) && Array.isArray(value.data)) return value.data;
+  return value;
+}
+
+/** Finds the page of items wherever this endpoint's envelope put it. */
+export function page<S extends z.ZodType>(
+  body: unknown,
+  key: string,
+  schema: S,
+  path: string,
+  requested: { page: number; perPage: number },
+): Page<z.output<S>> {
+  if (!isObj(body)) throw new UpstreamError("schema", path, { message: `upstream body is not an object on ${path}` });
+  const candidates = [body[key], body.pagination];
+  const paginator = candidates.find((c) => isObj(c) && Array.isArray(c.data)) as Obj | undefined;
+  let items: unknown;
+  let meta: unknown;
+  if (paginator) {
+    items = paginator.data;
+    meta = paginator;
+  } else if (Array.isArray(body[key])) {
+    items = body[key];
+    meta = body.pagination;
+  }
+  const data = parseOrThrow(z.array(schema), items, path);
+  const m = paginatorMetaSchema.safeParse(isObj(meta) ? meta : {});
+  const pagination: Pagination = {
+    page: (m.success && m.data.current_page) || requested.page,
+    per_page: (m.success && m.data.per_page) || requested.perPage,
+  };
+  if (m.success && m.data.total !== undefined) pagination.total = m.data.total;
+  if (m.success && m.data.last_page !== undefined) pagination.last_page = m.data.last_page;
+  return { data, pagination };
+}
+
+/** Search groups are documented both as arrays and as single objects; always give arrays. */
+export function asArray(value: unknown): unknown[] {
+  if (value === null || value === undefined) return [];
+  const items = itemsOf(value);
+  return Array.isArray(items) ? items : [items];
+}

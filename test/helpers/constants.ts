@@ -1,0 +1,4 @@
+/** A token value that must never appear in any response or log line; tests sweep for it. */
+export const CANARY_TOKEN = "canary-tok-7d41f0c9e2b84a66";
+/** Where the Worker under test thinks BeatPass lives; the fetch mock answers this host. */
+export const FAKE_API_BASE = "https://fake-beatpass.test/api/v1";

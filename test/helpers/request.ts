@@ -1,0 +1,55 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { expect } from "vitest";
+import type { Env } from "../../src/env";
+import { type Problem, problemSchema } from "../../src/errors";
+import worker from "../../src/index";
+import { CANARY_TOKEN } from "./constants";
+
+export const ORIGIN = "https://proxy.test";
+
+export interface Called {
+  status: number;
+  headers: Headers;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+  json: () => any;
+}
+
+/**
+ * Calls the Worker entry with a fresh ExecutionContext and waits for its waitUntil work
+ * (KV writes), so a following request sees what this one stored. Every response is checked
+ * for the cross-cutting promises: X-Request-Id, an explicit Cache-Control, and no token.
+ */
+export async function call(path: string, init: RequestInit = {}, envOverride: Partial<Env> = {}): Promise<Called> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`${ORIGIN}${path}`, init), { ...env, ...envOverride }, ctx);
+  const text = await res.text();
+  await waitOnExecutionContext(ctx);
+  assertSafe(res.headers, text);
+  expect(res.headers.get("X-Request-Id"), "X-Request-Id on every response").toBeTruthy();
+  expect(res.headers.get("Cache-Control"), "explicit Cache-Control on every response").toBeTruthy();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** The token, the Authorization scheme and stack traces never reach a viewer. */
+export function assertSafe(headers: Headers, body: string): void {
+  for (const [name, value] of headers) {
+    expect(value, `header ${name}`).not.toContain(CANARY_TOKEN);
+    expect(name.toLowerCase()).not.toBe("authorization");
+  }
+  expect(body).not.toContain(CANARY_TOKEN);
+  expect(body).not.toMatch(/Bearer\s/);
+  expect(body).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+}
+
+/** Asserts an RFC 9457 problem response with the given status and code, and returns its body. */
+export function expectProblem(res: Called, status: number, code: string): Problem {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("Content-Type")).toBe("application/problem+json");
+  const body = problemSchema.parse(res.json());
+  expect(body.status).toBe(status);
+  expect(body.code).toBe(code);
+  expect(body.request_id).toBe(res.headers.get("X-Request-Id"));
+  expect(body.type).toBe(`${ORIGIN}/problems/${code}`);
+  return body;
+}

@@ -1,0 +1,16 @@
+import { createFakeBeatpass } from "../../fake/beatpass.mjs";
+import { CANARY_TOKEN, FAKE_API_BASE } from "./constants";
+
+/**
+ * The fake BeatPass every workerd test talks to. test/setup.ts routes the Worker's
+ * outbound fetches for FAKE_API_BASE's host here and fails the test on any other host.
+ */
+export const fake = createFakeBeatpass({ token: CANARY_TOKEN });
+export const FAKE_HOST = new URL(FAKE_API_BASE).host;
+
+export type Fault = Parameters<typeof fake.addFault>[0];
+
+/** Upstream requests seen so far (API paths only, without the /api/v1 prefix). */
+export function upstreamPaths(): string[] {
+  return fake.requests.map((r: { path: string }) => r.path.replace(/^\/api\/v1/, ""));
+}

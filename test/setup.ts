@@ -1,0 +1,36 @@
+import { reset } from "cloudflare:test";
+import { afterEach, beforeEach, expect, vi } from "vitest";
+import { CANARY_TOKEN } from "./helpers/constants";
+import { FAKE_HOST, fake } from "./helpers/upstream";
+
+/** Every log line the Worker wrote during the current test. */
+export const logLines: string[] = [];
+
+const realFetch = globalThis.fetch;
+
+beforeEach(() => {
+  fake.reset();
+  logLines.length = 0;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input as RequestInfo, init);
+    if (new URL(request.url).host === FAKE_HOST) return fake.fetch(request);
+    throw new Error(`test tried to reach the network: ${new URL(request.url).origin}`);
+  });
+  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      logLines.push(args.map(String).join(" "));
+    });
+  }
+});
+
+afterEach(async () => {
+  // The token must never be logged, whatever the test did.
+  for (const line of logLines) {
+    expect(line).not.toContain(CANARY_TOKEN);
+    expect(line).not.toMatch(/Bearer /);
+  }
+  vi.restoreAllMocks();
+  expect(globalThis.fetch).toBe(realFetch);
+  // Storage is not isolated per test in this pool generation: clear KV ourselves.
+  await reset();
+});
