@@ -1,4 +1,4 @@
-import { createFakeBeatpass } from "../../fake/beatpass.mjs";
+import { createFakeBeatpass, type FakeFault } from "../../fake/beatpass.mjs";
 import { CANARY_TOKEN, FAKE_API_BASE } from "./constants";
 
 /**
@@ -8,9 +8,9 @@ import { CANARY_TOKEN, FAKE_API_BASE } from "./constants";
 export const fake = createFakeBeatpass({ token: CANARY_TOKEN });
 export const FAKE_HOST = new URL(FAKE_API_BASE).host;
 
-export type Fault = Parameters<typeof fake.addFault>[0];
+export type { FakeFault };
 
 /** Upstream requests seen so far (API paths only, without the /api/v1 prefix). */
 export function upstreamPaths(): string[] {
-  return fake.requests.map((r: { path: string }) => r.path.replace(/^\/api\/v1/, ""));
+  return fake.requests.map((r) => r.path.replace(/^\/api\/v1/, ""));
 }

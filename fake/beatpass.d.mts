@@ -1,0 +1,33 @@
+export declare const FAKE_BASE_PATH: "/api/v1";
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+export type FakeFault = { path?: string; times?: number } & (
+  | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
+  | { kind: "delay"; ms?: number }
+  | { kind: "hang" }
+  | { kind: "network" }
+  | { kind: "redirect" }
+  | { kind: "invalid_json" }
+  | { kind: "body"; body: unknown }
+  | { kind: "large"; bytes?: number }
+);
+
+export interface FakeBeatpass {
+  fetch(request: Request): Promise<Response>;
+  readonly requests: FakeRequest[];
+  readonly faults: FakeFault[];
+  addFault(fault: FakeFault): void;
+  reset(): void;
+}
+
+export declare function createFakeBeatpass(options?: {
+  token?: string;
+  rateLimitPerMinute?: number;
+  now?: () => number;
+}): FakeBeatpass;

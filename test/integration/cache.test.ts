@@ -1,0 +1,81 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { TTL_SECONDS } from "../../src/cache/policy";
+import { call } from "../helpers/request";
+import { fake, upstreamPaths } from "../helpers/upstream";
+import { logLines } from "../setup";
+
+describe("KV cache", () => {
+  it("serves a repeated request from KV with no upstream request", async () => {
+    const first = await call("/v1/tracks/1");
+    const second = await call("/v1/tracks/1");
+    expect(second.status).toBe(200);
+    expect(second.text).toBe(first.text);
+    expect(second.headers.get("Cache-Status")).toMatch(/^beatpass-edge; hit; ttl=\d+$/);
+    expect(Number(second.headers.get("Age"))).toBeGreaterThanOrEqual(0);
+    expect(upstreamPaths()).toEqual(["/tracks/1"]);
+  });
+
+  it("stores the normalised body under a versioned key with the route family's TTL", async () => {
+    await call("/v1/tracks/1?with=tags,album");
+    const { keys } = await env.BEATPASS_CACHE.list();
+    expect(keys.map((k) => k.name)).toEqual(["v1:track:id=1&with=album%2Ctags"]);
+    const stored = await env.BEATPASS_CACHE.getWithMetadata<{ stored_at: number }>(keys[0]!.name);
+    expect(JSON.parse(stored.value!).data.id).toBe(1);
+    expect(stored.metadata?.stored_at).toBeTypeOf("number");
+    expect(keys[0]!.expiration).toBeGreaterThan(Date.now() / 1000 + TTL_SECONDS.entity - 5);
+  });
+
+  it("parameter order, defaults and unknown parameters do not change the key", async () => {
+    await call("/v1/tracks?per_page=5&page=1&query=ghost");
+    await call("/v1/tracks?query=ghost&utm_source=x&per_page=5");
+    await call("/v1/tracks?perPage=5&query=ghost&page=1");
+    expect(upstreamPaths()).toEqual(["/tracks"]);
+  });
+
+  it("different parameters are different entries", async () => {
+    await call("/v1/tracks?page=1");
+    await call("/v1/tracks?page=2");
+    await call("/v1/tracks/1?with=tags");
+    await call("/v1/tracks/1");
+    expect(upstreamPaths()).toEqual(["/tracks", "/tracks", "/tracks/1", "/tracks/1"]);
+  });
+
+  it("never caches 5xx, 429 or invalid payloads", async () => {
+    fake.addFault({ kind: "status", status: 500, path: "/albums/2", times: 1 });
+    fake.addFault({ kind: "status", status: 429, path: "/albums/3", times: 1 });
+    fake.addFault({ kind: "body", body: { status: "success", album: { id: "x" } }, path: "/albums/4", times: 1 });
+    for (const id of [2, 3, 4]) expect((await call(`/v1/albums/${id}`)).status).toBeGreaterThanOrEqual(500);
+    expect((await env.BEATPASS_CACHE.list()).keys).toEqual([]);
+    for (const id of [2, 3, 4]) expect((await call(`/v1/albums/${id}`)).status).toBe(200);
+    expect(upstreamPaths()).toEqual(["/albums/2", "/albums/3", "/albums/4", "/albums/2", "/albums/3", "/albums/4"]);
+  });
+
+  it("refetches once the entry is older than its TTL", async () => {
+    await call("/v1/genres");
+    const later = Date.now() + (TTL_SECONDS.taxonomy + 1) * 1000;
+    vi.spyOn(Date, "now").mockReturnValue(later);
+    const res = await call("/v1/genres");
+    expect(res.headers.get("Cache-Status")).toContain("fwd=miss");
+    expect(upstreamPaths()).toEqual(["/genres", "/genres"]);
+  });
+
+  it("a failing KV read or write never fails the request", async () => {
+    const broken = {
+      getWithMetadata: () => Promise.reject(new Error("KV read exploded")),
+      put: () => Promise.reject(new Error("KV write exploded")),
+    } as unknown as KVNamespace;
+    const res = await call("/v1/tracks/3", {}, { BEATPASS_CACHE: broken });
+    expect(res.status).toBe(200);
+    expect(res.json().data.id).toBe(3);
+    expect(logLines.some((l) => l.includes("kv_read_failed"))).toBe(true);
+    expect(logLines.some((l) => l.includes("kv_write_failed"))).toBe(true);
+  });
+
+  it("answers HEAD from the cache too", async () => {
+    await call("/v1/tracks/1");
+    const head = await call("/v1/tracks/1", { method: "HEAD" });
+    expect(head.headers.get("Cache-Status")).toContain("hit");
+    expect(upstreamPaths()).toEqual(["/tracks/1"]);
+  });
+});

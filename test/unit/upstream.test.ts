@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { cacheKey, canonicalParams } from "../../src/cache/keys";
+import { PROBLEMS } from "../../src/errors";
+import { problemForUpstream } from "../../src/http/upstream-problem";
+import { buildUpstreamUrl, parseRetryAfter, UpstreamError, type UpstreamFailure } from "../../src/upstream/client";
+
+const BASE = new URL("https://open.beatpass.ca/api/v1/");
+
+describe("buildUpstreamUrl", () => {
+  it("encodes every segment and keeps the API base", () => {
+    expect(buildUpstreamUrl(BASE, ["tags", "lo fi/../x", "tracks"]).href).toBe(
+      "https://open.beatpass.ca/api/v1/tags/lo%20fi%2F..%2Fx/tracks",
+    );
+  });
+
+  it.each([[".."], ["."], [""], ["tags", ".."]])("refuses dot or empty segments %j", (...segments) => {
+    expect(() => buildUpstreamUrl(BASE, segments)).toThrow();
+  });
+
+  it("sorts the query and drops undefined values", () => {
+    expect(buildUpstreamUrl(BASE, ["tracks"], { per_page: 5, query: undefined, page: 1 }).search).toBe(
+      "?page=1&per_page=5",
+    );
+  });
+});
+
+describe("parseRetryAfter", () => {
+  it("reads seconds and HTTP dates, clamped to 1..3600", () => {
+    expect(parseRetryAfter("42")).toBe(42);
+    expect(parseRetryAfter("0")).toBe(1);
+    expect(parseRetryAfter("999999")).toBe(3600);
+    expect(parseRetryAfter(new Date(Date.UTC(2030, 0, 1, 0, 2)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(120);
+    expect(parseRetryAfter("soon")).toBeUndefined();
+    expect(parseRetryAfter(null)).toBeUndefined();
+  });
+});
+
+describe("cache keys", () => {
+  it("are canonical: sorted, undefined dropped, values encoded", () => {
+    expect(canonicalParams({ b: 2, a: "x y", c: undefined })).toBe("a=x%20y&b=2");
+  });
+
+  it("fall back to a SHA-256 of the params past KV's key size", async () => {
+    const key = await cacheKey("search", { query: "🎵".repeat(100), limit: 3 });
+    expect(key).toMatch(/^v1:search:sha256=[0-9a-f]{64}$/);
+    expect(new TextEncoder().encode(key).byteLength).toBeLessThanOrEqual(512);
+    expect(await cacheKey("search", { limit: 3, query: "🎵".repeat(100) })).toBe(key);
+  });
+});
+
+describe("problemForUpstream", () => {
+  const kinds: UpstreamFailure[] = [
+    "no_token",
+    "timeout",
+    "network",
+    "redirect",
+    "invalid_json",
+    "too_large",
+    "schema",
+  ];
+  it.each(kinds)("maps %s to a catalogued 5xx problem", (kind) => {
+    const e = problemForUpstream(new UpstreamError(kind, "/tracks/1"), "track 1");
+    expect(e.status).toBe(PROBLEMS[e.code].status);
+    expect(e.status).toBeGreaterThanOrEqual(500);
+  });
+
+  it.each([
+    [400, "upstream_rejected"],
+    [401, "upstream_unauthorized"],
+    [403, "forbidden"],
+    [404, "not_found"],
+    [405, "upstream_rejected"],
+    [409, "upstream_rejected"],
+    [410, "gone"],
+    [422, "upstream_rejected"],
+    [429, "upstream_rate_limited"],
+    [500, "upstream_error"],
+    [503, "upstream_unavailable"],
+    [504, "upstream_error"],
+  ])("maps upstream status %i to %s", (status, code) => {
+    expect(problemForUpstream(new UpstreamError("status", "/x", { status }), "x").code).toBe(code);
+  });
+
+  it("carries the upstream Retry-After on 429", () => {
+    const e = problemForUpstream(new UpstreamError("status", "/x", { status: 429, retryAfterSeconds: 17 }), "x");
+    expect(e.headers["Retry-After"]).toBe("17");
+  });
+});
