@@ -11,7 +11,6 @@ export interface Called {
   status: number;
   headers: Headers;
   text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
   json: () => any;
 }
 
