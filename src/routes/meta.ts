@@ -22,8 +22,10 @@ export function metaRoutes(): Hono<AppEnv> {
   app.get("/healthz", (c) => {
     const result = loadConfig(c.env);
     c.header("Cache-Control", "no-store");
+    // Always 200 with a `status` field: a monitor reads the body, and non-2xx answers are
+    // reserved for problem+json.
     if (!result.ok) {
-      return c.json({ status: "error", token_configured: false, upstream_base: null, problems: result.issues }, 503);
+      return c.json({ status: "error", token_configured: false, upstream_base: null, problems: result.issues });
     }
     // Says whether a token exists, never anything derived from its value.
     return c.json({

@@ -183,3 +183,13 @@ describe("configuration problems", () => {
     expect(res.json()).toMatchObject({ status: "error", token_configured: false });
   });
 });
+
+describe("healthz with a broken config", () => {
+  it("names the bad var without failing or echoing its value", async () => {
+    const res = await call("/healthz", {}, { BEATPASS_API_BASE: "http://leaky.example/api" });
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ status: "error", upstream_base: null });
+    expect(res.json().problems.join(" ")).toContain("BEATPASS_API_BASE");
+    expect(res.text).not.toContain("leaky.example");
+  });
+});
