@@ -1,27 +1,42 @@
 import { z } from "zod";
+import { type CachePolicy, parsePolicy } from "./cache/policy";
 import { ApiError } from "./errors";
 
-/** Bindings declared in wrangler.toml plus the secret that `wrangler types` cannot see. */
+/** Bindings declared in wrangler.toml plus the secrets that `wrangler types` cannot see. */
 export interface Env {
   BEATPASS_CACHE: KVNamespace;
   BEATPASS_API_BASE?: string;
   BEATPASS_TOKEN?: string;
+  /** The token that replaces BEATPASS_TOKEN; tried once when BeatPass answers 401. */
+  BEATPASS_TOKEN_NEXT?: string;
+  /** ISO date the current token expires (BeatPass tokens last 90 days); /healthz counts down. */
+  BEATPASS_TOKEN_EXPIRES_AT?: string;
   UPSTREAM_TIMEOUT_MS?: string;
+  /** JSON overrides of the per-family cache windows; see src/cache/policy.ts. */
+  CACHE_POLICY?: string | object;
+  /** Upstream requests per minute the scheduled refresh may spend (of BeatPass's ~300). */
+  REFRESH_BUDGET_PER_MINUTE?: string;
 }
 
 export interface Config {
   apiBase: URL;
   token: string | undefined;
+  tokenNext: string | undefined;
+  tokenExpiresAt: Date | undefined;
   upstreamTimeoutMs: number;
+  policy: CachePolicy;
+  refreshBudgetPerMinute: number;
 }
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: { requestId: string; config: Config };
+  Variables: { requestId: string };
 };
 
 export const DEFAULT_API_BASE = "https://open.beatpass.ca/api/v1";
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 8000;
+/** A fifth of BeatPass's 300/minute: refresh-ahead must never crowd out viewers' misses. */
+export const DEFAULT_REFRESH_BUDGET_PER_MINUTE = 60;
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
@@ -37,14 +52,23 @@ const apiBaseSchema = z
     message: "must not carry credentials, a query or a fragment",
   });
 
+const optionalSecret = z
+  .string()
+  .trim()
+  .transform((t) => (t === "" ? undefined : t))
+  .optional();
+
 const configSchema = z.object({
   BEATPASS_API_BASE: apiBaseSchema.default(new URL(`${DEFAULT_API_BASE}/`)),
-  BEATPASS_TOKEN: z
-    .string()
-    .trim()
-    .transform((t) => (t === "" ? undefined : t))
+  BEATPASS_TOKEN: optionalSecret,
+  BEATPASS_TOKEN_NEXT: optionalSecret,
+  BEATPASS_TOKEN_EXPIRES_AT: z.iso
+    .date()
+    .or(z.iso.datetime({ offset: true }))
+    .transform((s) => new Date(s))
     .optional(),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(10).max(30_000).default(DEFAULT_UPSTREAM_TIMEOUT_MS),
+  REFRESH_BUDGET_PER_MINUTE: z.coerce.number().int().min(0).max(300).default(DEFAULT_REFRESH_BUDGET_PER_MINUTE),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
@@ -56,23 +80,39 @@ const parsed = new WeakMap<object, ConfigResult>();
 export function loadConfig(env: Env): ConfigResult {
   const hit = parsed.get(env);
   if (hit) return hit;
+  const out = parseConfig(env);
+  parsed.set(env, out);
+  return out;
+}
+
+function parseConfig(env: Env): ConfigResult {
   const result = configSchema.safeParse({
     BEATPASS_API_BASE: env.BEATPASS_API_BASE || undefined,
     BEATPASS_TOKEN: env.BEATPASS_TOKEN,
+    BEATPASS_TOKEN_NEXT: env.BEATPASS_TOKEN_NEXT,
+    BEATPASS_TOKEN_EXPIRES_AT: env.BEATPASS_TOKEN_EXPIRES_AT || undefined,
     UPSTREAM_TIMEOUT_MS: env.UPSTREAM_TIMEOUT_MS || undefined,
+    REFRESH_BUDGET_PER_MINUTE: env.REFRESH_BUDGET_PER_MINUTE || undefined,
   });
-  const out: ConfigResult = result.success
-    ? {
-        ok: true,
-        config: {
-          apiBase: result.data.BEATPASS_API_BASE,
-          token: result.data.BEATPASS_TOKEN,
-          upstreamTimeoutMs: result.data.UPSTREAM_TIMEOUT_MS,
-        },
-      }
-    : { ok: false, issues: result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
-  parsed.set(env, out);
-  return out;
+  const policy = parsePolicy(env.CACHE_POLICY || undefined);
+  const issues = [
+    ...(result.success ? [] : result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)),
+    ...(policy.ok ? [] : [policy.issue]),
+  ];
+  if (!result.success || !policy.ok) return { ok: false, issues };
+  const d = result.data;
+  return {
+    ok: true,
+    config: {
+      apiBase: d.BEATPASS_API_BASE,
+      token: d.BEATPASS_TOKEN,
+      tokenNext: d.BEATPASS_TOKEN_NEXT,
+      tokenExpiresAt: d.BEATPASS_TOKEN_EXPIRES_AT,
+      upstreamTimeoutMs: d.UPSTREAM_TIMEOUT_MS,
+      policy: policy.policy,
+      refreshBudgetPerMinute: d.REFRESH_BUDGET_PER_MINUTE,
+    },
+  };
 }
 
 /** The parsed config, or a 503 config_error problem when the Worker's vars are unusable. */

@@ -1,4 +1,13 @@
 import { createApp } from "./app";
+import type { Env } from "./env";
+import { refreshAhead } from "./scheduled";
+
+const app = createApp();
 
 // The main module exports only the handler: workerd rejects any other value export.
-export default createApp();
+export default {
+  fetch: app.fetch,
+  async scheduled(_controller, env, ctx) {
+    await refreshAhead(env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

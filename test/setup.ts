@@ -1,5 +1,10 @@
 import { reset } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
+import { resetHotKeys } from "../src/cache/hot";
+import { resetCacheStats } from "../src/cache/stats";
+import { abandonCacheApiEntries, memory } from "../src/cache/tiers";
+import { resetTokenState } from "../src/upstream/client";
+import { resetGuard } from "../src/upstream/guard";
 import { CANARY_TOKEN } from "./helpers/constants";
 import { FAKE_HOST, fake } from "./helpers/upstream";
 
@@ -10,6 +15,13 @@ const realFetch = globalThis.fetch;
 
 beforeEach(() => {
   fake.reset();
+  // Module state that lives as long as an isolate: start every test from a cold isolate.
+  memory.clear();
+  abandonCacheApiEntries();
+  resetGuard();
+  resetTokenState();
+  resetHotKeys();
+  resetCacheStats();
   logLines.length = 0;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input as RequestInfo, init);

@@ -26,3 +26,15 @@ export async function cacheKey(route: string, params: KeyParams): Promise<string
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${KEY_VERSION}:${route}:sha256=${hex}`;
 }
+
+/** Splits a key built by cacheKey back into route and params; undefined for hashed or foreign keys. */
+export function parseKey(key: string): { route: string; params: Record<string, string> } | undefined {
+  const m = /^([^:]+):([a-z-]+):(.*)$/.exec(key);
+  if (!m || m[1] !== KEY_VERSION || m[3]?.startsWith("sha256=")) return undefined;
+  const params: Record<string, string> = {};
+  for (const part of (m[3] ?? "").split("&").filter(Boolean)) {
+    const [k, v = ""] = part.split("=");
+    if (k) params[decodeURIComponent(k)] = decodeURIComponent(v);
+  }
+  return { route: m[2] ?? "", params };
+}

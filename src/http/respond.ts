@@ -1,25 +1,53 @@
 import type { Context } from "hono";
-import type { CacheResult } from "../cache/kv-cache";
+import type { Served } from "../cache/engine";
+import type { FamilyPolicy } from "../cache/policy";
 import type { AppEnv } from "../env";
 
 /** RFC 9211 cache name: identifies this layer in a Cache-Status chain. */
 export const CACHE_STATUS_NAME = "beatpass-edge";
 
 /**
- * Sends a cached or freshly loaded JSON body with the HTTP caching headers that match it:
- * Cache-Control from the route's TTL, Age and a Cache-Status that says hit or miss.
+ * Sends a cached or freshly loaded JSON body with headers that tell clients and CDNs the
+ * truth about it: a strong ETag (If-None-Match gives 304), Cache-Control whose max-age is
+ * the freshness left and whose stale-while-revalidate / stale-if-error match our policy,
+ * Age, and a Cache-Status saying fresh hit (and from which tier), stale, or miss.
  */
-export function cachedJson(c: Context<AppEnv>, result: CacheResult, ttlSeconds: number, now = Date.now()): Response {
-  const ageSeconds = Math.max(0, Math.floor((now - result.storedAt) / 1000));
+export function cachedJson(
+  c: Context<AppEnv>,
+  served: Served,
+  policy: FamilyPolicy,
+  upstreamStatus?: number,
+): Response {
+  const ageSeconds = Math.max(0, Math.floor(served.ageMs / 1000));
+  const left = policy.soft - ageSeconds;
   const headers: Record<string, string> = {
-    "Content-Type": "application/json; charset=utf-8",
-    "Cache-Control": `public, max-age=${ttlSeconds}`,
+    ETag: served.entry.etag,
+    "Cache-Control": `public, max-age=${Math.max(0, left)}, stale-while-revalidate=${policy.hard - policy.soft}, stale-if-error=${policy.staleIfError - policy.soft}`,
+    "Cache-Status": cacheStatus(served, left, upstreamStatus),
   };
-  if (result.outcome === "hit") {
-    headers.Age = String(ageSeconds);
-    headers["Cache-Status"] = `${CACHE_STATUS_NAME}; hit; ttl=${Math.max(0, ttlSeconds - ageSeconds)}`;
-  } else {
-    headers["Cache-Status"] = `${CACHE_STATUS_NAME}; fwd=miss; stored`;
+  if (served.state !== "miss") headers.Age = String(ageSeconds);
+
+  if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return c.body(null, 304, headers);
+  headers["Content-Type"] = "application/json; charset=utf-8";
+  return c.body(served.entry.body, 200, headers);
+}
+
+function cacheStatus(served: Served, left: number, upstreamStatus: number | undefined): string {
+  switch (served.state) {
+    case "fresh":
+      return `${CACHE_STATUS_NAME}; hit; ttl=${left}; detail=${served.tier}`;
+    case "stale":
+      return `${CACHE_STATUS_NAME}; hit; ttl=${left}; detail=stale-while-revalidate`;
+    case "stale-if-error":
+      return `${CACHE_STATUS_NAME}; fwd=stale${upstreamStatus ? `; fwd-status=${upstreamStatus}` : ""}; ttl=${left}; detail=stale-if-error`;
+    case "miss":
+      return `${CACHE_STATUS_NAME}; fwd=miss; stored${served.collapsed ? "; collapsed" : ""}`;
   }
-  return c.body(result.body, 200, headers);
+}
+
+/** RFC 9110 weak comparison for If-None-Match: a list of tags, each maybe W/-prefixed, or "*". */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
 }

@@ -22,6 +22,8 @@ import type { UpstreamError } from "../upstream/client";
  * | JSON not in expected shape  | 502    | upstream_schema_mismatch |
  * | body over the size cap      | 502    | upstream_too_large       |
  * | no BEATPASS_TOKEN           | 503    | config_error             |
+ * | our 429 gate still closed   | 503    | upstream_rate_limited    |
+ * | our circuit breaker open    | 503    | upstream_unavailable     |
  *
  * 400/422 become 502, not 400: input is validated before any request leaves, so BeatPass
  * refusing it means our contract with BeatPass broke, not that the caller erred.
@@ -62,6 +64,18 @@ function mapUpstream(err: UpstreamError, subject: string): Mapped {
       return { code: "upstream_schema_mismatch", detail: "BeatPass sent data in an unexpected shape." };
     case "too_large":
       return { code: "upstream_too_large", detail: "BeatPass sent a response larger than the proxy accepts." };
+    case "rate_limited":
+      return {
+        code: "upstream_rate_limited",
+        detail: "The proxy's BeatPass rate limit is used up.",
+        retryAfter: err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+      };
+    case "circuit_open":
+      return {
+        code: "upstream_unavailable",
+        detail: "BeatPass is failing; the proxy is giving it a moment before asking again.",
+        retryAfter: err.retryAfterSeconds ?? 30,
+      };
     case "status":
       return mapStatus(err.status ?? 0, err.retryAfterSeconds, subject);
   }

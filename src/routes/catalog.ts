@@ -1,9 +1,11 @@
 import { Hono } from "hono";
 import type { z } from "zod";
-import { cacheKey } from "../cache/keys";
-import { cached } from "../cache/kv-cache";
-import { TTL_SECONDS, type TtlFamily } from "../cache/policy";
-import { type AppEnv, type Config, requireConfig } from "../env";
+import { getOrLoad, type LookupOptions } from "../cache/engine";
+import { maybeFlushHotKeys, recordHit } from "../cache/hot";
+import { cacheKey, parseKey } from "../cache/keys";
+import type { TtlFamily } from "../cache/policy";
+import type { TierDeps } from "../cache/tiers";
+import { type AppEnv, type Config, type Env, requireConfig } from "../env";
 import { readOnly } from "../http/methods";
 import { cachedJson } from "../http/respond";
 import { problemForUpstream } from "../http/upstream-problem";
@@ -21,12 +23,14 @@ import {
   withQuerySchema,
 } from "../schemas/requests";
 import * as bp from "../upstream/catalog";
-import { UpstreamError } from "../upstream/client";
+import { type UpstreamContext, UpstreamError } from "../upstream/client";
 
 /**
  * The /v1 read routes. Each mirrors one BeatPass catalog read (REFERENCE.md §4.1) and is
- * a row here: how to validate it, how long it stays fresh, which upstream call loads it.
- * The handler they share validates first, then answers from KV or BeatPass.
+ * a row here: how to validate it, which cache family it belongs to, which upstream call
+ * loads it. The handler they share validates first, then asks the cache engine, which
+ * answers from a tier or from BeatPass. The scheduled refresh reuses the same rows to
+ * reload a key from its parameters.
  */
 
 interface ReadRoute<P extends z.ZodType, Q extends z.ZodType> {
@@ -38,34 +42,83 @@ interface ReadRoute<P extends z.ZodType, Q extends z.ZodType> {
   query: Q;
   /** Names the resource in error details, e.g. "track 7". */
   subject: (p: z.output<P>) => string;
-  load: (cfg: Config, p: z.output<P>, q: z.output<Q>) => Promise<unknown>;
+  load: (up: UpstreamContext, p: z.output<P>, q: z.output<Q>) => Promise<unknown>;
 }
+
+/** A background load has nobody waiting on it, so it may take longer than a viewer's. */
+const BACKGROUND_TIMEOUT_MS = 15_000;
 
 const none = noQuerySchema;
 const noParams = noQuerySchema;
 const listQuery = listQuerySchema;
 
+/** 404, 410 and 403 are BeatPass's answer, not its failure: never hide them behind old data. */
+function serveStaleOn(err: unknown): boolean {
+  return err instanceof UpstreamError && !(err.kind === "status" && [403, 404, 410].includes(err.status ?? 0));
+}
+
+export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): TierDeps {
+  return { kv: env.BEATPASS_CACHE, waitUntil: (p) => ctx.waitUntil(p), now: () => Date.now() };
+}
+
 function route<P extends z.ZodType, Q extends z.ZodType>(r: ReadRoute<P, Q>) {
+  async function lookup(
+    config: Config,
+    env: Env,
+    deps: TierDeps,
+    params: z.output<P>,
+    query: z.output<Q>,
+  ): Promise<LookupOptions> {
+    const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
+    return {
+      key,
+      policy: config.policy[r.family],
+      serveStaleOn,
+      load: async (purpose) => {
+        const up: UpstreamContext = {
+          config,
+          family: r.family,
+          timeoutMs:
+            purpose === "background"
+              ? Math.max(config.upstreamTimeoutMs, BACKGROUND_TIMEOUT_MS)
+              : config.upstreamTimeoutMs,
+          gateStore: env.BEATPASS_CACHE,
+          waitUntil: deps.waitUntil,
+        };
+        return JSON.stringify(await r.load(up, params, query));
+      },
+    };
+  }
+
   const register = (app: Hono<AppEnv>) => {
     app.get(r.path, async (c) => {
       const params = validate("path", r.params, c.req.param());
       const query = validate("query", r.query, c.req.query());
       const config = requireConfig(c.env);
-      const ttl = TTL_SECONDS[r.family];
-      const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
-      const load = async () => {
-        try {
-          return JSON.stringify(await r.load(config, params, query));
-        } catch (err) {
-          throw err instanceof UpstreamError ? problemForUpstream(err, r.subject(params)) : err;
-        }
-      };
-      const result = await cached(c.env.BEATPASS_CACHE, key, ttl, load, c.executionCtx);
-      return cachedJson(c, result, ttl);
+      const deps = tierDeps(c.env, c.executionCtx);
+      const opts = await lookup(config, c.env, deps, params, query);
+      recordHit(opts.key);
+      maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());
+      try {
+        const served = await getOrLoad(deps, opts);
+        const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
+        return cachedJson(c, served, opts.policy, upstreamStatus);
+      } catch (err) {
+        throw err instanceof UpstreamError ? problemForUpstream(err, r.subject(params)) : err;
+      }
     });
     readOnly(app, r.path);
   };
-  return { path: r.path, register };
+
+  /** Rebuilds the lookup for a key's stored parameters (they were validated once already). */
+  const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>) => {
+    const params = r.params.safeParse(stored);
+    const query = r.query.safeParse(stored);
+    if (!params.success || !query.success) return undefined;
+    return lookup(config, env, deps, params.data, query.data);
+  };
+
+  return { path: r.path, name: r.name, family: r.family, register, reload };
 }
 
 const ROUTES = [
@@ -76,7 +129,7 @@ const ROUTES = [
     params: noParams,
     query: trackListQuerySchema,
     subject: () => "track list",
-    load: (cfg, _p, q) => bp.listTracks(cfg, q),
+    load: (up, _p, q) => bp.listTracks(up, q),
   }),
   route({
     path: "/tracks/:id",
@@ -85,7 +138,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: withQuerySchema(TRACK_WITH),
     subject: (p) => `track ${p.id}`,
-    load: (cfg, p, q) => bp.getTrack(cfg, p.id, q),
+    load: (up, p, q) => bp.getTrack(up, p.id, q),
   }),
   route({
     path: "/tracks/:id/lyrics",
@@ -94,7 +147,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: none,
     subject: (p) => `lyrics for track ${p.id}`,
-    load: (cfg, p) => bp.getTrackLyrics(cfg, p.id),
+    load: (up, p) => bp.getTrackLyrics(up, p.id),
   }),
   route({
     path: "/tracks/:id/wave",
@@ -103,7 +156,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: none,
     subject: (p) => `waveform for track ${p.id}`,
-    load: (cfg, p) => bp.getTrackWave(cfg, p.id),
+    load: (up, p) => bp.getTrackWave(up, p.id),
   }),
   route({
     path: "/albums",
@@ -112,7 +165,7 @@ const ROUTES = [
     params: noParams,
     query: listQuery,
     subject: () => "album list",
-    load: (cfg, _p, q) => bp.listAlbums(cfg, q),
+    load: (up, _p, q) => bp.listAlbums(up, q),
   }),
   route({
     path: "/albums/:id",
@@ -121,7 +174,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: withQuerySchema(ALBUM_WITH),
     subject: (p) => `album ${p.id}`,
-    load: (cfg, p, q) => bp.getAlbum(cfg, p.id, q),
+    load: (up, p, q) => bp.getAlbum(up, p.id, q),
   }),
   route({
     path: "/artists",
@@ -130,7 +183,7 @@ const ROUTES = [
     params: noParams,
     query: listQuery,
     subject: () => "artist list",
-    load: (cfg, _p, q) => bp.listArtists(cfg, q),
+    load: (up, _p, q) => bp.listArtists(up, q),
   }),
   route({
     path: "/artists/:id",
@@ -139,7 +192,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: withQuerySchema(ARTIST_WITH),
     subject: (p) => `artist ${p.id}`,
-    load: (cfg, p, q) => bp.getArtist(cfg, p.id, q),
+    load: (up, p, q) => bp.getArtist(up, p.id, q),
   }),
   route({
     path: "/artists/:id/tracks",
@@ -148,7 +201,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: listQuery,
     subject: (p) => `artist ${p.id}`,
-    load: (cfg, p, q) => bp.listArtistTracks(cfg, p.id, q),
+    load: (up, p, q) => bp.listArtistTracks(up, p.id, q),
   }),
   route({
     path: "/artists/:id/albums",
@@ -157,7 +210,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: listQuery,
     subject: (p) => `artist ${p.id}`,
-    load: (cfg, p, q) => bp.listArtistAlbums(cfg, p.id, q),
+    load: (up, p, q) => bp.listArtistAlbums(up, p.id, q),
   }),
   route({
     path: "/playlists/:id",
@@ -166,7 +219,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: none,
     subject: (p) => `playlist ${p.id}`,
-    load: (cfg, p) => bp.getPlaylist(cfg, p.id),
+    load: (up, p) => bp.getPlaylist(up, p.id),
   }),
   route({
     path: "/playlists/:id/tracks",
@@ -175,7 +228,7 @@ const ROUTES = [
     params: idParamsSchema,
     query: listQuery,
     subject: (p) => `playlist ${p.id}`,
-    load: (cfg, p, q) => bp.listPlaylistTracks(cfg, p.id, q),
+    load: (up, p, q) => bp.listPlaylistTracks(up, p.id, q),
   }),
   route({
     path: "/genres",
@@ -184,7 +237,7 @@ const ROUTES = [
     params: noParams,
     query: none,
     subject: () => "genre list",
-    load: (cfg) => bp.listGenres(cfg),
+    load: (up) => bp.listGenres(up),
   }),
   route({
     path: "/tags/:name/tracks",
@@ -193,7 +246,7 @@ const ROUTES = [
     params: tagParamsSchema,
     query: listQuery,
     subject: (p) => `tag "${p.name}"`,
-    load: (cfg, p, q) => bp.listTagTracks(cfg, p.name, q),
+    load: (up, p, q) => bp.listTagTracks(up, p.name, q),
   }),
   route({
     path: "/tags/:name/albums",
@@ -202,7 +255,7 @@ const ROUTES = [
     params: tagParamsSchema,
     query: listQuery,
     subject: (p) => `tag "${p.name}"`,
-    load: (cfg, p, q) => bp.listTagAlbums(cfg, p.name, q),
+    load: (up, p, q) => bp.listTagAlbums(up, p.name, q),
   }),
   route({
     path: "/search",
@@ -211,7 +264,7 @@ const ROUTES = [
     params: noParams,
     query: searchQuerySchema,
     subject: () => "search results",
-    load: (cfg, _p, q) => bp.search(cfg, q),
+    load: (up, _p, q) => bp.search(up, q),
   }),
   route({
     path: "/users/:id",
@@ -220,12 +273,27 @@ const ROUTES = [
     params: idParamsSchema,
     query: none,
     subject: (p) => `user ${p.id}`,
-    load: (cfg, p) => bp.getUser(cfg, p.id),
+    load: (up, p) => bp.getUser(up, p.id),
   }),
 ];
 
 /** The public paths under /v1, for the index page and tests. */
 export const CATALOG_PATHS: readonly string[] = ROUTES.map((r) => r.path);
+
+/** Finds the route a cache key belongs to and rebuilds its lookup, for the scheduled refresh. */
+export async function lookupForKey(
+  key: string,
+  config: Config,
+  env: Env,
+  deps: TierDeps,
+): Promise<LookupOptions | undefined> {
+  const parsed = parseKey(key);
+  const r = parsed && ROUTES.find((x) => x.name === parsed.route);
+  if (!parsed || !r) return undefined;
+  const opts = await r.reload(config, env, deps, parsed.params);
+  // Only refresh a key that rebuilds to itself: anything else was not written by this version.
+  return opts?.key === key ? opts : undefined;
+}
 
 export function catalogRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

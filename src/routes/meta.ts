@@ -1,8 +1,14 @@
 import { Hono } from "hono";
-import { type AppEnv, loadConfig } from "../env";
+import { cacheStats } from "../cache/stats";
+import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
+import { breakerStates, upstreamHealth } from "../upstream/guard";
 import { CATALOG_PATHS } from "./catalog";
+
+/** Days of token life left below which /healthz says "warn". */
+export const TOKEN_WARN_DAYS = 14;
+const DAY_MS = 86_400_000;
 
 /** Service routes that never touch BeatPass: index, health and the problem type pages. */
 export function metaRoutes(): Hono<AppEnv> {
@@ -20,19 +26,8 @@ export function metaRoutes(): Hono<AppEnv> {
   readOnly(app, "/");
 
   app.get("/healthz", (c) => {
-    const result = loadConfig(c.env);
     c.header("Cache-Control", "no-store");
-    // Always 200 with a `status` field: a monitor reads the body, and non-2xx answers are
-    // reserved for problem+json.
-    if (!result.ok) {
-      return c.json({ status: "error", token_configured: false, upstream_base: null, problems: result.issues });
-    }
-    // Says whether a token exists, never anything derived from its value.
-    return c.json({
-      status: result.config.token ? "ok" : "error",
-      token_configured: Boolean(result.config.token),
-      upstream_base: result.config.apiBase.href.replace(/\/$/, ""),
-    });
+    return c.json(healthReport(c.env, Date.now()));
   });
   readOnly(app, "/healthz");
 
@@ -47,4 +42,42 @@ export function metaRoutes(): Hono<AppEnv> {
   readOnly(app, "/problems/:code");
 
   return app;
+}
+
+/**
+ * What an operator needs at a glance. Always 200 with a `status` field ("ok", "warn",
+ * "error"): a monitor reads the body, and non-2xx answers are reserved for problem+json.
+ * It says whether a token exists, never anything derived from its value.
+ */
+export function healthReport(env: Env, now: number) {
+  const result = loadConfig(env);
+  if (!result.ok) return { status: "error", token_configured: false, upstream_base: null, problems: result.issues };
+  const { config } = result;
+  const daysLeft = config.tokenExpiresAt ? Math.floor((config.tokenExpiresAt.getTime() - now) / DAY_MS) : null;
+  const breakers = breakerStates(now);
+  const warnings: string[] = [];
+  if (daysLeft !== null && daysLeft < TOKEN_WARN_DAYS) warnings.push(`token expires in ${daysLeft} day(s)`);
+  if (Object.values(breakers).some((b) => b !== "closed")) warnings.push("circuit breaker open");
+  const rl = upstreamHealth.rateLimit;
+  return {
+    status: !config.token ? "error" : warnings.length > 0 ? "warn" : "ok",
+    token_configured: Boolean(config.token),
+    token_next_configured: Boolean(config.tokenNext),
+    token_days_left: daysLeft,
+    upstream_base: config.apiBase.href.replace(/\/$/, ""),
+    warnings,
+    breakers,
+    last_upstream_error: upstreamHealth.lastError
+      ? { code: upstreamHealth.lastError.code, at: new Date(upstreamHealth.lastError.at).toISOString() }
+      : null,
+    rate_limit: rl
+      ? {
+          limit: rl.limit ?? null,
+          remaining: rl.remaining ?? null,
+          reset_at: rl.resetAt ?? null,
+          seen_at: new Date(rl.seenAt).toISOString(),
+        }
+      : null,
+    cache: cacheStats,
+  };
 }

@@ -1,4 +1,3 @@
-import type { Config } from "../env";
 import {
   albumSchema,
   artistRefSchema,
@@ -14,7 +13,7 @@ import {
   userSchema,
   waveSchema,
 } from "../schemas/entities";
-import { UpstreamError, upstreamGet } from "./client";
+import { type UpstreamContext, UpstreamError, upstreamGet } from "./client";
 import { asArray, itemsOf, page, parseOrThrow, single } from "./envelope";
 
 /**
@@ -31,47 +30,47 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 const req = (p: ListParams) => ({ page: p.page, perPage: p.per_page });
 
-export async function listTracks(cfg: Config, q: ListParams & { query?: string | undefined }) {
-  const { body } = await upstreamGet(cfg, ["tracks"], { page: q.page, per_page: q.per_page, query: q.query });
+export async function listTracks(up: UpstreamContext, q: ListParams & { query?: string | undefined }) {
+  const { body } = await upstreamGet(up, ["tracks"], { page: q.page, per_page: q.per_page, query: q.query });
   return page(body, "tracks", trackSummarySchema, "/tracks", req(q));
 }
 
-export async function getTrack(cfg: Config, id: number, q: { with?: string | undefined }) {
-  const { body } = await upstreamGet(cfg, ["tracks", String(id)], { with: q.with });
+export async function getTrack(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
+  const { body } = await upstreamGet(up, ["tracks", String(id)], { with: q.with });
   return single(body, "track", trackSchema, "/tracks/{id}");
 }
 
-export async function getTrackLyrics(cfg: Config, id: number) {
+export async function getTrackLyrics(up: UpstreamContext, id: number) {
   const path = "/tracks/{id}/lyrics";
-  const { body } = await upstreamGet(cfg, ["tracks", String(id), "lyrics"]);
+  const { body } = await upstreamGet(up, ["tracks", String(id), "lyrics"]);
   // BeatPass answers 200 with `"lyric": null` for a track without lyrics (2026 spec draft).
   if (obj(body).lyric === null) throw new UpstreamError("status", path, { status: 404 });
   return single(body, "lyric", lyricSchema, path);
 }
 
-export async function getTrackWave(cfg: Config, id: number) {
-  const { body } = await upstreamGet(cfg, ["tracks", String(id), "wave"]);
+export async function getTrackWave(up: UpstreamContext, id: number) {
+  const { body } = await upstreamGet(up, ["tracks", String(id), "wave"]);
   // The waveform is the only read with no wrapper key: `{"peaks": [...]}`.
   return { data: parseOrThrow(waveSchema, body, "/tracks/{id}/wave") };
 }
 
-export async function listAlbums(cfg: Config, q: ListParams) {
-  const { body } = await upstreamGet(cfg, ["albums"], { page: q.page, per_page: q.per_page });
+export async function listAlbums(up: UpstreamContext, q: ListParams) {
+  const { body } = await upstreamGet(up, ["albums"], { page: q.page, per_page: q.per_page });
   return page(body, "albums", albumSchema, "/albums", req(q));
 }
 
-export async function getAlbum(cfg: Config, id: number, q: { with?: string | undefined }) {
-  const { body } = await upstreamGet(cfg, ["albums", String(id)], { with: q.with });
+export async function getAlbum(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
+  const { body } = await upstreamGet(up, ["albums", String(id)], { with: q.with });
   return single(body, "album", albumSchema, "/albums/{id}");
 }
 
-export async function listArtists(cfg: Config, q: ListParams) {
-  const { body } = await upstreamGet(cfg, ["artists"], { page: q.page, per_page: q.per_page });
+export async function listArtists(up: UpstreamContext, q: ListParams) {
+  const { body } = await upstreamGet(up, ["artists"], { page: q.page, per_page: q.per_page });
   return page(body, "artists", artistRefSchema, "/artists", req(q));
 }
 
-export async function getArtist(cfg: Config, id: number, q: { with?: string | undefined }) {
-  const { body } = await upstreamGet(cfg, ["artists", String(id)], { with: q.with });
+export async function getArtist(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
+  const { body } = await upstreamGet(up, ["artists", String(id)], { with: q.with });
   const b = obj(body);
   const artist = obj(b.artist);
   // `albums` is a paginator inside the artist (Feb 2026 spec) or an array beside it (2026 draft).
@@ -80,18 +79,18 @@ export async function getArtist(cfg: Config, id: number, q: { with?: string | un
   return { data: parseOrThrow(artistSchema, merged, "/artists/{id}") };
 }
 
-export async function listArtistTracks(cfg: Config, id: number, q: ListParams) {
-  const { body } = await upstreamGet(cfg, ["artists", String(id), "tracks"], req(q));
+export async function listArtistTracks(up: UpstreamContext, id: number, q: ListParams) {
+  const { body } = await upstreamGet(up, ["artists", String(id), "tracks"], req(q));
   return page(body, "tracks", trackSummarySchema, "/artists/{id}/tracks", req(q));
 }
 
-export async function listArtistAlbums(cfg: Config, id: number, q: ListParams) {
-  const { body } = await upstreamGet(cfg, ["artists", String(id), "albums"], req(q));
+export async function listArtistAlbums(up: UpstreamContext, id: number, q: ListParams) {
+  const { body } = await upstreamGet(up, ["artists", String(id), "albums"], req(q));
   return page(body, "albums", albumSchema, "/artists/{id}/albums", req(q));
 }
 
-export async function getPlaylist(cfg: Config, id: number) {
-  const { body } = await upstreamGet(cfg, ["playlists", String(id)]);
+export async function getPlaylist(up: UpstreamContext, id: number) {
+  const { body } = await upstreamGet(up, ["playlists", String(id)]);
   const b = obj(body);
   const playlist = obj(b.playlist);
   // Tracks and totalDuration sit inside `playlist` (Feb 2026) or next to it (2026 draft).
@@ -104,31 +103,31 @@ export async function getPlaylist(cfg: Config, id: number) {
   return { data: parseOrThrow(playlistSchema, merged, "/playlists/{id}") };
 }
 
-export async function listPlaylistTracks(cfg: Config, id: number, q: ListParams) {
-  const { body } = await upstreamGet(cfg, ["playlists", String(id), "tracks"], req(q));
+export async function listPlaylistTracks(up: UpstreamContext, id: number, q: ListParams) {
+  const { body } = await upstreamGet(up, ["playlists", String(id), "tracks"], req(q));
   return page(body, "tracks", trackSummarySchema, "/playlists/{id}/tracks", req(q));
 }
 
-export async function listGenres(cfg: Config) {
-  const { body } = await upstreamGet(cfg, ["genres"]);
+export async function listGenres(up: UpstreamContext) {
+  const { body } = await upstreamGet(up, ["genres"]);
   return page(body, "genres", genreSchema, "/genres", { page: 1, perPage: 20 });
 }
 
-export async function listTagTracks(cfg: Config, name: string, q: ListParams) {
-  const { body } = await upstreamGet(cfg, ["tags", name, "tracks"], req(q));
+export async function listTagTracks(up: UpstreamContext, name: string, q: ListParams) {
+  const { body } = await upstreamGet(up, ["tags", name, "tracks"], req(q));
   return page(body, "tracks", trackSummarySchema, "/tags/{name}/tracks", req(q));
 }
 
-export async function listTagAlbums(cfg: Config, name: string, q: ListParams) {
-  const { body } = await upstreamGet(cfg, ["tags", name, "albums"], req(q));
+export async function listTagAlbums(up: UpstreamContext, name: string, q: ListParams) {
+  const { body } = await upstreamGet(up, ["tags", name, "albums"], req(q));
   return page(body, "albums", albumSchema, "/tags/{name}/albums", req(q));
 }
 
 export async function search(
-  cfg: Config,
+  up: UpstreamContext,
   q: { query: string; types?: string | undefined; limit: number },
 ): Promise<Single<SearchResults>> {
-  const { body } = await upstreamGet(cfg, ["search"], { query: q.query, types: q.types, limit: q.limit });
+  const { body } = await upstreamGet(up, ["search"], { query: q.query, types: q.types, limit: q.limit });
   const results = obj(obj(body).results);
   const grouped = {
     query: q.query,
@@ -141,7 +140,7 @@ export async function search(
   return { data: parseOrThrow(searchResultsSchema, grouped, "/search") };
 }
 
-export async function getUser(cfg: Config, id: number) {
-  const { body } = await upstreamGet(cfg, ["users", String(id)]);
+export async function getUser(up: UpstreamContext, id: number) {
+  const { body } = await upstreamGet(up, ["users", String(id)]);
   return single(body, "user", userSchema, "/users/{id}");
 }

@@ -1,4 +1,6 @@
 import type { Config } from "../env";
+import { logEvent } from "../lib/log";
+import { admit, blockFamily, type GateStore, recordRateLimit, settle } from "./guard";
 
 /** Largest upstream body we read; anything bigger is refused before it is buffered whole. */
 export const MAX_UPSTREAM_BYTES = 2 * 1024 * 1024;
@@ -13,7 +15,9 @@ export type UpstreamFailure =
   | "status"
   | "invalid_json"
   | "too_large"
-  | "schema";
+  | "schema"
+  | "rate_limited"
+  | "circuit_open";
 
 /** What went wrong talking to BeatPass. Carries the path, never the token or the upstream body. */
 export class UpstreamError extends Error {
@@ -68,32 +72,117 @@ export function buildUpstreamUrl(apiBase: URL, segments: readonly string[], quer
   return url;
 }
 
+/** Everything one upstream call needs besides the path: config, family, budget, deadline. */
+export interface UpstreamContext {
+  config: Config;
+  /** The route family, for the rate-limit gate and the breaker. */
+  family: string;
+  timeoutMs: number;
+  /** Where the rate-limit gate is shared across isolates (the KV namespace). */
+  gateStore: GateStore;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+// Tokens BeatPass refused in this isolate; the next token is tried first from then on.
+const rejectedTokens = new Set<string>();
+const NETWORK_RETRY_MIN_BUDGET_MS = 250;
+
 /**
  * GETs one allowlisted BeatPass path with the token and returns the parsed JSON.
- * Redirects are errors (never followed with the token), bodies are size-capped,
- * and the whole exchange, body included, shares one timeout.
+ * The family's gate and breaker are consulted first. Redirects are errors (never followed
+ * with the token), bodies are size-capped, the whole exchange shares one deadline, a
+ * network error is retried once (jittered) if the deadline allows, and a 401 is retried
+ * once with BEATPASS_TOKEN_NEXT when one is configured.
  */
 export async function upstreamGet(
-  config: Config,
+  up: UpstreamContext,
   segments: readonly string[],
   query: UpstreamQuery = {},
 ): Promise<UpstreamResponse> {
-  const url = buildUpstreamUrl(config.apiBase, segments, query);
+  const url = buildUpstreamUrl(up.config.apiBase, segments, query);
   const path = `/${segments.join("/")}`;
-  if (!config.token) throw new UpstreamError("no_token", path);
+  const tokens = tokenOrder(up.config);
+  if (tokens.length === 0) throw new UpstreamError("no_token", path);
 
-  const signal = AbortSignal.timeout(config.upstreamTimeoutMs);
+  const admission = await admit(up.gateStore, up.family, Date.now());
+  if (!admission.ok) {
+    throw new UpstreamError(admission.reason, path, { retryAfterSeconds: admission.retryAfterSeconds });
+  }
+  try {
+    const result = await withTokens(up, url, path, tokens);
+    settle(up.family, "ok", Date.now());
+    return result;
+  } catch (err) {
+    settleFailure(up, err);
+    throw err;
+  }
+}
+
+function tokenOrder(config: Config): string[] {
+  const all = [config.token, config.tokenNext].filter((t): t is string => Boolean(t));
+  return [...all.filter((t) => !rejectedTokens.has(t)), ...all.filter((t) => rejectedTokens.has(t))];
+}
+
+async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: string[]): Promise<UpstreamResponse> {
+  const deadline = Date.now() + up.timeoutMs;
+  for (let i = 0; ; i++) {
+    const token = tokens[i] as string;
+    try {
+      return await fetchOnce(url, path, token, deadline);
+    } catch (err) {
+      const next = tokens[i + 1];
+      if (!(err instanceof UpstreamError) || err.status !== 401 || !next) throw err;
+      // Which token failed, never its value.
+      const which = token === up.config.token ? "BEATPASS_TOKEN" : "BEATPASS_TOKEN_NEXT";
+      logEvent("warn", "token_rejected", {
+        token: which,
+        retrying_with: which === "BEATPASS_TOKEN" ? "BEATPASS_TOKEN_NEXT" : "BEATPASS_TOKEN",
+      });
+      rejectedTokens.add(token);
+    }
+  }
+}
+
+function settleFailure(up: UpstreamContext, err: unknown): void {
+  const now = Date.now();
+  if (!(err instanceof UpstreamError)) return settle(up.family, "neutral", now, "internal");
+  const code = err.kind === "status" ? `status_${err.status}` : err.kind;
+  if (err.kind === "status" && err.status === 429) {
+    blockFamily(up.gateStore, up.family, err.retryAfterSeconds ?? 60, now, up.waitUntil);
+    return settle(up.family, "neutral", now, code);
+  }
+  const breaks =
+    err.kind === "timeout" || err.kind === "network" || (err.kind === "status" && (err.status ?? 0) >= 500);
+  settle(up.family, breaks ? "failure" : "neutral", now, code);
+}
+
+async function fetchOnce(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {
+  try {
+    return await attempt(url, path, token, deadline);
+  } catch (err) {
+    const budget = deadline - Date.now();
+    if (!(err instanceof UpstreamError) || err.kind !== "network" || budget < NETWORK_RETRY_MIN_BUDGET_MS) throw err;
+    // One retry for connection failures only: the request never reached BeatPass's app,
+    // so it costs no budget there. Jitter keeps many isolates from retrying in lockstep.
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    return attempt(url, path, token, deadline);
+  }
+}
+
+async function attempt(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {
+  const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
   let res: Response;
   try {
     res = await fetch(url, {
       method: "GET",
-      headers: { Authorization: `Bearer ${config.token}`, Accept: "application/json", "User-Agent": USER_AGENT },
+      headers: { Authorization: `Bearer ${token}`, Accept: "application/json", "User-Agent": USER_AGENT },
       redirect: "manual",
       signal,
     });
   } catch (cause) {
     throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });
   }
+  recordRateLimit(readRateLimit(res.headers), Date.now());
 
   if (res.status >= 300 && res.status < 400) {
     await discard(res);
@@ -120,6 +209,11 @@ export async function upstreamGet(
   } catch (cause) {
     throw new UpstreamError("invalid_json", path, { status: res.status, cause });
   }
+}
+
+/** Forgets which tokens were refused (tests). */
+export function resetTokenState(): void {
+  rejectedTokens.clear();
 }
 
 async function discard(res: Response): Promise<void> {

@@ -157,7 +157,10 @@ describe("every /v1 read route against the fake BeatPass", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toBe("application/json; charset=utf-8");
     expect(res.headers.get("Cache-Status")).toBe("beatpass-edge; fwd=miss; stored");
-    expect(res.headers.get("Cache-Control")).toMatch(/^public, max-age=\d+$/);
+    expect(res.headers.get("Cache-Control")).toMatch(
+      /^public, max-age=\d+, stale-while-revalidate=\d+, stale-if-error=\d+$/,
+    );
+    expect(res.headers.get("ETag")).toMatch(/^"[0-9a-f]{32}"$/);
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(c.list ? ["data", "pagination"] : ["data"]);
     if (c.list) {

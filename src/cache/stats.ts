@@ -1,0 +1,24 @@
+/**
+ * Per-isolate counters of what the cache did, reported by /healthz and read by the
+ * benchmark (KV writes matter: the free plan allows 1,000 a day).
+ */
+export const cacheStats = {
+  hits: { memory: 0, cache_api: 0, kv: 0 },
+  misses: 0,
+  stale_served: 0,
+  stale_if_error_served: 0,
+  coalesced: 0,
+  upstream_loads: 0,
+  background_refreshes: 0,
+  kv_writes: 0,
+  kv_write_failures: 0,
+  kv_writes_skipped_unchanged: 0,
+  kv_writes_skipped_rate: 0,
+};
+
+export function resetCacheStats(): void {
+  for (const k of Object.keys(cacheStats.hits) as (keyof typeof cacheStats.hits)[]) cacheStats.hits[k] = 0;
+  for (const k of Object.keys(cacheStats) as (keyof typeof cacheStats)[]) {
+    if (k !== "hits") cacheStats[k] = 0;
+  }
+}

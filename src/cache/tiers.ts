@@ -1,0 +1,178 @@
+import { logEvent } from "../lib/log";
+import type { Entry, KvMetadata } from "./entry";
+import { MemoryTier } from "./memory";
+import { cacheStats } from "./stats";
+
+/**
+ * The three storage tiers, fastest first:
+ *   memory     per isolate, microseconds, lost on eviction;
+ *   Cache API  per data centre (caches.default), free writes, evicted under pressure;
+ *   KV         global and durable: the last-known-good copy that survives everything.
+ * A read walks them in order and back-fills the faster ones. A write goes to memory at
+ * once and to the other two in waitUntil; KV writes are rationed (see shouldWriteKv).
+ * Every tier failure is logged and treated as a miss: the cache never fails a request.
+ */
+
+export type Tier = "memory" | "cache_api" | "kv";
+
+export interface TierDeps {
+  kv: KVNamespace;
+  waitUntil(promise: Promise<unknown>): void;
+  now(): number;
+}
+
+/** KV refuses an expirationTtl below 60 seconds. */
+export const KV_MIN_TTL_SECONDS = 60;
+/** KV allows one write per second per key; we stay under it. */
+export const KV_MIN_WRITE_INTERVAL_MS = 1000;
+
+export const memory = new MemoryTier();
+const lastKvWriteAt = new Map<string, number>();
+
+// The Cache API needs a URL; this host is never fetched, only used as a key. The epoch
+// segment lets one call make every Cache API entry of this isolate unreachable at once
+// (the Cache API has no "delete all"; the orphans age out under their max-age).
+let cacheApiEpoch = 0;
+const cacheUrl = (key: string) => `https://beatpass-edge.internal/${cacheApiEpoch}/${encodeURIComponent(key)}`;
+
+/** Forgets every Cache API entry this isolate wrote (tests use it between cases). */
+export function abandonCacheApiEntries(): void {
+  cacheApiEpoch++;
+}
+const H_FETCHED = "X-Beatpass-Edge-Fetched-At";
+const H_KV = "X-Beatpass-Edge-Kv";
+
+/** Finds `key` in the fastest tier that has it and copies it into the faster ones. */
+export async function readTiers(
+  deps: TierDeps,
+  key: string,
+  keepSeconds: number,
+): Promise<{ entry: Entry; tier: Tier } | undefined> {
+  const inMemory = memory.get(key);
+  if (inMemory) return { entry: inMemory, tier: "memory" };
+
+  const fromCache = await readCacheApi(key);
+  if (fromCache) {
+    memory.set(key, fromCache);
+    return { entry: fromCache, tier: "cache_api" };
+  }
+
+  const fromKv = await readKv(deps.kv, key);
+  if (fromKv) {
+    memory.set(key, fromKv);
+    deps.waitUntil(writeCacheApi(key, fromKv, keepSeconds));
+    return { entry: fromKv, tier: "kv" };
+  }
+  return undefined;
+}
+
+/**
+ * Stores a freshly loaded entry. `previous` is what the tiers held before (if anything):
+ * KV is written only when the content changed or its copy is past half its lifetime, and
+ * at most once a second per key.
+ */
+export function writeTiers(
+  deps: TierDeps,
+  key: string,
+  entry: Entry,
+  previous: Entry | undefined,
+  keepSeconds: number,
+): void {
+  const kvCopy = previous?.kv;
+  if (kvCopy) entry.kv = kvCopy;
+  memory.set(key, entry);
+
+  const now = deps.now();
+  const decision = shouldWriteKv(entry, kvCopy, lastKvWriteAt.get(key), now, keepSeconds);
+  if (decision === "write") {
+    lastKvWriteAt.set(key, now);
+    if (lastKvWriteAt.size > 10_000) lastKvWriteAt.clear();
+    cacheStats.kv_writes++;
+    const metadata: KvMetadata = { fetched_at: entry.fetchedAt, etag: entry.etag };
+    // Recorded before the write lands so the Cache API copy carries it too; undone on failure
+    // so the next refresh tries KV again.
+    entry.kv = { etag: entry.etag, storedAt: now };
+    deps.waitUntil(
+      deps.kv
+        .put(key, entry.body, { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, keepSeconds), metadata })
+        .catch(async (err: unknown) => {
+          cacheStats.kv_write_failures++;
+          logEvent("warn", "kv_write_failed", { key, error: String(err) });
+          entry.kv = kvCopy;
+          await writeCacheApi(key, entry, keepSeconds);
+        }),
+    );
+  } else if (decision === "unchanged") cacheStats.kv_writes_skipped_unchanged++;
+  else cacheStats.kv_writes_skipped_rate++;
+
+  deps.waitUntil(writeCacheApi(key, entry, keepSeconds));
+}
+
+export function shouldWriteKv(
+  entry: Entry,
+  kvCopy: Entry["kv"],
+  lastWriteAt: number | undefined,
+  now: number,
+  keepSeconds: number,
+): "write" | "unchanged" | "rate" {
+  if (lastWriteAt !== undefined && now - lastWriteAt < KV_MIN_WRITE_INTERVAL_MS) return "rate";
+  if (kvCopy && kvCopy.etag === entry.etag && now - kvCopy.storedAt < (keepSeconds * 1000) / 2) return "unchanged";
+  return "write";
+}
+
+async function readKv(kv: KVNamespace, key: string): Promise<Entry | undefined> {
+  try {
+    const { value, metadata } = await kv.getWithMetadata<KvMetadata>(key, "text");
+    if (value === null || typeof metadata?.fetched_at !== "number" || typeof metadata.etag !== "string")
+      return undefined;
+    cacheStats.hits.kv++;
+    return {
+      body: value,
+      etag: metadata.etag,
+      fetchedAt: metadata.fetched_at,
+      kv: { etag: metadata.etag, storedAt: metadata.fetched_at },
+    };
+  } catch (err) {
+    logEvent("warn", "kv_read_failed", { key, error: String(err) });
+    return undefined;
+  }
+}
+
+async function readCacheApi(key: string): Promise<Entry | undefined> {
+  try {
+    const res = await caches.default.match(cacheUrl(key));
+    if (!res) return undefined;
+    const fetchedAt = Number(res.headers.get(H_FETCHED));
+    const etag = res.headers.get("ETag");
+    if (!Number.isFinite(fetchedAt) || !etag) return undefined;
+    const entry: Entry = { body: await res.text(), etag, fetchedAt };
+    const kvMeta = res.headers.get(H_KV)?.split(" ");
+    if (kvMeta?.length === 2) entry.kv = { etag: kvMeta[0] ?? "", storedAt: Number(kvMeta[1]) };
+    cacheStats.hits.cache_api++;
+    return entry;
+  } catch (err) {
+    logEvent("warn", "cache_api_read_failed", { key, error: String(err) });
+    return undefined;
+  }
+}
+
+async function writeCacheApi(key: string, entry: Entry, keepSeconds: number): Promise<void> {
+  try {
+    const headers = new Headers({
+      "Content-Type": "application/json; charset=utf-8",
+      "Cache-Control": `public, max-age=${keepSeconds}`,
+      ETag: entry.etag,
+      [H_FETCHED]: String(entry.fetchedAt),
+    });
+    if (entry.kv) headers.set(H_KV, `${entry.kv.etag} ${entry.kv.storedAt}`);
+    await caches.default.put(cacheUrl(key), new Response(entry.body, { headers }));
+  } catch (err) {
+    logEvent("warn", "cache_api_write_failed", { key, error: String(err) });
+  }
+}
+
+/** Drops `key` from every tier (KV deletes take up to a minute to reach every location). */
+export async function deleteFromTiers(kv: KVNamespace, key: string): Promise<void> {
+  memory.delete(key);
+  await Promise.allSettled([caches.default.delete(cacheUrl(key)), kv.delete(key)]);
+}
