@@ -145,15 +145,18 @@ async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: s
 
 function settleFailure(up: UpstreamContext, err: unknown): void {
   const now = Date.now();
-  if (!(err instanceof UpstreamError)) return settle(up.family, "neutral", now, "internal");
+  if (!(err instanceof UpstreamError)) {
+    settle(up.family, "neutral", now, "internal");
+    return;
+  }
   const code = err.kind === "status" ? `status_${err.status}` : err.kind;
   if (err.kind === "status" && err.status === 429) {
     blockFamily(up.gateStore, up.family, err.retryAfterSeconds ?? 60, now, up.waitUntil);
-    return settle(up.family, "neutral", now, code);
   }
-  const breaks =
+  // Only signs that BeatPass itself is failing count towards opening the breaker.
+  const failing =
     err.kind === "timeout" || err.kind === "network" || (err.kind === "status" && (err.status ?? 0) >= 500);
-  settle(up.family, breaks ? "failure" : "neutral", now, code);
+  settle(up.family, failing ? "failure" : "neutral", now, code);
 }
 
 async function fetchOnce(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {
