@@ -7,9 +7,9 @@ export interface FakeRequest {
   headers: Record<string, string>;
 }
 
-export type FakeFault = { path?: string; times?: number } & (
+export type FakeFault = { path?: string; times?: number; ms?: number } & (
   | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
-  | { kind: "delay"; ms?: number }
+  | { kind: "delay" }
   | { kind: "hang" }
   | { kind: "network" }
   | { kind: "redirect" }
@@ -23,6 +23,7 @@ export interface FakeBeatpass {
   readonly requests: FakeRequest[];
   readonly faults: FakeFault[];
   addFault(fault: FakeFault): void;
+  acceptTokens(tokens: string[]): void;
   reset(): void;
 }
 

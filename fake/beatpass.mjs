@@ -321,7 +321,7 @@ function search(q, rich) {
 // ---- faults ----
 
 /**
- * A fault: `{ path?: string (substring of the API path, default all), kind, times? }` with
+ * A fault: `{ path?: string (substring of the API path, default all), kind, times?, ms? }` with
  * kind one of: "status" (`status`, optional `body`, `headers`), "delay" (`ms`, then the
  * normal answer), "hang" (never answers), "network" (connection error), "redirect",
  * "invalid_json", "body" (200 with `body` as given), "large" (`bytes` of valid JSON).
@@ -363,7 +363,7 @@ function errorBodyFor(status) {
  * `requests` it saw, and `faults` to inject.
  */
 export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () => Date.now() } = {}) {
-  const state = { requests: [], faults: [], window: { start: 0, count: 0 } };
+  const state = { requests: [], faults: [], window: { start: 0, count: 0 }, tokens: [token] };
 
   function rateHeaders() {
     const t = now();
@@ -407,7 +407,7 @@ export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () =
 
     let rich = false;
     if (auth !== null) {
-      if (!token || auth !== `Bearer ${token}`) return json(401, errorBodyFor(401), rate.headers);
+      if (!state.tokens.some((t) => t && auth === `Bearer ${t}`)) return json(401, errorBodyFor(401), rate.headers);
       rich = true;
     }
     const route = ROUTES.find(([re]) => re.test(path));
@@ -422,6 +422,8 @@ export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () =
   }
 
   async function applyFault(f, request) {
+    // Any fault may be slow first: `ms` delays it (for "delay" it is the whole fault).
+    if (f.ms && f.kind !== "delay") await sleep(f.ms, request.signal);
     switch (f.kind) {
       case "status": {
         const headers = { ...(f.headers ?? {}) };
@@ -456,7 +458,12 @@ export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () =
     addFault(fault) {
       state.faults.push({ ...fault });
     },
+    /** Changes which Bearer tokens are valid (token rotation tests). */
+    acceptTokens(tokens) {
+      state.tokens = [...tokens];
+    },
     reset() {
+      state.tokens = [token];
       state.requests.length = 0;
       state.faults.length = 0;
       state.window = { start: 0, count: 0 };

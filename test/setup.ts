@@ -2,10 +2,10 @@ import { reset } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
 import { resetHotKeys } from "../src/cache/hot";
 import { resetCacheStats } from "../src/cache/stats";
-import { abandonCacheApiEntries, memory } from "../src/cache/tiers";
+import { resetTiers } from "../src/cache/tiers";
 import { resetTokenState } from "../src/upstream/client";
 import { resetGuard } from "../src/upstream/guard";
-import { CANARY_TOKEN } from "./helpers/constants";
+import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "./helpers/constants";
 import { FAKE_HOST, fake } from "./helpers/upstream";
 
 /** Every log line the Worker wrote during the current test. */
@@ -16,8 +16,7 @@ const realFetch = globalThis.fetch;
 beforeEach(() => {
   fake.reset();
   // Module state that lives as long as an isolate: start every test from a cold isolate.
-  memory.clear();
-  abandonCacheApiEntries();
+  resetTiers();
   resetGuard();
   resetTokenState();
   resetHotKeys();
@@ -39,6 +38,7 @@ afterEach(async () => {
   // The token must never be logged, whatever the test did.
   for (const line of logLines) {
     expect(line).not.toContain(CANARY_TOKEN);
+    expect(line).not.toContain(CANARY_TOKEN_NEXT);
     expect(line).not.toMatch(/Bearer /);
   }
   vi.restoreAllMocks();

@@ -39,6 +39,13 @@ const cacheUrl = (key: string) => `https://beatpass-edge.internal/${cacheApiEpoc
 export function abandonCacheApiEntries(): void {
   cacheApiEpoch++;
 }
+
+/** Starts this isolate's tiers from cold: memory, Cache API entries, KV write times (tests). */
+export function resetTiers(): void {
+  memory.clear();
+  lastKvWriteAt.clear();
+  abandonCacheApiEntries();
+}
 const H_FETCHED = "X-Beatpass-Edge-Fetched-At";
 const H_KV = "X-Beatpass-Edge-Kv";
 

@@ -28,6 +28,7 @@ import type { UpstreamError } from "../upstream/client";
  * 400/422 become 502, not 400: input is validated before any request leaves, so BeatPass
  * refusing it means our contract with BeatPass broke, not that the caller erred.
  * 429 becomes 503: the caller did nothing wrong; the shared upstream budget ran out.
+ * Every 5xx answer carries Retry-After, so clients back off instead of hammering.
  */
 const DEFAULT_RETRY_AFTER_SECONDS = 60;
 
@@ -57,13 +58,22 @@ function mapUpstream(err: UpstreamError, subject: string): Mapped {
       return {
         code: "upstream_redirect",
         detail: "BeatPass answered with a redirect, which the proxy does not follow.",
+        retryAfter: 30,
       };
     case "invalid_json":
-      return { code: "upstream_invalid_json", detail: "BeatPass sent a response that is not valid JSON." };
+      return {
+        code: "upstream_invalid_json",
+        detail: "BeatPass sent a response that is not valid JSON.",
+        retryAfter: 30,
+      };
     case "schema":
-      return { code: "upstream_schema_mismatch", detail: "BeatPass sent data in an unexpected shape." };
+      return { code: "upstream_schema_mismatch", detail: "BeatPass sent data in an unexpected shape.", retryAfter: 30 };
     case "too_large":
-      return { code: "upstream_too_large", detail: "BeatPass sent a response larger than the proxy accepts." };
+      return {
+        code: "upstream_too_large",
+        detail: "BeatPass sent a response larger than the proxy accepts.",
+        retryAfter: 30,
+      };
     case "rate_limited":
       return {
         code: "upstream_rate_limited",
@@ -110,5 +120,5 @@ function mapStatus(status: number, retryAfter: number | undefined, subject: stri
   }
   if (status >= 500)
     return { code: "upstream_error", detail: `BeatPass failed with status ${status}.`, retryAfter: 30 };
-  return { code: "upstream_rejected", detail: `BeatPass rejected the request with status ${status}.` };
+  return { code: "upstream_rejected", detail: `BeatPass rejected the request with status ${status}.`, retryAfter: 30 };
 }

@@ -3,7 +3,7 @@ import { expect } from "vitest";
 import type { Env } from "../../src/env";
 import { type Problem, problemSchema } from "../../src/errors";
 import worker from "../../src/index";
-import { CANARY_TOKEN } from "./constants";
+import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "./constants";
 
 export const ORIGIN = "https://proxy.test";
 
@@ -34,9 +34,11 @@ export async function call(path: string, init: RequestInit = {}, envOverride: Pa
 export function assertSafe(headers: Headers, body: string): void {
   for (const [name, value] of headers) {
     expect(value, `header ${name}`).not.toContain(CANARY_TOKEN);
+    expect(value, `header ${name}`).not.toContain(CANARY_TOKEN_NEXT);
     expect(name.toLowerCase()).not.toBe("authorization");
   }
   expect(body).not.toContain(CANARY_TOKEN);
+  expect(body).not.toContain(CANARY_TOKEN_NEXT);
   expect(body).not.toMatch(/Bearer\s/);
   expect(body).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
 }

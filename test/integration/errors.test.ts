@@ -28,6 +28,7 @@ const ROWS: Row[] = [
     fault: { kind: "status", status: 400, body: { message: LEAK } },
     status: 502,
     code: "upstream_rejected",
+    retryAfter: "30",
   },
   {
     outcome: "401",
@@ -44,6 +45,7 @@ const ROWS: Row[] = [
     fault: { kind: "status", status: 422, body: { message: LEAK, errors: { query: [LEAK] } } },
     status: 502,
     code: "upstream_rejected",
+    retryAfter: "30",
   },
   {
     outcome: "429 with Retry-After",
@@ -88,25 +90,34 @@ const ROWS: Row[] = [
     code: "upstream_unreachable",
     retryAfter: "10",
   },
-  { outcome: "redirect", fault: { kind: "redirect" }, status: 502, code: "upstream_redirect" },
-  { outcome: "invalid JSON", fault: { kind: "invalid_json" }, status: 502, code: "upstream_invalid_json" },
+  { outcome: "redirect", fault: { kind: "redirect" }, status: 502, code: "upstream_redirect", retryAfter: "30" },
+  {
+    outcome: "invalid JSON",
+    fault: { kind: "invalid_json" },
+    status: 502,
+    code: "upstream_invalid_json",
+    retryAfter: "30",
+  },
   {
     outcome: "schema mismatch",
     fault: { kind: "body", body: { status: "success", track: { id: "not-a-number", name: LEAK } } },
     status: 502,
     code: "upstream_schema_mismatch",
+    retryAfter: "30",
   },
   {
     outcome: "missing wrapper key",
     fault: { kind: "body", body: { status: "success" } },
     status: 502,
     code: "upstream_schema_mismatch",
+    retryAfter: "30",
   },
   {
     outcome: "oversized body",
     fault: { kind: "large", bytes: 3 * 1024 * 1024 },
     status: 502,
     code: "upstream_too_large",
+    retryAfter: "30",
   },
 ];
 

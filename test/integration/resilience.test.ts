@@ -1,0 +1,437 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { isLoading } from "../../src/cache/engine";
+import { DEFAULT_POLICY } from "../../src/cache/policy";
+import { cacheStats } from "../../src/cache/stats";
+import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
+import worker from "../../src/index";
+import { BREAKER_COOLDOWN_MS, BREAKER_THRESHOLD } from "../../src/upstream/guard";
+import { useClock } from "../helpers/clock";
+import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "../helpers/constants";
+import { assertSafe, call, expectProblem, ORIGIN } from "../helpers/request";
+import { fake, upstreamPaths } from "../helpers/upstream";
+import { logLines } from "../setup";
+
+const ENTITY = DEFAULT_POLICY.entity;
+const S = 1000;
+
+describe("coalescing", () => {
+  it("100 concurrent requests for one cold key make exactly 1 upstream request and get one body", async () => {
+    fake.addFault({ kind: "delay", ms: 50, path: "/tracks/5" });
+    const results = await Promise.all(Array.from({ length: 100 }, () => call("/v1/tracks/5")));
+    expect(upstreamPaths()).toEqual(["/tracks/5"]);
+    expect(new Set(results.map((r) => r.text)).size).toBe(1);
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(results.filter((r) => r.headers.get("Cache-Status")?.includes("collapsed"))).toHaveLength(99);
+    expect(cacheStats.coalesced).toBe(99);
+  });
+
+  it("concurrent waiters share the load's failure too", async () => {
+    fake.addFault({ kind: "status", status: 500, ms: 30, path: "/tracks/6", times: 1 });
+    const results = await Promise.all(Array.from({ length: 20 }, () => call("/v1/tracks/6")));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(502));
+    expect(upstreamPaths()).toEqual(["/tracks/6"]);
+  });
+});
+
+describe("stale-while-revalidate", () => {
+  it("past the soft TTL answers at once from the stale copy and refreshes exactly once in the background", async () => {
+    const clock = useClock();
+    const first = await call("/v1/tracks/8");
+    clock.advance(ENTITY.soft * S + 5 * S);
+
+    fake.addFault({ kind: "delay", ms: 100, path: "/tracks/8", times: 1 });
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request(`${ORIGIN}/v1/tracks/8`), env, ctx);
+    const body = await res.text();
+    assertSafe(res.headers, body);
+    // The answer is complete while BeatPass is still being asked.
+    expect(isLoading("v1:track:id=8")).toBe(true);
+    expect(res.status).toBe(200);
+    expect(body).toBe(first.text);
+    expect(res.headers.get("Cache-Status")).toBe("beatpass-edge; hit; ttl=-5; detail=stale-while-revalidate");
+    expect(res.headers.get("Age")).toBe(String(ENTITY.soft + 5));
+    expect(res.headers.get("Cache-Control")).toBe(
+      `public, max-age=0, stale-while-revalidate=${ENTITY.hard - ENTITY.soft}, stale-if-error=${ENTITY.staleIfError - ENTITY.soft}`,
+    );
+    // More stale requests while the refresh runs do not start another one.
+    await call("/v1/tracks/8");
+    await waitOnExecutionContext(ctx);
+    expect(isLoading("v1:track:id=8")).toBe(false);
+    expect(upstreamPaths()).toEqual(["/tracks/8", "/tracks/8"]);
+
+    const next = await call("/v1/tracks/8");
+    expect(next.headers.get("Cache-Status")).toBe(`beatpass-edge; hit; ttl=${ENTITY.soft}; detail=memory`);
+    expect(upstreamPaths()).toHaveLength(2);
+  });
+
+  it("a failing background refresh keeps serving the stale copy and logs why", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/8");
+    clock.advance(ENTITY.soft * S + S);
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/8", times: 1 });
+    const res = await call("/v1/tracks/8");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Status")).toContain("stale-while-revalidate");
+    expect(logLines.some((l) => l.includes("background_refresh_failed"))).toBe(true);
+  });
+});
+
+describe("stale-if-error", () => {
+  const faults = [
+    { name: "500", fault: { kind: "status", status: 500 } as const, status: 500 },
+    { name: "invalid JSON", fault: { kind: "invalid_json" } as const, status: 200 },
+    { name: "timeout", fault: { kind: "hang" } as const, status: undefined },
+    { name: "429", fault: { kind: "status", status: 429 } as const, status: 429 },
+  ];
+
+  it.each(faults)(
+    "BeatPass $name with a copy inside the window: 200 with the stale body",
+    async ({ fault, status }) => {
+      const clock = useClock();
+      const first = await call("/v1/tracks/9");
+      clock.advance(ENTITY.hard * S + 60 * S); // past SWR: must ask BeatPass first
+      fake.addFault({ ...fault, path: "/tracks/9", times: 1 });
+      const res = await call("/v1/tracks/9", {}, { UPSTREAM_TIMEOUT_MS: "50" });
+      expect(res.status).toBe(200);
+      expect(res.text).toBe(first.text);
+      const ttl = ENTITY.soft - ENTITY.hard - 60;
+      expect(res.headers.get("Cache-Status")).toBe(
+        `beatpass-edge; fwd=stale${status ? `; fwd-status=${status}` : ""}; ttl=${ttl}; detail=stale-if-error`,
+      );
+      expect(upstreamPaths()).toEqual(["/tracks/9", "/tracks/9"]);
+    },
+  );
+
+  it.each(faults)("BeatPass $name with no copy: problem+json with Retry-After", async ({ fault }) => {
+    fake.addFault({ ...fault, path: "/tracks/9", times: 1 });
+    const res = await call("/v1/tracks/9", {}, { UPSTREAM_TIMEOUT_MS: "50" });
+    expect(res.status).toBeGreaterThanOrEqual(502);
+    expectProblem(res, res.status, res.json().code);
+    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+  });
+
+  it("a copy older than the stale-if-error window is not served", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/9");
+    clock.advance(ENTITY.staleIfError * S + S);
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/9", times: 1 });
+    expectProblem(await call("/v1/tracks/9"), 502, "upstream_error");
+  });
+
+  it("a 404 from BeatPass is passed on, not hidden behind the stale copy", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/9");
+    clock.advance(ENTITY.hard * S + S);
+    fake.addFault({ kind: "status", status: 404, path: "/tracks/9", times: 1 });
+    expectProblem(await call("/v1/tracks/9"), 404, "not_found");
+  });
+});
+
+describe("the 429 gate", () => {
+  it("after 429 Retry-After: 30 no request of that family leaves for 30 s, then traffic resumes", async () => {
+    const clock = useClock();
+    fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/1", times: 1 });
+    const limited = await call("/v1/tracks/1");
+    expectProblem(limited, 503, "upstream_rate_limited");
+    expect(limited.headers.get("Retry-After")).toBe("30");
+    expect(upstreamPaths()).toHaveLength(1);
+
+    // Every entity route, over the next 30 s of simulated time: zero upstream requests.
+    const entityRoutes = ["/v1/tracks/2", "/v1/albums/1", "/v1/artists/3", "/v1/playlists/1", "/v1/users/2"];
+    for (let elapsed = 0; elapsed < 30; elapsed += 5) {
+      for (const path of entityRoutes) {
+        const res = await call(path);
+        expectProblem(res, 503, "upstream_rate_limited");
+        expect(Number(res.headers.get("Retry-After"))).toBe(30 - elapsed);
+      }
+      clock.advance(5 * S);
+    }
+    expect(upstreamPaths()).toHaveLength(1);
+
+    // Other families keep their own budget.
+    expect((await call("/v1/genres")).status).toBe(200);
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/genres"]);
+
+    // 30 s have passed: traffic resumes.
+    expect((await call("/v1/tracks/2")).status).toBe(200);
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/genres", "/tracks/2"]);
+  });
+
+  it("is shared through KV: a fresh isolate (empty memory) honours it too", async () => {
+    const clock = useClock();
+    fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/1", times: 1 });
+    await call("/v1/tracks/1");
+    const gate = await env.BEATPASS_CACHE.get("v1:meta:gate:entity");
+    expect(Number(gate)).toBe(clock.now() + 30 * S);
+    const { resetGuard } = await import("../../src/upstream/guard");
+    resetGuard();
+    clock.advance(10 * S);
+    const res = await call("/v1/tracks/2");
+    expectProblem(res, 503, "upstream_rate_limited");
+    expect(res.headers.get("Retry-After")).toBe("20");
+    expect(upstreamPaths()).toHaveLength(1);
+  });
+
+  it("serves stale data instead of the problem while the gate is shut", async () => {
+    const clock = useClock();
+    const first = await call("/v1/tracks/3");
+    clock.advance(ENTITY.hard * S + S);
+    fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/1", times: 1 });
+    await call("/v1/tracks/1");
+    const res = await call("/v1/tracks/3");
+    expect(res.status).toBe(200);
+    expect(res.text).toBe(first.text);
+    expect(res.headers.get("Cache-Status")).toContain("detail=stale-if-error");
+    expect(upstreamPaths()).toEqual(["/tracks/3", "/tracks/1"]);
+  });
+});
+
+describe("circuit breaker", () => {
+  it(`after ${BREAKER_THRESHOLD} consecutive failures BeatPass sees at most one probe per cool-down`, async () => {
+    const clock = useClock();
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/" });
+    for (let id = 1; id <= BREAKER_THRESHOLD; id++)
+      expectProblem(await call(`/v1/tracks/${id}`), 502, "upstream_error");
+    expect(upstreamPaths()).toHaveLength(BREAKER_THRESHOLD);
+
+    // Open: nothing leaves during the cool-down, whatever the key.
+    for (let id = 10; id < 30; id++) {
+      const res = await call(`/v1/tracks/${id}`);
+      expectProblem(res, 503, "upstream_unavailable");
+      expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+    }
+    expect(upstreamPaths()).toHaveLength(BREAKER_THRESHOLD);
+    expect((await call("/healthz")).json().breakers).toEqual({ entity: "open" });
+
+    // Each cool-down lets exactly one probe through, even under concurrency.
+    for (let round = 1; round <= 3; round++) {
+      clock.advance(BREAKER_COOLDOWN_MS);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => call(`/v1/tracks/${40 + i}`)));
+      expect(upstreamPaths()).toHaveLength(BREAKER_THRESHOLD + round);
+    }
+
+    // BeatPass recovers: the next probe succeeds and closes the breaker.
+    fake.faults.length = 0;
+    clock.advance(BREAKER_COOLDOWN_MS);
+    expect((await call("/v1/tracks/50")).status).toBe(200);
+    expect((await call("/v1/tracks/51")).status).toBe(200);
+    expect((await call("/healthz")).json().breakers).toEqual({ entity: "closed" });
+  });
+
+  it("does not count 404s as failures", async () => {
+    for (let i = 0; i < BREAKER_THRESHOLD * 2; i++) await call(`/v1/tracks/${900 + i}`);
+    expect((await call("/v1/tracks/1")).status).toBe(200);
+  });
+});
+
+describe("KV discipline", () => {
+  function countingKv() {
+    const kv = env.BEATPASS_CACHE;
+    const puts: string[] = [];
+    const wrapped = {
+      get: kv.get.bind(kv),
+      getWithMetadata: kv.getWithMetadata.bind(kv),
+      list: kv.list.bind(kv),
+      delete: kv.delete.bind(kv),
+      put: (key: string, value: string, opts?: KVNamespacePutOptions) => {
+        puts.push(key);
+        return kv.put(key, value, opts);
+      },
+    } as unknown as KVNamespace;
+    return { wrapped, puts };
+  }
+
+  it("1,000 requests over 10 keys write KV once per key while content is unchanged", async () => {
+    const clock = useClock();
+    const { wrapped, puts } = countingKv();
+    const policy = JSON.stringify({ entity: { soft: 2, hard: 4, staleIfError: 3600 } });
+    for (let i = 0; i < 1000; i++) {
+      const res = await call(`/v1/tracks/${(i % 10) + 1}`, {}, { BEATPASS_CACHE: wrapped, CACHE_POLICY: policy });
+      expect(res.status).toBe(200);
+      clock.advance(100);
+    }
+    const dataPuts = puts.filter((k) => !k.startsWith("v1:meta:"));
+    expect(dataPuts).toHaveLength(10);
+    expect(new Set(dataPuts).size).toBe(10);
+    // 100 s of traffic with a 2 s soft TTL: BeatPass saw at most one request per key per soft TTL.
+    const perKey = new Map<string, number>();
+    for (const p of upstreamPaths()) perKey.set(p, (perKey.get(p) ?? 0) + 1);
+    expect(perKey.size).toBe(10);
+    for (const n of perKey.values()) expect(n).toBeLessThanOrEqual(100 / 2 + 1);
+    expect(cacheStats.kv_writes_skipped_unchanged).toBeGreaterThan(100);
+  });
+
+  it("rewrites KV when the content changes", async () => {
+    const clock = useClock();
+    const { wrapped, puts } = countingKv();
+    await call("/v1/tracks/1", {}, { BEATPASS_CACHE: wrapped });
+    clock.advance(ENTITY.hard * S + S);
+    fake.addFault({
+      kind: "body",
+      body: { status: "success", track: { id: 1, name: "Renamed" } },
+      path: "/tracks/1",
+      times: 1,
+    });
+    const res = await call("/v1/tracks/1", {}, { BEATPASS_CACHE: wrapped });
+    expect(res.json().data.name).toBe("Renamed");
+    expect(puts.filter((k) => !k.startsWith("v1:meta:"))).toEqual(["v1:track:id=1", "v1:track:id=1"]);
+  });
+
+  it.each(["get", "put"] as const)("a KV %s that throws never changes the viewer's response", async (op) => {
+    const normal = await call("/v1/tracks/3");
+    memory.clear();
+    abandonCacheApiEntries();
+    await env.BEATPASS_CACHE.delete("v1:track:id=3");
+    const kv = env.BEATPASS_CACHE;
+    const broken = {
+      get: op === "get" ? () => Promise.reject(new Error("boom")) : kv.get.bind(kv),
+      getWithMetadata: op === "get" ? () => Promise.reject(new Error("boom")) : kv.getWithMetadata.bind(kv),
+      put: op === "put" ? () => Promise.reject(new Error("boom")) : kv.put.bind(kv),
+    } as unknown as KVNamespace;
+    const res = await call("/v1/tracks/3", {}, { BEATPASS_CACHE: broken });
+    expect(res.status).toBe(normal.status);
+    expect(res.text).toBe(normal.text);
+    expect(res.headers.get("ETag")).toBe(normal.headers.get("ETag"));
+  });
+});
+
+describe("HTTP caching", () => {
+  it("If-None-Match with the current ETag gives 304 with no body", async () => {
+    const first = await call("/v1/tracks/4");
+    const etag = first.headers.get("ETag")!;
+    for (const inm of [etag, `W/${etag}`, `"nope", ${etag}`, "*"]) {
+      const res = await call("/v1/tracks/4", { headers: { "If-None-Match": inm } });
+      expect(res.status).toBe(304);
+      expect(res.text).toBe("");
+      expect(res.headers.get("ETag")).toBe(etag);
+      expect(res.headers.get("Cache-Control")).toMatch(/^public, max-age=\d+/);
+    }
+    const other = await call("/v1/tracks/4", { headers: { "If-None-Match": '"something-else"' } });
+    expect(other.status).toBe(200);
+    expect(upstreamPaths()).toEqual(["/tracks/4"]);
+  });
+
+  it("equal bodies give equal ETags; different bodies different ones", async () => {
+    const a = await call("/v1/tracks/4");
+    memory.clear();
+    abandonCacheApiEntries();
+    await env.BEATPASS_CACHE.delete("v1:track:id=4");
+    const b = await call("/v1/tracks/4");
+    const c = await call("/v1/tracks/5");
+    expect(b.headers.get("ETag")).toBe(a.headers.get("ETag"));
+    expect(c.headers.get("ETag")).not.toBe(a.headers.get("ETag"));
+  });
+});
+
+describe("tiers", () => {
+  it("walks memory, then the Cache API, then KV, and back-fills the faster tiers", async () => {
+    await call("/v1/tracks/2");
+    expect((await call("/v1/tracks/2")).headers.get("Cache-Status")).toMatch(/detail=memory$/);
+    memory.clear();
+    expect((await call("/v1/tracks/2")).headers.get("Cache-Status")).toMatch(/detail=cache_api$/);
+    expect((await call("/v1/tracks/2")).headers.get("Cache-Status")).toMatch(/detail=memory$/);
+    memory.clear();
+    abandonCacheApiEntries();
+    expect((await call("/v1/tracks/2")).headers.get("Cache-Status")).toMatch(/detail=kv$/);
+    memory.clear();
+    expect((await call("/v1/tracks/2")).headers.get("Cache-Status")).toMatch(/detail=cache_api$/);
+    expect(upstreamPaths()).toEqual(["/tracks/2"]);
+  });
+
+  it("a CACHE_POLICY override changes the windows; a bad one is a config_error", async () => {
+    const res = await call("/v1/genres", {}, { CACHE_POLICY: '{"taxonomy":{"soft":30,"hard":60,"staleIfError":120}}' });
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=30, stale-while-revalidate=30, stale-if-error=90");
+    expectProblem(
+      await call("/v1/genres", {}, { CACHE_POLICY: '{"taxonomy":{"soft":90,"hard":60}}' }),
+      503,
+      "config_error",
+    );
+  });
+});
+
+describe("refresh ahead (scheduled)", () => {
+  async function runScheduled(overrides: Record<string, string> = {}) {
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "* * * * *" }), { ...env, ...overrides }, ctx);
+    await waitOnExecutionContext(ctx);
+  }
+
+  it("re-fetches the hottest keys before they go stale, within its budget", async () => {
+    const clock = useClock();
+    for (const [id, n] of [
+      [1, 5],
+      [2, 3],
+      [3, 1],
+    ] as const)
+      for (let i = 0; i < n; i++) await call(`/v1/tracks/${id}`);
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2", "/tracks/3"]);
+
+    clock.advance(ENTITY.soft * S - 30 * S); // within the last minute of freshness
+    await runScheduled({ REFRESH_BUDGET_PER_MINUTE: "2" });
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2", "/tracks/3", "/tracks/1", "/tracks/2"]);
+    expect(logLines.some((l) => l.includes('"event":"refresh_ahead"') && l.includes('"budget":1'))).toBe(true);
+
+    clock.advance(60 * S); // the original copies are now past their soft TTL
+    expect((await call("/v1/tracks/1")).headers.get("Cache-Status")).toContain("; hit; ttl=");
+    expect((await call("/v1/tracks/1")).headers.get("Cache-Status")).not.toContain("stale");
+    expect((await call("/v1/tracks/3")).headers.get("Cache-Status")).toContain("stale-while-revalidate");
+  });
+
+  it("leaves fresh keys alone and spends nothing with a zero budget", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/1");
+    await runScheduled();
+    expect(upstreamPaths()).toHaveLength(1);
+    clock.advance(ENTITY.soft * S);
+    await runScheduled({ REFRESH_BUDGET_PER_MINUTE: "0" });
+    expect(upstreamPaths()).toHaveLength(1);
+  });
+});
+
+describe("token rotation", () => {
+  it("a 401 on the current token succeeds with one retry on BEATPASS_TOKEN_NEXT, and neither token leaks", async () => {
+    fake.acceptTokens([CANARY_TOKEN_NEXT]);
+    const res = await call("/v1/tracks/1", {}, { BEATPASS_TOKEN_NEXT: CANARY_TOKEN_NEXT });
+    expect(res.status).toBe(200);
+    expect(fake.requests.map((r) => r.headers.authorization)).toEqual([
+      `Bearer ${CANARY_TOKEN}`,
+      `Bearer ${CANARY_TOKEN_NEXT}`,
+    ]);
+    const rejected = logLines.find((l) => l.includes("token_rejected"));
+    expect(JSON.parse(rejected!)).toMatchObject({ token: "BEATPASS_TOKEN", retrying_with: "BEATPASS_TOKEN_NEXT" });
+
+    // From then on this isolate leads with the token that works.
+    await call("/v1/tracks/2", {}, { BEATPASS_TOKEN_NEXT: CANARY_TOKEN_NEXT });
+    expect(fake.requests).toHaveLength(3);
+    expect(fake.requests[2]?.headers.authorization).toBe(`Bearer ${CANARY_TOKEN_NEXT}`);
+  });
+
+  it("without a next token a 401 is a 503 upstream_unauthorized after one request", async () => {
+    fake.acceptTokens(["some-other-token"]);
+    expectProblem(await call("/v1/tracks/1"), 503, "upstream_unauthorized");
+    expect(fake.requests).toHaveLength(1);
+  });
+});
+
+describe("healthz", () => {
+  it("counts the token's days down and warns under 14", async () => {
+    const clock = useClock(Date.UTC(2026, 10, 28, 12));
+    const ok = (await call("/healthz", {}, { BEATPASS_TOKEN_EXPIRES_AT: "2027-01-10" })).json();
+    expect(ok).toMatchObject({ status: "ok", token_days_left: 42, warnings: [] });
+    clock.advance(30 * 86_400 * S);
+    const warn = (await call("/healthz", {}, { BEATPASS_TOKEN_EXPIRES_AT: "2027-01-10" })).json();
+    expect(warn).toMatchObject({ status: "warn", token_days_left: 12 });
+    expect(warn.warnings).toEqual(["token expires in 12 day(s)"]);
+  });
+
+  it("reports the last upstream error, the rate-limit headroom and the cache counters", async () => {
+    await call("/v1/tracks/1");
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/2", times: 1 });
+    await call("/v1/tracks/2");
+    const h = (await call("/healthz")).json();
+    expect(h.last_upstream_error).toMatchObject({ code: "status_500" });
+    expect(h.rate_limit).toMatchObject({ limit: 300, remaining: expect.any(Number) });
+    expect(h.cache, JSON.stringify(h.cache)).toMatchObject({ misses: 1, upstream_loads: 2, kv_writes: 1 });
+  });
+});
