@@ -54,6 +54,7 @@ beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
   curl '${base}/v1/search?query=night'
   curl -i ${base}/v1/nope          # problem+json 404
   curl ${base}/healthz
+  curl ${base}/__scheduled          # run the refresh-ahead cron once
 Press Ctrl+C to stop.`);
 });
 
