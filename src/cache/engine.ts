@@ -2,7 +2,7 @@ import { logEvent } from "../lib/log";
 import { type Entry, newEntry } from "./entry";
 import type { FamilyPolicy } from "./policy";
 import { cacheStats } from "./stats";
-import { readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
+import { deleteFromTiers, readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
 
 /**
  * The cache engine: one call answers "give me the body for this key" from the tiers or from
@@ -13,6 +13,9 @@ import { readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
  *   older, or absent            load from upstream; concurrent misses for one key in this
  *                               isolate share a single load (coalescing). If that load fails
  *                               and a copy younger than staleIfError exists, serve the copy.
+ *
+ * An error that does not justify stale data (BeatPass saying 404/410/403) is an answer: the
+ * copy is dropped from every tier so the resource stops being served.
  *
  * It knows nothing of Hono or BeatPass: `load` yields a body string or throws, and
  * `serveStaleOn` says which errors justify falling back to a stale copy.
@@ -78,6 +81,7 @@ export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Se
         error: err,
       };
     }
+    if (found && !opts.serveStaleOn(err)) deps.waitUntil(deleteFromTiers(deps.kv, key));
     throw err;
   }
 }
@@ -107,11 +111,12 @@ export function loadOnce(
 function refreshInBackground(deps: TierDeps, opts: LookupOptions, previous: Entry): void {
   if (inflight.has(opts.key)) return;
   cacheStats.background_refreshes++;
-  const refresh = loadOnce(deps, opts, previous, "background").catch((err: unknown) => {
+  const refresh = loadOnce(deps, opts, previous, "background").catch(async (err: unknown) => {
     logEvent("warn", "background_refresh_failed", {
       key: opts.key,
       error: err instanceof Error ? err.message : String(err),
     });
+    if (!opts.serveStaleOn(err)) await deleteFromTiers(deps.kv, opts.key);
   });
   deps.waitUntil(refresh);
 }

@@ -119,6 +119,16 @@ describe("stale-if-error", () => {
     expectProblem(await call("/v1/tracks/9"), 502, "upstream_error");
   });
 
+  it("a 404 during a background refresh removes the copy from every tier", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/9");
+    clock.advance(ENTITY.soft * S + S);
+    fake.addFault({ kind: "status", status: 404, path: "/tracks/9" });
+    expect((await call("/v1/tracks/9")).status).toBe(200); // stale, refresh learns of the 404
+    expect(await env.BEATPASS_CACHE.get("v1:track:id=9")).toBeNull();
+    expectProblem(await call("/v1/tracks/9"), 404, "not_found");
+  });
+
   it("a 404 from BeatPass is passed on, not hidden behind the stale copy", async () => {
     const clock = useClock();
     await call("/v1/tracks/9");
