@@ -12,7 +12,13 @@ export default defineConfig({
             main: "./src/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             // Overrides .dev.vars and wrangler.toml: tests never see a real token or the real API.
-            miniflare: { bindings: { BEATPASS_TOKEN: CANARY_TOKEN, BEATPASS_API_BASE: FAKE_API_BASE } },
+            miniflare: {
+              bindings: {
+                BEATPASS_TOKEN: CANARY_TOKEN,
+                BEATPASS_API_BASE: FAKE_API_BASE,
+                IMAGE_HOSTS: "fake-beatpass.test,beatpass.ca,*.beatpass.ca",
+              },
+            },
           }),
         ],
         test: {

@@ -31,4 +31,6 @@ export declare function createFakeBeatpass(options?: {
   token?: string;
   rateLimitPerMinute?: number;
   now?: () => number;
+  /** Rewrites artwork URLs to `${imageBase}/...`, served by the fake at /images/. */
+  imageBase?: string;
 }): FakeBeatpass;

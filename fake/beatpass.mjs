@@ -1,4 +1,5 @@
-import { ALBUMS, ARTISTS, GENRES, PLAYLISTS, peaksFor, TAGS, TRACKS, USERS } from "./catalog.mjs";
+import { ALBUMS, ARTISTS, GENRES, IMG, PLAYLISTS, peaksFor, TAGS, TRACKS, USERS } from "./catalog.mjs";
+import { artworkPng } from "./png.mjs";
 
 /**
  * A fake BeatPass API (https://open.beatpass.ca/api/v1) as a web-standard fetch handler,
@@ -362,7 +363,7 @@ function errorBodyFor(status) {
  * Authorization get the anonymous tier. Returns a handle with `fetch(request)`, the
  * `requests` it saw, and `faults` to inject.
  */
-export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () => Date.now() } = {}) {
+export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () => Date.now(), imageBase } = {}) {
   const state = { requests: [], faults: [], window: { start: 0, count: 0 }, tokens: [token] };
 
   function rateHeaders() {
@@ -391,6 +392,11 @@ export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () =
       query: Object.fromEntries(url.searchParams),
       headers: Object.fromEntries(request.headers),
     });
+    if (url.pathname.startsWith("/images/") && /\.(png|jpg)$/.test(url.pathname)) {
+      return new Response(await artworkPng(url.pathname), {
+        headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=86400" },
+      });
+    }
     if (!url.pathname.startsWith(`${FAKE_BASE_PATH}/`)) return json(404, { message: "Not Found" });
     const path = url.pathname.slice(FAKE_BASE_PATH.length);
 
@@ -414,7 +420,9 @@ export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () =
     if (!route) return json(404, errorBodyFor(404), rate.headers);
     try {
       const m = path.match(route[0]).map((s) => decodeURIComponent(s));
-      return json(200, route[1](m, url.searchParams, rich), rate.headers);
+      const body = JSON.stringify(route[1](m, url.searchParams, rich));
+      // With imageBase, artwork URLs point at this fake (which serves /images/*), not at example.com.
+      return json(200, imageBase ? body.replaceAll(IMG, imageBase) : body, rate.headers);
     } catch (err) {
       if (err instanceof HttpError) return json(err.status, err.body, { ...rate.headers, ...err.headers });
       throw err;

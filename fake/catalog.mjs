@@ -5,7 +5,8 @@
  * fields a public proxy must NOT pass on: the token account's own state and internals.
  */
 
-const IMG = "https://example.com/beatpass/images";
+/** Image URLs as BeatPass would send them; the fake can rewrite this prefix to serve them itself. */
+export const IMG = "https://example.com/beatpass/images";
 
 const ARTIST_NAMES = [
   "Nova Keys",
@@ -146,6 +147,30 @@ export const TRACKS = Array.from({ length: 60 }, (_, k) => {
     user_id: 9000 + artistIds[0],
     file_path: `storage/audio/${i}.wav`,
   };
+});
+
+// Hostile data, as a compromised or careless upstream might send it: markup in every
+// string, a javascript: image URL, RTL text and emoji. Widgets must show it as text.
+export const XSS_NAME = `"><img src=x onerror=alert(1)><script>alert('xss')</script></style><svg onload=alert(2)>`;
+ARTISTS.push({
+  ...ARTISTS[0],
+  id: 13,
+  name: "مُنتِج الإيقاع 🎹 <b onmouseover=alert(3)>",
+  image_small: "javascript:alert(4)",
+  bio: "<script>alert(5)</script>",
+  website: "javascript:alert(6)",
+});
+TRACKS.push({
+  ...TRACKS[0],
+  id: 61,
+  name: XSS_NAME,
+  description: "</style><script>alert(7)</script>",
+  key: "<i>F#</i>",
+  scale: 'minor" onload="alert(8)',
+  licensing_type: "both",
+  artist_ids: [13],
+  album_id: null,
+  lyrics: null,
 });
 
 export const ALBUMS = ALBUM_NAMES.map((name, k) => {

@@ -14,7 +14,7 @@ export async function startFakeServer({
   token = "local-fake-token",
   rateLimitPerMinute = 300,
 } = {}) {
-  const fake = createFakeBeatpass({ token, rateLimitPerMinute });
+  const fake = createFakeBeatpass({ token, rateLimitPerMinute, imageBase: `http://${host}:${port}/images` });
   const server = http.createServer((req, res) => {
     handle(fake, req, res).catch((err) => {
       // A "network" fault, or a bug: either way the client sees a dropped connection.

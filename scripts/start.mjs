@@ -37,8 +37,15 @@ const wrangler = spawn(
     `BEATPASS_API_BASE:${fake.apiBase}`,
     "--var",
     `BEATPASS_TOKEN:${FAKE_TOKEN}`,
+    // The fake serves its own artwork; let the widgets show it.
+    "--var",
+    `IMAGE_HOSTS:127.0.0.1:${FAKE_PORT},beatpass.ca,*.beatpass.ca`,
     "--log-level",
     process.env.WRANGLER_LOG ?? "info",
+    // Crons do not fire locally; this exposes /__scheduled to run the refresh-ahead by hand.
+    "--test-scheduled",
+    // Anything after `npm start --` goes to wrangler, e.g. `--persist-to /tmp/state`.
+    ...process.argv.slice(2),
   ],
   { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...QUIET_WRANGLER_ENV } },
 );
@@ -48,6 +55,7 @@ waitForProxy(base).then((ok) => {
   if (!ok) return;
   console.log(`
 beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
+  open ${base}/                      # the widget demo page
   curl ${base}/v1/tracks/1
   curl '${base}/v1/tracks?per_page=5'
   curl '${base}/v1/artists/3?with=albums,topTracks'

@@ -7,6 +7,8 @@ import { problemResponse } from "./http/problem";
 import { logEvent } from "./lib/log";
 import { catalogRoutes } from "./routes/catalog";
 import { metaRoutes } from "./routes/meta";
+import { oembedRoutes } from "./routes/oembed";
+import { widgetRoutes } from "./routes/widgets";
 
 /**
  * Builds the Worker: request id first, then a header pass that guarantees every response
@@ -24,6 +26,8 @@ export function createApp(): Hono<AppEnv> {
   });
 
   app.route("/v1", catalogRoutes());
+  app.route("/", widgetRoutes());
+  app.route("/", oembedRoutes());
   app.route("/", metaRoutes());
 
   app.notFound((c) => problemResponse(c, new ApiError("not_found", "No route matches this path.")));

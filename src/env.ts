@@ -16,6 +16,10 @@ export interface Env {
   CACHE_POLICY?: string | object;
   /** Upstream requests per minute the scheduled refresh may spend (of BeatPass's ~300). */
   REFRESH_BUDGET_PER_MINUTE?: string;
+  /** Comma list of hosts widgets may show images from (`host`, `host:port`, `*.domain`). */
+  IMAGE_HOSTS?: string;
+  /** Space list for the widgets' CSP frame-ancestors; default `*` (embedding is the point). */
+  FRAME_ANCESTORS?: string;
 }
 
 export interface Config {
@@ -26,6 +30,8 @@ export interface Config {
   upstreamTimeoutMs: number;
   policy: CachePolicy;
   refreshBudgetPerMinute: number;
+  imageHosts: string[];
+  frameAncestors: string;
 }
 
 export type AppEnv = {
@@ -37,6 +43,8 @@ export const DEFAULT_API_BASE = "https://open.beatpass.ca/api/v1";
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 8000;
 /** A fifth of BeatPass's 300/minute: refresh-ahead must never crowd out viewers' misses. */
 export const DEFAULT_REFRESH_BUDGET_PER_MINUTE = 60;
+/** BeatPass's own domain. The documented examples only show placeholder hosts, so operators add real image hosts here. */
+export const DEFAULT_IMAGE_HOSTS = "beatpass.ca,*.beatpass.ca";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
@@ -69,6 +77,33 @@ const configSchema = z.object({
     .optional(),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(10).max(30_000).default(DEFAULT_UPSTREAM_TIMEOUT_MS),
   REFRESH_BUDGET_PER_MINUTE: z.coerce.number().int().min(0).max(300).default(DEFAULT_REFRESH_BUDGET_PER_MINUTE),
+  IMAGE_HOSTS: z
+    .string()
+    .default(DEFAULT_IMAGE_HOSTS)
+    .transform((s) =>
+      s
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/, "hosts are host, host:port or *.domain")).max(20),
+    ),
+  // Each source is `*`, `'self'`, `'none'` or an http(s) origin (wildcard subdomain allowed).
+  FRAME_ANCESTORS: z
+    .string()
+    .default("*")
+    .transform((s) => s.trim().split(/\s+/))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^(\*|'self'|'none'|https?:\/\/(\*\.)?[a-z0-9.-]+(:\d{1,5})?)$/i, "invalid frame-ancestors source"),
+        )
+        .min(1),
+    )
+    .transform((list) => list.join(" ")),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
@@ -93,6 +128,8 @@ function parseConfig(env: Env): ConfigResult {
     BEATPASS_TOKEN_EXPIRES_AT: env.BEATPASS_TOKEN_EXPIRES_AT || undefined,
     UPSTREAM_TIMEOUT_MS: env.UPSTREAM_TIMEOUT_MS || undefined,
     REFRESH_BUDGET_PER_MINUTE: env.REFRESH_BUDGET_PER_MINUTE || undefined,
+    IMAGE_HOSTS: env.IMAGE_HOSTS || undefined,
+    FRAME_ANCESTORS: env.FRAME_ANCESTORS || undefined,
   });
   const policy = parsePolicy(env.CACHE_POLICY || undefined);
   const issues = [
@@ -111,6 +148,8 @@ function parseConfig(env: Env): ConfigResult {
       upstreamTimeoutMs: d.UPSTREAM_TIMEOUT_MS,
       policy: policy.policy,
       refreshBudgetPerMinute: d.REFRESH_BUDGET_PER_MINUTE,
+      imageHosts: d.IMAGE_HOSTS,
+      frameAncestors: d.FRAME_ANCESTORS,
     },
   };
 }

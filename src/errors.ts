@@ -13,6 +13,7 @@ export const PROBLEMS = {
   method_not_allowed: { status: 405, title: "Method not allowed" },
   gone: { status: 410, title: "Gone" },
   internal: { status: 500, title: "Internal error" },
+  unsupported_format: { status: 501, title: "Format not implemented" },
   upstream_rejected: { status: 502, title: "BeatPass rejected the request" },
   upstream_error: { status: 502, title: "BeatPass failed" },
   upstream_unreachable: { status: 502, title: "BeatPass unreachable" },

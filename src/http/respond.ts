@@ -18,6 +18,14 @@ export function cachedJson(
   policy: FamilyPolicy,
   upstreamStatus?: number,
 ): Response {
+  const headers = cacheHeaders(served, policy, upstreamStatus);
+  if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return c.body(null, 304, headers);
+  headers["Content-Type"] = "application/json; charset=utf-8";
+  return c.body(served.entry.body, 200, headers);
+}
+
+/** ETag, Cache-Control, Age and Cache-Status for a served entry (shared with the widgets). */
+export function cacheHeaders(served: Served, policy: FamilyPolicy, upstreamStatus?: number): Record<string, string> {
   const ageSeconds = Math.max(0, Math.floor(served.ageMs / 1000));
   const left = policy.soft - ageSeconds;
   const headers: Record<string, string> = {
@@ -26,10 +34,7 @@ export function cachedJson(
     "Cache-Status": cacheStatus(served, left, upstreamStatus),
   };
   if (served.state !== "miss") headers.Age = String(ageSeconds);
-
-  if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return c.body(null, 304, headers);
-  headers["Content-Type"] = "application/json; charset=utf-8";
-  return c.body(served.entry.body, 200, headers);
+  return headers;
 }
 
 function cacheStatus(served: Served, left: number, upstreamStatus: number | undefined): string {

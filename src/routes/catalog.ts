@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { z } from "zod";
-import { getOrLoad, type LookupOptions } from "../cache/engine";
+import { getOrLoad, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, parseKey } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
@@ -293,6 +293,40 @@ export async function lookupForKey(
   const opts = await r.reload(config, env, deps, parsed.params);
   // Only refresh a key that rebuilds to itself: anything else was not written by this version.
   return opts?.key === key ? opts : undefined;
+}
+
+// Parsed bodies, per cache entry object: a hot card re-parses nothing while its entry lives.
+const parsedBodies = new WeakMap<object, unknown>();
+
+/**
+ * Reads one catalog route's data through the cache engine, the way its JSON route would,
+ * for other features (widgets, oEmbed). `raw` holds the route's parameters as strings.
+ * Returns the `data` member and what the engine served; upstream failures become ApiErrors.
+ */
+export async function readThrough(
+  name: string,
+  raw: Record<string, string>,
+  subject: string,
+  config: Config,
+  env: Env,
+  deps: TierDeps,
+): Promise<{ data: unknown; served: Served }> {
+  const r = ROUTES.find((x) => x.name === name);
+  const opts = r && (await r.reload(config, env, deps, raw));
+  if (!opts) throw new Error(`readThrough: no route ${name} for these parameters`);
+  recordHit(opts.key);
+  let served: Served;
+  try {
+    served = await getOrLoad(deps, opts);
+  } catch (err) {
+    throw err instanceof UpstreamError ? problemForUpstream(err, subject) : err;
+  }
+  let data = parsedBodies.get(served.entry);
+  if (data === undefined) {
+    data = (JSON.parse(served.entry.body) as { data: unknown }).data;
+    parsedBodies.set(served.entry, data);
+  }
+  return { data, served };
 }
 
 export function catalogRoutes(): Hono<AppEnv> {

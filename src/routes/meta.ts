@@ -3,6 +3,8 @@ import { cacheStats } from "../cache/stats";
 import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
+import { sha256Base64 } from "../lib/hash";
+import { DEMO_CSS, demoPage } from "../render/demo";
 import { breakerStates, upstreamHealth } from "../upstream/guard";
 import { CATALOG_PATHS } from "./catalog";
 
@@ -14,12 +16,20 @@ const DAY_MS = 86_400_000;
 export function metaRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get("/", (c) => {
+  app.get("/", async (c) => {
     c.header("Cache-Control", "public, max-age=300");
+    c.header("Vary", "Accept");
+    // Browsers get the demo page; API clients asking for JSON get the route index.
+    if (!(c.req.header("Accept") ?? "").includes("application/json")) {
+      c.header("Content-Security-Policy", await demoCsp());
+      return c.html(demoPage(new URL(c.req.url).origin));
+    }
     return c.json({
       name: "beatpass-edge",
       description: "BeatPass catalog data without the BeatPass token.",
       routes: CATALOG_PATHS.map((p) => `/v1${p}`),
+      widgets: ["/widget/{track,artist,album,playlist}/:id", "/widget/{track,artist,album}/:id.svg"],
+      oembed: "/oembed?url=https://beatpass.ca/track/:id&format=json",
       health: "/healthz",
     });
   });
@@ -80,4 +90,12 @@ export function healthReport(env: Env, now: number) {
       : null,
     cache: cacheStats,
   };
+}
+
+let demoCspValue: string | undefined;
+
+/** The demo page may frame and show this Worker's own widgets and nothing else. */
+async function demoCsp(): Promise<string> {
+  demoCspValue ??= `default-src 'none'; style-src 'sha256-${await sha256Base64(DEMO_CSS)}'; img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'`;
+  return demoCspValue;
 }

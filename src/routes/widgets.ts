@@ -1,0 +1,281 @@
+import { type Context, Hono } from "hono";
+import { getOrLoad, type Served } from "../cache/engine";
+import { etagFor } from "../cache/entry";
+import { cacheKey } from "../cache/keys";
+import type { FamilyPolicy } from "../cache/policy";
+import type { TierDeps } from "../cache/tiers";
+import { type AppEnv, type Config, requireConfig } from "../env";
+import { ApiError } from "../errors";
+import { readOnly } from "../http/methods";
+import { cacheHeaders, matchesEtag } from "../http/respond";
+import { validate } from "../http/validate";
+import { sha256Base64 } from "../lib/hash";
+import { logEvent } from "../lib/log";
+import { artistCard, type Card, collectionCard, errorCard, htmlPage, trackCard } from "../render/html-card";
+import { albumSvg, artistSvg, errorSvg, trackSvg } from "../render/svg-card";
+import { CARD_CSS, themeCss } from "../render/theme";
+import { allowedUrl, beatpassPageUrl, cspSources, type EntityKind } from "../render/urls";
+import type { Album, Artist, Playlist, Track, Wave } from "../schemas/entities";
+import { idParamsSchema } from "../schemas/requests";
+import { optionsKey, type WidgetOptions, widgetQuerySchema } from "../schemas/widget";
+import { fetchImageDataUri } from "../upstream/images";
+import { readThrough, tierDeps } from "./catalog";
+
+/**
+ * Embeddable cards: /widget/<kind>/<id> is an HTML document for an iframe, and
+ * /widget/<kind>/<id>.svg an image for <img> tags and READMEs (tracks, artists, albums).
+ * Data comes through the same cache engine as the JSON routes (a cached card costs no
+ * upstream request, and one fetch serves every theme and size); rendering is a pure function
+ * of that data and the options, so the ETag is computed from the data's ETags and the
+ * options alone, and a 304 renders nothing.
+ */
+
+type Format = "html" | "svg";
+
+/** Bump when the markup changes, so browsers do not keep a 304 for an old design. */
+const RENDER_VERSION = "1";
+
+interface View {
+  /** What the card depends on besides the options: data ETags. */
+  etagParts: string[];
+  primary: Served;
+  policy: FamilyPolicy;
+  html?: () => Card;
+  svg?: (art: string | undefined) => string;
+  /** Artwork for the SVG, fetched only for SVG. */
+  artUrl?: string | null;
+}
+
+interface LoadContext {
+  config: Config;
+  env: AppEnv["Bindings"];
+  deps: TierDeps;
+  options: WidgetOptions;
+}
+
+const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> = {
+  track: async (id, l) => {
+    const [track, wave] = await Promise.all([
+      readThrough("track", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps),
+      // The waveform is decoration: a card without it beats no card.
+      l.options.hide.has("waveform")
+        ? undefined
+        : readThrough("track-wave", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps).catch(() => undefined),
+    ]);
+    const t = track.data as Track;
+    const w = wave?.data as Wave | undefined;
+    return {
+      etagParts: [track.served.entry.etag, wave?.served.entry.etag ?? "-"],
+      primary: track.served,
+      policy: l.config.policy.entity,
+      html: () => trackCard(t, w, { options: l.options, imageHosts: l.config.imageHosts }),
+      svg: (art) => trackSvg(t, w, art, l.options),
+      artUrl: t.image,
+    };
+  },
+  artist: async (id, l) => {
+    const r = await readThrough(
+      "artist",
+      { id: String(id), with: "genres,topTracks" },
+      `artist ${id}`,
+      l.config,
+      l.env,
+      l.deps,
+    );
+    const a = r.data as Artist;
+    return {
+      etagParts: [r.served.entry.etag],
+      primary: r.served,
+      policy: l.config.policy.entity,
+      html: () => artistCard(a, { options: l.options, imageHosts: l.config.imageHosts }),
+      svg: (art) => artistSvg(a, art, l.options),
+      artUrl: a.image_small,
+    };
+  },
+  album: async (id, l) => {
+    const r = await readThrough(
+      "album",
+      { id: String(id), with: "artists,tracks" },
+      `album ${id}`,
+      l.config,
+      l.env,
+      l.deps,
+    );
+    const a = r.data as Album;
+    return {
+      etagParts: [r.served.entry.etag],
+      primary: r.served,
+      policy: l.config.policy.entity,
+      html: () => collectionCard("album", a, { options: l.options, imageHosts: l.config.imageHosts }),
+      svg: (art) => albumSvg(a, art, l.options),
+      artUrl: a.image,
+    };
+  },
+  playlist: async (id, l) => {
+    const r = await readThrough("playlist", { id: String(id) }, `playlist ${id}`, l.config, l.env, l.deps);
+    const p = r.data as Playlist;
+    return {
+      etagParts: [r.served.entry.etag],
+      primary: r.served,
+      policy: l.config.policy.entity,
+      html: () => collectionCard("playlist", p, { options: l.options, imageHosts: l.config.imageHosts }),
+    };
+  },
+};
+
+const isKind = (k: string): k is EntityKind => Object.hasOwn(KINDS, k);
+
+export function widgetRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get("/widget/:kind/:file", async (c) => {
+    const kind = c.req.param("kind");
+    const m = /^(.*?)(\.svg)?$/.exec(c.req.param("file"));
+    const format: Format = m?.[2] ? "svg" : "html";
+    if (!isKind(kind)) throw new ApiError("not_found", "There is no such widget.");
+    const view = KINDS[kind];
+    if (format === "svg" && kind === "playlist")
+      throw new ApiError("not_found", "Playlists have no SVG card; use the HTML widget.");
+    const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
+    const options = validate("query", widgetQuerySchema, c.req.query());
+    const config = requireConfig(c.env);
+    const l: LoadContext = { config, env: c.env, deps: tierDeps(c.env, c.executionCtx), options };
+    try {
+      return await respond(c, kind, id, format, await view(id, l), l);
+    } catch (err) {
+      return await widgetFailure(c, err, format, options);
+    }
+  });
+  readOnly(app, "/widget/:kind/:file");
+  return app;
+}
+
+async function respond(
+  c: Context<AppEnv>,
+  kind: EntityKind,
+  id: number,
+  format: Format,
+  view: View,
+  l: LoadContext,
+): Promise<Response> {
+  const art = format === "svg" ? await artwork(view.artUrl, l) : undefined;
+  const etag = await etagFor(
+    [RENDER_VERSION, kind, format, optionsKey(l.options), ...view.etagParts, art?.etag ?? "-"].join("|"),
+  );
+  const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag } };
+  const headers = { ...cacheHeaders(served, view.policy), ...widgetHeaders(format, l.config) };
+  if (matchesEtag(c.req.header("If-None-Match"), etag)) return c.body(null, 304, headers);
+  if (format === "svg") return c.body((view.svg as (a: string | undefined) => string)(art?.dataUri), 200, headers);
+
+  const css = themeCss(l.options) + CARD_CSS;
+  const card = (view.html as () => Card)();
+  const oembed = `${new URL(c.req.url).origin}/oembed?url=${encodeURIComponent(beatpassPageUrl(kind, id, card.title))}&format=json`;
+  headers["Content-Security-Policy"] = await htmlCsp(css, l.config);
+  return c.body(htmlPage(card, css, l.options, oembed), 200, headers);
+}
+
+function widgetHeaders(format: Format, config: Config): Record<string, string> {
+  if (format === "svg") {
+    return {
+      "Content-Type": "image/svg+xml; charset=utf-8",
+      // Opened directly, an SVG is a document: forbid everything it does not need.
+      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+      "Cross-Origin-Resource-Policy": "cross-origin",
+    };
+  }
+  return {
+    "Content-Type": "text/html; charset=utf-8",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": `default-src 'none'; frame-ancestors ${config.frameAncestors}`,
+  };
+}
+
+const cspHashes = new Map<string, string>();
+
+/** CSP for a card: only its own <style> (by hash), images from the allowlist, framing per config. */
+async function htmlCsp(css: string, config: Config): Promise<string> {
+  let hash = cspHashes.get(css);
+  if (!hash) {
+    hash = await sha256Base64(css);
+    // The options space is large (any accent colour); keep the memo small.
+    if (cspHashes.size > 256) cspHashes.clear();
+    cspHashes.set(css, hash);
+  }
+  return [
+    "default-src 'none'",
+    `style-src 'sha256-${hash}'`,
+    `img-src ${cspSources(config.imageHosts)} data:`,
+    `frame-ancestors ${config.frameAncestors}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+}
+
+/** The card's artwork as a data: URI, through the cache; missing or failing art is left out. */
+async function artwork(
+  raw: string | null | undefined,
+  l: LoadContext,
+): Promise<{ dataUri: string; etag: string } | undefined> {
+  if (l.options.hide.has("artwork")) return undefined;
+  const url = allowedUrl(raw, l.config.imageHosts);
+  if (!url) return undefined;
+  try {
+    const served = await getOrLoad(l.deps, {
+      key: await cacheKey("image", { url }),
+      policy: l.config.policy.media,
+      load: () => fetchImageDataUri(url),
+      serveStaleOn: () => true,
+    });
+    return { dataUri: served.entry.body, etag: served.entry.etag };
+  } catch (err) {
+    logEvent("info", "widget_artwork_skipped", { reason: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+}
+
+const FRIENDLY: Partial<Record<string, string>> = {
+  not_found: "This item is not on BeatPass.",
+  gone: "This item was removed from BeatPass.",
+  forbidden: "This item is not public on BeatPass.",
+};
+
+/**
+ * How every widget fails, decided here once: the error is drawn in the widget's own format
+ * (an HTML or SVG card with the problem code) and sent with status 200.
+ *
+ * Why 200: a widget is looked at, not parsed. Image proxies such as GitHub's camo replace a
+ * non-2xx image with a broken-image icon, so an SVG error card with a 4xx/5xx status would
+ * never be seen; an iframe shows any body, and keeping 200 there too leaves every non-2xx
+ * answer of this Worker a problem+json document. The code still travels in X-Problem-Code.
+ * Caching: "does not exist" for a minute, anything transient for ten seconds, so a card
+ * recovers quickly once BeatPass does. Invalid input (400) is not drawn: it is the embedder's
+ * mistake, answered as problem+json like on every other route.
+ */
+async function widgetFailure(
+  c: Context<AppEnv>,
+  err: unknown,
+  format: Format,
+  options: WidgetOptions,
+): Promise<Response> {
+  const problem =
+    err instanceof ApiError ? err : new ApiError("internal", "An unexpected error occurred.", { cause: err });
+  if (problem.code === "invalid_request") throw problem;
+  if (problem.status >= 500) {
+    logEvent(problem.code === "internal" ? "error" : "warn", "widget_failed", {
+      request_id: c.get("requestId"),
+      code: problem.code,
+      cause: problem.cause instanceof Error ? problem.cause.message : undefined,
+    });
+  }
+  const message = FRIENDLY[problem.code] ?? "BeatPass is unavailable right now. Try again in a moment.";
+  const maxAge = problem.code === "not_found" || problem.code === "gone" ? 60 : 10;
+  const config = requireConfig(c.env);
+  const headers: Record<string, string> = {
+    ...widgetHeaders(format, config),
+    "Cache-Control": `public, max-age=${maxAge}`,
+    "X-Problem-Code": problem.code,
+  };
+  if (format === "svg") return c.body(errorSvg(problem.code, message, options), 200, headers);
+  const css = themeCss(options) + CARD_CSS;
+  headers["Content-Security-Policy"] = await htmlCsp(css, config);
+  return c.body(htmlPage(errorCard(problem.code, message), css, options), 200, headers);
+}
