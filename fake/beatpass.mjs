@@ -392,19 +392,20 @@ export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () =
       query: Object.fromEntries(url.searchParams),
       headers: Object.fromEntries(request.headers),
     });
-    if (url.pathname.startsWith("/images/") && /\.(png|jpg)$/.test(url.pathname)) {
-      return new Response(await artworkPng(url.pathname), {
-        headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=86400" },
-      });
-    }
-    if (!url.pathname.startsWith(`${FAKE_BASE_PATH}/`)) return json(404, { message: "Not Found" });
-    const path = url.pathname.slice(FAKE_BASE_PATH.length);
+    const isApi = url.pathname.startsWith(`${FAKE_BASE_PATH}/`);
+    const path = isApi ? url.pathname.slice(FAKE_BASE_PATH.length) : url.pathname;
 
     const fault = matchFault(state.faults, path);
     if (fault) {
       const injected = await applyFault(fault, request);
       if (injected) return injected;
     }
+    if (url.pathname.startsWith("/images/") && /\.(png|jpg)$/.test(url.pathname)) {
+      return new Response(await artworkPng(url.pathname), {
+        headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=86400" },
+      });
+    }
+    if (!isApi) return json(404, { message: "Not Found" });
 
     const rate = rateHeaders();
     if (rate.limited) return json(429, errorBodyFor(429), { ...rate.headers, "Retry-After": String(rate.retryAfter) });
