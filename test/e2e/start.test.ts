@@ -1,52 +1,26 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { problemSchema } from "../../src/errors";
+import { type Stack, startStack } from "./stack";
 
 // The README's promise, tested as a user meets it: `npm start` serves the proxy on workerd
 // (wrangler dev) in front of the fake BeatPass, with no account and no internet. Ports are
 // moved off the defaults so a developer's own `npm start` can keep running.
-const PROXY_PORT = 18787;
-const FAKE_PORT = 18790;
-const BASE = `http://127.0.0.1:${PROXY_PORT}`;
-const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
-
-let child: ChildProcess;
-let output = "";
-const state = mkdtempSync(join(tmpdir(), "beatpass-edge-e2e-"));
-
+let stack: Stack;
 beforeAll(async () => {
-  child = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", state], {
-    env: { ...process.env, PORT: String(PROXY_PORT), FAKE_BEATPASS_PORT: String(FAKE_PORT) },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  child.stdout?.on("data", (d) => (output += d));
-  child.stderr?.on("data", (d) => (output += d));
-  const deadline = Date.now() + 45_000;
-  while (!output.includes("beatpass-edge is up")) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not come up:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  stack = await startStack(18787, 18790);
 });
-
 afterAll(async () => {
-  if (child?.pid && child.exitCode === null) {
-    process.kill(-child.pid, "SIGTERM");
-    await new Promise((r) => child.once("exit", r));
-  }
-  rmSync(state, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe("npm start", () => {
   it("prints URLs to try", () => {
-    expect(output).toContain(`curl ${BASE}/v1/tracks/1`);
+    expect(stack.output()).toContain(`curl ${stack.base}/v1/tracks/1`);
   });
 
   it("serves real-looking track data at /v1/tracks/1", async () => {
-    const res = await fetch(`${BASE}/v1/tracks/1`);
+    const res = await fetch(`${stack.base}/v1/tracks/1`);
     expect(res.status).toBe(200);
     const { data } = (await res.json()) as { data: Record<string, unknown> };
     expect(data).toMatchObject({ id: 1, name: "Midnight Run", currency: "USD" });
@@ -54,32 +28,45 @@ describe("npm start", () => {
       expect(data).toHaveProperty(field);
   });
 
-  it("serves the second request from the local KV", async () => {
-    await fetch(`${BASE}/v1/albums/2`);
-    const res = await fetch(`${BASE}/v1/albums/2`);
+  it("serves the second request from cache, keeping KV state where it was told to", async () => {
+    await fetch(`${stack.base}/v1/albums/2`);
+    const res = await fetch(`${stack.base}/v1/albums/2`);
     expect(res.headers.get("Cache-Status")).toMatch(/hit/);
+    expect(readdirSync(stack.state).length).toBeGreaterThan(0);
   });
 
   it("answers /v1/nope with a problem+json 404", async () => {
-    const res = await fetch(`${BASE}/v1/nope`);
+    const res = await fetch(`${stack.base}/v1/nope`);
     expect(res.status).toBe(404);
     expect(res.headers.get("Content-Type")).toBe("application/problem+json");
     expect(problemSchema.parse(await res.json()).code).toBe("not_found");
   });
 
   it("turns an injected BeatPass outage into a problem, not a crash page", async () => {
-    await fetch(`${FAKE}/__fake/faults`, {
+    await fetch(`${stack.fake}/__fake/faults`, {
       method: "POST",
       body: JSON.stringify({ kind: "status", status: 500, path: "/tracks/2" }),
     });
-    const res = await fetch(`${BASE}/v1/tracks/2`);
-    await fetch(`${FAKE}/__fake/faults`, { method: "DELETE" });
+    const res = await fetch(`${stack.base}/v1/tracks/2`);
+    await fetch(`${stack.fake}/__fake/faults`, { method: "DELETE" });
     expect(res.status).toBe(502);
     expect(problemSchema.parse(await res.json()).code).toBe("upstream_error");
   });
 
+  it("runs the refresh-ahead cron on demand at /__scheduled", async () => {
+    const res = await fetch(`${stack.base}/__scheduled`);
+    expect(res.status).toBe(200);
+  });
+
+  it("serves the widget demo page and cards with artwork from the fake", async () => {
+    const page = await fetch(`${stack.base}/`);
+    expect(await page.text()).toContain("/widget/track/1");
+    const card = await (await fetch(`${stack.base}/widget/track/1`)).text();
+    expect(card).toContain(`src="${stack.fake}/images/tracks/1.jpg"`);
+  });
+
   it("never shows the fake's token", async () => {
-    const res = await fetch(`${BASE}/healthz`);
+    const res = await fetch(`${stack.base}/healthz`);
     const text = await res.text();
     expect(JSON.parse(text)).toMatchObject({ status: "ok", token_configured: true });
     expect(text).not.toContain("local-fake-token");
