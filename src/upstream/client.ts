@@ -1,5 +1,6 @@
 import type { Config } from "../env";
 import { logEvent } from "../lib/log";
+import { readCapped } from "../lib/read-capped";
 import { admit, blockFamily, type GateStore, recordRateLimit, settle } from "./guard";
 
 /** Largest upstream body we read; anything bigger is refused before it is buffered whole. */
@@ -202,7 +203,9 @@ async function attempt(url: URL, path: string, token: string, deadline: number):
 
   let text: string;
   try {
-    text = await readCapped(res, MAX_UPSTREAM_BYTES, path);
+    const bytes = await readCapped(res, MAX_UPSTREAM_BYTES);
+    if (!bytes) throw new UpstreamError("too_large", path, { status: res.status });
+    text = new TextDecoder().decode(bytes);
   } catch (cause) {
     if (cause instanceof UpstreamError) throw cause;
     throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });
@@ -225,35 +228,6 @@ async function discard(res: Response): Promise<void> {
   } catch {
     // Cancelling an already-failed stream can throw; there is nothing left to clean up.
   }
-}
-
-async function readCapped(res: Response, maxBytes: number, path: string): Promise<string> {
-  const declared = Number(res.headers.get("Content-Length"));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await discard(res);
-    throw new UpstreamError("too_large", path, { status: res.status });
-  }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new UpstreamError("too_large", path, { status: res.status });
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    all.set(c, offset);
-    offset += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
 }
 
 /** Retry-After as seconds (delta or HTTP date), clamped so a hostile value cannot park us for days. */

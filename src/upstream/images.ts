@@ -1,3 +1,5 @@
+import { readCapped } from "../lib/read-capped";
+
 /**
  * Artwork for SVG cards. An SVG shown through <img> may not load anything external, so the
  * image is fetched here and inlined as a data: URI. Only from allowlisted hosts (the caller
@@ -32,37 +34,14 @@ export async function fetchImageDataUri(url: string): Promise<string> {
     await res.body?.cancel().catch(() => undefined);
     throw new ImageError(res.ok ? `type ${type || "missing"}` : `status ${res.status}`);
   }
-  const declared = Number(res.headers.get("Content-Length"));
-  if (Number.isFinite(declared) && declared > MAX_IMAGE_BYTES) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new ImageError("too large");
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readCapped(res, MAX_IMAGE_BYTES);
+  } catch {
+    throw new ImageError("body failed");
   }
-  const bytes = new Uint8Array(await readUpTo(res, MAX_IMAGE_BYTES));
+  if (!bytes) throw new ImageError("too large");
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return `data:${type};base64,${btoa(binary)}`;
-}
-
-async function readUpTo(res: Response, max: number): Promise<ArrayBuffer> {
-  if (!res.body) return new ArrayBuffer(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new ImageError("too large");
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out.buffer;
 }
