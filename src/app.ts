@@ -1,31 +1,44 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { clientLimits } from "./clients/limits";
 import type { AppEnv } from "./env";
 import { ApiError, codeForStatus } from "./errors";
+import { corsForApi } from "./http/cors";
+import { observe } from "./http/observe";
 import { problemResponse } from "./http/problem";
 import { logEvent } from "./lib/log";
-import { catalogRoutes } from "./routes/catalog";
+import { type CatalogSchema, catalogRoutes } from "./routes/catalog";
+import { hookRoutes } from "./routes/hooks";
 import { metaRoutes } from "./routes/meta";
 import { oembedRoutes } from "./routes/oembed";
 import { widgetRoutes } from "./routes/widgets";
 
 /**
- * Builds the Worker: request id first, then a header pass that guarantees every response
- * states its caching, then the routes. onError and notFound live only here, so every
+ * Builds the Worker: request id first, then the request log, then a header pass that
+ * guarantees every response states its caching, then CORS and client limits where they
+ * apply, then the routes. onError and notFound live only here, so every
  * failure on every route leaves as the same problem+json.
  */
+/** The app's type for hono/client: `hc<AppType>("https://your-worker")`. */
+export type AppType = Hono<AppEnv, CatalogSchema, "/">;
+
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(requestId({ limitLength: 64 }));
+  app.use(observe);
   app.use(async (c, next) => {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
     c.res.headers.set("X-Content-Type-Options", "nosniff");
   });
 
+  for (const path of ["/v1/*", "/oembed", "/healthz", "/openapi.json"]) app.use(path, corsForApi);
+  for (const path of ["/v1/*", "/widget/*", "/oembed"]) app.use(path, clientLimits);
+
   app.route("/v1", catalogRoutes());
+  app.route("/", hookRoutes());
   app.route("/", widgetRoutes());
   app.route("/", oembedRoutes());
   app.route("/", metaRoutes());

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { type CachePolicy, parsePolicy } from "./cache/policy";
 import { ApiError } from "./errors";
+import type { Client, Trace } from "./lib/trace";
 
 /** Bindings declared in wrangler.toml plus the secrets that `wrangler types` cannot see. */
 export interface Env {
@@ -20,6 +21,14 @@ export interface Env {
   IMAGE_HOSTS?: string;
   /** Space list for the widgets' CSP frame-ancestors; default `*` (embedding is the point). */
   FRAME_ANCESTORS?: string;
+  /** Comma list of origins allowed by CORS on JSON routes; unset means any origin (`*`). */
+  ALLOWED_ORIGINS?: string;
+  /** HMAC secret of the purge webhook; without it /hooks/purge answers 503. */
+  PURGE_WEBHOOK_SECRET?: string;
+  /** Workers Rate Limiting bindings, one per client tier (wrangler.toml [[ratelimits]]). */
+  RATE_LIMIT_ANON?: RateLimit;
+  RATE_LIMIT_STANDARD?: RateLimit;
+  RATE_LIMIT_PARTNER?: RateLimit;
 }
 
 export interface Config {
@@ -32,11 +41,14 @@ export interface Config {
   refreshBudgetPerMinute: number;
   imageHosts: string[];
   frameAncestors: string;
+  /** undefined = any origin. */
+  allowedOrigins: string[] | undefined;
+  purgeSecret: string | undefined;
 }
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: { requestId: string };
+  Variables: { requestId: string; trace: Trace; client: Client };
 };
 
 export const DEFAULT_API_BASE = "https://open.beatpass.ca/api/v1";
@@ -104,6 +116,17 @@ const configSchema = z.object({
         .min(1),
     )
     .transform((list) => list.join(" ")),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((o) => o.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "origins are scheme://host[:port]")).min(1))
+    .optional(),
+  PURGE_WEBHOOK_SECRET: optionalSecret.pipe(z.string().min(32, "must be at least 32 characters").optional()),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
@@ -130,6 +153,8 @@ function parseConfig(env: Env): ConfigResult {
     REFRESH_BUDGET_PER_MINUTE: env.REFRESH_BUDGET_PER_MINUTE || undefined,
     IMAGE_HOSTS: env.IMAGE_HOSTS || undefined,
     FRAME_ANCESTORS: env.FRAME_ANCESTORS || undefined,
+    ALLOWED_ORIGINS: env.ALLOWED_ORIGINS || undefined,
+    PURGE_WEBHOOK_SECRET: env.PURGE_WEBHOOK_SECRET,
   });
   const policy = parsePolicy(env.CACHE_POLICY || undefined);
   const issues = [
@@ -150,6 +175,8 @@ function parseConfig(env: Env): ConfigResult {
       refreshBudgetPerMinute: d.REFRESH_BUDGET_PER_MINUTE,
       imageHosts: d.IMAGE_HOSTS,
       frameAncestors: d.FRAME_ANCESTORS,
+      allowedOrigins: d.ALLOWED_ORIGINS,
+      purgeSecret: d.PURGE_WEBHOOK_SECRET,
     },
   };
 }

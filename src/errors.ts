@@ -8,10 +8,15 @@ import { z } from "zod";
  */
 export const PROBLEMS = {
   invalid_request: { status: 400, title: "Invalid request" },
+  invalid_api_key: { status: 401, title: "Invalid API key" },
+  invalid_signature: { status: 401, title: "Invalid signature" },
   forbidden: { status: 403, title: "Not available" },
   not_found: { status: 404, title: "Not found" },
   method_not_allowed: { status: 405, title: "Method not allowed" },
+  signature_replayed: { status: 409, title: "Signature already used" },
   gone: { status: 410, title: "Gone" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal error" },
   unsupported_format: { status: 501, title: "Format not implemented" },
   upstream_rejected: { status: 502, title: "BeatPass rejected the request" },

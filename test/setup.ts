@@ -1,8 +1,11 @@
 import { reset } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
 import { resetHotKeys } from "../src/cache/hot";
+import { resetPurges } from "../src/cache/purge";
 import { resetCacheStats } from "../src/cache/stats";
 import { resetTiers } from "../src/cache/tiers";
+import { resetApiKeyMemo } from "../src/clients/api-keys";
+import { resetSeenSignatures } from "../src/routes/hooks";
 import { resetTokenState } from "../src/upstream/client";
 import { resetGuard } from "../src/upstream/guard";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "./helpers/constants";
@@ -21,6 +24,9 @@ beforeEach(() => {
   resetTokenState();
   resetHotKeys();
   resetCacheStats();
+  resetPurges();
+  resetApiKeyMemo();
+  resetSeenSignatures();
   logLines.length = 0;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input as RequestInfo, init);

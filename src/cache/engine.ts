@@ -42,6 +42,8 @@ export interface LookupOptions {
   policy: FamilyPolicy;
   load: Loader;
   serveStaleOn: (err: unknown) => boolean;
+  /** Copies fetched before this moment (a purge) are treated as absent. */
+  invalidBefore?: number;
 }
 
 const inflight = new Map<string, Promise<Entry>>();
@@ -49,7 +51,8 @@ const inflight = new Map<string, Promise<Entry>>();
 /** Answers from cache when it can, from upstream when it must, stale when upstream fails. */
 export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Served> {
   const { key, policy } = opts;
-  const found = await readTiers(deps, key, policy.staleIfError);
+  const stored = await readTiers(deps, key, policy.staleIfError);
+  const found = stored && stored.entry.fetchedAt >= (opts.invalidBefore ?? 0) ? stored : undefined;
   const now = deps.now();
 
   if (found) {

@@ -5,7 +5,11 @@ import { ApiError, type ProblemIssue } from "../errors";
  * Validates one input source with zod. A failure becomes 400 invalid_request listing every
  * issue (name and reason, never the rejected value echoed back).
  */
-export function validate<S extends z.ZodType>(location: "path" | "query", schema: S, input: unknown): z.output<S> {
+export function validate<S extends z.ZodType>(
+  location: "path" | "query" | "body",
+  schema: S,
+  input: unknown,
+): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const errors: ProblemIssue[] = result.error.issues.map((issue) => ({

@@ -1,9 +1,12 @@
 /**
- * Reads a response body, but never more than `maxBytes`: a declared Content-Length over
+ * Reads a request or response body, but never more than `maxBytes`: a declared Content-Length over
  * the cap is refused before reading, and a stream that grows past it is cancelled there.
  * Returns the bytes, or undefined when the body was too large.
  */
-export async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array | undefined> {
+export async function readCapped(
+  res: { headers: Headers; body: ReadableStream<Uint8Array> | null },
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
   const declared = Number(res.headers.get("Content-Length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel().catch(() => undefined);

@@ -4,12 +4,28 @@ import { getOrLoad, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, parseKey } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
+import { invalidBefore, syncPurges } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
 import { type AppEnv, type Config, type Env, requireConfig } from "../env";
 import { readOnly } from "../http/methods";
 import { cachedJson } from "../http/respond";
 import { problemForUpstream } from "../http/upstream-problem";
 import { validate } from "../http/validate";
+import {
+  albumSchema,
+  artistRefSchema,
+  artistSchema,
+  genreSchema,
+  lyricSchema,
+  pageOf,
+  playlistSchema,
+  searchResultsSchema,
+  singleOf,
+  trackSchema,
+  trackSummarySchema,
+  userSchema,
+  waveSchema,
+} from "../schemas/entities";
 import {
   ALBUM_WITH,
   ARTIST_WITH,
@@ -33,16 +49,20 @@ import { type UpstreamContext, UpstreamError } from "../upstream/client";
  * reload a key from its parameters.
  */
 
-interface ReadRoute<P extends z.ZodType, Q extends z.ZodType> {
-  path: string;
+interface ReadRoute<P extends z.ZodType, Q extends z.ZodType, Path extends string, O> {
+  path: Path;
   /** Cache key namespace; change it if the route's output changes shape. */
   name: string;
+  /** One line for the OpenAPI document. */
+  summary: string;
+  /** The body this route answers with (documented, and checked against responses in tests). */
+  response: z.ZodType;
   family: TtlFamily;
   params: P;
   query: Q;
   /** Names the resource in error details, e.g. "track 7". */
   subject: (p: z.output<P>) => string;
-  load: (up: UpstreamContext, p: z.output<P>, q: z.output<Q>) => Promise<unknown>;
+  load: (up: UpstreamContext, p: z.output<P>, q: z.output<Q>) => Promise<O>;
 }
 
 /** A background load has nobody waiting on it, so it may take longer than a viewer's. */
@@ -61,7 +81,7 @@ export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }
   return { kv: env.BEATPASS_CACHE, waitUntil: (p) => ctx.waitUntil(p), now: () => Date.now() };
 }
 
-function route<P extends z.ZodType, Q extends z.ZodType>(r: ReadRoute<P, Q>) {
+function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>(r: ReadRoute<P, Q, Path, O>) {
   async function lookup(
     config: Config,
     env: Env,
@@ -70,10 +90,12 @@ function route<P extends z.ZodType, Q extends z.ZodType>(r: ReadRoute<P, Q>) {
     query: z.output<Q>,
   ): Promise<LookupOptions> {
     const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
+    await syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
     return {
       key,
       policy: config.policy[r.family],
       serveStaleOn,
+      invalidBefore: invalidBefore(key),
       load: async (purpose) => {
         const up: UpstreamContext = {
           config,
@@ -118,13 +140,28 @@ function route<P extends z.ZodType, Q extends z.ZodType>(r: ReadRoute<P, Q>) {
     return lookup(config, env, deps, params.data, query.data);
   };
 
-  return { path: r.path, name: r.name, family: r.family, register, reload };
+  // `types` exists only for the type checker: it carries each route's shape into AppType.
+  const types = undefined as unknown as { path: Path; param: z.input<P>; query: z.input<Q>; output: O };
+  return {
+    path: r.path,
+    name: r.name,
+    family: r.family,
+    summary: r.summary,
+    params: r.params,
+    query: r.query,
+    response: r.response,
+    register,
+    reload,
+    types,
+  };
 }
 
 const ROUTES = [
   route({
     path: "/tracks",
     name: "tracks",
+    summary: "List tracks, optionally filtered by a search query",
+    response: pageOf(trackSummarySchema),
     family: "list",
     params: noParams,
     query: trackListQuerySchema,
@@ -134,6 +171,8 @@ const ROUTES = [
   route({
     path: "/tracks/:id",
     name: "track",
+    summary: "One track with BPM, key, price and licensing",
+    response: singleOf(trackSchema),
     family: "entity",
     params: idParamsSchema,
     query: withQuerySchema(TRACK_WITH),
@@ -143,6 +182,8 @@ const ROUTES = [
   route({
     path: "/tracks/:id/lyrics",
     name: "track-lyrics",
+    summary: "A track's lyrics",
+    response: singleOf(lyricSchema),
     family: "media",
     params: idParamsSchema,
     query: none,
@@ -152,6 +193,8 @@ const ROUTES = [
   route({
     path: "/tracks/:id/wave",
     name: "track-wave",
+    summary: "A track's waveform peaks",
+    response: singleOf(waveSchema),
     family: "media",
     params: idParamsSchema,
     query: none,
@@ -161,6 +204,8 @@ const ROUTES = [
   route({
     path: "/albums",
     name: "albums",
+    summary: "List albums",
+    response: pageOf(albumSchema),
     family: "list",
     params: noParams,
     query: listQuery,
@@ -170,6 +215,8 @@ const ROUTES = [
   route({
     path: "/albums/:id",
     name: "album",
+    summary: "One album",
+    response: singleOf(albumSchema),
     family: "entity",
     params: idParamsSchema,
     query: withQuerySchema(ALBUM_WITH),
@@ -179,6 +226,8 @@ const ROUTES = [
   route({
     path: "/artists",
     name: "artists",
+    summary: "List artists",
+    response: pageOf(artistRefSchema),
     family: "list",
     params: noParams,
     query: listQuery,
@@ -188,6 +237,8 @@ const ROUTES = [
   route({
     path: "/artists/:id",
     name: "artist",
+    summary: "One artist with profile, albums, top tracks and similar artists",
+    response: singleOf(artistSchema),
     family: "entity",
     params: idParamsSchema,
     query: withQuerySchema(ARTIST_WITH),
@@ -197,6 +248,8 @@ const ROUTES = [
   route({
     path: "/artists/:id/tracks",
     name: "artist-tracks",
+    summary: "An artist's tracks",
+    response: pageOf(trackSummarySchema),
     family: "list",
     params: idParamsSchema,
     query: listQuery,
@@ -206,6 +259,8 @@ const ROUTES = [
   route({
     path: "/artists/:id/albums",
     name: "artist-albums",
+    summary: "An artist's albums",
+    response: pageOf(albumSchema),
     family: "list",
     params: idParamsSchema,
     query: listQuery,
@@ -215,6 +270,8 @@ const ROUTES = [
   route({
     path: "/playlists/:id",
     name: "playlist",
+    summary: "One playlist with its first page of tracks",
+    response: singleOf(playlistSchema),
     family: "entity",
     params: idParamsSchema,
     query: none,
@@ -224,6 +281,8 @@ const ROUTES = [
   route({
     path: "/playlists/:id/tracks",
     name: "playlist-tracks",
+    summary: "A playlist's tracks",
+    response: pageOf(trackSummarySchema),
     family: "list",
     params: idParamsSchema,
     query: listQuery,
@@ -233,6 +292,8 @@ const ROUTES = [
   route({
     path: "/genres",
     name: "genres",
+    summary: "All genres",
+    response: pageOf(genreSchema),
     family: "taxonomy",
     params: noParams,
     query: none,
@@ -242,6 +303,8 @@ const ROUTES = [
   route({
     path: "/tags/:name/tracks",
     name: "tag-tracks",
+    summary: "Tracks with a tag",
+    response: pageOf(trackSummarySchema),
     family: "list",
     params: tagParamsSchema,
     query: listQuery,
@@ -251,6 +314,8 @@ const ROUTES = [
   route({
     path: "/tags/:name/albums",
     name: "tag-albums",
+    summary: "Albums with a tag",
+    response: pageOf(albumSchema),
     family: "list",
     params: tagParamsSchema,
     query: listQuery,
@@ -260,6 +325,8 @@ const ROUTES = [
   route({
     path: "/search",
     name: "search",
+    summary: "Search tracks, albums, artists, playlists and users",
+    response: singleOf(searchResultsSchema),
     family: "search",
     params: noParams,
     query: searchQuerySchema,
@@ -269,6 +336,8 @@ const ROUTES = [
   route({
     path: "/users/:id",
     name: "user",
+    summary: "A user's public profile",
+    response: singleOf(userSchema),
     family: "entity",
     params: idParamsSchema,
     query: none,
@@ -279,6 +348,16 @@ const ROUTES = [
 
 /** The public paths under /v1, for the index page and tests. */
 export const CATALOG_PATHS: readonly string[] = ROUTES.map((r) => r.path);
+
+/** What the OpenAPI document says about each route, from the same schemas the routes use. */
+export const CATALOG_DOCS = ROUTES.map(({ path, name, summary, params, query, response }) => ({
+  path,
+  name,
+  summary,
+  params,
+  query,
+  response,
+}));
 
 /** Finds the route a cache key belongs to and rebuilds its lookup, for the scheduled refresh. */
 export async function lookupForKey(
@@ -334,3 +413,21 @@ export function catalogRoutes(): Hono<AppEnv> {
   for (const r of ROUTES) r.register(app);
   return app;
 }
+
+type RouteTypes = (typeof ROUTES)[number]["types"];
+
+/**
+ * The /v1 routes as a Hono schema, so `hc<AppType>()` from hono/client gives TypeScript
+ * consumers typed paths, parameters and bodies. Built from the route table above; the app
+ * registers routes in a loop, which Hono's own inference cannot follow.
+ */
+export type CatalogSchema = {
+  [R in RouteTypes as `/v1${R["path"]}`]: {
+    $get: {
+      input: (Record<never, never> extends R["param"] ? unknown : { param: R["param"] }) & { query: R["query"] };
+      output: R["output"];
+      outputFormat: "json";
+      status: 200;
+    };
+  };
+};

@@ -4,7 +4,9 @@ import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
 import { sha256Base64 } from "../lib/hash";
+import { buildOpenApi } from "../openapi";
 import { DEMO_CSS, demoPage } from "../render/demo";
+import { DOCS_CSS, docsPage } from "../render/docs";
 import { breakerStates, upstreamHealth } from "../upstream/guard";
 import { CATALOG_PATHS } from "./catalog";
 
@@ -31,6 +33,8 @@ export function metaRoutes(): Hono<AppEnv> {
       widgets: ["/widget/{track,artist,album,playlist}/:id", "/widget/{track,artist,album}/:id.svg"],
       oembed: "/oembed?url=https://beatpass.ca/track/:id&format=json",
       health: "/healthz",
+      openapi: "/openapi.json",
+      docs: "/docs",
     });
   });
   readOnly(app, "/");
@@ -40,6 +44,22 @@ export function metaRoutes(): Hono<AppEnv> {
     return c.json(healthReport(c.env, Date.now()));
   });
   readOnly(app, "/healthz");
+
+  app.get("/openapi.json", (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    return c.json(buildOpenApi(new URL(c.req.url).origin));
+  });
+  readOnly(app, "/openapi.json");
+
+  app.get("/docs", async (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    c.header(
+      "Content-Security-Policy",
+      `default-src 'none'; style-src 'sha256-${await sha256Base64(DOCS_CSS)}'; img-src data:; base-uri 'none'; form-action 'none'`,
+    );
+    return c.html(docsPage(buildOpenApi(new URL(c.req.url).origin) as Parameters<typeof docsPage>[0]));
+  });
+  readOnly(app, "/docs");
 
   // Problem `type` URIs resolve here, so a developer can look a code up.
   app.get("/problems/:code", (c) => {

@@ -157,3 +157,7 @@ export interface Page<T> {
   data: T[];
   pagination: Pagination;
 }
+
+/** Response envelopes as schemas, for the OpenAPI document and for tests that check bodies against it. */
+export const singleOf = <S extends z.ZodType>(data: S) => z.object({ data });
+export const pageOf = <S extends z.ZodType>(item: S) => z.object({ data: z.array(item), pagination: paginationSchema });

@@ -21,13 +21,23 @@ export interface Called {
  */
 export async function call(path: string, init: RequestInit = {}, envOverride: Partial<Env> = {}): Promise<Called> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`${ORIGIN}${path}`, init), { ...env, ...envOverride }, ctx);
+  const req = new Request(`${ORIGIN}${path}`, init);
+  // Each call looks like a new anonymous client, so per-IP limits only bite in the tests
+  // about them (which set CF-Connecting-IP themselves).
+  if (!req.headers.has("CF-Connecting-IP")) req.headers.set("CF-Connecting-IP", nextClientIp());
+  const res = await worker.fetch(req, { ...env, ...envOverride }, ctx);
   const text = await res.text();
   await waitOnExecutionContext(ctx);
   assertSafe(res.headers, text);
   expect(res.headers.get("X-Request-Id"), "X-Request-Id on every response").toBeTruthy();
   expect(res.headers.get("Cache-Control"), "explicit Cache-Control on every response").toBeTruthy();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+let clientCounter = 0;
+function nextClientIp(): string {
+  clientCounter++;
+  return `10.${(clientCounter >> 16) & 255}.${(clientCounter >> 8) & 255}.${clientCounter & 255}`;
 }
 
 /** The token, the Authorization scheme and stack traces never reach a viewer. */

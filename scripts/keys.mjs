@@ -1,0 +1,77 @@
+import { createHash, randomBytes } from "node:crypto";
+import { kv, parseFlags } from "./wrangler-kv.mjs";
+
+/**
+ * API keys for server-to-server callers (see src/clients/api-keys.ts for the format).
+ *
+ *   npm run key:create -- --name "Acme bot" --tier standard [--expires 2027-06-30]
+ *   npm run key:list
+ *   npm run key:revoke -- --id 3fa1c2d4e5b6
+ *
+ * Add --remote [--env production] to act on the deployed namespace instead of local
+ * storage. The key itself is printed once by create and stored nowhere: only its SHA-256.
+ */
+const PREFIX = "v1:meta:apikey:";
+const TIERS = ["standard", "partner"];
+const [command, ...argv] = process.argv.slice(2);
+const { flags } = parseFlags(argv);
+
+const die = (msg) => {
+  console.error(msg);
+  process.exit(2);
+};
+
+if (command === "create") {
+  const name = flags.name;
+  const tier = flags.tier ?? "standard";
+  if (typeof name !== "string" || name.length < 2 || name.length > 100)
+    die("--name NAME (2-100 characters) is required");
+  if (!TIERS.includes(tier)) die(`--tier must be one of ${TIERS.join(", ")}`);
+  let expires = null;
+  if (flags.expires) {
+    const t = Date.parse(String(flags.expires));
+    if (Number.isNaN(t) || t <= Date.now()) die("--expires must be a future date, e.g. 2027-06-30");
+    expires = new Date(t).toISOString();
+  }
+  const key = `bpe_${randomBytes(32).toString("base64url")}`;
+  const hash = createHash("sha256").update(key).digest("hex");
+  const record = {
+    id: hash.slice(0, 12),
+    hash,
+    name,
+    tier,
+    created_at: new Date().toISOString(),
+    expires_at: expires,
+    revoked_at: null,
+  };
+  kv(["key", "put", `${PREFIX}${hash}`, JSON.stringify(record)], flags);
+  console.log(`Created key ${record.id} "${name}" (${tier}${expires ? `, expires ${expires}` : ""}).`);
+  console.log("Give this to the client now; it is not stored and cannot be shown again:\n");
+  console.log(`  ${key}\n`);
+} else if (command === "list") {
+  const keys = JSON.parse(kv(["key", "list", "--prefix", PREFIX], flags));
+  if (keys.length === 0) console.log("No API keys.");
+  for (const { name } of keys) {
+    const r = JSON.parse(kv(["key", "get", name, "--text"], flags));
+    const state = r.revoked_at
+      ? `revoked ${r.revoked_at}`
+      : r.expires_at && Date.parse(r.expires_at) <= Date.now()
+        ? `expired ${r.expires_at}`
+        : "active";
+    console.log(`${r.id}  ${r.tier.padEnd(8)}  ${state.padEnd(34)}  ${r.name}`);
+  }
+} else if (command === "revoke") {
+  const id = flags.id;
+  if (typeof id !== "string" || !/^[0-9a-f]{12}$/.test(id)) die("--id <12 hex digits, from key:list> is required");
+  const matches = JSON.parse(kv(["key", "list", "--prefix", `${PREFIX}${id}`], flags));
+  if (matches.length !== 1) die(`No key with id ${id}.`);
+  const name = matches[0].name;
+  const r = JSON.parse(kv(["key", "get", name, "--text"], flags));
+  r.revoked_at = new Date().toISOString();
+  kv(["key", "put", name, JSON.stringify(r)], flags);
+  console.log(`Revoked ${id} "${r.name}". Isolates that remembered it stop accepting it within a minute.`);
+} else {
+  die(
+    "usage: keys.mjs create --name NAME --tier standard|partner [--expires DATE] | list | revoke --id ID  [--remote] [--env ENV]",
+  );
+}

@@ -1,0 +1,116 @@
+import { logEvent } from "../lib/log";
+import { parseKey } from "./keys";
+
+/**
+ * Purges without enumerating keys. A purge records "resource X changed at time T" (and
+ * "collections changed at T"); a cached entry fetched before the time that applies to it is
+ * treated as absent, in every tier, so the next request goes upstream. Nothing is deleted:
+ * Cache API entries in other data centres could not be reached anyway.
+ *
+ * Which purge times apply to a key:
+ * - its own resource: `/v1/tracks/7`, its lyrics, waveform and widgets -> "track:7";
+ *   artist, album, playlist, user and tag routes likewise;
+ * - "*" (any purge) for every key whose body embeds other resources: all lists, search,
+ *   genres, and album/artist/playlist details. A purged track thus leaves no list still
+ *   showing its old price. Single tracks and users embed only names of others; they refresh
+ *   on their own TTL.
+ *
+ * The record lives in KV (`v1:meta:purges`) and in memory. An isolate loads it before its
+ * first cached answer and refreshes it every PURGE_SYNC_MS in the background, so a purge
+ * reaches other isolates within that plus KV's propagation (up to a minute).
+ */
+export const PURGE_RECORD_KEY = "v1:meta:purges";
+export const PURGE_SYNC_MS = 5_000;
+/** Longer than any staleIfError window, so no purged copy can outlive its record. */
+export const PURGE_RETENTION_MS = 31 * 86_400_000;
+const MAX_RECORDS = 2000;
+export const ANY = "*";
+
+const ROUTE_RESOURCE: Record<string, { kind: string; param: string } | undefined> = {
+  track: { kind: "track", param: "id" },
+  "track-lyrics": { kind: "track", param: "id" },
+  "track-wave": { kind: "track", param: "id" },
+  album: { kind: "album", param: "id" },
+  artist: { kind: "artist", param: "id" },
+  "artist-tracks": { kind: "artist", param: "id" },
+  "artist-albums": { kind: "artist", param: "id" },
+  playlist: { kind: "playlist", param: "id" },
+  "playlist-tracks": { kind: "playlist", param: "id" },
+  user: { kind: "user", param: "id" },
+  "tag-tracks": { kind: "tag", param: "name" },
+  "tag-albums": { kind: "tag", param: "name" },
+};
+const EMBEDS_OTHERS = new Set([
+  "tracks",
+  "albums",
+  "artists",
+  "search",
+  "genres",
+  "album",
+  "artist",
+  "playlist",
+  "artist-tracks",
+  "artist-albums",
+  "playlist-tracks",
+  "tag-tracks",
+  "tag-albums",
+]);
+
+let times = new Map<string, number>();
+let syncedAt = 0;
+let loaded = false;
+
+/** The moment before which a cached copy of `key` must not be used (0: none). */
+export function invalidBefore(key: string): number {
+  const parsed = parseKey(key);
+  if (!parsed) return 0;
+  let t = EMBEDS_OTHERS.has(parsed.route) ? (times.get(ANY) ?? 0) : 0;
+  const res = ROUTE_RESOURCE[parsed.route];
+  const value = res && parsed.params[res.param];
+  if (res && value) t = Math.max(t, times.get(`${res.kind}:${value}`) ?? 0);
+  return t;
+}
+
+/** Keeps the in-memory record current: awaited the first time, in the background after. */
+export async function syncPurges(
+  kv: KVNamespace,
+  waitUntil: (p: Promise<unknown>) => void,
+  now: number,
+): Promise<void> {
+  if (loaded && now - syncedAt < PURGE_SYNC_MS) return;
+  syncedAt = now;
+  const load = readRecord(kv).then((record) => {
+    for (const [r, t] of Object.entries(record)) if ((times.get(r) ?? 0) < t) times.set(r, t);
+    loaded = true;
+  });
+  if (loaded) waitUntil(load);
+  else await load;
+}
+
+/** Records a purge of `resources` at `now`, here at once and in KV for everyone else. */
+export async function recordPurge(kv: KVNamespace, resources: string[], now: number): Promise<void> {
+  for (const r of [...resources, ANY]) times.set(r, now);
+  const record = await readRecord(kv);
+  for (const r of [...resources, ANY]) record[r] = now;
+  const kept = Object.entries(record)
+    .filter(([, t]) => now - t < PURGE_RETENTION_MS)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, MAX_RECORDS);
+  await kv.put(PURGE_RECORD_KEY, JSON.stringify(Object.fromEntries(kept)));
+}
+
+async function readRecord(kv: KVNamespace): Promise<Record<string, number>> {
+  try {
+    return (await kv.get<Record<string, number>>(PURGE_RECORD_KEY, "json")) ?? {};
+  } catch (err) {
+    logEvent("warn", "purge_record_read_failed", { error: String(err) });
+    return {};
+  }
+}
+
+/** Forgets all purge state (tests). */
+export function resetPurges(): void {
+  times = new Map();
+  syncedAt = 0;
+  loaded = false;
+}

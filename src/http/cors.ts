@@ -1,0 +1,61 @@
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import { type AppEnv, loadConfig } from "../env";
+
+/**
+ * CORS for the JSON routes, built on hono/cors. By default any origin may read them
+ * (`Access-Control-Allow-Origin: *`, never with credentials: nothing here depends on a
+ * cookie). With ALLOWED_ORIGINS set, only those exact origins get the header, with
+ * `Vary: Origin`; the opaque origin "null" (sandboxed frames, file://) is never allowed by
+ * name, since any sandboxed page can send it. Preflights allow GET/HEAD and only the
+ * request headers this API reads.
+ */
+const ALLOW_HEADERS = ["X-Api-Key", "If-None-Match"];
+const EXPOSE_HEADERS = [
+  "ETag",
+  "Age",
+  "Cache-Status",
+  "Retry-After",
+  "RateLimit",
+  "RateLimit-Policy",
+  "X-Request-Id",
+  "Server-Timing",
+];
+const MAX_AGE_SECONDS = 86_400;
+
+const anyOrigin = cors({
+  origin: "*",
+  allowMethods: ["GET", "HEAD"],
+  allowHeaders: ALLOW_HEADERS,
+  exposeHeaders: EXPOSE_HEADERS,
+  maxAge: MAX_AGE_SECONDS,
+});
+
+// One middleware per allowlist (env objects are stable per isolate).
+const byAllowlist = new Map<string, ReturnType<typeof cors>>();
+
+function allowlisted(origins: string[]): ReturnType<typeof cors> {
+  const id = origins.join(",");
+  let mw = byAllowlist.get(id);
+  if (!mw) {
+    const allowed = new Set(origins);
+    mw = cors({
+      origin: (origin) => (origin !== "null" && allowed.has(origin.toLowerCase()) ? origin : null),
+      allowMethods: ["GET", "HEAD"],
+      allowHeaders: ALLOW_HEADERS,
+      exposeHeaders: EXPOSE_HEADERS,
+      maxAge: MAX_AGE_SECONDS,
+    });
+    byAllowlist.set(id, mw);
+  }
+  return mw;
+}
+
+export const corsForApi = createMiddleware<AppEnv>(async (c, next) => {
+  // hono/cors answers every OPTIONS as a preflight; a plain OPTIONS (no
+  // Access-Control-Request-Method) goes on to the route's own 204 + Allow.
+  if (c.req.method === "OPTIONS" && !c.req.header("Access-Control-Request-Method")) return next();
+  const config = loadConfig(c.env);
+  const origins = config.ok ? config.config.allowedOrigins : undefined;
+  return (origins ? allowlisted(origins) : anyOrigin)(c, next);
+});

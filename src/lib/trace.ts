@@ -1,0 +1,24 @@
+/**
+ * What one request did, filled in as it goes and written out once by the observe
+ * middleware (one log line, Server-Timing). Plain data: no Hono, no secrets.
+ */
+export interface Trace {
+  /** hit / stale / stale-if-error / miss / collapsed. */
+  cache?: string;
+  /** Which tier served a hit. */
+  tier?: string;
+  upstreamStatus?: number;
+  /** Time spent waiting on BeatPass in this request, ms. */
+  upstreamMs?: number;
+  /** Time spent in the cache lookup before any upstream call, ms. */
+  cacheMs?: number;
+}
+
+export type ClientTier = "anon" | "standard" | "partner";
+
+/** Who is calling, for limits and logs: an API key's id, or "anon" (IPs are never logged). */
+export interface Client {
+  tier: ClientTier;
+  /** Key id (the first 12 hex digits of its hash) for keyed clients. */
+  keyId?: string;
+}

@@ -1,0 +1,240 @@
+import { z } from "zod";
+import { TIER_LIMITS } from "./clients/limits";
+import { PROBLEMS, problemSchema } from "./errors";
+import { CATALOG_DOCS } from "./routes/catalog";
+import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";
+import { WIDGET_HIDE } from "./schemas/widget";
+
+/**
+ * The OpenAPI 3.1 document, built from the zod schemas the routes validate with and answer
+ * with (z.toJSONSchema), so the description cannot drift from the code. Served at
+ * /openapi.json and rendered at /docs.
+ */
+
+type Json = Record<string, unknown>;
+
+const jsonSchema = (schema: z.ZodType, io: "input" | "output"): Json => {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
+  return rest;
+};
+
+/** Path and query parameters from a zod object schema (its input side: what callers send). */
+function parameters(schema: z.ZodType, where: "path" | "query"): Json[] {
+  const js = jsonSchema(schema, "input") as { properties?: Record<string, Json>; required?: string[] };
+  return Object.entries(js.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === "path" || (js.required ?? []).includes(name),
+    schema: s,
+  }));
+}
+
+const problemRef = { $ref: "#/components/responses/Problem" };
+const errorResponses = (codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), problemRef]));
+const cacheHeaders = {
+  ETag: { schema: { type: "string" }, description: "Strong validator; send it back in If-None-Match for a 304." },
+  "Cache-Status": { schema: { type: "string" }, description: "RFC 9211: hit (and tier), stale, or miss." },
+  "RateLimit-Policy": { schema: { type: "string" }, description: "IETF draft RateLimit-Policy of your tier." },
+};
+
+export function buildOpenApi(origin: string): Json {
+  const paths: Record<string, Json> = {};
+  for (const d of CATALOG_DOCS) {
+    paths[`/v1${d.path.replace(/:(\w+)/g, "{$1}")}`] = {
+      get: {
+        operationId: d.name.replace(/-(\w)/g, (_, ch: string) => ch.toUpperCase()),
+        summary: d.summary,
+        tags: ["catalog"],
+        parameters: [...parameters(d.params, "path"), ...parameters(d.query, "query")],
+        responses: {
+          "200": {
+            description: "BeatPass data",
+            headers: cacheHeaders,
+            content: { "application/json": { schema: jsonSchema(d.response, "output") } },
+          },
+          "304": { description: "Not modified (If-None-Match matched)" },
+          ...errorResponses([400, 401, 404, 429, 502, 503, 504]),
+        },
+      },
+    };
+  }
+  Object.assign(paths, staticPaths());
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "beatpass-edge",
+      version: "0.1.0",
+      description:
+        "BeatPass catalog data (with the token-only fields) for browsers, widgets and servers, without the BeatPass token. Every error is RFC 9457 problem+json.",
+    },
+    servers: [{ url: origin }],
+    security: [{}, { apiKey: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Api-Key",
+          description: `Optional. Raises your limits: ${Object.entries(TIER_LIMITS)
+            .map(([t, l]) => `${t} ${l.limit}/${l.periodSeconds}s`)
+            .join(", ")}.`,
+        },
+        purgeSignature: {
+          type: "apiKey",
+          in: "header",
+          name: SIGNATURE_HEADER,
+          description: "t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>",
+        },
+      },
+      schemas: {
+        Problem: jsonSchema(problemSchema, "output"),
+        ProblemCode: {
+          type: "string",
+          enum: Object.keys(PROBLEMS),
+          description: Object.entries(PROBLEMS)
+            .map(([code, p]) => `${code}: ${p.status} ${p.title}`)
+            .join("; "),
+        },
+      },
+      responses: {
+        Problem: {
+          description: "RFC 9457 problem details; `code` is stable (see ProblemCode).",
+          content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+        },
+      },
+    },
+  };
+}
+
+function staticPaths(): Record<string, Json> {
+  const html = (description: string) => ({ description, content: { "text/html": { schema: { type: "string" } } } });
+  return {
+    "/widget/{kind}/{file}": {
+      get: {
+        operationId: "widget",
+        summary: "An embeddable card: HTML for an iframe, or SVG when file ends in .svg (track, artist, album)",
+        tags: ["widgets"],
+        parameters: [
+          {
+            name: "kind",
+            in: "path",
+            required: true,
+            schema: { type: "string", enum: ["track", "artist", "album", "playlist"] },
+          },
+          { name: "file", in: "path", required: true, schema: { type: "string", pattern: "^[1-9][0-9]*(\\.svg)?$" } },
+          { name: "theme", in: "query", schema: { type: "string", enum: ["light", "dark", "auto"] } },
+          { name: "size", in: "query", schema: { type: "string", enum: ["compact", "standard"] } },
+          { name: "accent", in: "query", schema: { type: "string", pattern: "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" } },
+          {
+            name: "hide",
+            in: "query",
+            schema: { type: "string" },
+            description: `Comma list of ${WIDGET_HIDE.join(", ")}`,
+          },
+        ],
+        responses: {
+          "200": {
+            description: "The card, or an error card (X-Problem-Code tells which)",
+            content: { "text/html": {}, "image/svg+xml": {} },
+          },
+          ...errorResponses([400, 404, 429]),
+        },
+      },
+    },
+    "/oembed": {
+      get: {
+        operationId: "oembed",
+        summary: "oEmbed 1.0 rich response for a BeatPass track, artist, album or playlist URL",
+        tags: ["widgets"],
+        parameters: [
+          { name: "url", in: "query", required: true, schema: { type: "string" } },
+          { name: "maxwidth", in: "query", schema: { type: "integer", minimum: 1 } },
+          { name: "maxheight", in: "query", schema: { type: "integer", minimum: 1 } },
+          { name: "format", in: "query", schema: { type: "string", enum: ["json"] } },
+        ],
+        responses: {
+          "200": { description: "oEmbed rich response", content: { "application/json": {} } },
+          ...errorResponses([400, 404, 429, 501]),
+        },
+      },
+    },
+    "/hooks/purge": {
+      post: {
+        operationId: "purge",
+        summary: "Make fresh BeatPass data appear at once for the listed resources (signed webhook)",
+        tags: ["operators"],
+        security: [{ purgeSignature: [] }],
+        requestBody: {
+          required: true,
+          description: `At most ${MAX_BODY_BYTES} bytes.`,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["resources"],
+                properties: {
+                  resources: {
+                    type: "array",
+                    maxItems: 100,
+                    items: { type: "string", examples: ["track:123", "artist:7", "tag:lo-fi"] },
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          "200": { description: "What was purged", content: { "application/json": {} } },
+          ...errorResponses([400, 401, 409, 413, 503]),
+        },
+      },
+    },
+    "/healthz": {
+      get: {
+        operationId: "health",
+        summary: "Token, breaker, rate-limit and cache state",
+        tags: ["operators"],
+        responses: { "200": { description: "Health report", content: { "application/json": {} } } },
+      },
+    },
+    "/problems/{code}": {
+      get: {
+        operationId: "problemType",
+        summary: "What a problem code means",
+        tags: ["meta"],
+        parameters: [
+          { name: "code", in: "path", required: true, schema: { $ref: "#/components/schemas/ProblemCode" } },
+        ],
+        responses: {
+          "200": { description: "Title and status", content: { "application/json": {} } },
+          ...errorResponses([404]),
+        },
+      },
+    },
+    "/openapi.json": {
+      get: {
+        operationId: "openapi",
+        summary: "This document",
+        tags: ["meta"],
+        responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": {} } } },
+      },
+    },
+    "/docs": {
+      get: {
+        operationId: "docs",
+        summary: "This document, readable",
+        tags: ["meta"],
+        responses: { "200": html("API documentation") },
+      },
+    },
+    "/": {
+      get: {
+        operationId: "index",
+        summary: "Widget demo page (HTML) or route index (Accept: application/json)",
+        tags: ["meta"],
+        responses: { "200": html("Demo page") },
+      },
+    },
+  };
+}
