@@ -11,6 +11,7 @@ import { readOnly } from "../http/methods";
 import { cachedJson } from "../http/respond";
 import { problemForUpstream } from "../http/upstream-problem";
 import { validate } from "../http/validate";
+import type { Trace } from "../lib/trace";
 import {
   albumSchema,
   artistRefSchema,
@@ -77,6 +78,26 @@ function serveStaleOn(err: unknown): boolean {
   return err instanceof UpstreamError && !(err.kind === "status" && [403, 404, 410].includes(err.status ?? 0));
 }
 
+/** Runs a cache lookup and notes in the trace how it was answered and how long it took. */
+async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): Promise<Served> {
+  const started = Date.now();
+  const upstreamBefore = trace?.upstreamMs ?? 0;
+  try {
+    const served = await lookup();
+    if (trace && trace.cache === undefined) {
+      trace.cache =
+        served.state === "fresh" ? "hit" : served.state === "miss" && served.collapsed ? "collapsed" : served.state;
+      if (served.tier && served.state !== "miss") trace.tier = served.tier;
+    }
+    return served;
+  } finally {
+    if (trace) {
+      const upstream = (trace.upstreamMs ?? 0) - upstreamBefore;
+      trace.cacheMs = (trace.cacheMs ?? 0) + Math.max(0, Date.now() - started - upstream);
+    }
+  }
+}
+
 export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): TierDeps {
   return { kv: env.BEATPASS_CACHE, waitUntil: (p) => ctx.waitUntil(p), now: () => Date.now() };
 }
@@ -88,6 +109,7 @@ function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>
     deps: TierDeps,
     params: z.output<P>,
     query: z.output<Q>,
+    trace?: Trace,
   ): Promise<LookupOptions> {
     const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
     await syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
@@ -106,6 +128,8 @@ function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>
               : config.upstreamTimeoutMs,
           gateStore: env.BEATPASS_CACHE,
           waitUntil: deps.waitUntil,
+          // Only the request waiting on this load reports it in its log line.
+          trace: purpose === "foreground" ? trace : undefined,
         };
         return JSON.stringify(await r.load(up, params, query));
       },
@@ -118,11 +142,12 @@ function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>
       const query = validate("query", r.query, c.req.query());
       const config = requireConfig(c.env);
       const deps = tierDeps(c.env, c.executionCtx);
-      const opts = await lookup(config, c.env, deps, params, query);
+      const trace = c.get("trace");
+      const opts = await lookup(config, c.env, deps, params, query, trace);
       recordHit(opts.key);
       maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());
       try {
-        const served = await getOrLoad(deps, opts);
+        const served = await traced(trace, () => getOrLoad(deps, opts));
         const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
         return cachedJson(c, served, opts.policy, upstreamStatus);
       } catch (err) {
@@ -133,11 +158,11 @@ function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>
   };
 
   /** Rebuilds the lookup for a key's stored parameters (they were validated once already). */
-  const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>) => {
+  const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>, trace?: Trace) => {
     const params = r.params.safeParse(stored);
     const query = r.query.safeParse(stored);
     if (!params.success || !query.success) return undefined;
-    return lookup(config, env, deps, params.data, query.data);
+    return lookup(config, env, deps, params.data, query.data, trace);
   };
 
   // `types` exists only for the type checker: it carries each route's shape into AppType.
@@ -389,14 +414,15 @@ export async function readThrough(
   config: Config,
   env: Env,
   deps: TierDeps,
+  trace?: Trace,
 ): Promise<{ data: unknown; served: Served }> {
   const r = ROUTES.find((x) => x.name === name);
-  const opts = r && (await r.reload(config, env, deps, raw));
+  const opts = r && (await r.reload(config, env, deps, raw, trace));
   if (!opts) throw new Error(`readThrough: no route ${name} for these parameters`);
   recordHit(opts.key);
   let served: Served;
   try {
-    served = await getOrLoad(deps, opts);
+    served = await traced(trace, () => getOrLoad(deps, opts));
   } catch (err) {
     throw err instanceof UpstreamError ? problemForUpstream(err, subject) : err;
   }

@@ -82,6 +82,7 @@ export function oembedRoutes(): Hono<AppEnv> {
       config,
       c.env,
       tierDeps(c.env, c.executionCtx),
+      c.get("trace"),
     );
     const item = data as Track | Artist | Album | Playlist;
 

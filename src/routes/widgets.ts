@@ -11,6 +11,7 @@ import { cacheHeaders, matchesEtag } from "../http/respond";
 import { validate } from "../http/validate";
 import { sha256Base64 } from "../lib/hash";
 import { logEvent } from "../lib/log";
+import type { Trace } from "../lib/trace";
 import { artistCard, type Card, collectionCard, errorCard, htmlPage, trackCard } from "../render/html-card";
 import { albumSvg, artistSvg, errorSvg, trackSvg } from "../render/svg-card";
 import { CARD_CSS, themeCss } from "../render/theme";
@@ -51,16 +52,19 @@ interface LoadContext {
   env: AppEnv["Bindings"];
   deps: TierDeps;
   options: WidgetOptions;
+  trace: Trace;
 }
 
 const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> = {
   track: async (id, l) => {
     const [track, wave] = await Promise.all([
-      readThrough("track", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps),
+      readThrough("track", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps, l.trace),
       // The waveform is decoration: a card without it beats no card.
       l.options.hide.has("waveform")
         ? undefined
-        : readThrough("track-wave", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps).catch(() => undefined),
+        : readThrough("track-wave", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps, l.trace).catch(
+            () => undefined,
+          ),
     ]);
     const t = track.data as Track;
     const w = wave?.data as Wave | undefined;
@@ -81,6 +85,7 @@ const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> =
       l.config,
       l.env,
       l.deps,
+      l.trace,
     );
     const a = r.data as Artist;
     return {
@@ -100,6 +105,7 @@ const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> =
       l.config,
       l.env,
       l.deps,
+      l.trace,
     );
     const a = r.data as Album;
     return {
@@ -112,7 +118,7 @@ const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> =
     };
   },
   playlist: async (id, l) => {
-    const r = await readThrough("playlist", { id: String(id) }, `playlist ${id}`, l.config, l.env, l.deps);
+    const r = await readThrough("playlist", { id: String(id) }, `playlist ${id}`, l.config, l.env, l.deps, l.trace);
     const p = r.data as Playlist;
     return {
       etagParts: [r.served.entry.etag],
@@ -138,7 +144,13 @@ export function widgetRoutes(): Hono<AppEnv> {
     const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
     const options = validate("query", widgetQuerySchema, c.req.query());
     const config = requireConfig(c.env);
-    const l: LoadContext = { config, env: c.env, deps: tierDeps(c.env, c.executionCtx), options };
+    const l: LoadContext = {
+      config,
+      env: c.env,
+      deps: tierDeps(c.env, c.executionCtx),
+      options,
+      trace: c.get("trace"),
+    };
     try {
       return await respond(c, kind, id, format, await view(id, l), l);
     } catch (err) {

@@ -1,6 +1,7 @@
 import type { Config } from "../env";
 import { logEvent } from "../lib/log";
 import { readCapped } from "../lib/read-capped";
+import type { Trace } from "../lib/trace";
 import { admit, blockFamily, type GateStore, recordRateLimit, settle } from "./guard";
 
 /** Largest upstream body we read; anything bigger is refused before it is buffered whole. */
@@ -82,6 +83,8 @@ export interface UpstreamContext {
   /** Where the rate-limit gate is shared across isolates (the KV namespace). */
   gateStore: GateStore;
   waitUntil(promise: Promise<unknown>): void;
+  /** Where to note the upstream status and time for the request log. */
+  trace?: Trace;
 }
 
 // Tokens BeatPass refused in this isolate; the next token is tried first from then on.
@@ -109,13 +112,18 @@ export async function upstreamGet(
   if (!admission.ok) {
     throw new UpstreamError(admission.reason, path, { retryAfterSeconds: admission.retryAfterSeconds });
   }
+  const started = Date.now();
   try {
     const result = await withTokens(up, url, path, tokens);
     settle(up.family, "ok", Date.now());
+    if (up.trace) up.trace.upstreamStatus = 200;
     return result;
   } catch (err) {
     settleFailure(up, err);
+    if (up.trace && err instanceof UpstreamError) up.trace.upstreamStatus = err.status;
     throw err;
+  } finally {
+    if (up.trace) up.trace.upstreamMs = (up.trace.upstreamMs ?? 0) + (Date.now() - started);
   }
 }
 
