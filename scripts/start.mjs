@@ -10,6 +10,8 @@ import { startFakeServer } from "../fake/server.mjs";
 const PROXY_PORT = Number(process.env.PORT ?? 8787);
 const FAKE_PORT = Number(process.env.FAKE_BEATPASS_PORT ?? 8790);
 const FAKE_TOKEN = "local-fake-token";
+// Local only, like the fake's token: lets `npm run purge` be tried against `npm start`.
+const LOCAL_PURGE_SECRET = "local-purge-secret-not-for-production-use";
 
 // Keep wrangler from reaching for the network (TOOLCHAIN.md §4): no telemetry, no update
 // check, no Request.cf download.
@@ -40,6 +42,8 @@ const wrangler = spawn(
     // The fake serves its own artwork; let the widgets show it.
     "--var",
     `IMAGE_HOSTS:127.0.0.1:${FAKE_PORT},beatpass.ca,*.beatpass.ca`,
+    "--var",
+    `PURGE_WEBHOOK_SECRET:${LOCAL_PURGE_SECRET}`,
     "--log-level",
     process.env.WRANGLER_LOG ?? "info",
     // Crons do not fire locally; this exposes /__scheduled to run the refresh-ahead by hand.
@@ -63,6 +67,8 @@ beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
   curl -i ${base}/v1/nope          # problem+json 404
   curl ${base}/healthz
   curl ${base}/__scheduled          # run the refresh-ahead cron once
+  open ${base}/docs                 # the API reference (OpenAPI at /openapi.json)
+  PURGE_WEBHOOK_SECRET=${LOCAL_PURGE_SECRET} npm run purge -- track:1
 Press Ctrl+C to stop.`);
 });
 

@@ -1,5 +1,7 @@
-import { readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TIER_LIMITS } from "../../src/clients/limits";
 import { problemSchema } from "../../src/errors";
 import { type Stack, startStack } from "./stack";
 
@@ -71,4 +73,62 @@ describe("npm start", () => {
     expect(JSON.parse(text)).toMatchObject({ status: "ok", token_configured: true });
     expect(text).not.toContain("local-fake-token");
   });
+});
+
+describe("operator commands against npm start", () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, args, { encoding: "utf8", env: { ...process.env, ...env } });
+
+  it("key:create makes a key the running proxy accepts, and key:revoke takes it back", async () => {
+    const created = run([
+      "scripts/keys.mjs",
+      "create",
+      "--name",
+      "e2e bot",
+      "--tier",
+      "partner",
+      "--persist-to",
+      stack.state,
+    ]);
+    expect(created.status, created.stderr).toBe(0);
+    const key = /bpe_[A-Za-z0-9_-]{43}/.exec(created.stdout)?.[0] ?? "";
+    const res = await fetch(`${stack.base}/v1/genres`, { headers: { "X-Api-Key": key } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("RateLimit-Policy")).toContain('"partner"');
+
+    const list = run(["scripts/keys.mjs", "list", "--persist-to", stack.state]);
+    expect(list.stdout).toContain("e2e bot");
+    expect(list.stdout).not.toContain(key);
+    const id = /^([0-9a-f]{12})\s/m.exec(list.stdout)?.[1] ?? "";
+    const revoked = run(["scripts/keys.mjs", "revoke", "--id", id, "--persist-to", stack.state]);
+    expect(revoked.status, revoked.stderr).toBe(0);
+    expect(run(["scripts/keys.mjs", "list", "--persist-to", stack.state]).stdout).toMatch(/revoked/);
+  });
+
+  it("npm run purge signs a purge the running proxy accepts", () => {
+    const secret = /PURGE_WEBHOOK_SECRET=(\S+)/.exec(stack.output())?.[1] ?? "";
+    const res = run(["scripts/purge.mjs", "track:1", "artist:3"], {
+      PURGE_WEBHOOK_SECRET: secret,
+      PURGE_URL: stack.base,
+    });
+    expect(res.status, res.stdout + res.stderr).toBe(0);
+    expect(res.stdout).toContain('"purged":["track:1","artist:3"]');
+  });
+});
+
+it("rate-limit numbers in wrangler.toml match the RateLimit-Policy the Worker advertises", () => {
+  const toml = readFileSync("wrangler.toml", "utf8");
+  for (const [tier, binding] of [
+    ["anon", "RATE_LIMIT_ANON"],
+    ["standard", "RATE_LIMIT_STANDARD"],
+    ["partner", "RATE_LIMIT_PARTNER"],
+  ] as const) {
+    const blocks = [
+      ...toml.matchAll(
+        new RegExp(`name = "${binding}"[\\s\\S]*?simple = \\{ limit = (\\d+), period = (\\d+) \\}`, "g"),
+      ),
+    ];
+    expect(blocks.length).toBe(3); // top level, staging, production
+    for (const m of blocks) expect({ limit: Number(m[1]), periodSeconds: Number(m[2]) }).toEqual(TIER_LIMITS[tier]);
+  }
 });
