@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TIER_LIMITS } from "./clients/limits";
+import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
 import { CATALOG_DOCS } from "./routes/catalog";
 import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";

@@ -4,6 +4,7 @@ import { ApiError } from "../errors";
 import { logEvent } from "../lib/log";
 import type { Client, ClientTier } from "../lib/trace";
 import { checkApiKey } from "./api-keys";
+import { TIER_LIMITS } from "./tiers";
 
 /**
  * Who is calling and how much they may: a valid X-Api-Key selects its tier; everyone else is
@@ -16,11 +17,6 @@ import { checkApiKey } from "./api-keys";
  * every limited route, RateLimit (remaining 0, reset in t seconds) with the 429. The
  * binding reports only allowed/denied, so remaining quota is not sent on success.
  */
-export const TIER_LIMITS: Record<ClientTier, { limit: number; periodSeconds: number }> = {
-  anon: { limit: 120, periodSeconds: 60 },
-  standard: { limit: 600, periodSeconds: 60 },
-  partner: { limit: 3000, periodSeconds: 60 },
-};
 
 const BINDING: Record<ClientTier, "RATE_LIMIT_ANON" | "RATE_LIMIT_STANDARD" | "RATE_LIMIT_PARTNER"> = {
   anon: "RATE_LIMIT_ANON",

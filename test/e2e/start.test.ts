@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TIER_LIMITS } from "../../src/clients/limits";
+import { TIER_LIMITS } from "../../src/clients/tiers";
 import { problemSchema } from "../../src/errors";
 import { type Stack, startStack } from "./stack";
 

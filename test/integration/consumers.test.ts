@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createApp } from "../../src/app";
-import { TIER_LIMITS } from "../../src/clients/limits";
+import { TIER_LIMITS } from "../../src/clients/tiers";
 import { hmacHex, MAX_BODY_BYTES, SIGNATURE_HEADER } from "../../src/routes/hooks";
 import { CANARY_TOKEN } from "../helpers/constants";
 import { byTag, parse, text } from "../helpers/dom";
