@@ -21,6 +21,8 @@ export interface Env {
   IMAGE_HOSTS?: string;
   /** Space list for the widgets' CSP frame-ancestors; default `*` (embedding is the point). */
   FRAME_ANCESTORS?: string;
+  /** Which fast tiers sit in front of KV: `memory,cache_api` (default), one of them, or `none`. */
+  CACHE_FAST_TIERS?: string;
   /** Comma list of origins allowed by CORS on JSON routes; unset means any origin (`*`). */
   ALLOWED_ORIGINS?: string;
   /** HMAC secret of the purge webhook; without it /hooks/purge answers 503. */
@@ -44,6 +46,7 @@ export interface Config {
   /** undefined = any origin. */
   allowedOrigins: string[] | undefined;
   purgeSecret: string | undefined;
+  fastTiers: { memory: boolean; cacheApi: boolean };
 }
 
 export type AppEnv = {
@@ -127,6 +130,17 @@ const configSchema = z.object({
     .pipe(z.array(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "origins are scheme://host[:port]")).min(1))
     .optional(),
   PURGE_WEBHOOK_SECRET: optionalSecret.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+  CACHE_FAST_TIERS: z
+    .string()
+    .default("memory,cache_api")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(["memory", "cache_api", "none"])))
+    .transform((list) => ({ memory: list.includes("memory"), cacheApi: list.includes("cache_api") })),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
@@ -155,6 +169,7 @@ function parseConfig(env: Env): ConfigResult {
     FRAME_ANCESTORS: env.FRAME_ANCESTORS || undefined,
     ALLOWED_ORIGINS: env.ALLOWED_ORIGINS || undefined,
     PURGE_WEBHOOK_SECRET: env.PURGE_WEBHOOK_SECRET,
+    CACHE_FAST_TIERS: env.CACHE_FAST_TIERS || undefined,
   });
   const policy = parsePolicy(env.CACHE_POLICY || undefined);
   const issues = [
@@ -177,6 +192,7 @@ function parseConfig(env: Env): ConfigResult {
       frameAncestors: d.FRAME_ANCESTORS,
       allowedOrigins: d.ALLOWED_ORIGINS,
       purgeSecret: d.PURGE_WEBHOOK_SECRET,
+      fastTiers: d.CACHE_FAST_TIERS,
     },
   };
 }

@@ -34,7 +34,7 @@ export async function refreshAhead(env: Env, ctx: ExecutionContext): Promise<Ref
     return report;
   }
   const config = result.config;
-  const deps = tierDeps(env, ctx);
+  const deps = tierDeps(env, ctx, config);
   let budget = config.refreshBudgetPerMinute;
   const rl = upstreamHealth.rateLimit;
   if (rl?.remaining !== undefined && deps.now() - rl.seenAt < 60_000)

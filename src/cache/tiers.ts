@@ -19,7 +19,11 @@ export interface TierDeps {
   kv: KVNamespace;
   waitUntil(promise: Promise<unknown>): void;
   now(): number;
+  /** The fast tiers in use (both by default); KV is always on. */
+  fast?: { memory: boolean; cacheApi: boolean };
 }
+
+const ALL_FAST = { memory: true, cacheApi: true };
 
 /** KV refuses an expirationTtl below 60 seconds. */
 export const KV_MIN_TTL_SECONDS = 60;
@@ -55,19 +59,20 @@ export async function readTiers(
   key: string,
   keepSeconds: number,
 ): Promise<{ entry: Entry; tier: Tier } | undefined> {
-  const inMemory = memory.get(key);
+  const fast = deps.fast ?? ALL_FAST;
+  const inMemory = fast.memory ? memory.get(key) : undefined;
   if (inMemory) return { entry: inMemory, tier: "memory" };
 
-  const fromCache = await readCacheApi(key);
+  const fromCache = fast.cacheApi ? await readCacheApi(key) : undefined;
   if (fromCache) {
-    memory.set(key, fromCache);
+    if (fast.memory) memory.set(key, fromCache);
     return { entry: fromCache, tier: "cache_api" };
   }
 
   const fromKv = await readKv(deps.kv, key);
   if (fromKv) {
-    memory.set(key, fromKv);
-    deps.waitUntil(writeCacheApi(key, fromKv, keepSeconds));
+    if (fast.memory) memory.set(key, fromKv);
+    if (fast.cacheApi) deps.waitUntil(writeCacheApi(key, fromKv, keepSeconds));
     return { entry: fromKv, tier: "kv" };
   }
   return undefined;
@@ -85,9 +90,10 @@ export function writeTiers(
   previous: Entry | undefined,
   keepSeconds: number,
 ): void {
+  const fast = deps.fast ?? ALL_FAST;
   const kvCopy = previous?.kv;
   if (kvCopy) entry.kv = kvCopy;
-  memory.set(key, entry);
+  if (fast.memory) memory.set(key, entry);
 
   const now = deps.now();
   const decision = shouldWriteKv(entry, kvCopy, lastKvWriteAt.get(key), now, keepSeconds);
@@ -106,13 +112,13 @@ export function writeTiers(
           cacheStats.kv_write_failures++;
           logEvent("warn", "kv_write_failed", { key, error: String(err) });
           entry.kv = kvCopy;
-          await writeCacheApi(key, entry, keepSeconds);
+          if (fast.cacheApi) await writeCacheApi(key, entry, keepSeconds);
         }),
     );
   } else if (decision === "unchanged") cacheStats.kv_writes_skipped_unchanged++;
   else cacheStats.kv_writes_skipped_rate++;
 
-  deps.waitUntil(writeCacheApi(key, entry, keepSeconds));
+  if (fast.cacheApi) deps.waitUntil(writeCacheApi(key, entry, keepSeconds));
 }
 
 export function shouldWriteKv(

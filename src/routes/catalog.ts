@@ -98,8 +98,8 @@ async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): 
   }
 }
 
-export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): TierDeps {
-  return { kv: env.BEATPASS_CACHE, waitUntil: (p) => ctx.waitUntil(p), now: () => Date.now() };
+export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }, config: Config): TierDeps {
+  return { kv: env.BEATPASS_CACHE, waitUntil: (p) => ctx.waitUntil(p), now: () => Date.now(), fast: config.fastTiers };
 }
 
 function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>(r: ReadRoute<P, Q, Path, O>) {
@@ -141,7 +141,7 @@ function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>
       const params = validate("path", r.params, c.req.param());
       const query = validate("query", r.query, c.req.query());
       const config = requireConfig(c.env);
-      const deps = tierDeps(c.env, c.executionCtx);
+      const deps = tierDeps(c.env, c.executionCtx, config);
       const trace = c.get("trace");
       const opts = await lookup(config, c.env, deps, params, query, trace);
       recordHit(opts.key);

@@ -81,7 +81,7 @@ export function oembedRoutes(): Hono<AppEnv> {
       `${target.kind} ${target.id}`,
       config,
       c.env,
-      tierDeps(c.env, c.executionCtx),
+      tierDeps(c.env, c.executionCtx, config),
       c.get("trace"),
     );
     const item = data as Track | Artist | Album | Playlist;

@@ -147,7 +147,7 @@ export function widgetRoutes(): Hono<AppEnv> {
     const l: LoadContext = {
       config,
       env: c.env,
-      deps: tierDeps(c.env, c.executionCtx),
+      deps: tierDeps(c.env, c.executionCtx, config),
       options,
       trace: c.get("trace"),
     };

@@ -445,3 +445,17 @@ describe("healthz", () => {
     expect(h.cache, JSON.stringify(h.cache)).toMatchObject({ misses: 1, upstream_loads: 2, kv_writes: 1 });
   });
 });
+
+describe("CACHE_FAST_TIERS", () => {
+  it("can leave out the memory tier, or both fast tiers, and still serve from KV", async () => {
+    await call("/v1/tracks/2", {}, { CACHE_FAST_TIERS: "cache_api" });
+    expect((await call("/v1/tracks/2", {}, { CACHE_FAST_TIERS: "cache_api" })).headers.get("Cache-Status")).toMatch(
+      /detail=cache_api$/,
+    );
+    expect((await call("/v1/tracks/2", {}, { CACHE_FAST_TIERS: "none" })).headers.get("Cache-Status")).toMatch(
+      /detail=kv$/,
+    );
+    expect(upstreamPaths()).toEqual(["/tracks/2"]);
+    expectProblem(await call("/v1/tracks/2", {}, { CACHE_FAST_TIERS: "disk" }), 503, "config_error");
+  });
+});
