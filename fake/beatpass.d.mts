@@ -33,4 +33,6 @@ export declare function createFakeBeatpass(options?: {
   now?: () => number;
   /** Rewrites artwork URLs to `${imageBase}/...`, served by the fake at /images/. */
   imageBase?: string;
+  /** Makes every track id up to 100000 exist (benchmarks). */
+  synthesizeTracks?: boolean;
 }): FakeBeatpass;

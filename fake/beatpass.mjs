@@ -126,6 +126,14 @@ const get = (map, s) => {
   if (!v) throw notFound();
   return v;
 };
+/** With `synthesizeTracks`, any id up to 100000 exists (a copy of a catalogue track): benchmarks need many keys. */
+const trackFor = (s, opts) => {
+  const id = idOf(s);
+  const known = TRACK_BY_ID.get(id);
+  if (known || !opts.synthesizeTracks || !(id > 0 && id <= 100_000)) return known ?? get(TRACK_BY_ID, s);
+  const base = TRACKS[(id - 1) % 60];
+  return { ...base, id, name: `${base.name} ${id}` };
+};
 const needToken = (rich) => {
   if (!rich) throw unauthenticated();
 };
@@ -146,7 +154,7 @@ const ROUTES = [
   ],
   [
     /^\/tracks\/([^/]+)$/,
-    (m, q, rich) => ({ status: "success", track: trackOut(get(TRACK_BY_ID, m[1]), rich, withSet(q)) }),
+    (m, q, rich, opts) => ({ status: "success", track: trackOut(trackFor(m[1], opts), rich, withSet(q)) }),
   ],
   [
     /^\/tracks\/([^/]+)\/lyrics$/,
@@ -363,7 +371,13 @@ function errorBodyFor(status) {
  * Authorization get the anonymous tier. Returns a handle with `fetch(request)`, the
  * `requests` it saw, and `faults` to inject.
  */
-export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () => Date.now(), imageBase } = {}) {
+export function createFakeBeatpass({
+  token,
+  rateLimitPerMinute = 300,
+  now = () => Date.now(),
+  imageBase,
+  synthesizeTracks = false,
+} = {}) {
   const state = { requests: [], faults: [], window: { start: 0, count: 0 }, tokens: [token] };
 
   function rateHeaders() {
@@ -421,7 +435,7 @@ export function createFakeBeatpass({ token, rateLimitPerMinute = 300, now = () =
     if (!route) return json(404, errorBodyFor(404), rate.headers);
     try {
       const m = path.match(route[0]).map((s) => decodeURIComponent(s));
-      const body = JSON.stringify(route[1](m, url.searchParams, rich));
+      const body = JSON.stringify(route[1](m, url.searchParams, rich, { synthesizeTracks }));
       // With imageBase, artwork URLs point at this fake (which serves /images/*), not at example.com.
       return json(200, imageBase ? body.replaceAll(IMG, imageBase) : body, rate.headers);
     } catch (err) {
