@@ -42,7 +42,9 @@ class MemoryKv {
     return { keys: [...this.map.keys()].map((name) => ({ name })), list_complete: true };
   }
 }
-globalThis.caches = { default: { match: async () => undefined, put: async () => undefined, delete: async () => false } };
+globalThis.caches = {
+  default: { match: async () => undefined, put: async () => undefined, delete: async () => false },
+};
 
 // BeatPass stand-in: real fake payloads, serialised once per path and replayed.
 const fake = createFakeBeatpass({ token: "bench-token", rateLimitPerMinute: 1e12, synthesizeTracks: true });
@@ -52,12 +54,18 @@ globalThis.fetch = async (input) => {
   const template = url.pathname.replace(/\/tracks\/\d+$/, "/tracks/ID");
   let body = bodies.get(template);
   if (!body) {
-    const res = await fake.fetch(new Request(url.href.replace(/\/tracks\/\d+$/, "/tracks/7"), { headers: { Authorization: "Bearer bench-token" } }));
+    const res = await fake.fetch(
+      new Request(url.href.replace(/\/tracks\/\d+$/, "/tracks/7"), {
+        headers: { Authorization: "Bearer bench-token" },
+      }),
+    );
     body = await res.text();
     bodies.set(template, body);
   }
   const id = /\/tracks\/(\d+)$/.exec(url.pathname)?.[1];
-  return new Response(id ? body.replace('"id":7,', `"id":${id},`) : body, { headers: { "Content-Type": "application/json" } });
+  return new Response(id ? body.replace('"id":7,', `"id":${id},`) : body, {
+    headers: { "Content-Type": "application/json" },
+  });
 };
 // Quiet: the per-request log line would otherwise dominate the measurement with I/O.
 const realError = console.error;
@@ -65,7 +73,11 @@ console.log = () => undefined;
 console.warn = (...a) => realError(...a);
 
 const worker = (await import(pathToFileURL(file).href)).default;
-const env = { BEATPASS_CACHE: new MemoryKv(), BEATPASS_TOKEN: "bench-token", BEATPASS_API_BASE: "https://fake.bench/api/v1" };
+const env = {
+  BEATPASS_CACHE: new MemoryKv(),
+  BEATPASS_TOKEN: "bench-token",
+  BEATPASS_API_BASE: "https://fake.bench/api/v1",
+};
 
 async function once(path) {
   const waits = [];

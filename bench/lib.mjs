@@ -16,13 +16,21 @@ export const COMPAT_DATE = "2026-04-20";
 
 /** Bundles the Worker with wrangler (as `deploy` would) and returns its sizes. */
 export function bundle(outdir, extra = []) {
-  const res = spawnSync(process.execPath, ["node_modules/wrangler/bin/wrangler.js", "deploy", "--dry-run", "--outdir", outdir, ...extra], {
-    env: { ...process.env, ...QUIET },
-    encoding: "utf8",
-  });
+  const res = spawnSync(
+    process.execPath,
+    ["node_modules/wrangler/bin/wrangler.js", "deploy", "--dry-run", "--outdir", outdir, ...extra],
+    {
+      env: { ...process.env, ...QUIET },
+      encoding: "utf8",
+    },
+  );
   if (res.status !== 0) throw new Error(`bundle failed:\n${res.stderr}`);
   const code = readFileSync(`${outdir}/index.js`);
-  return { file: `${outdir}/index.js`, rawKiB: code.length / 1024, gzipKiB: gzipSync(code, { level: 9 }).length / 1024 };
+  return {
+    file: `${outdir}/index.js`,
+    rawKiB: code.length / 1024,
+    gzipKiB: gzipSync(code, { level: 9 }).length / 1024,
+  };
 }
 
 const drain = (stdout, stderr) => {
@@ -55,7 +63,14 @@ export function load(url, { path = "/", seconds = 5, connections = 10, pick } = 
     if (pick) opts.requests = [{ setupRequest: (req) => ({ ...req, path: pick() }) }];
     autocannon(opts, (err, r) => {
       if (err) return reject(err);
-      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, total: r.requests.total });
+      resolve({
+        rps: r.requests.average,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        total: r.requests.total,
+      });
     });
   });
 }
@@ -69,7 +84,13 @@ export async function ab(a, b, rounds, opts) {
   }
   const mean = (xs, k) => xs.reduce((s, x) => s + x[k], 0) / xs.length;
   const sum = (xs, k) => xs.reduce((s, x) => s + x[k], 0);
-  const agg = (xs) => ({ rps: mean(xs, "rps"), p50: mean(xs, "p50"), p99: mean(xs, "p99"), non2xx: sum(xs, "non2xx"), errors: sum(xs, "errors") });
+  const agg = (xs) => ({
+    rps: mean(xs, "rps"),
+    p50: mean(xs, "p50"),
+    p99: mean(xs, "p99"),
+    non2xx: sum(xs, "non2xx"),
+    errors: sum(xs, "errors"),
+  });
   return { a: agg(out.a), b: agg(out.b) };
 }
 

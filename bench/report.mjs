@@ -41,7 +41,11 @@ export function writeResults(r) {
     );
   }
   const nonOk = r.rows.reduce((n, row) => n + row.target.non2xx + row.target.errors, 0);
-  push("", `Non-2xx answers or errors across these runs: ${nonOk}. (p50 ratios use max(baseline p50, 0.5 ms): autocannon reports whole milliseconds.)`, "");
+  push(
+    "",
+    `Non-2xx answers or errors across these runs: ${nonOk}. (p50 ratios use max(baseline p50, 0.5 ms): autocannon reports whole milliseconds.)`,
+    "",
+  );
   push(
     "## A miss against a 100 ms upstream",
     "",
@@ -68,7 +72,9 @@ export function writeResults(r) {
   );
   for (const c of r.cpu) {
     const limit = c.name.startsWith("hit") ? 1 : c.name.startsWith("miss") ? 5 : undefined;
-    push(`| ${c.name} | ${f(c.p50, 3)} | ${f(c.p99, 3)} | ${limit ? `p99 < ${limit} ms` : ""} | ${limit ? ok(c.p99 < limit) : ""} |`);
+    push(
+      `| ${c.name} | ${f(c.p50, 3)} | ${f(c.p99, 3)} | ${limit ? `p99 < ${limit} ms` : ""} | ${limit ? ok(c.p99 < limit) : ""} |`,
+    );
   }
   push(
     "",
@@ -77,8 +83,15 @@ export function writeResults(r) {
     "| build | raw KiB | gzip KiB | module evaluation ms (median of 7, Node) | target | |",
     "| --- | --- | --- | --- | --- | --- |",
   );
-  for (const s of r.sizes) push(`| ${s.name} | ${f(s.rawKiB, 1)} | ${f(s.gzipKiB, 1)} | ${f(s.startupMs, 1)} | < 150 KiB gzip, < 50 ms | ${ok(s.gzipKiB < 150 && s.startupMs < 50)} |`);
-  push("", `Shipped (wrangler.toml as committed): ${f(r.shipped.rawKiB, 1)} KiB raw, ${f(r.shipped.gzipKiB, 1)} KiB gzip.`, "");
+  for (const s of r.sizes)
+    push(
+      `| ${s.name} | ${f(s.rawKiB, 1)} | ${f(s.gzipKiB, 1)} | ${f(s.startupMs, 1)} | < 150 KiB gzip, < 50 ms | ${ok(s.gzipKiB < 150 && s.startupMs < 50)} |`,
+    );
+  push(
+    "",
+    `Shipped (wrangler.toml as committed): ${f(r.shipped.rawKiB, 1)} KiB raw, ${f(r.shipped.gzipKiB, 1)} KiB gzip.`,
+    "",
+  );
   for (const s of r.startupRows) push(`- ${s.name}: ${f(s.ms)} ms (workerd process start included)`);
   push("");
   writeFileSync("bench/RESULTS.md", `${lines.join("\n")}\n`);

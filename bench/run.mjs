@@ -22,7 +22,12 @@ const plain = bundle("bench/.build/plain");
 const minified = bundle("bench/.build/minified", ["--minify"]);
 const shipped = bundle("bench/.build/shipped"); // what wrangler.toml deploys
 const startup = (file) => {
-  const runs = Array.from({ length: 7 }, () => JSON.parse(spawnSync(process.execPath, ["bench/cpu.mjs", file, "--startup"], { encoding: "utf8" }).stdout).startupMs).sort((a, b) => a - b);
+  const runs = Array.from(
+    { length: 7 },
+    () =>
+      JSON.parse(spawnSync(process.execPath, ["bench/cpu.mjs", file, "--startup"], { encoding: "utf8" }).stdout)
+        .startupMs,
+  ).sort((a, b) => a - b);
   return runs[3];
 };
 const sizes = [
@@ -34,11 +39,24 @@ log("measuring CPU per request...");
 const cpuRun = spawnSync(process.execPath, ["bench/cpu.mjs", shipped.file], { encoding: "utf8" });
 const cpu = JSON.parse(cpuRun.stderr.trim().split("\n").at(-1));
 
-const fake = await startFakeServer({ port: PORTS.fake, token: "bench-token", rateLimitPerMinute: 1e12, synthesizeTracks: true });
-const baseBindings = { BEATPASS_TOKEN: "bench-token", BEATPASS_API_BASE: fake.apiBase, IMAGE_HOSTS: `127.0.0.1:${PORTS.fake}` };
+const fake = await startFakeServer({
+  port: PORTS.fake,
+  token: "bench-token",
+  rateLimitPerMinute: 1e12,
+  synthesizeTracks: true,
+});
+const baseBindings = {
+  BEATPASS_TOKEN: "bench-token",
+  BEATPASS_API_BASE: fake.apiBase,
+  IMAGE_HOSTS: `127.0.0.1:${PORTS.fake}`,
+};
 
 async function withTarget(bindings, fn) {
-  const w = await startWorker({ scriptPath: shipped.file, port: PORTS.target, bindings: { ...baseBindings, ...bindings } });
+  const w = await startWorker({
+    scriptPath: shipped.file,
+    port: PORTS.target,
+    bindings: { ...baseBindings, ...bindings },
+  });
   try {
     return await fn(w);
   } finally {
@@ -79,7 +97,8 @@ async function scenario(name, bindings, path, baselineScript = FIXED, seedKv = f
         await warm(b.url, "/");
         const r = await ab({ url: t.url, path, pick }, { url: b.url, path: "/" }, ROUNDS, opts);
         rows.push({ name, target: r.a, baseline: r.b, baselineKind: seedKv ? "KV read" : "fixed body" });
-        if (!startupRows.some((s) => s.name.startsWith("baseline"))) startupRows.push({ name: "baseline Worker (miniflare start to ready)", ms: b.readyMs });
+        if (!startupRows.some((s) => s.name.startsWith("baseline")))
+          startupRows.push({ name: "baseline Worker (miniflare start to ready)", ms: b.readyMs });
       },
       seedKv ? async (b) => (await b.mf.getKVNamespace("BEATPASS_CACHE")).put("blob", sample) : undefined,
     ),
@@ -108,11 +127,14 @@ const ZIPF_SECONDS = Math.max(10, SECONDS * 3);
 const SOFT = 2;
 fake.fake.requests.length = 0;
 const nextId = zipf(500, 1.1);
-const zipfResult = await withTarget({ CACHE_POLICY: JSON.stringify({ entity: { soft: SOFT, hard: SOFT * 5, staleIfError: 3600 } }) }, async (t) => {
-  const r = await load(t.url, { seconds: ZIPF_SECONDS, connections: 10, pick: () => `/v1/tracks/${nextId()}` });
-  const health = await (await fetch(`${t.url}/healthz`)).json();
-  return { ...r, kvWrites: health.cache.kv_writes, skipped: health.cache.kv_writes_skipped_unchanged };
-});
+const zipfResult = await withTarget(
+  { CACHE_POLICY: JSON.stringify({ entity: { soft: SOFT, hard: SOFT * 5, staleIfError: 3600 } }) },
+  async (t) => {
+    const r = await load(t.url, { seconds: ZIPF_SECONDS, connections: 10, pick: () => `/v1/tracks/${nextId()}` });
+    const health = await (await fetch(`${t.url}/healthz`)).json();
+    return { ...r, kvWrites: health.cache.kv_writes, skipped: health.cache.kv_writes_skipped_unchanged };
+  },
+);
 const upstream = fake.fake.requests.filter((r) => /\/api\/v1\/tracks\/\d+$/.test(r.path));
 const perKey = new Map();
 for (const r of upstream) perKey.set(r.path, (perKey.get(r.path) ?? 0) + 1);

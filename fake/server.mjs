@@ -15,7 +15,12 @@ export async function startFakeServer({
   rateLimitPerMinute = 300,
   synthesizeTracks = false,
 } = {}) {
-  const fake = createFakeBeatpass({ token, rateLimitPerMinute, synthesizeTracks, imageBase: `http://${host}:${port}/images` });
+  const fake = createFakeBeatpass({
+    token,
+    rateLimitPerMinute,
+    synthesizeTracks,
+    imageBase: `http://${host}:${port}/images`,
+  });
   const server = http.createServer((req, res) => {
     handle(fake, req, res).catch((err) => {
       // A "network" fault, or a bug: either way the client sees a dropped connection.

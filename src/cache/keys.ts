@@ -21,7 +21,9 @@ export function canonicalParams(params: KeyParams): string {
 /** Builds the cache key for one route and its validated parameters. */
 export async function cacheKey(route: string, params: KeyParams): Promise<string> {
   const plain = `${KEY_VERSION}:${route}:${canonicalParams(params)}`;
-  if (new TextEncoder().encode(plain).byteLength <= MAX_PLAIN_KEY_BYTES) return plain;
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most keys need no encoding to be measured.
+  if (plain.length * 3 <= MAX_PLAIN_KEY_BYTES || new TextEncoder().encode(plain).byteLength <= MAX_PLAIN_KEY_BYTES)
+    return plain;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonicalParams(params)));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${KEY_VERSION}:${route}:sha256=${hex}`;

@@ -62,6 +62,8 @@ let loaded = false;
 
 /** The moment before which a cached copy of `key` must not be used (0: none). */
 export function invalidBefore(key: string): number {
+  // The common case, no purge ever recorded, costs nothing on the hot path.
+  if (times.size === 0) return 0;
   const parsed = parseKey(key);
   if (!parsed) return 0;
   let t = EMBEDS_OTHERS.has(parsed.route) ? (times.get(ANY) ?? 0) : 0;

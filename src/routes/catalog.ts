@@ -66,6 +66,9 @@ interface ReadRoute<P extends z.ZodType, Q extends z.ZodType, Path extends strin
   load: (up: UpstreamContext, p: z.output<P>, q: z.output<Q>) => Promise<O>;
 }
 
+/** URLs whose validated parameters each route remembers (cleared whole when full). */
+const VALIDATED_MEMO_SIZE = 2000;
+
 /** A background load has nobody waiting on it, so it may take longer than a viewer's. */
 const BACKGROUND_TIMEOUT_MS = 15_000;
 
@@ -103,6 +106,7 @@ export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }
 }
 
 function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>(r: ReadRoute<P, Q, Path, O>) {
+  const validated = new Map<string, { params: z.output<P>; query: z.output<Q>; key: string }>();
   async function lookup(
     config: Config,
     env: Env,
@@ -110,8 +114,9 @@ function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>
     params: z.output<P>,
     query: z.output<Q>,
     trace?: Trace,
+    knownKey?: string,
   ): Promise<LookupOptions> {
-    const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
+    const key = knownKey ?? (await cacheKey(r.name, { ...(params as object), ...(query as object) }));
     await syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
     return {
       key,
@@ -138,12 +143,20 @@ function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>
 
   const register = (app: Hono<AppEnv>) => {
     app.get(r.path, async (c) => {
-      const params = validate("path", r.params, c.req.param());
-      const query = validate("query", r.query, c.req.query());
+      // Validation is a pure function of the URL: a URL seen before skips zod and key building.
+      let input = validated.get(c.req.url);
+      if (!input) {
+        const params = validate("path", r.params, c.req.param());
+        const query = validate("query", r.query, c.req.query());
+        input = { params, query, key: await cacheKey(r.name, { ...(params as object), ...(query as object) }) };
+        if (validated.size >= VALIDATED_MEMO_SIZE) validated.clear();
+        validated.set(c.req.url, input);
+      }
+      const { params, query } = input;
       const config = requireConfig(c.env);
       const deps = tierDeps(c.env, c.executionCtx, config);
       const trace = c.get("trace");
-      const opts = await lookup(config, c.env, deps, params, query, trace);
+      const opts = await lookup(config, c.env, deps, params, query, trace, input.key);
       recordHit(opts.key);
       maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());
       try {

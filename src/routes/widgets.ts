@@ -170,19 +170,50 @@ async function respond(
   l: LoadContext,
 ): Promise<Response> {
   const art = format === "svg" ? await artwork(view.artUrl, l) : undefined;
-  const etag = await etagFor(
-    [RENDER_VERSION, kind, format, optionsKey(l.options), ...view.etagParts, art?.etag ?? "-"].join("|"),
-  );
-  const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag } };
+  const origin = new URL(c.req.url).origin;
+  // Everything the output depends on; the same input always renders the same bytes.
+  const input = [
+    RENDER_VERSION,
+    origin,
+    kind,
+    format,
+    optionsKey(l.options),
+    ...view.etagParts,
+    art?.etag ?? "-",
+    l.config.frameAncestors,
+  ].join("|");
+  let rendered = renderMemo.get(input);
+  if (!rendered) {
+    rendered = { etag: await etagFor(input) };
+    if (renderMemo.size >= RENDER_MEMO_SIZE) renderMemo.clear();
+    renderMemo.set(input, rendered);
+  }
+  const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag: rendered.etag } };
   const headers = { ...cacheHeaders(served, view.policy), ...widgetHeaders(format, l.config) };
-  if (matchesEtag(c.req.header("If-None-Match"), etag)) return c.body(null, 304, headers);
-  if (format === "svg") return c.body((view.svg as (a: string | undefined) => string)(art?.dataUri), 200, headers);
+  if (matchesEtag(c.req.header("If-None-Match"), rendered.etag)) return c.body(null, 304, headers);
+  rendered.output ??= await render(origin, kind, id, format, view, l, art?.dataUri);
+  if (rendered.output.csp) headers["Content-Security-Policy"] = rendered.output.csp;
+  return c.body(rendered.output.body, 200, headers);
+}
 
+/** Rendered cards by their inputs: a hot card is rendered once, not once per view. */
+const RENDER_MEMO_SIZE = 500;
+const renderMemo = new Map<string, { etag: string; output?: { body: string; csp?: string } }>();
+
+async function render(
+  origin: string,
+  kind: EntityKind,
+  id: number,
+  format: Format,
+  view: View,
+  l: LoadContext,
+  artDataUri: string | undefined,
+): Promise<{ body: string; csp?: string }> {
+  if (format === "svg") return { body: (view.svg as (a: string | undefined) => string)(artDataUri) };
   const css = themeCss(l.options) + CARD_CSS;
   const card = (view.html as () => Card)();
-  const oembed = `${new URL(c.req.url).origin}/oembed?url=${encodeURIComponent(beatpassPageUrl(kind, id, card.title))}&format=json`;
-  headers["Content-Security-Policy"] = await htmlCsp(css, l.config);
-  return c.body(htmlPage(card, css, l.options, oembed), 200, headers);
+  const oembed = `${origin}/oembed?url=${encodeURIComponent(beatpassPageUrl(kind, id, card.title))}&format=json`;
+  return { body: htmlPage(card, css, l.options, oembed), csp: await htmlCsp(css, l.config) };
 }
 
 function widgetHeaders(format: Format, config: Config): Record<string, string> {
