@@ -23,8 +23,8 @@ export async function startFakeServer({
   });
   const server = http.createServer((req, res) => {
     handle(fake, req, res).catch((err) => {
-      // A "network" fault, or a bug: either way the client sees a dropped connection.
-      if (!(err instanceof TypeError)) console.error("fake beatpass:", err);
+      // A "network" fault, or the client hanging up on a delayed answer: both end quietly.
+      if (!(err instanceof TypeError) && err?.name !== "AbortError") console.error("fake beatpass:", err);
       res.destroy();
     });
   });

@@ -37,7 +37,7 @@ export function maybeFlushHotKeys(kv: KVNamespace, waitUntil: (p: Promise<unknow
           .sort((a, b) => b[1] - a[1])
           .slice(0, HOT_KEY_LIMIT),
       );
-      cacheStats.kv_writes++;
+      cacheStats.kv_meta_writes++;
       await kv.put(HOT_RECORD_KEY, JSON.stringify(top));
     })().catch((err: unknown) => logEvent("warn", "hot_keys_flush_failed", { error: String(err) })),
   );

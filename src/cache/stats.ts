@@ -10,7 +10,10 @@ export const cacheStats = {
   coalesced: 0,
   upstream_loads: 0,
   background_refreshes: 0,
+  /** Writes of cached data (the bookkeeping writes below are counted apart). */
   kv_writes: 0,
+  /** Hot-key record flushes. */
+  kv_meta_writes: 0,
   kv_write_failures: 0,
   kv_writes_skipped_unchanged: 0,
   kv_writes_skipped_rate: 0,
