@@ -18,7 +18,7 @@ const PORTS = { fake: 18990, target: 18991, baseline: 18992 };
 const log = (...a) => process.stderr.write(`${a.join(" ")}\n`);
 
 log("bundling...");
-const plain = bundle("bench/.build/plain");
+const plain = bundle("bench/.build/plain", ["--no-minify"]);
 const minified = bundle("bench/.build/minified", ["--minify"]);
 const shipped = bundle("bench/.build/shipped"); // what wrangler.toml deploys
 const startup = (file) => {
@@ -132,7 +132,7 @@ const zipfResult = await withTarget(
   async (t) => {
     const r = await load(t.url, { seconds: ZIPF_SECONDS, connections: 10, pick: () => `/v1/tracks/${nextId()}` });
     const health = await (await fetch(`${t.url}/healthz`)).json();
-    return { ...r, kvWrites: health.cache.kv_writes, skipped: health.cache.kv_writes_skipped_unchanged };
+    return { ...r, kvWrites: health.cache.kv_writes, kvWriteFailures: health.cache.kv_write_failures, skipped: health.cache.kv_writes_skipped_unchanged };
   },
 );
 const upstream = fake.fake.requests.filter((r) => /\/api\/v1\/tracks\/\d+$/.test(r.path));
@@ -149,6 +149,7 @@ const zipfRow = {
   maxPerKey: Math.max(...perKey.values()),
   allowedPerKey: windows,
   kvWrites: zipfResult.kvWrites,
+  kvWriteFailures: zipfResult.kvWriteFailures,
   kvWritesPer1000: (zipfResult.kvWrites / zipfResult.total) * 1000,
   non2xx: zipfResult.non2xx,
 };
