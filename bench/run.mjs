@@ -132,7 +132,12 @@ const zipfResult = await withTarget(
   async (t) => {
     const r = await load(t.url, { seconds: ZIPF_SECONDS, connections: 10, pick: () => `/v1/tracks/${nextId()}` });
     const health = await (await fetch(`${t.url}/healthz`)).json();
-    return { ...r, kvWrites: health.cache.kv_writes, kvWriteFailures: health.cache.kv_write_failures, skipped: health.cache.kv_writes_skipped_unchanged };
+    return {
+      ...r,
+      kvWrites: health.cache.kv_writes,
+      kvWriteFailures: health.cache.kv_write_failures,
+      skipped: health.cache.kv_writes_skipped_unchanged,
+    };
   },
 );
 const upstream = fake.fake.requests.filter((r) => /\/api\/v1\/tracks\/\d+$/.test(r.path));
