@@ -53,7 +53,7 @@ export function writeResults(r) {
     "",
     "## Zipf mix: what BeatPass and KV see",
     "",
-    `${r.zipf.requests} requests over ${r.zipf.seconds} s, track ids Zipf(s=1.1) over 500, soft TTL ${r.zipf.soft} s (${r.zipf.keysSeen} distinct keys requested upstream).`,
+    `${r.zipf.requests} requests over ${r.zipf.seconds} s, track ids Zipf(s=1.1) over 500, soft TTL ${r.zipf.soft} s (${r.zipf.keysSeen} keys stored in KV at the end).`,
     "",
     "| measure | value | target | |",
     "| --- | --- | --- | --- |",
