@@ -31,7 +31,9 @@ export const KV_MIN_TTL_SECONDS = 60;
 export const KV_MIN_WRITE_INTERVAL_MS = 1000;
 
 export const memory = new MemoryTier();
-const lastKvWriteAt = new Map<string, number>();
+// What this isolate last wrote to KV per key: it knows KV's content even when the entry in
+// hand came from a load that raced another one and carries no KV record of its own.
+const lastKvWrite = new Map<string, { at: number; etag: string }>();
 
 // The Cache API needs a URL; this host is never fetched, only used as a key. The epoch
 // segment lets one call make every Cache API entry of this isolate unreachable at once
@@ -47,7 +49,7 @@ export function abandonCacheApiEntries(): void {
 /** Starts this isolate's tiers from cold: memory, Cache API entries, KV write times (tests). */
 export function resetTiers(): void {
   memory.clear();
-  lastKvWriteAt.clear();
+  lastKvWrite.clear();
   abandonCacheApiEntries();
 }
 const H_FETCHED = "X-Beatpass-Edge-Fetched-At";
@@ -91,15 +93,16 @@ export function writeTiers(
   keepSeconds: number,
 ): void {
   const fast = deps.fast ?? ALL_FAST;
-  const kvCopy = previous?.kv;
+  const recent = lastKvWrite.get(key);
+  const kvCopy = previous?.kv ?? (recent ? { etag: recent.etag, storedAt: recent.at } : undefined);
   if (kvCopy) entry.kv = kvCopy;
   if (fast.memory) memory.set(key, entry);
 
   const now = deps.now();
-  const decision = shouldWriteKv(entry, kvCopy, lastKvWriteAt.get(key), now, keepSeconds);
+  const decision = shouldWriteKv(entry, kvCopy, recent?.at, now, keepSeconds);
   if (decision === "write") {
-    lastKvWriteAt.set(key, now);
-    if (lastKvWriteAt.size > 10_000) lastKvWriteAt.clear();
+    lastKvWrite.set(key, { at: now, etag: entry.etag });
+    if (lastKvWrite.size > 10_000) lastKvWrite.clear();
     cacheStats.kv_writes++;
     const metadata: KvMetadata = { fetched_at: entry.fetchedAt, etag: entry.etag };
     // Recorded before the write lands so the Cache API copy carries it too; undone on failure
@@ -112,6 +115,7 @@ export function writeTiers(
           cacheStats.kv_write_failures++;
           logEvent("warn", "kv_write_failed", { key, error: String(err) });
           entry.kv = kvCopy;
+          if (lastKvWrite.get(key)?.at === now) lastKvWrite.delete(key);
           if (fast.cacheApi) await writeCacheApi(key, entry, keepSeconds);
         }),
     );

@@ -97,3 +97,32 @@ describe("ETags", () => {
     expect(matchesEtag(undefined, '"b"')).toBe(false);
   });
 });
+
+describe("writeTiers", () => {
+  it("a load that raced another (no KV record of its own) does not cause a rewrite later", async () => {
+    const { newEntry } = await import("../../src/cache/entry");
+    const { writeTiers } = await import("../../src/cache/tiers");
+    const puts: string[] = [];
+    const kv = { put: async (k: string) => void puts.push(k) } as unknown as KVNamespace;
+    let t = 1_000_000;
+    const waits: Promise<unknown>[] = [];
+    const deps = {
+      kv,
+      waitUntil: (p: Promise<unknown>) => void waits.push(p),
+      now: () => t,
+      fast: { memory: true, cacheApi: false },
+    };
+    // Two loads of the same content finish 20 ms apart; neither saw the other's write.
+    const first = await newEntry('{"data":1}', t);
+    writeTiers(deps, "k", first, undefined, 3600);
+    t += 20;
+    const second = await newEntry('{"data":1}', t);
+    writeTiers(deps, "k", second, undefined, 3600);
+    // A refresh 5 s later, with the raced entry as "previous": content unchanged, no write.
+    t += 5000;
+    const third = await newEntry('{"data":1}', t);
+    writeTiers(deps, "k", third, second, 3600);
+    await Promise.all(waits);
+    expect(puts).toEqual(["k"]);
+  });
+});
