@@ -5,21 +5,13 @@
  * (KV, the Cache API, BeatPass via a fetch stub serving pre-serialised bodies), so the time
  * measured is the handler's own work. Prints one JSON object.
  *
- *   node bench/cpu.mjs <bundle.js>            -> per-request timings
- *   node bench/cpu.mjs <bundle.js> --startup  -> module evaluation time only
+ *   node bench/cpu.mjs <bundle.js>   -> per-request timings (bench/startup.mjs times the import)
  */
 import { pathToFileURL } from "node:url";
 import { createFakeBeatpass } from "../fake/beatpass.mjs";
 import { percentile } from "./lib.mjs";
 
-const [file, mode] = process.argv.slice(2);
-
-if (mode === "--startup") {
-  const t0 = performance.now();
-  await import(pathToFileURL(file).href);
-  console.log(JSON.stringify({ startupMs: performance.now() - t0 }));
-  process.exit(0);
-}
+const [file] = process.argv.slice(2);
 
 class MemoryKv {
   map = new Map();

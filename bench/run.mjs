@@ -24,9 +24,7 @@ const shipped = bundle("bench/.build/shipped"); // what wrangler.toml deploys
 const startup = (file) => {
   const runs = Array.from(
     { length: 7 },
-    () =>
-      JSON.parse(spawnSync(process.execPath, ["bench/cpu.mjs", file, "--startup"], { encoding: "utf8" }).stdout)
-        .startupMs,
+    () => JSON.parse(spawnSync(process.execPath, ["bench/startup.mjs", file], { encoding: "utf8" }).stdout).startupMs,
   ).sort((a, b) => a - b);
   return runs[3];
 };

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type CachePolicy, parsePolicy } from "./cache/policy";
 import { ApiError } from "./errors";
 import type { Client, Trace } from "./lib/trace";
@@ -66,81 +66,104 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 // Plain http is allowed only towards this machine (the local fake BeatPass);
 // anywhere else the Bearer token would cross the network in clear text.
 const apiBaseSchema = z
-  .url()
-  .transform((raw) => new URL(raw.endsWith("/") ? raw : `${raw}/`))
-  .refine((u) => u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK_HOSTS.has(u.hostname)), {
-    message: "must be https (http only for a loopback host)",
-  })
-  .refine((u) => !u.username && !u.password && !u.search && !u.hash, {
-    message: "must not carry credentials, a query or a fragment",
-  });
+  .pipe(
+    z.url(),
+    z.transform((raw: string) => new URL(raw.endsWith("/") ? raw : `${raw}/`)),
+  )
+  .check(
+    z.refine((u) => u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK_HOSTS.has(u.hostname)), {
+      message: "must be https (http only for a loopback host)",
+    }),
+    z.refine((u) => !u.username && !u.password && !u.search && !u.hash, {
+      message: "must not carry credentials, a query or a fragment",
+    }),
+  );
 
-const optionalSecret = z
-  .string()
-  .trim()
-  .transform((t) => (t === "" ? undefined : t))
-  .optional();
+const optionalSecret = z.optional(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((t: string) => (t === "" ? undefined : t)),
+  ),
+);
+
+/** A comma (or whitespace) separated list, each item checked by `item`. */
+const list = <T extends z.ZodMiniType<unknown, string>>(
+  separator: RegExp,
+  item: T,
+  normalise: (s: string) => string = (s) => s,
+) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string) =>
+        s
+          .split(separator)
+          .map((x) => normalise(x.trim()))
+          .filter(Boolean),
+      ),
+    ),
+    z.array(item),
+  );
+
+const bounded = (min: number, max: number, fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
 
 const configSchema = z.object({
-  BEATPASS_API_BASE: apiBaseSchema.default(new URL(`${DEFAULT_API_BASE}/`)),
+  BEATPASS_API_BASE: z._default(apiBaseSchema, new URL(`${DEFAULT_API_BASE}/`)),
   BEATPASS_TOKEN: optionalSecret,
   BEATPASS_TOKEN_NEXT: optionalSecret,
-  BEATPASS_TOKEN_EXPIRES_AT: z.iso
-    .date()
-    .or(z.iso.datetime({ offset: true }))
-    .transform((s) => new Date(s))
-    .optional(),
-  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(10).max(30_000).default(DEFAULT_UPSTREAM_TIMEOUT_MS),
-  REFRESH_BUDGET_PER_MINUTE: z.coerce.number().int().min(0).max(300).default(DEFAULT_REFRESH_BUDGET_PER_MINUTE),
-  IMAGE_HOSTS: z
-    .string()
-    .default(DEFAULT_IMAGE_HOSTS)
-    .transform((s) =>
-      s
-        .split(",")
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/, "hosts are host, host:port or *.domain")).max(20),
+  BEATPASS_TOKEN_EXPIRES_AT: z.optional(
+    z.pipe(
+      z.union([z.iso.date(), z.iso.datetime({ offset: true })]),
+      z.transform((s: string) => new Date(s)),
     ),
+  ),
+  UPSTREAM_TIMEOUT_MS: bounded(10, 30_000, DEFAULT_UPSTREAM_TIMEOUT_MS),
+  REFRESH_BUDGET_PER_MINUTE: bounded(0, 300, DEFAULT_REFRESH_BUDGET_PER_MINUTE),
+  IMAGE_HOSTS: z._default(
+    list(
+      /,/,
+      z.string().check(z.regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/, "hosts are host, host:port or *.domain")),
+      (h) => h.toLowerCase(),
+    ).check(z.maxLength(20)),
+    DEFAULT_IMAGE_HOSTS.split(","),
+  ),
   // Each source is `*`, `'self'`, `'none'` or an http(s) origin (wildcard subdomain allowed).
-  FRAME_ANCESTORS: z
-    .string()
-    .default("*")
-    .transform((s) => s.trim().split(/\s+/))
-    .pipe(
-      z
-        .array(
-          z
-            .string()
-            .regex(/^(\*|'self'|'none'|https?:\/\/(\*\.)?[a-z0-9.-]+(:\d{1,5})?)$/i, "invalid frame-ancestors source"),
-        )
-        .min(1),
-    )
-    .transform((list) => list.join(" ")),
-  ALLOWED_ORIGINS: z
-    .string()
-    .transform((s) =>
-      s
-        .split(",")
-        .map((o) => o.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "origins are scheme://host[:port]")).min(1))
-    .optional(),
-  PURGE_WEBHOOK_SECRET: optionalSecret.pipe(z.string().min(32, "must be at least 32 characters").optional()),
-  CACHE_FAST_TIERS: z
-    .string()
-    .default("memory,cache_api")
-    .transform((s) =>
-      s
-        .split(",")
-        .map((t) => t.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.enum(["memory", "cache_api", "none"])))
-    .transform((list) => ({ memory: list.includes("memory"), cacheApi: list.includes("cache_api") })),
+  FRAME_ANCESTORS: z._default(
+    z.pipe(
+      list(
+        /\s+/,
+        z
+          .string()
+          .check(
+            z.regex(/^(\*|'self'|'none'|https?:\/\/(\*\.)?[a-z0-9.-]+(:\d{1,5})?)$/i, "invalid frame-ancestors source"),
+          ),
+      ).check(z.minLength(1)),
+      z.transform((sources: string[]) => sources.join(" ")),
+    ),
+    "*",
+  ),
+  ALLOWED_ORIGINS: z.optional(
+    list(
+      /,/,
+      z.string().check(z.regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "origins are scheme://host[:port]")),
+      (o) => o.toLowerCase(),
+    ).check(z.minLength(1)),
+  ),
+  PURGE_WEBHOOK_SECRET: z.pipe(
+    optionalSecret,
+    z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),
+  ),
+  CACHE_FAST_TIERS: z._default(
+    z.pipe(
+      list(/,/, z.enum(["memory", "cache_api", "none"])),
+      z.transform((tiers: ("memory" | "cache_api" | "none")[]) => ({
+        memory: tiers.includes("memory"),
+        cacheApi: tiers.includes("cache_api"),
+      })),
+    ),
+    { memory: true, cacheApi: true },
+  ),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };

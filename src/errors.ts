@@ -1,6 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * The problem catalogue: every error this Worker can answer with. `status` lives here
@@ -42,13 +42,13 @@ export const PROBLEM_CACHE_SECONDS: Partial<Record<ProblemCode, number>> = {
 };
 
 export const problemSchema = z.object({
-  type: z.string().min(1),
-  title: z.string().min(1),
-  status: z.number().int().min(400).max(599),
-  detail: z.string().min(1),
+  type: z.string().check(z.minLength(1)),
+  title: z.string().check(z.minLength(1)),
+  status: z.number().check(z.int(), z.minimum(400), z.maximum(599)),
+  detail: z.string().check(z.minLength(1)),
   code: z.enum(Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]),
-  request_id: z.string().min(1),
-  errors: z.array(z.object({ location: z.string(), name: z.string(), message: z.string() })).optional(),
+  request_id: z.string().check(z.minLength(1)),
+  errors: z.optional(z.array(z.object({ location: z.string(), name: z.string(), message: z.string() }))),
 });
 
 export type Problem = z.infer<typeof problemSchema>;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
 import { CATALOG_DOCS } from "./routes/catalog";
@@ -13,13 +13,13 @@ import { WIDGET_HIDE } from "./schemas/widget";
 
 type Json = Record<string, unknown>;
 
-const jsonSchema = (schema: z.ZodType, io: "input" | "output"): Json => {
+const jsonSchema = (schema: z.ZodMiniType, io: "input" | "output"): Json => {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
   return rest;
 };
 
 /** Path and query parameters from a zod object schema (its input side: what callers send). */
-function parameters(schema: z.ZodType, where: "path" | "query"): Json[] {
+function parameters(schema: z.ZodMiniType, where: "path" | "query"): Json[] {
   const js = jsonSchema(schema, "input") as { properties?: Record<string, Json>; required?: string[] };
   return Object.entries(js.properties ?? {}).map(([name, s]) => ({
     name,

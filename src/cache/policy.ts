@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * How long each family of BeatPass data may be served, in three windows measured from the
@@ -36,8 +36,8 @@ export type TtlFamily = keyof typeof DEFAULT_POLICY;
 export type CachePolicy = Record<TtlFamily, FamilyPolicy>;
 export const TTL_FAMILIES = Object.keys(DEFAULT_POLICY) as TtlFamily[];
 
-const seconds = z.number().int().min(1).max(31_536_000);
-const overrideSchema = z.object({ soft: seconds, hard: seconds, staleIfError: seconds }).partial().strict();
+const seconds = z.number().check(z.int(), z.minimum(1), z.maximum(31_536_000));
+const overrideSchema = z.partial(z.strictObject({ soft: seconds, hard: seconds, staleIfError: seconds }));
 const policyOverrideSchema = z.partialRecord(z.enum(TTL_FAMILIES as [TtlFamily, ...TtlFamily[]]), overrideSchema);
 
 /** Merges a CACHE_POLICY override (JSON string or object) over the defaults; windows must nest. */

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { getOrLoad, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, parseKey } from "../cache/keys";
@@ -50,14 +50,14 @@ import { type UpstreamContext, UpstreamError } from "../upstream/client";
  * reload a key from its parameters.
  */
 
-interface ReadRoute<P extends z.ZodType, Q extends z.ZodType, Path extends string, O> {
+interface ReadRoute<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O> {
   path: Path;
   /** Cache key namespace; change it if the route's output changes shape. */
   name: string;
   /** One line for the OpenAPI document. */
   summary: string;
   /** The body this route answers with (documented, and checked against responses in tests). */
-  response: z.ZodType;
+  response: z.ZodMiniType;
   family: TtlFamily;
   params: P;
   query: Q;
@@ -105,7 +105,7 @@ export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }
   return { kv: env.BEATPASS_CACHE, waitUntil: (p) => ctx.waitUntil(p), now: () => Date.now(), fast: config.fastTiers };
 }
 
-function route<P extends z.ZodType, Q extends z.ZodType, Path extends string, O>(r: ReadRoute<P, Q, Path, O>) {
+function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O>(r: ReadRoute<P, Q, Path, O>) {
   const validated = new Map<string, { params: z.output<P>; query: z.output<Q>; key: string }>();
   async function lookup(
     config: Config,

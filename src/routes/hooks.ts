@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { recordPurge } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
@@ -26,14 +26,11 @@ const SIGNATURE_PATTERN = /^t=(\d{1,12}),v1=([0-9a-f]{64})$/;
 /** `track:123`, `tag:lo-fi`, ... Ids are BeatPass's; tag names use the routes' charset. */
 export const RESOURCE_PATTERN =
   /^(?:(?:track|artist|album|playlist|user):[1-9][0-9]{0,9}|tag:[\p{L}\p{N}](?:[\p{L}\p{N} _-]{0,48}[\p{L}\p{N}])?)$/u;
-const purgeBodySchema = z
-  .object({
-    resources: z
-      .array(z.string().regex(RESOURCE_PATTERN, "must look like track:123, artist:7 or tag:name"))
-      .min(1)
-      .max(100),
-  })
-  .strict();
+const purgeBodySchema = z.strictObject({
+  resources: z
+    .array(z.string().check(z.regex(RESOURCE_PATTERN, "must look like track:123, artist:7 or tag:name")))
+    .check(z.minLength(1), z.maxLength(100)),
+});
 
 // Signatures used in this isolate; KV carries them to the others.
 const seen = new Map<string, number>();

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { TtlFamily } from "../cache/policy";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
@@ -20,16 +20,14 @@ import { readThrough, tierDeps } from "./catalog";
 const DEFAULT_WIDTH = 480;
 const MIN_WIDTH = 280;
 const dimension = z
-  .string()
-  .regex(/^[0-9]{1,5}$/, "must be a positive integer")
-  .transform(Number)
-  .refine((n) => n >= 1, "must be at least 1");
+  .pipe(z.string().check(z.regex(/^[0-9]{1,5}$/, "must be a positive integer")), z.transform(Number))
+  .check(z.refine((n) => n >= 1, "must be at least 1"));
 
 const oembedQuerySchema = z.object({
-  url: z.string().min(1, "is required").max(2048),
-  maxwidth: dimension.optional(),
-  maxheight: dimension.optional(),
-  format: z.string().max(20).default("json"),
+  url: z.string().check(z.minLength(1, "is required"), z.maxLength(2048)),
+  maxwidth: z.optional(dimension),
+  maxheight: z.optional(dimension),
+  format: z._default(z.string().check(z.maxLength(20)), "json"),
 });
 
 const PAGE_PATH = /^\/(track|artist|album|playlist)\/([1-9][0-9]{0,9})(?:\/[^/]*)?(?:\/embed)?\/?$/;

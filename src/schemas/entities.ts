@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * The public shape of every entity this Worker serves. z.object drops keys it does not
@@ -10,65 +10,68 @@ import { z } from "zod";
  * are accepted leniently and normalised; a wrong *kind* of value still fails the parse.
  */
 
-const id = z.coerce.number().int().positive();
-const text = z.string().max(20_000);
-const shortText = z.string().max(500);
-const url = z.string().max(2048);
-const count = z.coerce.number().int().nonnegative();
-const money = z.coerce.number().nonnegative();
-const flag = z.union([z.boolean(), z.literal(0), z.literal(1)]).transform((v) => Boolean(v));
+const id = z.coerce.number().check(z.int(), z.positive());
+const text = z.string().check(z.maxLength(20_000));
+const shortText = z.string().check(z.maxLength(500));
+const url = z.string().check(z.maxLength(2048));
+const count = z.coerce.number().check(z.int(), z.nonnegative());
+const money = z.coerce.number().check(z.nonnegative());
+const flag = z.pipe(
+  z.union([z.boolean(), z.literal(0), z.literal(1)]),
+  z.transform((v) => Boolean(v)),
+);
 
 export const genreSchema = z.object({
   id,
   name: shortText,
-  display_name: shortText.nullish(),
-  model_type: shortText.nullish(),
+  display_name: z.nullish(shortText),
+  model_type: z.nullish(shortText),
 });
 
 export const tagSchema = z.object({
   id,
   name: shortText,
-  display_name: shortText.nullish(),
+  display_name: z.nullish(shortText),
 });
 
 export const artistRefSchema = z.object({
   id,
   name: shortText,
-  model_type: shortText.nullish(),
-  image_small: url.nullish(),
-  verified: flag.nullish(),
+  model_type: z.nullish(shortText),
+  image_small: z.nullish(url),
+  verified: z.nullish(flag),
 });
 
 export const userSchema = z.object({
   id,
   display_name: shortText,
-  avatar: url.nullish(),
+  avatar: z.nullish(url),
 });
 
 const trackFields = {
   id,
   name: shortText,
-  model_type: shortText.nullish(),
-  image: url.nullish(),
-  release_date: shortText.nullish(),
-  created_at: shortText.nullish(),
-  duration: count.nullish(),
-  duration_text: shortText.nullish(),
-  description: text.nullish(),
-  bpm: z.coerce.number().nonnegative().nullish(),
-  key: shortText.nullish(),
-  scale: shortText.nullish(),
-  price: money.nullish(),
-  currency: shortText.nullish(),
-  licensing_type: shortText.nullish(),
-  exclusive_status: shortText.nullish(),
-  exclusive_price: money.nullish(),
-  plays: count.nullish(),
-  likes_count: count.nullish(),
-  reposts_count: count.nullish(),
-  artists: z.array(artistRefSchema).nullish(),
-  genres: z.array(genreSchema).nullish(),
-  tags: z.array(tagSchema).nullish(),
+  model_type: z.nullish(shortText),
+  image: z.nullish(url),
+  release_date: z.nullish(shortText),
+  created_at: z.nullish(shortText),
+  duration: z.nullish(count),
+  duration_text: z.nullish(shortText),
+  description: z.nullish(text),
+  bpm: z.nullish(z.coerce.number().check(z.nonnegative())),
+  key: z.nullish(shortText),
+  scale: z.nullish(shortText),
+  price: z.nullish(money),
+  currency: z.nullish(shortText),
+  licensing_type: z.nullish(shortText),
+  exclusive_status: z.nullish(shortText),
+  exclusive_price: z.nullish(money),
+  plays: z.nullish(count),
+  likes_count: z.nullish(count),
+  reposts_count: z.nullish(count),
+  artists: z.nullish(z.array(artistRefSchema)),
+  genres: z.nullish(z.array(genreSchema)),
+  tags: z.nullish(z.array(tagSchema)),
 };
 
 /** A track as it appears inside lists and inside other entities. */
@@ -77,48 +80,50 @@ export const trackSummarySchema = z.object(trackFields);
 export const albumSchema = z.object({
   id,
   name: shortText,
-  model_type: shortText.nullish(),
-  image: url.nullish(),
-  release_date: shortText.nullish(),
-  description: text.nullish(),
-  plays: count.nullish(),
-  created_at: shortText.nullish(),
-  artists: z.array(artistRefSchema).nullish(),
-  genres: z.array(genreSchema).nullish(),
-  tags: z.array(tagSchema).nullish(),
-  tracks: z.array(trackSummarySchema).nullish(),
+  model_type: z.nullish(shortText),
+  image: z.nullish(url),
+  release_date: z.nullish(shortText),
+  description: z.nullish(text),
+  plays: z.nullish(count),
+  created_at: z.nullish(shortText),
+  artists: z.nullish(z.array(artistRefSchema)),
+  genres: z.nullish(z.array(genreSchema)),
+  tags: z.nullish(z.array(tagSchema)),
+  tracks: z.nullish(z.array(trackSummarySchema)),
 });
 
 /** A single track (GET /tracks/:id), which may embed its album. */
-export const trackSchema = z.object({ ...trackFields, album: albumSchema.nullish() });
+export const trackSchema = z.object({ ...trackFields, album: z.nullish(albumSchema) });
 
-export const artistSchema = artistRefSchema.extend({
-  bio: text.nullish(),
-  website: url.nullish(),
-  genres: z.array(genreSchema).nullish(),
-  profile: z.object({ description: text.nullish(), city: shortText.nullish(), country: shortText.nullish() }).nullish(),
-  profile_images: z.array(z.object({ id, url })).nullish(),
-  links: z.array(z.object({ id, url, title: shortText.nullish() })).nullish(),
-  similar: z.array(artistRefSchema).nullish(),
-  top_tracks: z.array(trackSummarySchema).nullish(),
-  albums: z.array(albumSchema).nullish(),
+export const artistSchema = z.extend(artistRefSchema, {
+  bio: z.nullish(text),
+  website: z.nullish(url),
+  genres: z.nullish(z.array(genreSchema)),
+  profile: z.nullish(
+    z.object({ description: z.nullish(text), city: z.nullish(shortText), country: z.nullish(shortText) }),
+  ),
+  profile_images: z.nullish(z.array(z.object({ id, url }))),
+  links: z.nullish(z.array(z.object({ id, url, title: z.nullish(shortText) }))),
+  similar: z.nullish(z.array(artistRefSchema)),
+  top_tracks: z.nullish(z.array(trackSummarySchema)),
+  albums: z.nullish(z.array(albumSchema)),
 });
 
 export const playlistSchema = z.object({
   id,
   name: shortText,
-  public: flag.nullish(),
-  collaborative: flag.nullish(),
-  image: url.nullish(),
-  description: text.nullish(),
-  totalDuration: count.nullish(),
-  tracks: z.array(trackSummarySchema).nullish(),
+  public: z.nullish(flag),
+  collaborative: z.nullish(flag),
+  image: z.nullish(url),
+  description: z.nullish(text),
+  totalDuration: z.nullish(count),
+  tracks: z.nullish(z.array(trackSummarySchema)),
 });
 
 export const lyricSchema = z.object({ id, text });
 
 /** Waveform peaks; capped so one track cannot make every card heavy. */
-export const waveSchema = z.object({ peaks: z.array(z.number().finite()).max(10_000) });
+export const waveSchema = z.object({ peaks: z.array(z.number()).check(z.maxLength(10_000)) });
 
 export const searchResultsSchema = z.object({
   query: shortText,
@@ -130,10 +135,10 @@ export const searchResultsSchema = z.object({
 });
 
 export const paginationSchema = z.object({
-  page: z.number().int().positive(),
-  per_page: z.number().int().positive(),
-  total: z.number().int().nonnegative().optional(),
-  last_page: z.number().int().positive().optional(),
+  page: z.number().check(z.int(), z.positive()),
+  per_page: z.number().check(z.int(), z.positive()),
+  total: z.optional(z.number().check(z.int(), z.nonnegative())),
+  last_page: z.optional(z.number().check(z.int(), z.positive())),
 });
 
 export type Track = z.infer<typeof trackSchema>;
@@ -159,5 +164,6 @@ export interface Page<T> {
 }
 
 /** Response envelopes as schemas, for the OpenAPI document and for tests that check bodies against it. */
-export const singleOf = <S extends z.ZodType>(data: S) => z.object({ data });
-export const pageOf = <S extends z.ZodType>(item: S) => z.object({ data: z.array(item), pagination: paginationSchema });
+export const singleOf = <S extends z.ZodMiniType>(data: S) => z.object({ data });
+export const pageOf = <S extends z.ZodMiniType>(item: S) =>
+  z.object({ data: z.array(item), pagination: paginationSchema });

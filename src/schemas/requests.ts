@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * What a caller may send. Every schema here yields a flat object of canonical values
@@ -15,12 +15,11 @@ export const MAX_SEARCH_LIMIT = 20;
 export const DEFAULT_SEARCH_LIMIT = 3;
 
 // Digits only: rejects "1e3", "0x1f", " 7", "+7", "7.0" and anything percent-decoded into a path.
+const digitsToNumber = (pattern: RegExp) =>
+  z.pipe(z.string().check(z.regex(pattern, "must be a positive integer")), z.transform(Number));
+
 const positiveInt = (max: number) =>
-  z
-    .string()
-    .regex(/^[1-9][0-9]{0,9}$/, "must be a positive integer")
-    .transform(Number)
-    .refine((n) => n <= max, `must be at most ${max}`);
+  digitsToNumber(/^[1-9][0-9]{0,9}$/).check(z.refine((n) => n <= max, `must be at most ${max}`));
 
 const entityId = positiveInt(2_147_483_647);
 
@@ -30,20 +29,22 @@ export const TAG_NAME_PATTERN = /^[\p{L}\p{N}](?:[\p{L}\p{N} _-]{0,48}[\p{L}\p{N
 
 export const idParamsSchema = z.object({ id: entityId });
 export const tagParamsSchema = z.object({
-  name: z.string().regex(TAG_NAME_PATTERN, "must be 1-50 letters, digits, spaces, '_' or '-'"),
+  name: z.string().check(z.regex(TAG_NAME_PATTERN, "must be 1-50 letters, digits, spaces, '_' or '-'")),
 });
 
-const pageSize = z
-  .string()
-  .regex(/^[0-9]{1,6}$/, "must be a positive integer")
-  .transform(Number)
-  .refine((n) => n >= 1, "must be at least 1")
-  .transform((n) => Math.min(n, MAX_PER_PAGE));
+/** A count of at least 1, clamped to `max` rather than refused. */
+const clampedCount = (digits: RegExp, max: number) =>
+  z.pipe(
+    digitsToNumber(digits).check(z.refine((n) => n >= 1, "must be at least 1")),
+    z.transform((n: number) => Math.min(n, max)),
+  );
+
+const pageSize = clampedCount(/^[0-9]{1,6}$/, MAX_PER_PAGE);
 
 const listShape = {
-  page: positiveInt(MAX_PAGE).optional(),
-  per_page: pageSize.optional(),
-  perPage: pageSize.optional(),
+  page: z.optional(positiveInt(MAX_PAGE)),
+  per_page: z.optional(pageSize),
+  perPage: z.optional(pageSize),
 };
 
 type ListInput = { page?: number; per_page?: number; perPage?: number };
@@ -54,25 +55,27 @@ const toListParams = (q: ListInput) => ({
 
 const searchText = z
   .string()
-  .trim()
-  .min(1, "must not be empty")
-  .max(MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`);
+  .check(
+    z.trim(),
+    z.minLength(1, "must not be empty"),
+    z.maxLength(MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`),
+  );
 
 /** `page`, and `per_page` or `perPage` (BeatPass uses both spellings; callers may too). */
-export const listQuerySchema = z.object(listShape).transform(toListParams);
+export const listQuerySchema = z.pipe(z.object(listShape), z.transform(toListParams));
 
 /** GET /tracks also takes a free-text `query`. */
-export const trackListQuerySchema = z
-  .object({ ...listShape, query: searchText.optional() })
-  .transform((q) => ({ ...toListParams(q), query: q.query }));
+export const trackListQuerySchema = z.pipe(
+  z.object({ ...listShape, query: z.optional(searchText) }),
+  z.transform((q) => ({ ...toListParams(q), query: q.query })),
+);
 
 /** A comma list drawn from `allowed`, deduplicated and sorted so the cache key is canonical. */
 export function commaListSchema<T extends string>(allowed: readonly T[]) {
   const set = new Set<string>(allowed);
-  return z
-    .string()
-    .max(200)
-    .transform((raw, ctx) => {
+  return z.pipe(
+    z.string().check(z.maxLength(200)),
+    z.transform((raw: string, ctx) => {
       const parts = [
         ...new Set(
           raw
@@ -83,14 +86,16 @@ export function commaListSchema<T extends string>(allowed: readonly T[]) {
       ];
       const bad = parts.filter((p) => !set.has(p));
       if (bad.length > 0) {
-        ctx.addIssue({
+        ctx.issues.push({
           code: "custom",
+          input: raw,
           message: `unknown value(s) ${bad.map((b) => JSON.stringify(b)).join(", ")}; allowed: ${allowed.join(", ")}`,
         });
         return z.NEVER;
       }
       return parts.sort().join(",") || undefined;
-    });
+    }),
+  );
 }
 
 export const TRACK_WITH = ["album", "artists", "genres", "tags"] as const;
@@ -98,18 +103,12 @@ export const ALBUM_WITH = ["artists", "genres", "tags", "tracks"] as const;
 export const ARTIST_WITH = ["albums", "genres", "similar", "topTracks"] as const;
 export const SEARCH_TYPES = ["album", "artist", "playlist", "track", "user"] as const;
 
-export const withQuerySchema = (allowed: readonly string[]) => z.object({ with: commaListSchema(allowed).optional() });
+export const withQuerySchema = (allowed: readonly string[]) => z.object({ with: z.optional(commaListSchema(allowed)) });
 
 export const searchQuerySchema = z.object({
   query: searchText,
-  types: commaListSchema(SEARCH_TYPES).optional(),
-  limit: z
-    .string()
-    .regex(/^[0-9]{1,4}$/, "must be a positive integer")
-    .transform(Number)
-    .refine((n) => n >= 1, "must be at least 1")
-    .transform((n) => Math.min(n, MAX_SEARCH_LIMIT))
-    .default(DEFAULT_SEARCH_LIMIT),
+  types: z.optional(commaListSchema(SEARCH_TYPES)),
+  limit: z._default(clampedCount(/^[0-9]{1,4}$/, MAX_SEARCH_LIMIT), DEFAULT_SEARCH_LIMIT),
 });
 
 export const noQuerySchema = z.object({});

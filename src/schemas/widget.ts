@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { commaListSchema } from "./requests";
 
 /** Fields a site owner may hide from a card. */
@@ -16,27 +16,29 @@ export const WIDGET_HIDE = [
 ] as const;
 export type HideField = (typeof WIDGET_HIDE)[number];
 
-export const widgetQuerySchema = z
-  .object({
-    theme: z.enum(["light", "dark", "auto"]).default("auto"),
-    size: z.enum(["compact", "standard"]).default("standard"),
+export const widgetQuerySchema = z.pipe(
+  z.object({
+    theme: z._default(z.enum(["light", "dark", "auto"]), "auto"),
+    size: z._default(z.enum(["compact", "standard"]), "standard"),
     // A hex colour and nothing else: it is the only value that reaches CSS.
-    accent: z
-      .string()
-      .regex(/^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, "must be a hex colour such as 7c3aed")
-      .transform((v) => {
-        const hex = v.replace(/^#/, "").toLowerCase();
-        return hex.length === 3 ? [...hex].map((ch) => ch + ch).join("") : hex;
-      })
-      .optional(),
-    hide: commaListSchema(WIDGET_HIDE).optional(),
-  })
-  .transform((q) => ({
+    accent: z.optional(
+      z.pipe(
+        z.string().check(z.regex(/^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, "must be a hex colour such as 7c3aed")),
+        z.transform((v: string) => {
+          const hex = v.replace(/^#/, "").toLowerCase();
+          return hex.length === 3 ? [...hex].map((ch) => ch + ch).join("") : hex;
+        }),
+      ),
+    ),
+    hide: z.optional(commaListSchema(WIDGET_HIDE)),
+  }),
+  z.transform((q) => ({
     theme: q.theme,
     size: q.size,
     accent: q.accent,
     hide: new Set((q.hide?.split(",") ?? []) as HideField[]),
-  }));
+  })),
+);
 
 export type WidgetOptions = z.output<typeof widgetQuerySchema>;
 

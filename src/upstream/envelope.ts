@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Page, Pagination, Single } from "../schemas/entities";
 import { UpstreamError } from "./client";
 
@@ -10,10 +10,10 @@ import { UpstreamError } from "./client";
  */
 
 const paginatorMetaSchema = z.object({
-  current_page: z.coerce.number().int().positive().optional(),
-  per_page: z.coerce.number().int().positive().optional(),
-  total: z.coerce.number().int().nonnegative().optional(),
-  last_page: z.coerce.number().int().positive().optional(),
+  current_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
+  per_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
+  total: z.optional(z.coerce.number().check(z.int(), z.nonnegative())),
+  last_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
 });
 
 type Obj = Record<string, unknown>;
@@ -21,7 +21,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Parses `value` with `schema`, turning a mismatch into an UpstreamError (logged, never shown). */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, path: string): z.output<S> {
+export function parseOrThrow<S extends z.ZodMiniType>(schema: S, value: unknown, path: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const where = result.error.issues
@@ -34,7 +34,12 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pat
 }
 
 /** Reads the object under `key` (e.g. `track`) and projects it. */
-export function single<S extends z.ZodType>(body: unknown, key: string, schema: S, path: string): Single<z.output<S>> {
+export function single<S extends z.ZodMiniType>(
+  body: unknown,
+  key: string,
+  schema: S,
+  path: string,
+): Single<z.output<S>> {
   const value = isObj(body) ? body[key] : undefined;
   return { data: parseOrThrow(schema, value, path) };
 }
@@ -46,7 +51,7 @@ export function itemsOf(value: unknown): unknown {
 }
 
 /** Finds the page of items wherever this endpoint's envelope put it. */
-export function page<S extends z.ZodType>(
+export function page<S extends z.ZodMiniType>(
   body: unknown,
   key: string,
   schema: S,
