@@ -29,9 +29,11 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestId({ limitLength: 64 }));
   app.use(observe);
   app.use(async (c, next) => {
+    // Headers prepared before the handler runs are applied when its response is built, in
+    // one go; setting them on the finished response afterwards costs a runtime call each.
+    c.header("X-Content-Type-Options", "nosniff");
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
-    c.res.headers.set("X-Content-Type-Options", "nosniff");
   });
 
   for (const path of ["/v1/*", "/oembed", "/healthz", "/openapi.json"]) app.use(path, corsForApi);

@@ -70,6 +70,6 @@ export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {
       );
     }
   }
+  c.header("RateLimit-Policy", policyHeader(client.tier));
   await next();
-  c.res.headers.set("RateLimit-Policy", policyHeader(client.tier));
 });

@@ -52,10 +52,38 @@ function allowlisted(origins: string[]): ReturnType<typeof cors> {
 }
 
 export const corsForApi = createMiddleware<AppEnv>(async (c, next) => {
-  // hono/cors answers every OPTIONS as a preflight; a plain OPTIONS (no
-  // Access-Control-Request-Method) goes on to the route's own 204 + Allow.
-  if (c.req.method === "OPTIONS" && !c.req.header("Access-Control-Request-Method")) return next();
   const config = loadConfig(c.env);
   const origins = config.ok ? config.config.allowedOrigins : undefined;
-  return (origins ? allowlisted(origins) : anyOrigin)(c, next);
+  if (c.req.method === "OPTIONS") {
+    // hono/cors answers every OPTIONS as a preflight; a plain OPTIONS (no
+    // Access-Control-Request-Method) goes on to the route's own 204 + Allow.
+    if (!c.req.header("Access-Control-Request-Method")) return next();
+    return (origins ? allowlisted(origins) : anyOrigin)(c, next);
+  }
+  // Simple requests: the same headers hono/cors would set, prepared before the handler so
+  // they go into its response as it is built rather than being copied onto it afterwards.
+  if (!origins) {
+    c.header("Access-Control-Allow-Origin", "*");
+    c.header("Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
+  } else {
+    c.header("Vary", "Origin", { append: true });
+    const origin = c.req.header("Origin");
+    if (origin && origin !== "null" && allowlistSet(origins).has(origin.toLowerCase())) {
+      c.header("Access-Control-Allow-Origin", origin);
+      c.header("Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
+    }
+  }
+  await next();
 });
+
+const EXPOSE_HEADERS_VALUE = EXPOSE_HEADERS.join(",");
+const allowSets = new Map<string, Set<string>>();
+function allowlistSet(origins: string[]): Set<string> {
+  const id = origins.join(",");
+  let set = allowSets.get(id);
+  if (!set) {
+    set = new Set(origins);
+    allowSets.set(id, set);
+  }
+  return set;
+}
