@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type * as z from "zod/mini";
 import { getOrLoad, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
-import { cacheKey, parseKey } from "../cache/keys";
+import { cacheKey, canonicalParams, parseKey } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
 import { invalidBefore, syncPurges } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
@@ -172,10 +172,18 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
 
   /** Rebuilds the lookup for a key's stored parameters (they were validated once already). */
   const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>, trace?: Trace) => {
-    const params = r.params.safeParse(stored);
-    const query = r.query.safeParse(stored);
-    if (!params.success || !query.success) return undefined;
-    return lookup(config, env, deps, params.data, query.data, trace);
+    const memoKey = canonicalParams(stored);
+    let input = validated.get(memoKey);
+    if (!input) {
+      const params = r.params.safeParse(stored);
+      const query = r.query.safeParse(stored);
+      if (!params.success || !query.success) return undefined;
+      const key = await cacheKey(r.name, { ...(params.data as object), ...(query.data as object) });
+      input = { params: params.data, query: query.data, key };
+      if (validated.size >= VALIDATED_MEMO_SIZE) validated.clear();
+      validated.set(memoKey, input);
+    }
+    return lookup(config, env, deps, input.params, input.query, trace, input.key);
   };
 
   // `types` exists only for the type checker: it carries each route's shape into AppType.

@@ -131,6 +131,18 @@ const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> =
 
 const isKind = (k: string): k is EntityKind => Object.hasOwn(KINDS, k);
 
+// Validated options per URL: a popular embed's query string is parsed once.
+const optionsMemo = new Map<string, WidgetOptions>();
+function widgetOptions(url: string, query: Record<string, string>): WidgetOptions {
+  let options = optionsMemo.get(url);
+  if (!options) {
+    options = validate("query", widgetQuerySchema, query);
+    if (optionsMemo.size >= 2000) optionsMemo.clear();
+    optionsMemo.set(url, options);
+  }
+  return options;
+}
+
 export function widgetRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/widget/:kind/:file", async (c) => {
@@ -142,7 +154,7 @@ export function widgetRoutes(): Hono<AppEnv> {
     if (format === "svg" && kind === "playlist")
       throw new ApiError("not_found", "Playlists have no SVG card; use the HTML widget.");
     const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
-    const options = validate("query", widgetQuerySchema, c.req.query());
+    const options = widgetOptions(c.req.url, c.req.query());
     const config = requireConfig(c.env);
     const l: LoadContext = {
       config,
