@@ -194,7 +194,8 @@ async function attempt(url: URL, path: string, token: string, deadline: number):
   } catch (cause) {
     throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });
   }
-  recordRateLimit(readRateLimit(res.headers), Date.now());
+  const rateLimit = readRateLimit(res.headers);
+  recordRateLimit(rateLimit, Date.now());
 
   if (res.status >= 300 && res.status < 400) {
     await discard(res);
@@ -219,7 +220,7 @@ async function attempt(url: URL, path: string, token: string, deadline: number):
     throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });
   }
   try {
-    return { body: JSON.parse(text), rateLimit: readRateLimit(res.headers) };
+    return { body: JSON.parse(text), rateLimit };
   } catch (cause) {
     throw new UpstreamError("invalid_json", path, { status: res.status, cause });
   }
