@@ -12,7 +12,15 @@ import { validate } from "../http/validate";
 import { sha256Base64 } from "../lib/hash";
 import { logEvent } from "../lib/log";
 import type { Trace } from "../lib/trace";
-import { artistCard, type Card, collectionCard, errorCard, htmlPage, trackCard } from "../render/html-card";
+import {
+  artistCard,
+  type Card,
+  type CardContext,
+  collectionCard,
+  errorCard,
+  htmlPage,
+  trackCard,
+} from "../render/html-card";
 import { albumSvg, artistSvg, errorSvg, trackSvg } from "../render/svg-card";
 import { CARD_CSS, themeCss } from "../render/theme";
 import { allowedUrl, beatpassPageUrl, cspSources, type EntityKind } from "../render/urls";
@@ -58,13 +66,11 @@ interface LoadContext {
 const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> = {
   track: async (id, l) => {
     const [track, wave] = await Promise.all([
-      readThrough("track", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps, l.trace),
+      read(l, "track", { id: String(id) }, `track ${id}`),
       // The waveform is decoration: a card without it beats no card.
       l.options.hide.has("waveform")
         ? undefined
-        : readThrough("track-wave", { id: String(id) }, `track ${id}`, l.config, l.env, l.deps, l.trace).catch(
-            () => undefined,
-          ),
+        : read(l, "track-wave", { id: String(id) }, `track ${id}`).catch(() => undefined),
     ]);
     const t = track.data as Track;
     const w = wave?.data as Wave | undefined;
@@ -77,57 +83,49 @@ const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> =
       artUrl: t.image,
     };
   },
-  artist: async (id, l) => {
-    const r = await readThrough(
-      "artist",
-      { id: String(id), with: "genres,topTracks" },
-      `artist ${id}`,
-      l.config,
-      l.env,
-      l.deps,
-      l.trace,
-    );
-    const a = r.data as Artist;
-    return {
-      etagParts: [r.served.entry.etag],
-      primary: r.served,
-      policy: l.config.policy.entity,
-      html: () => artistCard(a, { options: l.options, imageHosts: l.config.imageHosts }),
-      svg: (art) => artistSvg(a, art, l.options),
-      artUrl: a.image_small,
-    };
-  },
-  album: async (id, l) => {
-    const r = await readThrough(
-      "album",
-      { id: String(id), with: "artists,tracks" },
-      `album ${id}`,
-      l.config,
-      l.env,
-      l.deps,
-      l.trace,
-    );
-    const a = r.data as Album;
-    return {
-      etagParts: [r.served.entry.etag],
-      primary: r.served,
-      policy: l.config.policy.entity,
-      html: () => collectionCard("album", a, { options: l.options, imageHosts: l.config.imageHosts }),
-      svg: (art) => albumSvg(a, art, l.options),
-      artUrl: a.image,
-    };
-  },
-  playlist: async (id, l) => {
-    const r = await readThrough("playlist", { id: String(id) }, `playlist ${id}`, l.config, l.env, l.deps, l.trace);
-    const p = r.data as Playlist;
-    return {
-      etagParts: [r.served.entry.etag],
-      primary: r.served,
-      policy: l.config.policy.entity,
-      html: () => collectionCard("playlist", p, { options: l.options, imageHosts: l.config.imageHosts }),
-    };
-  },
+  artist: async (id, l) =>
+    entityView<Artist>(await read(l, "artist", { id: String(id), with: "genres,topTracks" }, `artist ${id}`), l, {
+      html: (a, ctx) => artistCard(a, ctx),
+      svg: (a, art) => artistSvg(a, art, l.options),
+      art: (a) => a.image_small,
+    }),
+  album: async (id, l) =>
+    entityView<Album>(await read(l, "album", { id: String(id), with: "artists,tracks" }, `album ${id}`), l, {
+      html: (a, ctx) => collectionCard("album", a, ctx),
+      svg: (a, art) => albumSvg(a, art, l.options),
+      art: (a) => a.image,
+    }),
+  playlist: async (id, l) =>
+    entityView<Playlist>(await read(l, "playlist", { id: String(id) }, `playlist ${id}`), l, {
+      html: (p, ctx) => collectionCard("playlist", p, ctx),
+    }),
 };
+
+function read(l: LoadContext, name: string, raw: Record<string, string>, subject: string) {
+  return readThrough(name, raw, subject, l.config, l.env, l.deps, l.trace);
+}
+
+/** A card drawn from a single entity read (artist, album, playlist). */
+function entityView<T>(
+  r: { data: unknown; served: Served },
+  l: LoadContext,
+  draw: {
+    html: (data: T, ctx: CardContext) => Card;
+    svg?: (data: T, art: string | undefined) => string;
+    art?: (data: T) => string | null | undefined;
+  },
+): View {
+  const data = r.data as T;
+  const svg = draw.svg;
+  return {
+    etagParts: [r.served.entry.etag],
+    primary: r.served,
+    policy: l.config.policy.entity,
+    html: () => draw.html(data, { options: l.options, imageHosts: l.config.imageHosts }),
+    svg: svg && ((art) => svg(data, art)),
+    artUrl: draw.art?.(data),
+  };
+}
 
 const isKind = (k: string): k is EntityKind => Object.hasOwn(KINDS, k);
 
