@@ -1,9 +1,11 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
+import { etagFor } from "../cache/entry";
 import type { TtlFamily } from "../cache/policy";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { readOnly } from "../http/methods";
+import { matchesEtag } from "../http/respond";
 import { validate } from "../http/validate";
 import { esc } from "../render/escape";
 import { CARD_HEIGHTS } from "../render/sizes";
@@ -92,8 +94,11 @@ export function oembedRoutes(): Hono<AppEnv> {
     const title = item.name;
     const author = authorOf(target.kind, item);
     const policy = config.policy[route.family];
+    // The body depends on the item's data and on the size and origin asked for, so the ETag does too.
+    const etag = await etagFor(`${served.entry.etag}|${src}|${width}|${height}`);
     c.header("Cache-Control", `public, max-age=${policy.soft}`);
-    c.header("ETag", served.entry.etag);
+    c.header("ETag", etag);
+    if (matchesEtag(c.req.header("If-None-Match"), etag)) return c.body(null, 304);
     return c.json({
       version: "1.0",
       type: "rich",

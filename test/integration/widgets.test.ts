@@ -224,6 +224,18 @@ describe("oEmbed", () => {
     expect(byTag(parse(body.html), "iframe")[0]!.attribs.src).toBe("https://proxy.test/widget/track/1?size=compact");
   });
 
+  it("gives each size its own ETag and answers If-None-Match with 304", async () => {
+    const wide = await call(url("https://beatpass.ca/track/1"));
+    const narrow = await call(url("https://beatpass.ca/track/1", "&maxwidth=300"));
+    expect(wide.headers.get("ETag")).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(narrow.headers.get("ETag")).not.toBe(wide.headers.get("ETag"));
+    const again = await call(url("https://beatpass.ca/track/1"), {
+      headers: { "If-None-Match": wide.headers.get("ETag")! },
+    });
+    expect(again.status).toBe(304);
+    expect(again.text).toBe("");
+  });
+
   it("escapes the title inside the iframe html", async () => {
     const body = oembedSchema.parse((await call(url("https://beatpass.ca/track/61"))).json());
     expect(unsafeBits(parse(body.html)).filter((b) => b !== "<iframe>")).toEqual([]);
