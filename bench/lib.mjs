@@ -39,8 +39,9 @@ const drain = (stdout, stderr) => {
 };
 
 /** Starts a worker (script file or inline module) under miniflare on `port`. */
-export async function startWorker({ scriptPath, script, port, bindings = {}, kv = true }) {
+export async function startWorker({ scriptPath, script, port, bindings = {}, kv = true, direct = false }) {
   const mf = new Miniflare({
+    ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: port + 100 }] } : {}),
     ...(scriptPath ? { scriptPath } : { script }),
     modules: true,
     compatibilityDate: COMPAT_DATE,
@@ -53,7 +54,7 @@ export async function startWorker({ scriptPath, script, port, bindings = {}, kv 
   });
   const started = performance.now();
   await mf.ready;
-  return { mf, url: `http://127.0.0.1:${port}`, readyMs: performance.now() - started };
+  return { mf, url: `http://127.0.0.1:${direct ? port + 100 : port}`, readyMs: performance.now() - started };
 }
 
 /** One autocannon run; `pick` (optional) chooses each request's path. */

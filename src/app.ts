@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import { clientLimits } from "./clients/limits";
 import type { AppEnv } from "./env";
 import { ApiError, codeForStatus } from "./errors";
@@ -15,9 +14,9 @@ import { oembedRoutes } from "./routes/oembed";
 import { widgetRoutes } from "./routes/widgets";
 
 /**
- * Builds the Worker: request id first, then the request log, then a header pass that
- * guarantees every response states its caching, then CORS and client limits where they
- * apply, then the routes. onError and notFound live only here, so every
+ * Builds the Worker: the observe middleware first (request id, the headers every response
+ * carries, Server-Timing, the request log, a Cache-Control on every response), then CORS
+ * and client limits where they apply, then the routes. onError and notFound live only here, so every
  * failure on every route leaves as the same problem+json.
  */
 /** The app's type for hono/client: `hc<AppType>("https://your-worker")`. */
@@ -26,15 +25,7 @@ export type AppType = Hono<AppEnv, CatalogSchema, "/">;
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.use(requestId({ limitLength: 64 }));
   app.use(observe);
-  app.use(async (c, next) => {
-    // Headers prepared before the handler runs are applied when its response is built, in
-    // one go; setting them on the finished response afterwards costs a runtime call each.
-    c.header("X-Content-Type-Options", "nosniff");
-    await next();
-    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
-  });
 
   for (const path of ["/v1/*", "/oembed", "/healthz", "/openapi.json"]) app.use(path, corsForApi);
   for (const path of ["/v1/*", "/widget/*", "/oembed"]) app.use(path, clientLimits);

@@ -27,6 +27,8 @@ export interface Env {
   ALLOWED_ORIGINS?: string;
   /** HMAC secret of the purge webhook; without it /hooks/purge answers 503. */
   PURGE_WEBHOOK_SECRET?: string;
+  /** Which requests get a log line: `all` (default), `misses` (not fresh cache hits) or `off`. */
+  REQUEST_LOG?: string;
   /** Workers Rate Limiting bindings, one per client tier (wrangler.toml [[ratelimits]]). */
   RATE_LIMIT_ANON?: RateLimit;
   RATE_LIMIT_STANDARD?: RateLimit;
@@ -47,11 +49,22 @@ export interface Config {
   allowedOrigins: string[] | undefined;
   purgeSecret: string | undefined;
   fastTiers: { memory: boolean; cacheApi: boolean };
+  requestLog: RequestLogMode;
 }
+
+export type RequestLogMode = "all" | "misses" | "off";
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: { requestId: string; trace: Trace; client: Client };
+  Variables: {
+    requestId: string;
+    trace: Trace;
+    client: Client;
+    /** When the request arrived (ms), for Server-Timing and the log line. */
+    startedAt: number;
+    /** Headers every response to this request carries; see src/http/send.ts. */
+    responseHeaders: Record<string, string>;
+  };
 };
 
 export const DEFAULT_API_BASE = "https://open.beatpass.ca/api/v1";
@@ -164,6 +177,7 @@ const configSchema = z.object({
     ),
     { memory: true, cacheApi: true },
   ),
+  REQUEST_LOG: z._default(z.enum(["all", "misses", "off"]), "all"),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
@@ -193,6 +207,7 @@ function parseConfig(env: Env): ConfigResult {
     ALLOWED_ORIGINS: env.ALLOWED_ORIGINS || undefined,
     PURGE_WEBHOOK_SECRET: env.PURGE_WEBHOOK_SECRET,
     CACHE_FAST_TIERS: env.CACHE_FAST_TIERS || undefined,
+    REQUEST_LOG: env.REQUEST_LOG || undefined,
   });
   const policy = parsePolicy(env.CACHE_POLICY || undefined);
   const issues = [
@@ -216,6 +231,7 @@ function parseConfig(env: Env): ConfigResult {
       allowedOrigins: d.ALLOWED_ORIGINS,
       purgeSecret: d.PURGE_WEBHOOK_SECRET,
       fastTiers: d.CACHE_FAST_TIERS,
+      requestLog: d.REQUEST_LOG,
     },
   };
 }

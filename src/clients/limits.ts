@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { addHeader } from "../http/send";
 import { logEvent } from "../lib/log";
 import type { Client, ClientTier } from "../lib/trace";
 import { checkApiKey } from "./api-keys";
@@ -70,6 +71,6 @@ export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {
       );
     }
   }
-  c.header("RateLimit-Policy", policyHeader(client.tier));
+  addHeader(c, "RateLimit-Policy", policyHeader(client.tier));
   await next();
 });

@@ -1,6 +1,7 @@
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { type AppEnv, loadConfig } from "../env";
+import { addHeader } from "./send";
 
 /**
  * CORS for the JSON routes, built on hono/cors. By default any origin may read them
@@ -60,17 +61,17 @@ export const corsForApi = createMiddleware<AppEnv>(async (c, next) => {
     if (!c.req.header("Access-Control-Request-Method")) return next();
     return (origins ? allowlisted(origins) : anyOrigin)(c, next);
   }
-  // Simple requests: the same headers hono/cors would set, prepared before the handler so
-  // they go into its response as it is built rather than being copied onto it afterwards.
+  // Simple requests: the same headers hono/cors would set, recorded for `send` to write
+  // into the response as it is built rather than copied onto it afterwards.
   if (!origins) {
-    c.header("Access-Control-Allow-Origin", "*");
-    c.header("Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
+    addHeader(c, "Access-Control-Allow-Origin", "*");
+    addHeader(c, "Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
   } else {
-    c.header("Vary", "Origin", { append: true });
+    addHeader(c, "Vary", "Origin");
     const origin = c.req.header("Origin");
     if (origin && origin !== "null" && allowlistSet(origins).has(origin.toLowerCase())) {
-      c.header("Access-Control-Allow-Origin", origin);
-      c.header("Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
+      addHeader(c, "Access-Control-Allow-Origin", origin);
+      addHeader(c, "Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
     }
   }
   await next();

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { send } from "./send";
 
 export const READ_METHODS = "GET, HEAD, OPTIONS";
 
@@ -12,7 +13,7 @@ export const READ_METHODS = "GET, HEAD, OPTIONS";
 export function readOnly(app: Hono<AppEnv>, path: string): void {
   app.all(path, (c) => {
     if (c.req.method === "OPTIONS") {
-      return c.body(null, 204, { Allow: READ_METHODS, "Cache-Control": "public, max-age=86400" });
+      return send(c, null, 204, { Allow: READ_METHODS, "Cache-Control": "public, max-age=86400" });
     }
     throw new ApiError("method_not_allowed", "Only GET and HEAD are allowed; this proxy never writes to BeatPass.", {
       headers: { Allow: READ_METHODS },

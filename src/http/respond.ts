@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { Served } from "../cache/engine";
 import type { FamilyPolicy } from "../cache/policy";
 import type { AppEnv } from "../env";
+import { send } from "./send";
 
 /** RFC 9211 cache name: identifies this layer in a Cache-Status chain. */
 export const CACHE_STATUS_NAME = "beatpass-edge";
@@ -19,9 +20,9 @@ export function cachedJson(
   upstreamStatus?: number,
 ): Response {
   const headers = cacheHeaders(served, policy, upstreamStatus);
-  if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return c.body(null, 304, headers);
+  if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return send(c, null, 304, headers);
   headers["Content-Type"] = "application/json; charset=utf-8";
-  return c.body(served.entry.body, 200, headers);
+  return send(c, served.entry.body, 200, headers);
 }
 
 /** ETag, Cache-Control, Age and Cache-Status for a served entry (shared with the widgets). */

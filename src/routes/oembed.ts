@@ -6,6 +6,7 @@ import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { readOnly } from "../http/methods";
 import { matchesEtag } from "../http/respond";
+import { send } from "../http/send";
 import { validate } from "../http/validate";
 import { esc } from "../render/escape";
 import { CARD_HEIGHTS } from "../render/sizes";
@@ -96,10 +97,9 @@ export function oembedRoutes(): Hono<AppEnv> {
     const policy = config.policy[route.family];
     // The body depends on the item's data and on the size and origin asked for, so the ETag does too.
     const etag = await etagFor(`${served.entry.etag}|${src}|${width}|${height}`);
-    c.header("Cache-Control", `public, max-age=${policy.soft}`);
-    c.header("ETag", etag);
-    if (matchesEtag(c.req.header("If-None-Match"), etag)) return c.body(null, 304);
-    return c.json({
+    const headers = { "Cache-Control": `public, max-age=${policy.soft}`, ETag: etag };
+    if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
+    const oembed = {
       version: "1.0",
       type: "rich",
       provider_name: "BeatPass",
@@ -111,7 +111,8 @@ export function oembedRoutes(): Hono<AppEnv> {
       width,
       height,
       cache_age: policy.soft,
-    });
+    };
+    return send(c, JSON.stringify(oembed), 200, { ...headers, "Content-Type": "application/json" });
   });
   readOnly(app, "/oembed");
   return app;

@@ -8,6 +8,7 @@ import { type AppEnv, type Config, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { readOnly } from "../http/methods";
 import { cacheHeaders, matchesEtag } from "../http/respond";
+import { send } from "../http/send";
 import { validate } from "../http/validate";
 import { sha256Base64 } from "../lib/hash";
 import { logEvent } from "../lib/log";
@@ -200,10 +201,10 @@ async function respond(
   }
   const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag: rendered.etag } };
   const headers = { ...cacheHeaders(served, view.policy), ...widgetHeaders(format, l.config) };
-  if (matchesEtag(c.req.header("If-None-Match"), rendered.etag)) return c.body(null, 304, headers);
+  if (matchesEtag(c.req.header("If-None-Match"), rendered.etag)) return send(c, null, 304, headers);
   rendered.output ??= await render(origin, kind, id, format, view, l, art?.dataUri);
   if (rendered.output.csp) headers["Content-Security-Policy"] = rendered.output.csp;
-  return c.body(rendered.output.body, 200, headers);
+  return send(c, rendered.output.body, 200, headers);
 }
 
 /** Rendered cards by their inputs: a hot card is rendered once, not once per view. */
@@ -327,8 +328,8 @@ async function widgetFailure(
     "Cache-Control": `public, max-age=${maxAge}`,
     "X-Problem-Code": problem.code,
   };
-  if (format === "svg") return c.body(errorSvg(problem.code, message, options), 200, headers);
+  if (format === "svg") return send(c, errorSvg(problem.code, message, options), 200, headers);
   const css = themeCss(options) + CARD_CSS;
   headers["Content-Security-Policy"] = await htmlCsp(css, config);
-  return c.body(htmlPage(errorCard(problem.code, message), css, options), 200, headers);
+  return send(c, htmlPage(errorCard(problem.code, message), css, options), 200, headers);
 }

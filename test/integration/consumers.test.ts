@@ -328,11 +328,67 @@ describe("request logs", () => {
     }
   });
 
+  it("REQUEST_LOG=misses leaves out fresh hits only; off leaves out every request line but not failures", async () => {
+    const misses = { REQUEST_LOG: "misses" };
+    await call("/v1/tracks/4", {}, misses);
+    await call("/v1/tracks/4", {}, misses);
+    await call("/v1/tracks/abc", {}, misses);
+    const logged = () => logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "request");
+    expect(logged().map((l) => [l.cache, l.status])).toEqual([
+      ["miss", 200],
+      [null, 400],
+    ]);
+
+    logLines.length = 0;
+    const off = { REQUEST_LOG: "off" };
+    await call("/v1/tracks/5", {}, off);
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/6" });
+    expectProblem(await call("/v1/tracks/6", {}, off), 502, "upstream_error");
+    expect(logged()).toEqual([]);
+    expect(logLines.map((l) => JSON.parse(l).event)).toContain("request_failed");
+  });
+
   it("send Server-Timing with the cache and upstream phases", async () => {
     const miss = await call("/v1/tracks/3");
     expect(miss.headers.get("Server-Timing")).toMatch(/^total;dur=\d+, cache;dur=\d+;desc="miss", upstream;dur=\d+$/);
     const hit = await call("/v1/tracks/3");
     expect(hit.headers.get("Server-Timing")).toMatch(/^total;dur=\d+, cache;dur=\d+;desc="hit memory"$/);
+  });
+});
+
+describe("headers every response carries", () => {
+  it("keeps a plain caller X-Request-Id and replaces one that is long or odd", async () => {
+    const kept = await call("/v1/nope", { headers: { "X-Request-Id": "trace-42_a=" } });
+    expect(kept.headers.get("X-Request-Id")).toBe("trace-42_a=");
+    expect(expectProblem(kept, 404, "not_found").request_id).toBe("trace-42_a=");
+    for (const presented of ["x".repeat(65), "a b", "<script>", "a/b"]) {
+      const res = await call("/v1/tracks/1", { headers: { "X-Request-Id": presented } });
+      expect(res.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it.each([
+    ["/v1/tracks/1", "a cached JSON answer"],
+    ["/v1/tracks/abc", "a problem"],
+    ["/healthz", "a route answering with c.json"],
+    ["/openapi.json", "a route answering with c.json"],
+  ])("%s (%s): request id, nosniff, CORS and Server-Timing, each once", async (path) => {
+    const res = await call(path);
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(res.headers.get("Server-Timing")).toMatch(/^total;dur=\d+/);
+    // A header written twice would show up joined with a comma.
+    expect(res.headers.get("X-Request-Id")).not.toContain(",");
+    expect(res.headers.get("Access-Control-Allow-Origin")).not.toContain(",");
+  });
+
+  it("with an allowlist, Vary: Origin once, whichever way the response was built", async () => {
+    const allowlist = { ALLOWED_ORIGINS: "https://a.example" };
+    for (const path of ["/v1/tracks/1", "/healthz"]) {
+      const res = await call(path, { headers: { Origin: "https://a.example" } }, allowlist);
+      expect(res.headers.get("Vary")).toBe("Origin");
+      expect(res.headers.get("Access-Control-Allow-Origin")).toBe("https://a.example");
+    }
   });
 });
 

@@ -1,0 +1,63 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../env";
+import type { Trace } from "../lib/trace";
+
+/**
+ * Building responses in one step. Middleware records the headers every response of a
+ * request must carry (request id, nosniff, CORS, RateLimit-Policy) as plain data with
+ * `addHeader`; `send` writes them, the route's own headers and Server-Timing into the
+ * Response as it is constructed. In workerd, Headers is a runtime object and each write
+ * onto it is a call across the runtime boundary: building once is what keeps a cache hit
+ * close to the cost of returning a constant (bench/HISTORY.md, run 8).
+ *
+ * Responses built some other way (c.json in the meta routes, hono/cors preflights) are
+ * completed by `finish`, which the observe middleware calls after the handler: same headers,
+ * written one by one.
+ */
+
+const built = new WeakSet<Response>();
+
+/** Records a header for this request's response, whichever way it ends up being built. */
+export function addHeader(c: Context<AppEnv>, name: string, value: string): void {
+  const headers = c.get("responseHeaders");
+  // Vary is a list: two contributors (CORS, content negotiation) must both be kept.
+  headers[name] = name === "Vary" && headers.Vary ? `${headers.Vary}, ${value}` : value;
+}
+
+/** The response, built once with every header it will leave with. */
+export function send(
+  c: Context<AppEnv>,
+  body: BodyInit | null,
+  status: number,
+  headers: Record<string, string>,
+): Response {
+  const all: Record<string, string> = { ...c.get("responseHeaders"), ...headers, "Server-Timing": serverTiming(c) };
+  if (!("Cache-Control" in all)) all["Cache-Control"] = "no-store";
+  const res = new Response(body, { status, headers: all });
+  built.add(res);
+  return res;
+}
+
+/** Gives a response built elsewhere the headers `send` would have; every response leaves complete. */
+export function finish(c: Context<AppEnv>): void {
+  const res = c.res;
+  if (built.has(res)) return;
+  for (const [name, value] of Object.entries(c.get("responseHeaders"))) {
+    if (name === "Vary") res.headers.append(name, value);
+    else res.headers.set(name, value);
+  }
+  if (!res.headers.has("Cache-Control")) res.headers.set("Cache-Control", "no-store");
+  res.headers.set("Server-Timing", serverTiming(c));
+}
+
+/** Server-Timing with the phases the trace recorded: total, cache lookup, upstream wait. */
+function serverTiming(c: Context<AppEnv>): string {
+  const trace: Trace = c.get("trace");
+  let timing = `total;dur=${Date.now() - c.get("startedAt")}`;
+  if (trace.cacheMs !== undefined) {
+    timing += `, cache;dur=${trace.cacheMs}`;
+    if (trace.cache) timing += `;desc="${trace.cache}${trace.tier ? ` ${trace.tier}` : ""}"`;
+  }
+  if (trace.upstreamMs !== undefined) timing += `, upstream;dur=${trace.upstreamMs}`;
+  return timing;
+}
