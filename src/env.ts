@@ -64,6 +64,8 @@ export type AppEnv = {
     startedAt: number;
     /** Headers every response to this request carries; see src/http/send.ts. */
     responseHeaders: Record<string, string>;
+    /** The response `send` built, so `finish` knows it is complete. */
+    sent: Response;
   };
 };
 

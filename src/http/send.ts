@@ -15,8 +15,6 @@ import type { Trace } from "../lib/trace";
  * written one by one.
  */
 
-const built = new WeakSet<Response>();
-
 /** Records a header for this request's response, whichever way it ends up being built. */
 export function addHeader(c: Context<AppEnv>, name: string, value: string): void {
   const headers = c.get("responseHeaders");
@@ -31,17 +29,20 @@ export function send(
   status: number,
   headers: Record<string, string>,
 ): Response {
-  const all: Record<string, string> = { ...c.get("responseHeaders"), ...headers, "Server-Timing": serverTiming(c) };
-  if (!("Cache-Control" in all)) all["Cache-Control"] = "no-store";
+  // The request's own record is extended in place: it is built for this one response.
+  const all = c.get("responseHeaders");
+  for (const name in headers) all[name] = headers[name] as string;
+  all["Server-Timing"] = serverTiming(c);
+  all["Cache-Control"] ??= "no-store";
   const res = new Response(body, { status, headers: all });
-  built.add(res);
+  c.set("sent", res);
   return res;
 }
 
 /** Gives a response built elsewhere the headers `send` would have; every response leaves complete. */
 export function finish(c: Context<AppEnv>): void {
   const res = c.res;
-  if (built.has(res)) return;
+  if (c.get("sent") === res) return;
   for (const [name, value] of Object.entries(c.get("responseHeaders"))) {
     if (name === "Vary") res.headers.append(name, value);
     else res.headers.set(name, value);
