@@ -83,7 +83,7 @@ async function once(path) {
   return ms;
 }
 
-async function measure(name, pathFor, n = 3000, warm = 500) {
+async function measure(name, pathFor, n = 10000, warm = 2000) {
   for (let i = 0; i < warm; i++) await once(pathFor(i, true));
   const times = [];
   for (let i = 0; i < n; i++) times.push(await once(pathFor(i, false)));

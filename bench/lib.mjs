@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
@@ -38,23 +39,73 @@ const drain = (stdout, stderr) => {
   stderr.resume();
 };
 
-/** Starts a worker (script file or inline module) under miniflare on `port`. */
-export async function startWorker({ scriptPath, script, port, bindings = {}, kv = true, direct = false }) {
+/** workerd processes this process started that earlier calls have not returned yet. */
+const seenPids = new Set();
+function newWorkerdPids() {
+  const res = spawnSync("pgrep", ["-P", String(process.pid), "workerd"], { encoding: "utf8" });
+  const pids = (res.stdout ?? "").split("\n").filter((p) => p && !seenPids.has(p));
+  for (const p of pids) seenPids.add(p);
+  return pids;
+}
+
+const CLOCK_TICK_US = 1e6 / Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout || 100);
+
+/** CPU time (user + system, µs) the processes have used so far, from /proc. */
+export function cpuMicros(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process has exited; it uses no more CPU.
+    }
+  }
+  return ticks * CLOCK_TICK_US;
+}
+
+/**
+ * On a machine with 2+ cores and taskset, this process (load generator, fake BeatPass,
+ * miniflare's Node side) runs on core 0 and every workerd on core 1, so the Worker under
+ * test never competes with the load it is served. BENCH_PIN=0 turns it off.
+ */
+export const pinning = process.env.BENCH_PIN !== "0" && cpus().length >= 2 && spawnSync("taskset", ["-V"]).status === 0;
+
+/** Moves this process to core 0 (call after the steps that spawn their own processes). */
+export function pinSelf() {
+  if (pinning) spawnSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)]);
+}
+
+/**
+ * Starts a worker under miniflare. It answers on `port`
+ * through miniflare's entry worker (as `wrangler dev` serves it) and on `port + 100`
+ * straight from workerd's socket (`unsafeDirectSockets`: no dev proxy in front).
+ */
+export async function startWorker({ scriptPath, script, modules, port, bindings = {}, kv = true }) {
   const mf = new Miniflare({
-    ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: port + 100 }] } : {}),
-    ...(scriptPath ? { scriptPath } : { script }),
-    modules: true,
+    // `modules`: several ES modules (path + contents); otherwise one module, from a file or inline.
+    ...(modules ? { modules } : { ...(scriptPath ? { scriptPath } : { script }), modules: true }),
     compatibilityDate: COMPAT_DATE,
     kvNamespaces: kv ? ["BEATPASS_CACHE"] : [],
     bindings,
     cf: false,
     host: "127.0.0.1",
     port,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: port + 100 }],
     handleRuntimeStdio: drain,
   });
   const started = performance.now();
   await mf.ready;
-  return { mf, url: `http://127.0.0.1:${direct ? port + 100 : port}`, readyMs: performance.now() - started };
+  const readyMs = performance.now() - started;
+  const pids = newWorkerdPids();
+  if (pinning) for (const pid of pids) spawnSync("taskset", ["-a", "-p", "-c", "1", pid]);
+  return {
+    mf,
+    url: `http://127.0.0.1:${port}`,
+    directUrl: `http://127.0.0.1:${port + 100}`,
+    pids,
+    readyMs,
+  };
 }
 
 /** One autocannon run; `pick` (optional) chooses each request's path. */
@@ -68,6 +119,7 @@ export function load(url, { path = "/", seconds = 5, connections = 10, pick } = 
         rps: r.requests.average,
         p50: r.latency.p50,
         p99: r.latency.p99,
+        mean: r.latency.average,
         non2xx: r.non2xx,
         errors: r.errors,
         total: r.requests.total,
@@ -76,23 +128,50 @@ export function load(url, { path = "/", seconds = 5, connections = 10, pick } = 
   });
 }
 
-/** Alternating A/B rounds, so drift on a shared 2-core machine hits both sides alike. */
-export async function ab(a, b, rounds, opts) {
-  const out = { a: [], b: [] };
+/** One load run that also reports the server's CPU per request (µs) from /proc. */
+async function sample(side, opts) {
+  const before = cpuMicros(side.pids);
+  const r = await load(side.url, { ...opts, path: side.path });
+  return { ...r, cpuUs: (cpuMicros(side.pids) - before) / Math.max(1, r.total) };
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Interleaved rounds: in each round every side gets one short run, back to back (order
+ * reversed every other round), so drift on a shared machine hits all sides of a round alike.
+ * `versus(i, j)` is the throughput ratio of side i to side j as the median of the per-round
+ * ratios, with its range, and the same for mean latency.
+ */
+export async function interleaved(sides, rounds, opts) {
+  const runs = sides.map(() => []);
   for (let i = 0; i < rounds; i++) {
-    out.a.push(await load(a.url, { ...opts, path: a.path, pick: a.pick }));
-    out.b.push(await load(b.url, { ...opts, path: b.path, pick: b.pick }));
+    const order = sides.map((_, k) => k);
+    if (i % 2) order.reverse();
+    for (const k of order) runs[k].push(await sample(sides[k], opts));
   }
-  const mean = (xs, k) => xs.reduce((s, x) => s + x[k], 0) / xs.length;
-  const sum = (xs, k) => xs.reduce((s, x) => s + x[k], 0);
   const agg = (xs) => ({
-    rps: mean(xs, "rps"),
-    p50: mean(xs, "p50"),
-    p99: mean(xs, "p99"),
-    non2xx: sum(xs, "non2xx"),
-    errors: sum(xs, "errors"),
+    rps: median(xs.map((x) => x.rps)),
+    p50: median(xs.map((x) => x.p50)),
+    p99: median(xs.map((x) => x.p99)),
+    mean: median(xs.map((x) => x.mean)),
+    cpuUs: median(xs.map((x) => x.cpuUs)),
+    non2xx: xs.reduce((n, x) => n + x.non2xx, 0),
+    errors: xs.reduce((n, x) => n + x.errors, 0),
   });
-  return { a: agg(out.a), b: agg(out.b) };
+  const versus = (a, b) => {
+    const ratios = runs[a].map((x, i) => x.rps / runs[b][i].rps);
+    return {
+      ratio: median(ratios),
+      ratioMin: Math.min(...ratios),
+      ratioMax: Math.max(...ratios),
+      latencyRatio: median(runs[a].map((x, i) => x.mean / runs[b][i].mean)),
+    };
+  };
+  return { sides: runs.map(agg), versus };
 }
 
 /** Zipf(s) sampler over 1..n. */

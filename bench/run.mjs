@@ -1,20 +1,21 @@
 /**
  * `npm run bench`: the Worker (bundled, under workerd through miniflare, request logs off)
- * against the fake BeatPass, next to baseline Workers in the same runtime, alternating A/B
- * runs with autocannon. Writes bench/RESULTS.md. Nothing here is a test: `npm test` never
+ * against the fake BeatPass, next to baseline Workers in the same runtime, in interleaved
+ * rounds with autocannon. Writes bench/RESULTS.md. Nothing here is a test: `npm test` never
  * depends on machine speed.
  *
- *   BENCH_SECONDS=5 BENCH_ROUNDS=2 npm run bench
+ *   BENCH_SECONDS=2 BENCH_ROUNDS=6 npm run bench      (seconds per run, rounds per row)
  */
 import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { startFakeServer } from "../fake/server.mjs";
-import { ab, bundle, load, startWorker, zipf } from "./lib.mjs";
+import { cpuInIsolate } from "./inisolate.mjs";
+import { bundle, interleaved, load, median, pinning, pinSelf, startWorker, zipf } from "./lib.mjs";
 import { writeResults } from "./report.mjs";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const PORTS = { fake: 18990, target: 18991, baseline: 18992 };
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
+const PORTS = { fake: 18990, target: 18991, baseline: 18992, reference: 18993, isolate: 18994 };
 const log = (...a) => process.stderr.write(`${a.join(" ")}\n`);
 
 log("bundling...");
@@ -33,9 +34,12 @@ const sizes = [
   { name: "minified", ...minified, startupMs: startup(minified.file) },
 ];
 
-log("measuring CPU per request...");
+log("measuring CPU per request (Node)...");
 const cpuRun = spawnSync(process.execPath, ["bench/cpu.mjs", shipped.file], { encoding: "utf8" });
 const cpu = JSON.parse(cpuRun.stderr.trim().split("\n").at(-1));
+
+// From here on the load generator and the Workers get a core each (when the machine allows).
+pinSelf();
 
 const fake = await startFakeServer({
   port: PORTS.fake,
@@ -43,85 +47,158 @@ const fake = await startFakeServer({
   rateLimitPerMinute: 1e12,
   synthesizeTracks: true,
 });
+// REQUEST_LOG=off: the benchmark measures serving, not log shipping (one row measures the log).
 const baseBindings = {
   BEATPASS_TOKEN: "bench-token",
   BEATPASS_API_BASE: fake.apiBase,
   IMAGE_HOSTS: `127.0.0.1:${PORTS.fake}`,
+  REQUEST_LOG: "off",
 };
 
-async function withTarget(bindings, fn) {
-  const w = await startWorker({
-    scriptPath: shipped.file,
-    port: PORTS.target,
-    bindings: { ...baseBindings, ...bindings },
-  });
+async function withWorker(opts, fn) {
+  const w = await startWorker(opts);
   try {
     return await fn(w);
   } finally {
     await w.mf.dispose();
   }
 }
-async function withBaseline(script, fn, seed) {
-  const w = await startWorker({ script, port: PORTS.baseline, kv: true });
-  try {
-    if (seed) await seed(w);
-    return await fn(w);
-  } finally {
-    await w.mf.dispose();
+const withTarget = (bindings, fn) =>
+  withWorker({ scriptPath: shipped.file, port: PORTS.target, bindings: { ...baseBindings, ...bindings } }, fn);
+
+const startupRows = [];
+// The track response body, to size the baselines exactly.
+const sample = await withTarget({}, async (w) => {
+  startupRows.push({ name: "beatpass-edge (miniflare start to ready)", ms: w.readyMs });
+  return (await fetch(`${w.url}/v1/tracks/1`)).text();
+});
+const JSON_HEADERS = `{ headers: { "Content-Type": "application/json; charset=utf-8" } }`;
+const BASELINES = {
+  "fixed body": `export default { fetch() { return new Response(${JSON.stringify(sample)}, ${JSON_HEADERS}); } };`,
+  "KV read": `export default { async fetch(req, env) { return new Response(await env.BEATPASS_CACHE.get("blob"), ${JSON_HEADERS}); } };`,
+  // Reads the body back as text, as the Cache API tier does.
+  "Cache API read": `const KEY = "https://baseline.internal/blob";
+export default { async fetch(req, env) {
+  let hit = await caches.default.match(KEY);
+  if (!hit) {
+    await caches.default.put(KEY, new Response(${JSON.stringify(sample)}, { headers: { "Cache-Control": "max-age=86400" } }));
+    hit = await caches.default.match(KEY);
   }
+  return new Response(await hit.text(), ${JSON_HEADERS});
+} };`,
+};
+
+/**
+ * A Worker that returns exactly the bytes a hit on `path` returned (body and headers, as
+ * captured), doing nothing else: what the runtime charges for sending that answer. Our
+ * ratio to it is the cost of our own code; its ratio to the baseline is the ceiling for ours.
+ */
+async function sameBytes(url) {
+  // Identity, as autocannon asks: with gzip, miniflare's entry worker would compress the answer.
+  const res = await fetch(url, { headers: { "Accept-Encoding": "identity" } });
+  const body = await res.text();
+  // Headers the runtime sets itself (or that would make it compress) are left to it.
+  const own = ([name]) => !["content-length", "content-encoding", "transfer-encoding", "date"].includes(name);
+  const headers = Object.fromEntries([...res.headers].filter(own));
+  return {
+    script: `export default { fetch() { return new Response(${JSON.stringify(body)}, { headers: ${JSON.stringify(headers)} }); } };`,
+    headerCount: Object.keys(headers).length,
+    bytes: Buffer.byteLength(body),
+  };
 }
 
 const rows = [];
-const startupRows = [];
 const opts = { seconds: SECONDS };
 const warm = (url, path) => load(url, { path, seconds: 1, connections: 4 });
 
-// The track response body, to size the baselines exactly.
-const sample = await withTarget({}, async (w) => {
-  const body = await (await fetch(`${w.url}/v1/tracks/1`)).text();
-  startupRows.push({ name: "beatpass-edge (miniflare start to ready)", ms: w.readyMs });
-  return body;
-});
-const FIXED = `export default { fetch() { return new Response(${JSON.stringify(sample)}, { headers: { "Content-Type": "application/json; charset=utf-8" } }); } };`;
-const FROM_KV = `export default { async fetch(req, env) { return new Response(await env.BEATPASS_CACHE.get("blob"), { headers: { "Content-Type": "application/json; charset=utf-8" } }); } };`;
-
-async function scenario(name, bindings, path, baselineScript = FIXED, seedKv = false, pick) {
+/**
+ * One row: beatpass-edge, its baseline and (for fixed-body rows) the same-bytes reference,
+ * all running, measured through miniflare's entry worker (as `wrangler dev` serves it) and
+ * straight from workerd's socket.
+ */
+async function scenario(name, { path = "/v1/tracks/1", bindings = {}, baselineKind = "fixed body" } = {}) {
   log(`scenario: ${name}`);
-  return withTarget(bindings, (t) =>
-    withBaseline(
-      baselineScript,
-      async (b) => {
-        await warm(t.url, path);
-        await warm(b.url, "/");
-        const r = await ab({ url: t.url, path, pick }, { url: b.url, path: "/" }, ROUNDS, opts);
-        rows.push({ name, target: r.a, baseline: r.b, baselineKind: seedKv ? "KV read" : "fixed body" });
-        if (!startupRows.some((s) => s.name.startsWith("baseline")))
-          startupRows.push({ name: "baseline Worker (miniflare start to ready)", ms: b.readyMs });
-      },
-      seedKv ? async (b) => (await b.mf.getKVNamespace("BEATPASS_CACHE")).put("blob", sample) : undefined,
-    ),
+  await withTarget(bindings, (t) =>
+    withWorker({ script: BASELINES[baselineKind], port: PORTS.baseline }, async (b) => {
+      if (baselineKind === "KV read") await (await b.mf.getKVNamespace("BEATPASS_CACHE")).put("blob", sample);
+      if (!startupRows.some((s) => s.name.startsWith("baseline")))
+        startupRows.push({ name: "baseline Worker (miniflare start to ready)", ms: b.readyMs });
+      await warm(t.url, path);
+      const ref = baselineKind === "fixed body" ? await sameBytes(`${t.url}${path}`) : undefined;
+      const measure = async (r) => {
+        const row = { name, baselineKind, reference: ref && { headerCount: ref.headerCount, bytes: ref.bytes } };
+        for (const [mode, key] of [
+          ["entry", "url"],
+          ["direct", "directUrl"],
+        ]) {
+          const sides = [
+            { url: t[key], path, pids: t.pids },
+            { url: b[key], path: "/", pids: b.pids },
+            ...(r ? [{ url: r[key], path: "/", pids: r.pids }] : []),
+          ];
+          for (const side of sides) await warm(side.url, side.path);
+          const m = await interleaved(sides, ROUNDS, opts);
+          row[mode] = {
+            target: m.sides[0],
+            baseline: m.sides[1],
+            reference: m.sides[2],
+            vsBaseline: m.versus(0, 1),
+            vsReference: r && m.versus(0, 2),
+            referenceVsBaseline: r && m.versus(2, 1),
+          };
+        }
+        rows.push(row);
+      };
+      if (ref) await withWorker({ script: ref.script, port: PORTS.reference }, measure);
+      else await measure(undefined);
+    }),
   );
 }
 
-await scenario("JSON track, memory tier hit", {}, "/v1/tracks/1");
-await scenario("JSON track, Cache API hit (memory off)", { CACHE_FAST_TIERS: "cache_api" }, "/v1/tracks/1");
-await scenario("JSON track, KV-only hit", { CACHE_FAST_TIERS: "none" }, "/v1/tracks/1", FROM_KV, true);
-await scenario("widget HTML hit", {}, "/widget/track/1");
-await scenario("widget SVG hit", {}, "/widget/track/1.svg");
+await scenario("JSON track, memory tier hit");
+await scenario("JSON track, memory tier hit, REQUEST_LOG=all", { bindings: { REQUEST_LOG: "all" } });
+const cacheApiOnly = { bindings: { CACHE_FAST_TIERS: "cache_api" } };
+await scenario("JSON track, Cache API hit (memory off)", cacheApiOnly);
+await scenario("JSON track, Cache API hit (memory off), against a Cache API read", {
+  ...cacheApiOnly,
+  baselineKind: "Cache API read",
+});
+await scenario("JSON track, KV-only hit", { bindings: { CACHE_FAST_TIERS: "none" }, baselineKind: "KV read" });
+await scenario("widget HTML hit", { path: "/widget/track/1" });
+await scenario("widget SVG hit", { path: "/widget/track/1.svg" });
+
+log("measuring CPU per request (in workerd)...");
+const isolateCpu = {
+  target: await cpuInIsolate({
+    file: shipped.file,
+    port: PORTS.isolate,
+    bindings: baseBindings,
+    paths: ["/v1/tracks/1", "/widget/track/1", "/widget/track/1.svg"],
+  }),
+  baseline: (await cpuInIsolate({ script: BASELINES["fixed body"], port: PORTS.isolate, paths: ["/"] }))["/"],
+};
 
 // A miss every time: unique list queries, BeatPass answering after 100 ms.
 log("scenario: miss with a 100 ms upstream");
 let q = 0;
 const miss = await withTarget({}, async (t) => {
   fake.fake.addFault({ kind: "delay", ms: 100, path: "/tracks" });
-  const r = await load(t.url, { seconds: SECONDS, connections: 10, pick: () => `/v1/tracks?query=bench${q++}` });
+  const r = await load(t.url, { seconds: 5, connections: 10, pick: () => `/v1/tracks?query=bench${q++}` });
+  // Where a miss's time goes, from its Server-Timing: tier lookups, BeatPass, total.
+  const phases = { cache: [], upstream: [], total: [] };
+  for (let i = 0; i < 20; i++) {
+    const res = await fetch(`${t.url}/v1/tracks?query=phases${i}`);
+    await res.arrayBuffer();
+    for (const m of (res.headers.get("Server-Timing") ?? "").matchAll(/(\w+);dur=(\d+)/g))
+      phases[m[1]]?.push(Number(m[2]));
+  }
   fake.fake.faults.length = 0;
-  return r;
+  return { ...r, phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, median(v)])) };
 });
 
 // Zipf traffic over 500 tracks with a 2 s soft TTL: how often BeatPass and KV are touched.
 log("scenario: Zipf mix");
-const ZIPF_SECONDS = Math.max(10, SECONDS * 3);
+const ZIPF_SECONDS = 15;
 const SOFT = 2;
 fake.fake.requests.length = 0;
 const nextId = zipf(500, 1.1);
@@ -164,10 +241,15 @@ const zipfRow = {
 
 await fake.close();
 
-writeResults({
+const report = writeResults({
   date: new Date().toISOString(),
   machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
   command: `BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} npm run bench`,
+  pinning,
+  rounds: ROUNDS,
+  seconds: SECONDS,
+  isolateCpu,
+  sampleBytes: Buffer.byteLength(sample),
   rows,
   miss,
   zipf: zipfRow,
@@ -176,4 +258,6 @@ writeResults({
   shipped,
   startupRows,
 });
+log(JSON.stringify({ rows }));
+process.stdout.write(report);
 log("wrote bench/RESULTS.md");

@@ -29,10 +29,9 @@ export function send(
   status: number,
   headers: Record<string, string>,
 ): Response {
-  // The request's own record is extended in place: it is built for this one response.
-  const all = c.get("responseHeaders");
-  for (const name in headers) all[name] = headers[name] as string;
-  all["Server-Timing"] = serverTiming(c);
+  // A copy: a request whose first response is dropped (an error after it) must not pass
+  // that response's headers on to the next one.
+  const all: Record<string, string> = { ...c.get("responseHeaders"), ...headers, "Server-Timing": serverTiming(c) };
   all["Cache-Control"] ??= "no-store";
   const res = new Response(body, { status, headers: all });
   c.set("sent", res);
