@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 /** Writes bench/RESULTS.md from one run's numbers, with each target marked met or missed, and returns it. */
 
@@ -119,6 +119,17 @@ export function writeResults(r) {
     "",
   );
   for (const s of r.startupRows) push(`- ${s.name}: ${f(s.ms)} ms (workerd process start included)`);
+  const ba = JSON.parse(readFileSync("bench/before-after.json", "utf8"));
+  push(
+    "",
+    "## Before and after the hot-path change",
+    "",
+    `${ba.note} (${ba.date})`,
+    "",
+    "| measure | before | after | note |",
+    "| --- | --- | --- | --- |",
+    ...ba.rows.map((row) => `| ${row.measure} | ${row.before} | ${row.after} | ${row.note} |`),
+  );
   push("", "Earlier runs, what was changed between them and why: [bench/HISTORY.md](HISTORY.md).", "");
   const text = `${lines.join("\n")}\n`;
   writeFileSync("bench/RESULTS.md", text);
