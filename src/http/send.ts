@@ -8,7 +8,7 @@ import type { Trace } from "../lib/trace";
  * `addHeader`; `send` writes them, the route's own headers and Server-Timing into the
  * Response as it is constructed. In workerd, Headers is a runtime object and each write
  * onto it is a call across the runtime boundary: building once is what keeps a cache hit
- * close to the cost of returning a constant (bench/HISTORY.md, run 8).
+ * close to the cost of returning a constant (bench/HISTORY.md, "Second session").
  *
  * Responses built some other way (c.json in the meta routes, hono/cors preflights) are
  * completed by `finish`, which the observe middleware calls after the handler: same headers,
