@@ -1,4 +1,4 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { CANARY_TOKEN, FAKE_API_BASE } from "./test/helpers/constants.ts";
 
@@ -26,6 +26,10 @@ export default defineConfig({
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
           setupFiles: ["./test/setup.ts"],
           restoreMocks: false,
+          // Margins for a loaded machine (tests here take well under 1 s idle); the few heavy
+          // tests set their own, larger budgets.
+          testTimeout: 15_000,
+          hookTimeout: 15_000,
         },
       },
       {
@@ -34,10 +38,13 @@ export default defineConfig({
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
-          // One wrangler dev at a time: the machine has two cores.
+          // One `npm start` stack shared by every file (global-setup.ts); files run one after
+          // the other against it.
+          globalSetup: ["./test/e2e/global-setup.ts"],
           fileParallelism: false,
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          // Each test spawns at most a few wrangler or Chromium processes, seconds each idle.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],

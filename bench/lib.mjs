@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
-import { Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 
 /** Helpers for bench/run.mjs: bundling, workers under miniflare, load runs. */
 
@@ -13,7 +13,10 @@ export const QUIET = {
   WRANGLER_HIDE_BANNER: "true",
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
 };
-export const COMPAT_DATE = "2026-04-20";
+// Every Worker in the benchmark runs under the deployed Worker's date and flags.
+const WRANGLER_TOML = readFileSync("wrangler.toml", "utf8");
+export const COMPAT_DATE = /^compatibility_date = "([^"]+)"/m.exec(WRANGLER_TOML)[1];
+export const COMPAT_FLAGS = JSON.parse(/^compatibility_flags = (\[.*\])/m.exec(WRANGLER_TOML)?.[1] ?? "[]");
 
 /** Bundles the Worker with wrangler (as `deploy` would) and returns its sizes. */
 export function bundle(outdir, extra = []) {
@@ -33,11 +36,6 @@ export function bundle(outdir, extra = []) {
     gzipKiB: gzipSync(code, { level: 9 }).length / 1024,
   };
 }
-
-const drain = (stdout, stderr) => {
-  stdout.resume();
-  stderr.resume();
-};
 
 /** workerd processes this process started that earlier calls have not returned yet. */
 const seenPids = new Set();
@@ -82,18 +80,23 @@ export function pinSelf() {
  * straight from workerd's socket (`unsafeDirectSockets`: no dev proxy in front).
  */
 export async function startWorker({ scriptPath, script, modules, port, bindings = {}, kv = true }) {
-  const mf = new Miniflare({
-    // `modules`: several ES modules (path + contents); otherwise one module, from a file or inline.
-    ...(modules ? { modules } : { ...(scriptPath ? { scriptPath } : { script }), modules: true }),
-    compatibilityDate: COMPAT_DATE,
-    kvNamespaces: kv ? ["BEATPASS_CACHE"] : [],
-    bindings,
-    cf: false,
-    host: "127.0.0.1",
-    port,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: port + 100 }],
-    handleRuntimeStdio: drain,
-  });
+  // miniflare 5 takes the options in a new shape; the v4 shape converts one to one.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      // `modules`: several ES modules (path + contents); otherwise one module, from a file or inline.
+      ...(modules ? { modules } : { ...(scriptPath ? { scriptPath } : { script }), modules: true }),
+      compatibilityDate: COMPAT_DATE,
+      compatibilityFlags: COMPAT_FLAGS,
+      kvNamespaces: kv ? ["BEATPASS_CACHE"] : [],
+      bindings,
+      cf: false,
+      host: "127.0.0.1",
+      port,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: port + 100 }],
+      // Worker console output is not part of what is measured.
+      handleStructuredLogs: () => {},
+    }),
+  );
   const started = performance.now();
   await mf.ready;
   const readyMs = performance.now() - started;

@@ -10,6 +10,9 @@ import { kv, parseFlags } from "./wrangler-kv.mjs";
  *
  * Add --remote [--env production] to act on the deployed namespace instead of local
  * storage. The key itself is printed once by create and stored nowhere: only its SHA-256.
+ * The record is stored as the value (what the Worker reads) and again as the entry's
+ * metadata, so list and revoke read every record from one `wrangler kv key list` instead of
+ * starting one wrangler per key.
  */
 const PREFIX = "v1:meta:apikey:";
 const TIERS = ["standard", "partner"];
@@ -44,15 +47,15 @@ if (command === "create") {
     expires_at: expires,
     revoked_at: null,
   };
-  kv(["key", "put", `${PREFIX}${hash}`, JSON.stringify(record)], flags);
+  putRecord(`${PREFIX}${hash}`, record);
   console.log(`Created key ${record.id} "${name}" (${tier}${expires ? `, expires ${expires}` : ""}).`);
   console.log("Give this to the client now; it is not stored and cannot be shown again:\n");
   console.log(`  ${key}\n`);
 } else if (command === "list") {
   const keys = JSON.parse(kv(["key", "list", "--prefix", PREFIX], flags));
   if (keys.length === 0) console.log("No API keys.");
-  for (const { name } of keys) {
-    const r = JSON.parse(kv(["key", "get", name, "--text"], flags));
+  for (const entry of keys) {
+    const r = readRecord(entry);
     const state = r.revoked_at
       ? `revoked ${r.revoked_at}`
       : r.expires_at && Date.parse(r.expires_at) <= Date.now()
@@ -65,13 +68,22 @@ if (command === "create") {
   if (typeof id !== "string" || !/^[0-9a-f]{12}$/.test(id)) die("--id <12 hex digits, from key:list> is required");
   const matches = JSON.parse(kv(["key", "list", "--prefix", `${PREFIX}${id}`], flags));
   if (matches.length !== 1) die(`No key with id ${id}.`);
-  const name = matches[0].name;
-  const r = JSON.parse(kv(["key", "get", name, "--text"], flags));
+  const r = readRecord(matches[0]);
   r.revoked_at = new Date().toISOString();
-  kv(["key", "put", name, JSON.stringify(r)], flags);
+  putRecord(matches[0].name, r);
   console.log(`Revoked ${id} "${r.name}". Isolates that remembered it stop accepting it within a minute.`);
 } else {
   die(
     "usage: keys.mjs create --name NAME --tier standard|partner [--expires DATE] | list | revoke --id ID  [--remote] [--env ENV]",
   );
+}
+
+function putRecord(name, record) {
+  const json = JSON.stringify(record);
+  kv(["key", "put", name, json, "--metadata", json], flags);
+}
+
+/** From the listing's metadata; keys created before records were mirrored there need a get. */
+function readRecord(entry) {
+  return entry.metadata ?? JSON.parse(kv(["key", "get", entry.name, "--text"], flags));
 }

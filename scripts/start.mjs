@@ -12,6 +12,8 @@ const FAKE_PORT = Number(process.env.FAKE_BEATPASS_PORT ?? 8790);
 const FAKE_TOKEN = "local-fake-token";
 // Local only, like the fake's token: lets `npm run purge` be tried against `npm start`.
 const LOCAL_PURGE_SECRET = "local-purge-secret-not-for-production-use";
+// wrangler dev is up in a few seconds on an idle machine; allow for a loaded one.
+const STARTUP_BUDGET_MS = 90_000;
 
 // Keep wrangler from reaching for the network (TOOLCHAIN.md §4): no telemetry, no update
 // check, no Request.cf download.
@@ -73,7 +75,8 @@ Press Ctrl+C to stop.`);
 });
 
 async function waitForProxy(url) {
-  for (let i = 0; i < 300; i++) {
+  const deadline = Date.now() + STARTUP_BUDGET_MS;
+  while (Date.now() < deadline) {
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) return true;
@@ -82,7 +85,7 @@ async function waitForProxy(url) {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  console.error("The proxy did not come up within 30 s; see wrangler's output above.");
+  console.error(`The proxy did not come up within ${STARTUP_BUDGET_MS / 1000} s; see wrangler's output above.`);
   return false;
 }
 

@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { XSS_NAME } from "../../fake/catalog.mjs";
-import { type Stack, startStack } from "./stack";
 
 /**
  * Real headless Chromium (Debian's package, driven by playwright-core; nothing downloaded)
@@ -34,7 +33,7 @@ const ARGS = [
   "--disable-sync",
 ];
 
-let stack: Stack;
+const stack = inject("stack");
 let embedder: Server;
 
 function embedderPage(base: string): string {
@@ -49,7 +48,6 @@ function embedderPage(base: string): string {
 
 describe.skipIf(!HAVE_CHROMIUM)("widgets in real Chromium", () => {
   beforeAll(async () => {
-    stack = await startStack(18887, 18890);
     embedder = createServer((_req, res) => {
       res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
       res.end(embedderPage(stack.base));
@@ -59,7 +57,6 @@ describe.skipIf(!HAVE_CHROMIUM)("widgets in real Chromium", () => {
   });
   afterAll(async () => {
     await new Promise((r) => embedder?.close(r));
-    await stack?.stop();
   });
 
   it("shows an XSS-named track as text: no dialog, no console error, no CSP violation", async () => {

@@ -1,24 +1,18 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { TIER_LIMITS } from "../../src/clients/tiers";
 import { problemSchema } from "../../src/errors";
-import { type Stack, startStack } from "./stack";
 
 // The README's promise, tested as a user meets it: `npm start` serves the proxy on workerd
-// (wrangler dev) in front of the fake BeatPass, with no account and no internet. Ports are
-// moved off the defaults so a developer's own `npm start` can keep running.
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack(18787, 18790);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+// (wrangler dev) in front of the fake BeatPass, with no account and no internet. The stack
+// is started once for all e2e files (global-setup.ts), on ports off the defaults so a
+// developer's own `npm start` can keep running.
+const stack = inject("stack");
 
 describe("npm start", () => {
   it("prints URLs to try", () => {
-    expect(stack.output()).toContain(`curl ${stack.base}/v1/tracks/1`);
+    expect(stack.output).toContain(`curl ${stack.base}/v1/tracks/1`);
   });
 
   it("serves real-looking track data at /v1/tracks/1", async () => {
@@ -106,7 +100,7 @@ describe("operator commands against npm start", () => {
   });
 
   it("npm run purge signs a purge the running proxy accepts", () => {
-    const secret = /PURGE_WEBHOOK_SECRET=(\S+)/.exec(stack.output())?.[1] ?? "";
+    const secret = /PURGE_WEBHOOK_SECRET=(\S+)/.exec(stack.output)?.[1] ?? "";
     const res = run(["scripts/purge.mjs", "track:1", "artist:3"], {
       PURGE_WEBHOOK_SECRET: secret,
       PURGE_URL: stack.base,
