@@ -1,0 +1,438 @@
+import { T } from "./files.mjs";
+
+const KEYS = "src/clients/api-keys.ts";
+const LIMITS = "src/clients/limits.ts";
+const APP = "src/app.ts";
+const CORS = "src/http/cors.ts";
+const MAPPING = "src/http/upstream-problem.ts";
+const RESPOND = "src/http/respond.ts";
+const PROBLEM = "src/http/problem.ts";
+const SEND = "src/http/send.ts";
+const OBSERVE = "src/http/observe.ts";
+const HOOKS = "src/routes/hooks.ts";
+const CAPPED = "src/lib/read-capped.ts";
+const OEMBED = "src/routes/oembed.ts";
+const ENV = "src/env.ts";
+// The per-client limit tests live in their own file (they make hundreds of requests).
+const CONSUMER_LIMITS = "test/integration/consumers-limits.test.ts";
+
+/** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
+export const EDGE = [
+  // ---- API keys and limits ----
+  {
+    id: "keys-revocation-ignored",
+    file: KEYS,
+    from: `if (record.revoked_at) return { ok: false, reason: "revoked" };`,
+    to: ``,
+    tests: [T.consumers],
+    why: "A revoked key would keep its tier.",
+  },
+  {
+    id: "keys-memo-forever",
+    file: KEYS,
+    from: `if (!hit || now - hit.at > KEY_MEMO_MS) {`,
+    to: `if (!hit) {`,
+    tests: [T.consumers],
+    why: "A warm isolate would never notice a revocation.",
+  },
+  {
+    id: "keys-expiry-ignored",
+    file: KEYS,
+    from: `if (record.expires_at && Date.parse(record.expires_at) <= now)`,
+    to: `if (record.expires_at && Date.parse(record.expires_at) <= 0)`,
+    tests: [T.consumers],
+    why: "Expired keys would keep working.",
+  },
+  {
+    id: "keys-stored-hash-unchecked",
+    file: KEYS,
+    from: `if (!record || typeof record.hash !== "string" || !sameHash(record.hash, hash))`,
+    to: `if (!record)`,
+    tests: [T.consumers],
+    why: "A corrupted or hand-edited record would admit a different key.",
+  },
+  {
+    id: "keys-value-logged",
+    file: KEYS,
+    from: `logEvent("warn", "api_key_read_failed", { error: String(err) });`,
+    to: `logEvent("warn", "api_key_read_failed", { error: String(err), key: presented });`,
+    tests: [T.consumers],
+    why: "A presented X-Api-Key value would be written to the logs.",
+  },
+  {
+    id: "limits-shared-by-everyone",
+    file: LIMITS,
+    from: `limitKey = \`ip:\${c.req.header("CF-Connecting-IP") ?? "unknown"}\`;`,
+    to: `limitKey = "ip:unknown";`,
+    tests: [T.consumers, CONSUMER_LIMITS],
+    why: "All anonymous viewers would share one limit: one busy client would lock out everyone.",
+  },
+  {
+    id: "limits-no-retry-after",
+    file: LIMITS,
+    from: `"Retry-After": String(periodSeconds),`,
+    to: ``,
+    tests: [T.consumers, CONSUMER_LIMITS],
+    why: "A limited client would get no hint of when to come back.",
+  },
+  {
+    id: "limits-key-tier-ignored",
+    file: LIMITS,
+    from: `client = { tier: check.record.tier, keyId: check.record.id };`,
+    to: `client = { tier: "partner", keyId: check.record.id };`,
+    tests: [T.consumers],
+    why: "Every key would get the partner tier's limits.",
+  },
+  {
+    id: "limits-key-invalid-accepted",
+    file: LIMITS,
+    from: `if (!check.ok) {`,
+    to: `if (!check.ok && check.reason === "malformed") {`,
+    tests: [T.consumers],
+    why: "Unknown, revoked and expired keys would be served (as if anonymous but with a key's claim).",
+  },
+  {
+    id: "app-widgets-unlimited",
+    file: APP,
+    from: `for (const path of ["/v1/*", "/widget/*", "/oembed"]) app.use(path, clientLimits);`,
+    to: `for (const path of ["/v1/*", "/oembed"]) app.use(path, clientLimits);`,
+    tests: [CONSUMER_LIMITS, T.consumers, T.widgets],
+    why: "Cards, the most exposed routes, would have no per-client limit.",
+  },
+  {
+    id: "app-oembed-unlimited",
+    file: APP,
+    from: `for (const path of ["/v1/*", "/widget/*", "/oembed"]) app.use(path, clientLimits);`,
+    to: `for (const path of ["/v1/*", "/widget/*"]) app.use(path, clientLimits);`,
+    tests: [CONSUMER_LIMITS, T.consumers, T.widgets],
+    why: "oEmbed would have no per-client limit.",
+  },
+  {
+    id: "app-stack-in-log",
+    file: APP,
+    from: `if (cause instanceof Error) return \`\${cause.name}: \${cause.message}\`;`,
+    to: `if (cause instanceof Error) return \`\${cause.name}: \${cause.message}\\n\${cause.stack}\`;`,
+    tests: [T.errors],
+    why: "Stack traces would be written to log lines.",
+  },
+  {
+    id: "app-internal-detail-shown",
+    file: APP,
+    from: `return new ApiError("internal", "An unexpected error occurred.", { cause: err });`,
+    to: `return new ApiError("internal", String(err), { cause: err });`,
+    tests: [T.errors],
+    why: "Our own bug's message would be shown to the viewer.",
+  },
+  // ---- CORS and response headers ----
+  {
+    id: "cors-credentials-any-origin",
+    file: CORS,
+    from: `const anyOrigin = cors({
+  origin: "*",`,
+    to: `const anyOrigin = cors({
+  origin: "*",
+  credentials: true,`,
+    tests: [T.consumers],
+    why: "Preflights would say Allow-Credentials while allowing any origin.",
+  },
+  {
+    id: "cors-null-origin-allowed",
+    file: CORS,
+    from: `(origin !== "null" && allowed.has(origin.toLowerCase()) ? origin : null)`,
+    to: `(allowed.has(origin.toLowerCase()) ? origin : null)`,
+    tests: [T.consumers],
+    why: "Sandboxed pages (origin 'null') would pass an allowlist.",
+    equivalent:
+      'ALLOWED_ORIGINS only accepts scheme://host[:port] (env.ts), so "null" can never be in the allowlist the check guards',
+  },
+  {
+    id: "cors-reflects-any-origin",
+    file: CORS,
+    from: `if (origin && origin !== "null" && allowlistSet(origins).has(origin.toLowerCase())) {`,
+    to: `if (origin) {`,
+    tests: [T.consumers],
+    why: "With ALLOWED_ORIGINS set, any origin would be reflected as allowed.",
+  },
+  {
+    id: "cors-no-vary",
+    file: CORS,
+    from: `addHeader(c, "Vary", "Origin");`,
+    to: ``,
+    tests: [T.consumers],
+    why: "A shared cache could hand one origin's CORS answer to another origin.",
+  },
+  {
+    id: "mapping-404-hidden",
+    file: MAPPING,
+    from: `case 404:
+      return { code: "not_found", detail: \`BeatPass has no \${subject}.\` };`,
+    to: ``,
+    tests: [T.errors, T.routes],
+    why: "A missing track would look like a BeatPass failure (502) instead of a 404.",
+  },
+  {
+    id: "mapping-401-no-retry-after",
+    file: MAPPING,
+    from: `detail: "BeatPass did not accept the proxy's credentials.",
+        retryAfter: 300,`,
+    to: `detail: "BeatPass did not accept the proxy's credentials.",`,
+    tests: [T.errors],
+    why: "A 503 without Retry-After: clients would hammer the proxy while its token is refused.",
+  },
+  {
+    id: "mapping-5xx-no-retry-after",
+    file: MAPPING,
+    from: `detail: \`BeatPass failed with status \${status}.\`, retryAfter: 30 };`,
+    to: `detail: \`BeatPass failed with status \${status}.\` };`,
+    tests: [T.errors],
+    why: "A 502 without Retry-After.",
+  },
+  {
+    id: "mapping-4xx-blames-caller",
+    file: MAPPING,
+    from: `return { code: "upstream_rejected",`,
+    to: `return { code: "invalid_request",`,
+    tests: [T.errors],
+    why: "BeatPass refusing our request would be blamed on the caller as a 400.",
+  },
+  {
+    id: "mapping-429-retry-after-lost",
+    file: MAPPING,
+    from: `case 429:
+      return {
+        code: "upstream_rate_limited",
+        detail: "The proxy's BeatPass rate limit is used up.",
+        retryAfter: retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS,`,
+    to: `case 429:
+      return {
+        code: "upstream_rate_limited",
+        detail: "The proxy's BeatPass rate limit is used up.",
+        retryAfter: DEFAULT_RETRY_AFTER_SECONDS,`,
+    tests: [T.errors],
+    why: "BeatPass's own Retry-After would not be passed on to viewers.",
+  },
+  {
+    id: "respond-max-age-full",
+    file: RESPOND,
+    from: `"Cache-Control": \`public, max-age=\${Math.max(0, left)},`,
+    to: `"Cache-Control": \`public, max-age=\${policy.soft},`,
+    tests: [T.cache, T.routes],
+    why: "Browsers and CDNs would keep an already-old copy for a whole soft TTL more.",
+  },
+  {
+    id: "respond-no-age",
+    file: RESPOND,
+    from: `if (served.state !== "miss") headers.Age = String(ageSeconds);`,
+    to: ``,
+    tests: [T.cache, T.routes],
+    why: "Caches downstream could not tell how old a served copy is.",
+  },
+  {
+    id: "respond-star-not-matched",
+    file: RESPOND,
+    from: `if (header.trim() === "*") return true;`,
+    to: ``,
+    tests: [T.resilience, T.unitCache],
+    why: "If-None-Match: * would not give 304 (RFC 9110).",
+  },
+  {
+    id: "respond-weak-tag-not-matched",
+    file: RESPOND,
+    from: `t.trim().replace(/^W\\//, "") === etag`,
+    to: `t.trim() === etag`,
+    tests: [T.resilience, T.unitCache],
+    why: "A weak validator from a CDN (W/...) would never give 304.",
+  },
+  {
+    id: "problem-cacheable",
+    file: PROBLEM,
+    from: `"Cache-Control": maxAge ? \`public, max-age=\${maxAge}\` : "no-store",`,
+    to: `"Cache-Control": \`public, max-age=\${maxAge ?? 60}\`,`,
+    tests: [T.errors, T.validation],
+    why: "Transient failures (502, 503) would be cached by browsers and CDNs.",
+  },
+  {
+    id: "send-no-default-cache-control",
+    file: SEND,
+    from: `all["Cache-Control"] ??= "no-store";`,
+    to: ``,
+    tests: [T.routes, T.consumers],
+    why: "Responses without their own rule would be cached heuristically downstream.",
+    equivalent:
+      "every caller of send() passes its own Cache-Control (problemResponse, cacheHeaders for JSON/widgets, oEmbed, readOnly's 204), so the default is never reached; finish() covers the rest",
+  },
+  {
+    id: "observe-any-request-id",
+    file: OBSERVE,
+    from: `presented && presented.length <= 64 && /^[\\w\\-=]+$/.test(presented) ? presented : undefined`,
+    to: `presented || undefined`,
+    tests: [T.consumers, T.routes],
+    why: "A caller's arbitrary X-Request-Id (log injection, megabytes) would be echoed into logs and bodies.",
+  },
+  // ---- the purge webhook ----
+  {
+    id: "hooks-signature-any-length",
+    file: HOOKS,
+    from: `const SIGNATURE_PATTERN = /^t=(\\d{1,12}),v1=([0-9a-f]{64})$/;`,
+    to: `const SIGNATURE_PATTERN = /^t=(\\d{1,12}),v1=([0-9a-f]+)$/;`,
+    tests: [T.consumers],
+    why: "A signature of the wrong length would reach the comparison (and a 500) instead of a 401.",
+  },
+  {
+    id: "hooks-future-timestamps",
+    file: HOOKS,
+    from: `if (Math.abs(now / 1000 - Number(t)) > TOLERANCE_SECONDS) {`,
+    to: `if (now / 1000 - Number(t) > TOLERANCE_SECONDS) {`,
+    tests: [T.consumers],
+    why: "A signature dated in the future would be valid for as long as the attacker likes.",
+  },
+  {
+    id: "hooks-replay-per-isolate",
+    file: HOOKS,
+    from: `return (await kv.get(\`\${SEEN_PREFIX}\${signature}\`)) !== null;`,
+    to: `return false;`,
+    tests: [T.consumers],
+    why: "A captured purge could be replayed against any other isolate.",
+  },
+  {
+    id: "hooks-replay-not-recorded",
+    file: HOOKS,
+    from: `c.env.BEATPASS_CACHE.put(\`\${SEEN_PREFIX}\${signature}\`, "1", { expirationTtl: TOLERANCE_SECONDS * 2 })`,
+    to: `Promise.resolve()`,
+    tests: [T.consumers],
+    why: "Other isolates would never learn that a signature was used.",
+  },
+  {
+    id: "hooks-no-secret-accepted",
+    file: HOOKS,
+    from: `if (!config.purgeSecret)
+      throw new ApiError("config_error"`,
+    to: `if (false)
+      throw new ApiError("config_error"`,
+    tests: [T.consumers],
+    why: "Without a secret configured, anyone signing with the string 'undefined' could purge.",
+  },
+  {
+    id: "hooks-timing-safe-compare",
+    file: HOOKS,
+    from: `if (!crypto.subtle.timingSafeEqual(a, b))`,
+    to: `if (expected !== sig)`,
+    tests: [T.consumers],
+    why: "A plain comparison leaks through timing how much of a signature was right.",
+    equivalent: "same results for every input; only the comparison's timing differs, which a test cannot observe",
+  },
+  {
+    id: "read-capped-ignores-content-length",
+    file: CAPPED,
+    from: `if (Number.isFinite(declared) && declared > maxBytes) {`,
+    to: `if (false) {`,
+    tests: [T.unitReadCapped, T.consumers],
+    why: "A body declared too large would be read anyway instead of refused before reading.",
+  },
+  {
+    id: "read-capped-stream-unbounded",
+    file: CAPPED,
+    from: `if (total > maxBytes) {`,
+    to: `if (total > maxBytes * 1024) {`,
+    tests: [T.unitReadCapped, T.consumers, T.errors],
+    why: "A body without Content-Length would be read to any size.",
+  },
+  // ---- oEmbed ----
+  {
+    id: "oembed-host-suffix",
+    file: OEMBED,
+    from: `const allowedHost = url.hostname === "beatpass.ca" || url.hostname === "www.beatpass.ca";`,
+    to: `const allowedHost = url.hostname.endsWith("beatpass.ca");`,
+    tests: [T.widgets],
+    why: "notbeatpass.ca URLs would be embedded as BeatPass content.",
+  },
+  {
+    id: "oembed-any-scheme-port",
+    file: OEMBED,
+    from: `if (url.protocol !== "https:" || !allowedHost || url.port || url.username) return undefined;`,
+    to: `if (!allowedHost) return undefined;`,
+    tests: [T.widgets],
+    why: "http:, other ports and user:pass@ URLs would be accepted.",
+  },
+  {
+    id: "oembed-format-xml-only",
+    file: OEMBED,
+    from: `if (q.format !== "json") throw`,
+    to: `if (q.format === "xml") throw`,
+    tests: [T.widgets],
+    why: "Unknown formats would get JSON instead of the spec's 501.",
+  },
+  {
+    id: "oembed-maxwidth-ignored",
+    file: OEMBED,
+    from: `const width = Math.max(MIN_WIDTH, Math.min(DEFAULT_WIDTH, q.maxwidth ?? DEFAULT_WIDTH));`,
+    to: `const width = DEFAULT_WIDTH;`,
+    tests: [T.widgets],
+    why: "Consumers asking for a narrower embed would get one that overflows (oEmbed requires maxwidth be honoured).",
+  },
+  {
+    id: "oembed-title-unescaped",
+    file: OEMBED,
+    from: `title="\${esc(title)} on BeatPass"`,
+    to: `title="\${title} on BeatPass"`,
+    tests: [T.widgets],
+    why: "A track name could break out of the iframe's title attribute in the consumer's page.",
+  },
+  {
+    id: "oembed-etag-reused",
+    file: OEMBED,
+    from: `const etag = await etagFor(\`\${served.entry.etag}|\${src}|\${width}|\${height}\`);`,
+    to: `const etag = served.entry.etag;`,
+    tests: [T.widgets],
+    why: "Two different oEmbed bodies (sizes, origins) would share one strong ETag.",
+  },
+  // ---- config ----
+  {
+    id: "env-api-base-plain-http",
+    file: ENV,
+    from: `z.refine((u) => u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK_HOSTS.has(u.hostname)), {`,
+    to: `z.refine((u) => u.protocol === "https:" || u.protocol === "http:", {`,
+    tests: [T.errors, T.validation],
+    why: "The token could be sent over plain http to a remote host.",
+  },
+  {
+    id: "env-purge-secret-short",
+    file: ENV,
+    from: `z.minLength(32, "must be at least 32 characters")`,
+    to: `z.minLength(1, "must be at least 32 characters")`,
+    tests: [T.consumers],
+    why: "A guessable purge secret would be accepted.",
+  },
+  {
+    id: "env-frame-ancestors-unanchored",
+    file: ENV,
+    from: `z.regex(/^(\\*|'self'|'none'|https?:\\/\\/(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?)$/i, "invalid frame-ancestors source")`,
+    to: `z.regex(/(\\*|'self'|'none'|https?:\\/\\/(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?)/i, "invalid frame-ancestors source")`,
+    tests: [T.widgets],
+    why: "FRAME_ANCESTORS could smuggle other directives (';' and all) into the cards' CSP.",
+  },
+  {
+    id: "env-image-hosts-unanchored",
+    file: ENV,
+    from: `z.regex(/^(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?$/, "hosts are host, host:port or *.domain")`,
+    to: `z.regex(/(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?/, "hosts are host, host:port or *.domain")`,
+    tests: [T.widgets],
+    why: "IMAGE_HOSTS entries like '* https:' would widen the cards' img-src.",
+  },
+  {
+    id: "env-origins-unchecked",
+    file: ENV,
+    from: `z.string().check(z.regex(/^https?:\\/\\/[a-z0-9.-]+(:\\d{1,5})?$/i, "origins are scheme://host[:port]")),`,
+    to: `z.string(),`,
+    tests: [T.consumers],
+    why: "ALLOWED_ORIGINS could hold 'null' or '*', allowing what the allowlist is meant to refuse.",
+  },
+  {
+    id: "env-timeout-unbounded",
+    file: ENV,
+    from: `UPSTREAM_TIMEOUT_MS: bounded(10, 30_000, DEFAULT_UPSTREAM_TIMEOUT_MS),`,
+    to: `UPSTREAM_TIMEOUT_MS: bounded(10, 3_600_000, DEFAULT_UPSTREAM_TIMEOUT_MS),`,
+    tests: [T.errors, T.validation],
+    why: "A typo in UPSTREAM_TIMEOUT_MS could hold viewers for an hour.",
+  },
+];

@@ -1,0 +1,264 @@
+import { T } from "./files.mjs";
+
+const CLIENT = "src/upstream/client.ts";
+const GUARD = "src/upstream/guard.ts";
+const ENVELOPE = "src/upstream/envelope.ts";
+const IMAGES = "src/upstream/images.ts";
+
+/** The only code that talks to BeatPass: the token, its budget and what BeatPass may say. */
+export const UPSTREAM = [
+  {
+    id: "client-redirect-follow",
+    file: CLIENT,
+    from: `redirect: "manual",`,
+    to: `redirect: "follow",`,
+    tests: [T.errors],
+    why: "The Bearer token would follow a redirect to whatever host BeatPass (or an attacker in its place) names.",
+  },
+  {
+    id: "client-redirect-as-status",
+    file: CLIENT,
+    from: `if (res.status >= 300 && res.status < 400) {`,
+    to: `if (res.status >= 300 && res.status < 300) {`,
+    tests: [T.errors],
+    why: "A redirect would be reported as BeatPass rejecting the request, hiding what happened.",
+  },
+  {
+    id: "client-error-body-kept",
+    file: CLIENT,
+    from: `await discard(res);
+    throw new UpstreamError("status", path, {`,
+    to: `throw new UpstreamError("status", path, {
+      message: await res.text(),`,
+    tests: [T.token, T.errors],
+    why: "BeatPass's error body (which may echo the token) would travel in the error into logs.",
+  },
+  {
+    id: "client-no-size-cap",
+    file: CLIENT,
+    from: `const bytes = await readCapped(res, MAX_UPSTREAM_BYTES);`,
+    to: `const bytes = new Uint8Array(await res.arrayBuffer());`,
+    tests: [T.errors],
+    why: "An endless or huge upstream body would be buffered whole, towards the isolate's memory limit.",
+  },
+  {
+    id: "client-retries-5xx",
+    file: CLIENT,
+    from: `err.kind !== "network" ||`,
+    to: `(err.kind !== "network" && err.kind !== "status") ||`,
+    tests: [T.errors],
+    why: "Every 5xx would be asked twice, spending BeatPass budget while it is failing.",
+  },
+  {
+    id: "client-timeout-as-network",
+    file: CLIENT,
+    from: `throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });
+  }
+  const rateLimit`,
+    to: `throw new UpstreamError("network", path, { cause });
+  }
+  const rateLimit`,
+    tests: [T.errors],
+    why: "A timeout would be reported as unreachable (502, and retried) instead of 504.",
+  },
+  {
+    id: "client-slow-body-not-timeout",
+    file: CLIENT,
+    from: `if (cause instanceof UpstreamError) throw cause;
+    throw new UpstreamError(signal.aborted ? "timeout" : "network", path, { cause });`,
+    to: `if (cause instanceof UpstreamError) throw cause;
+    throw new UpstreamError("network", path, { cause });`,
+    tests: [T.errors],
+    why: "A body that trickles past the deadline would be reported as a network failure, not a timeout.",
+  },
+  {
+    id: "client-no-deadline",
+    file: CLIENT,
+    from: `      redirect: "manual",
+      signal,`,
+    to: `      redirect: "manual",`,
+    tests: [T.errors],
+    why: "A hanging BeatPass would hold every viewer's request open with no timeout.",
+  },
+  {
+    id: "client-retry-after-unclamped",
+    file: CLIENT,
+    from: `return Math.min(Math.max(seconds, 1), MAX_RETRY_AFTER_SECONDS);`,
+    to: `return Math.max(seconds, 1);`,
+    tests: [T.unitUpstream, T.errors],
+    why: "A hostile or broken Retry-After could park a whole route family for days.",
+  },
+  {
+    id: "client-keeps-leading-with-rejected-token",
+    file: CLIENT,
+    from: `return [...all.filter((t) => !rejectedTokens.has(t)), ...all.filter((t) => rejectedTokens.has(t))];`,
+    to: `return all;`,
+    tests: [T.resilience, T.token],
+    why: "After a rotation every request would first spend a call on the dead token.",
+  },
+  {
+    id: "client-next-token-on-403",
+    file: CLIENT,
+    from: `err.status !== 401 || !next`,
+    to: `err.status !== 403 || !next`,
+    tests: [T.resilience, T.token],
+    why: "A 401 would not fall back to BEATPASS_TOKEN_NEXT, so a rotation would take the proxy down.",
+  },
+  {
+    id: "client-429-gate-on-503",
+    file: CLIENT,
+    from: `if (err.kind === "status" && err.status === 429) {`,
+    to: `if (err.kind === "status" && err.status === 503) {`,
+    tests: [T.errors, T.resilience],
+    why: "A 429 would not close the gate: everyone keeps hitting BeatPass while it asks us to stop.",
+  },
+  {
+    id: "client-breaker-counts-4xx",
+    file: CLIENT,
+    from: `(err.kind === "status" && (err.status ?? 0) >= 500)`,
+    to: `(err.kind === "status" && (err.status ?? 0) >= 400)`,
+    tests: [T.resilience],
+    why: "Asking five times for a missing id would open the breaker for every viewer of the family.",
+  },
+  {
+    id: "client-dot-segments",
+    file: CLIENT,
+    from: `if (s === "" || s === "." || s === "..") throw new Error("invalid upstream path segment");`,
+    to: `if (s === "") throw new Error("invalid upstream path segment");`,
+    tests: [T.unitUpstream, T.validation],
+    why: "A '..' segment would walk the token to another BeatPass endpoint than the allowlisted one.",
+  },
+  {
+    id: "client-escape-check-removed",
+    file: CLIENT,
+    from: `if (url.origin !== apiBase.origin || !url.pathname.startsWith(apiBase.pathname)) {`,
+    to: `if (false) {`,
+    tests: [T.unitUpstream],
+    why: "Defence in depth against a path leaving the API base.",
+    equivalent:
+      "unreachable: every segment is percent-encoded (no '/', ':' or '?') and dot segments are refused just above, so no input can leave the base",
+  },
+  {
+    id: "guard-threshold-tenfold",
+    file: GUARD,
+    from: `export const BREAKER_THRESHOLD = 5;`,
+    to: `export const BREAKER_THRESHOLD = 50;`,
+    tests: [T.resilience],
+    why: "The breaker would let 50 failures in a row through to a failing BeatPass.",
+  },
+  {
+    id: "guard-threshold-off-by-one",
+    file: GUARD,
+    from: `if (s.failures >= BREAKER_THRESHOLD) {
+    if (now < s.openUntil || s.probing) {`,
+    to: `if (s.failures > BREAKER_THRESHOLD) {
+    if (now < s.openUntil || s.probing) {`,
+    tests: [T.resilience],
+    why: "The breaker would open one failure later than documented.",
+  },
+  {
+    id: "guard-concurrent-probes",
+    file: GUARD,
+    from: `if (now < s.openUntil || s.probing) {`,
+    to: `if (now < s.openUntil) {`,
+    tests: [T.resilience],
+    why: "A half-open breaker would let every concurrent request through as a 'probe'.",
+  },
+  {
+    id: "guard-no-cooldown",
+    file: GUARD,
+    from: `s.openUntil = now + BREAKER_COOLDOWN_MS;`,
+    to: `s.openUntil = now;`,
+    tests: [T.resilience],
+    why: "An open breaker would probe on the very next request instead of resting BeatPass.",
+  },
+  {
+    id: "guard-success-does-not-close",
+    file: GUARD,
+    from: `s.failures = 0;
+    return;`,
+    to: `return;`,
+    tests: [T.resilience],
+    why: "Once open, the breaker would stay half-open forever, one probe at a time.",
+  },
+  {
+    id: "guard-ignores-shared-gate",
+    file: GUARD,
+    from: `if (Number.isFinite(shared) && shared > s.blockedUntil) s.blockedUntil = shared;`,
+    to: `void shared;`,
+    tests: [T.resilience, T.errors],
+    why: "A 429 seen by one isolate would not stop the others: the gate would work only per isolate.",
+  },
+  {
+    id: "guard-block-never-set",
+    file: GUARD,
+    from: `if (until <= s.blockedUntil) return;`,
+    to: `if (until >= s.blockedUntil) return;`,
+    tests: [T.errors, T.resilience],
+    why: "A 429 would close no gate at all.",
+  },
+  {
+    id: "guard-gate-recheck-rare",
+    file: GUARD,
+    from: `const GATE_RECHECK_MS = 5_000;`,
+    to: `const GATE_RECHECK_MS = 3_600_000;`,
+    tests: [T.resilience],
+    why: "An isolate would learn another isolate's 429 only after an hour.",
+  },
+  {
+    id: "guard-retry-after-fixed",
+    file: GUARD,
+    from: `retryAfterSeconds: Math.ceil((s.blockedUntil - now) / 1000) };`,
+    to: `retryAfterSeconds: 60 };`,
+    tests: [T.resilience, T.errors],
+    why: "Viewers would be told to wait a minute whatever BeatPass asked for.",
+  },
+  {
+    id: "envelope-schema-error-logs-body",
+    file: ENVELOPE,
+    from: `.map((i) => \`\${i.path.join(".") || "(root)"}: \${i.code}\`)`,
+    to: `.map((i) => \`\${i.path.join(".") || "(root)"}: \${i.code} \${JSON.stringify(value)}\`)`,
+    tests: [T.token, T.errors],
+    why: "An unexpected upstream payload (which may echo the token) would be copied into the log.",
+  },
+  {
+    id: "envelope-page-ignores-upstream",
+    file: ENVELOPE,
+    from: `page: (m.success && m.data.current_page) || requested.page,`,
+    to: `page: requested.page,`,
+    tests: [T.projection, T.unitUpstream],
+    why: "Pagination would report the page asked for, not the page BeatPass returned.",
+  },
+  {
+    id: "envelope-paginator-under-key-ignored",
+    file: ENVELOPE,
+    from: `const candidates = [body[key], body.pagination];`,
+    to: `const candidates = [body.pagination];`,
+    tests: [T.unitUpstream, T.projection],
+    why: "The Laravel paginator under the entity's key (BeatPass's most common envelope) would not be read.",
+  },
+  {
+    id: "envelope-null-group",
+    file: ENVELOPE,
+    from: `if (value === null || value === undefined) return [];`,
+    to: `if (value === undefined) return [];`,
+    tests: [T.projection, T.unitUpstream],
+    why: "A search group BeatPass sends as null would fail the whole search.",
+  },
+  {
+    id: "images-follow-redirect",
+    file: IMAGES,
+    from: `redirect: "manual",`,
+    to: `redirect: "follow",`,
+    tests: [T.widgets],
+    why: "Artwork from an allowlisted host could redirect the Worker's fetch to any host.",
+  },
+  {
+    id: "images-no-type-check",
+    file: IMAGES,
+    from: `if (!res.ok || !IMAGE_TYPES.has(type)) {`,
+    to: `if (!res.ok) {`,
+    tests: [T.widgets],
+    why: "Any content (HTML, SVG with script) would be inlined into SVG cards as 'artwork'.",
+  },
+];
