@@ -12,7 +12,8 @@ export type FakeFault = { path?: string; times?: number; ms?: number } & (
   | { kind: "delay" }
   | { kind: "hang" }
   | { kind: "network" }
-  | { kind: "redirect" }
+  | { kind: "redirect"; location?: string }
+  | { kind: "trickle"; every?: number }
   | { kind: "invalid_json" }
   | { kind: "body"; body: unknown }
   | { kind: "large"; bytes?: number }

@@ -332,8 +332,10 @@ function search(q, rich) {
 /**
  * A fault: `{ path?: string (substring of the API path, default all), kind, times?, ms? }` with
  * kind one of: "status" (`status`, optional `body`, `headers`), "delay" (`ms`, then the
- * normal answer), "hang" (never answers), "network" (connection error), "redirect",
- * "invalid_json", "body" (200 with `body` as given), "large" (`bytes` of valid JSON).
+ * normal answer), "hang" (never answers), "network" (connection error), "redirect" (to
+ * `location`, by default another host), "invalid_json", "body" (200 with `body` as given),
+ * "large" (`bytes` of valid JSON), "trickle" (200 headers at once, then one byte of body
+ * every `every` ms, never finishing).
  */
 function matchFault(faults, path) {
   const i = faults.findIndex((f) => !f.path || path.includes(f.path));
@@ -357,6 +359,29 @@ const sleep = (ms, signal) =>
       reject(signal.reason ?? new Error("aborted"));
     });
   });
+
+/** A body that starts at once and never ends: one byte at a time until the reader cancels. */
+function trickle(everyMs) {
+  const encoder = new TextEncoder();
+  let timer;
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(encoder.encode('{"status":"success","track":{"id":1,"name":"'));
+    },
+    pull(controller) {
+      return new Promise((resolve) => {
+        timer = setTimeout(() => {
+          controller.enqueue(encoder.encode("x"));
+          resolve();
+        }, everyMs);
+      });
+    },
+    cancel() {
+      clearTimeout(timer);
+    },
+  });
+  return new Response(body, { status: 200, headers: { "Content-Type": "application/json" } });
+}
 
 function errorBodyFor(status) {
   if (status === 401) return { message: "Unauthenticated." };
@@ -461,7 +486,12 @@ export function createFakeBeatpass({
       case "network":
         throw new TypeError("fake network failure");
       case "redirect":
-        return new Response(null, { status: 302, headers: { Location: "https://elsewhere.example/steal" } });
+        return new Response(null, {
+          status: 302,
+          headers: { Location: f.location ?? "https://elsewhere.example/steal" },
+        });
+      case "trickle":
+        return trickle(f.every ?? 20);
       case "invalid_json":
         return new Response("<html>Bad gateway</html>", { status: 200, headers: { "Content-Type": "text/html" } });
       case "body":

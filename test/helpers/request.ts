@@ -28,6 +28,11 @@ export async function call(path: string, init: RequestInit = {}, envOverride: Pa
   const res = await worker.fetch(req, { ...env, ...envOverride }, ctx);
   const text = await res.text();
   await waitOnExecutionContext(ctx);
+  return checked(res, text);
+}
+
+/** The checks `call` makes on every response, for responses obtained some other way. */
+export function checked(res: Response, text: string): Called {
   assertSafe(res.headers, text);
   expect(res.headers.get("X-Request-Id"), "X-Request-Id on every response").toBeTruthy();
   expect(res.headers.get("Cache-Control"), "explicit Cache-Control on every response").toBeTruthy();
@@ -53,7 +58,14 @@ export function assertSafe(headers: Headers, body: string): void {
   expect(body).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
 }
 
-/** Asserts an RFC 9457 problem response with the given status and code, and returns its body. */
+// README, "How caching works": problems are no-store except not_found (60 s) and gone (300 s).
+const CACHEABLE_PROBLEM_SECONDS: Record<string, number> = { not_found: 60, gone: 300 };
+
+/**
+ * Asserts an RFC 9457 problem response with the given status and code, and returns its body.
+ * Also holds every problem to the README's promises: its cache rule, and a Retry-After on
+ * every 429 and every 502-504 (a 500 is our bug and a 501 will not change by waiting).
+ */
 export function expectProblem(res: Called, status: number, code: string): Problem {
   expect(res.status).toBe(status);
   expect(res.headers.get("Content-Type")).toBe("application/problem+json");
@@ -62,5 +74,11 @@ export function expectProblem(res: Called, status: number, code: string): Proble
   expect(body.code).toBe(code);
   expect(body.request_id).toBe(res.headers.get("X-Request-Id"));
   expect(body.type).toBe(`${ORIGIN}/problems/${code}`);
+  const maxAge = CACHEABLE_PROBLEM_SECONDS[code];
+  expect(res.headers.get("Cache-Control"), `Cache-Control of ${code}`).toBe(
+    maxAge ? `public, max-age=${maxAge}` : "no-store",
+  );
+  if (status === 429 || (status >= 502 && status <= 504))
+    expect(res.headers.get("Retry-After"), `Retry-After of ${code}`).toMatch(/^[1-9][0-9]*$/);
   return body;
 }

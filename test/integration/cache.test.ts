@@ -1,19 +1,52 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { DEFAULT_POLICY } from "../../src/cache/policy";
+import { memory, resetTiers } from "../../src/cache/tiers";
+import { useClock } from "../helpers/clock";
+import { DOCUMENTED_POLICY } from "../helpers/documented";
 import { call } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
 describe("KV cache", () => {
-  it("serves a repeated request from KV with no upstream request", async () => {
+  it("serves a repeated request from cache with no upstream request, saying how old it is", async () => {
+    const clock = useClock();
     const first = await call("/v1/tracks/1");
+    expect(first.headers.get("Age")).toBeNull(); // just fetched: a miss carries no Age
+    clock.advance(42_000);
     const second = await call("/v1/tracks/1");
     expect(second.status).toBe(200);
     expect(second.text).toBe(first.text);
-    expect(second.headers.get("Cache-Status")).toMatch(/^beatpass-edge; hit; ttl=\d+; detail=memory$/);
-    expect(Number(second.headers.get("Age"))).toBeGreaterThanOrEqual(0);
+    const left = DOCUMENTED_POLICY.entity.soft - 42;
+    expect(second.headers.get("Cache-Status")).toBe(`beatpass-edge; hit; ttl=${left}; detail=memory`);
+    expect(second.headers.get("Age")).toBe("42");
+    expect(second.headers.get("Cache-Control")).toMatch(new RegExp(`^public, max-age=${left}, `));
     expect(upstreamPaths()).toEqual(["/tracks/1"]);
+  });
+
+  it("reads the age of a KV copy from KV, not from when this isolate saw it", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/1");
+    resetTiers(); // a cold isolate: only KV has the copy
+    clock.advance(100_000);
+    const res = await call("/v1/tracks/1");
+    expect(res.headers.get("Cache-Status")).toBe(
+      `beatpass-edge; hit; ttl=${DOCUMENTED_POLICY.entity.soft - 100}; detail=kv`,
+    );
+    expect(res.headers.get("Age")).toBe("100");
+    clock.advance(DOCUMENTED_POLICY.entity.soft * 1000);
+    resetTiers();
+    const stale = await call("/v1/tracks/1");
+    expect(stale.headers.get("Cache-Status")).toContain("detail=stale-while-revalidate");
+  });
+
+  it("reads the age of a Cache API copy from the copy", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/2");
+    memory.clear(); // the Cache API still has it
+    clock.advance(DOCUMENTED_POLICY.entity.soft * 1000 + 5000);
+    const res = await call("/v1/tracks/2");
+    expect(res.headers.get("Cache-Status")).toContain("detail=stale-while-revalidate");
+    expect(res.headers.get("Age")).toBe(String(DOCUMENTED_POLICY.entity.soft + 5));
   });
 
   it("stores the normalised body under a versioned key with the route family's TTL", async () => {
@@ -24,7 +57,7 @@ describe("KV cache", () => {
     expect(JSON.parse(stored.value!).data.id).toBe(1);
     expect(stored.metadata?.fetched_at).toBeTypeOf("number");
     expect(stored.metadata?.etag).toMatch(/^"[0-9a-f]{32}"$/);
-    expect(keys[0]!.expiration).toBeGreaterThan(Date.now() / 1000 + DEFAULT_POLICY.entity.staleIfError - 5);
+    expect(keys[0]!.expiration).toBeGreaterThan(Date.now() / 1000 + DOCUMENTED_POLICY.entity.staleIfError - 5);
   });
 
   it("parameter order, defaults and unknown parameters do not change the key", async () => {
@@ -32,6 +65,22 @@ describe("KV cache", () => {
     await call("/v1/tracks?query=ghost&utm_source=x&per_page=5");
     await call("/v1/tracks?perPage=5&query=ghost&page=1");
     expect(upstreamPaths()).toEqual(["/tracks"]);
+  });
+
+  it.each([
+    "/v1/genres",
+    "/v1/tracks/1",
+    "/v1/artists/3?with=albums",
+    "/v1/search?query=night",
+    "/v1/tracks?page=2",
+    "/v1/tags/dark/tracks",
+  ])("unknown parameters on %s are neither forwarded nor part of the key", async (path) => {
+    const sep = path.includes("?") ? "&" : "?";
+    for (const junk of ["junk=1", "junk=2&utm_source=x", "JUNK=3", "junk"]) {
+      expect((await call(`${path}${sep}${junk}`)).status).toBe(200);
+    }
+    expect(fake.requests).toHaveLength(1);
+    for (const name of Object.keys(fake.requests[0]!.query)) expect(name).not.toMatch(/junk|utm/i);
   });
 
   it("different parameters are different entries", async () => {
@@ -56,7 +105,7 @@ describe("KV cache", () => {
 
   it("refetches once the entry is older than its TTL", async () => {
     await call("/v1/genres");
-    const later = Date.now() + (DEFAULT_POLICY.taxonomy.staleIfError + 1) * 1000;
+    const later = Date.now() + (DOCUMENTED_POLICY.taxonomy.staleIfError + 1) * 1000;
     vi.spyOn(Date, "now").mockReturnValue(later);
     const res = await call("/v1/genres");
     expect(res.headers.get("Cache-Status")).toContain("fwd=miss");

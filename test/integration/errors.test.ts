@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { call, expectProblem } from "../helpers/request";
 import { type FakeFault, fake, upstreamPaths } from "../helpers/upstream";
+import { logLines, offNetwork } from "../setup";
 
 /** Cache entries, leaving out the proxy's own bookkeeping keys (v1:meta:*). */
 async function dataKeys(): Promise<string[]> {
@@ -165,10 +166,29 @@ describe("the upstream error table", () => {
     expect(res.headers.get("Retry-After")).toBe("10");
   });
 
-  it("a slow body that outlasts the timeout is a timeout too", async () => {
+  it("headers that arrive after the timeout are a timeout", async () => {
     fake.addFault({ kind: "delay", ms: 200, path: "/tracks/7" });
     const res = await call("/v1/tracks/7", {}, { UPSTREAM_TIMEOUT_MS: "50" });
     expectProblem(res, 504, "upstream_timeout");
+  });
+
+  it("a body that trickles on past the timeout is a timeout too, not a network failure", async () => {
+    fake.addFault({ kind: "trickle", every: 10, path: "/tracks/7" });
+    const res = await call("/v1/tracks/7", {}, { UPSTREAM_TIMEOUT_MS: "100" });
+    expectProblem(res, 504, "upstream_timeout");
+    expect(upstreamPaths()).toEqual(["/tracks/7"]); // and it was not retried
+  });
+
+  it("a redirect is never followed, not even to BeatPass's own host", async () => {
+    fake.addFault({ kind: "redirect", location: "https://fake-beatpass.test/api/v1/tracks/1", path: "/tracks/7" });
+    expectProblem(await call("/v1/tracks/7"), 502, "upstream_redirect");
+    expect(upstreamPaths()).toEqual(["/tracks/7"]);
+  });
+
+  it("a redirect to another host: the token goes nowhere (test/setup.ts records any attempt)", async () => {
+    fake.addFault({ kind: "redirect", location: "https://collector.example/steal", path: "/tracks/7" });
+    expectProblem(await call("/v1/tracks/7"), 502, "upstream_redirect");
+    expect(offNetwork).toEqual([]);
   });
 
   it("lyrics BeatPass reports as null are a 404 not_found", async () => {
@@ -191,6 +211,24 @@ describe("the upstream error table", () => {
   });
 });
 
+describe("our own bugs", () => {
+  it("an unexpected exception is a 500 internal: generic to the viewer, its message (no stack) to the log", async () => {
+    const exploding = {
+      limit: () => {
+        throw new Error("rate limiter exploded: internal-detail-7f3a");
+      },
+    };
+    const res = await call("/v1/genres", {}, { RATE_LIMIT_ANON: exploding as unknown as RateLimit });
+    const problem = expectProblem(res, 500, "internal");
+    expect(problem.detail).toBe("An unexpected error occurred.");
+    expect(res.text).not.toContain("internal-detail-7f3a");
+    const failed = logLines.map((l) => JSON.parse(l)).find((l) => l.event === "request_failed");
+    expect(failed).toMatchObject({ level: "error", code: "internal", status: 500 });
+    expect(failed.cause).toBe("Error: rate limiter exploded: internal-detail-7f3a");
+    expect(upstreamPaths()).toEqual([]);
+  });
+});
+
 describe("configuration problems", () => {
   it("a missing BEATPASS_TOKEN gives 503 config_error and no upstream request", async () => {
     const res = await call("/v1/tracks/1", {}, { BEATPASS_TOKEN: undefined });
@@ -204,15 +242,32 @@ describe("configuration problems", () => {
     expect(upstreamPaths()).toEqual([]);
   });
 
-  it.each(["http://beatpass.example/api/v1", "not a url", "https://user:pw@open.beatpass.ca/api/v1"])(
-    "an unsafe BEATPASS_API_BASE (%s) gives 503 config_error and no request",
-    async (base) => {
-      const res = await call("/v1/tracks/1", {}, { BEATPASS_API_BASE: base });
-      expectProblem(res, 503, "config_error");
-      expect(res.text).not.toContain("pw@");
-      expect(upstreamPaths()).toEqual([]);
-    },
-  );
+  it.each([
+    "http://beatpass.example/api/v1",
+    "http://10.0.0.8/api/v1",
+    "not a url",
+    "https://user:pw@open.beatpass.ca/api/v1",
+  ])("an unsafe BEATPASS_API_BASE (%s) gives 503 config_error and no request", async (base) => {
+    const res = await call("/v1/tracks/1", {}, { BEATPASS_API_BASE: base });
+    expectProblem(res, 503, "config_error");
+    expect(res.text).not.toContain("pw@");
+    expect(upstreamPaths()).toEqual([]);
+  });
+
+  it.each(["60000", "9", "abc"])("UPSTREAM_TIMEOUT_MS=%s (outside 10-30000) gives 503 config_error", async (ms) => {
+    expectProblem(await call("/v1/tracks/1", {}, { UPSTREAM_TIMEOUT_MS: ms }), 503, "config_error");
+    expect(upstreamPaths()).toEqual([]);
+  });
+
+  it.each([
+    ['{"entity":{"soft":600,"hard":300}}', "hard below soft"],
+    ['{"entity":{"staleIfError":100}}', "staleIfError below hard"],
+    ['{"entity":{"soft":0}}', "zero"],
+    ['{"nope":{"soft":1}}', "unknown family"],
+  ])("CACHE_POLICY %s (%s) gives 503 config_error", async (policy) => {
+    expectProblem(await call("/v1/tracks/1", {}, { CACHE_POLICY: policy }), 503, "config_error");
+    expect(upstreamPaths()).toEqual([]);
+  });
 
   it("healthz says the token is missing without failing", async () => {
     const res = await call("/healthz", {}, { BEATPASS_TOKEN: undefined });

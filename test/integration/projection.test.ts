@@ -114,6 +114,24 @@ describe("BeatPass's documented example payloads (test/fixtures/upstream) parse"
     expect(res.json().data).toHaveLength(3);
   });
 
+  it("reports the page BeatPass actually returned, not the one asked for", async () => {
+    // Past the last page, BeatPass (Laravel) answers with what it has and says which page it is.
+    const clamped = { ...tracksList.tracks, current_page: 9, per_page: 3, last_page: 9 };
+    fake.addFault({ kind: "body", body: { status: "success", tracks: clamped }, path: "/tracks" });
+    expect((await call("/v1/tracks?page=500&per_page=3")).json().pagination).toMatchObject({ page: 9, last_page: 9 });
+  });
+
+  it("reads search groups BeatPass sends as null, a single object or a paginator", async () => {
+    const track = tracksList.tracks.data[0]!;
+    const results = { tracks: { data: [track] }, albums: null, artists: [], playlists: undefined, users: null };
+    fake.addFault({ kind: "body", body: { status: "success", query: "x", results }, path: "/search" });
+    const res = await call("/v1/search?query=x");
+    expect(res.status).toBe(200);
+    const data = res.json().data;
+    expect(data.tracks.map((t: { id: number }) => t.id)).toEqual([track.id]);
+    expect([data.albums, data.artists, data.playlists, data.users]).toEqual([[], [], [], []]);
+  });
+
   it("reads 'simple' pagination without total and last_page", async () => {
     const { total: _t, last_page: _l, ...simple } = tracksList.tracks;
     fake.addFault({ kind: "body", body: { status: "success", tracks: simple }, path: "/tracks" });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_PER_PAGE } from "../../src/schemas/requests";
+import { DOCUMENTED_MAX_PER_PAGE } from "../helpers/documented";
 import { call, expectProblem } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 
@@ -51,20 +51,20 @@ describe("invalid input gets 400 invalid_request and never reaches BeatPass", ()
 });
 
 describe("percent-encoded traversal never reaches another upstream path", () => {
+  const invalid = [400, "invalid_request"] as const;
   it.each([
-    "/v1/tags/..%2f..%2fusers%2fme/tracks",
-    "/v1/tags/%2E%2E%2Fartists/albums",
-    "/v1/tags/dark%5c..%5cusers/tracks",
-    "/v1/tags/%252e%252e%252fusers/tracks",
-    "/v1/tags/dark%2ftracks%3fx=1/tracks",
-    "/v1/tracks/1%2f..%2f..%2fusers%2fme",
-    "/v1/tracks/%2e%2e",
-    "/v1/artists/1%23/albums",
-    "/v1/users/1%3Fwith=email",
-  ])("GET %s is refused with no upstream request", async (path) => {
-    const res = await call(path);
-    expect([400, 404]).toContain(res.status);
-    expectProblem(res, res.status, res.status === 400 ? "invalid_request" : "not_found");
+    ["/v1/tags/..%2f..%2fusers%2fme/tracks", invalid],
+    ["/v1/tags/%2E%2E%2Fartists/albums", invalid],
+    ["/v1/tags/dark%5c..%5cusers/tracks", invalid],
+    ["/v1/tags/%252e%252e%252fusers/tracks", invalid],
+    ["/v1/tags/dark%2ftracks%3fx=1/tracks", invalid],
+    ["/v1/tracks/1%2f..%2f..%2fusers%2fme", invalid],
+    // The URL parser makes this /v1/, which is no route.
+    ["/v1/tracks/%2e%2e", [404, "not_found"]],
+    ["/v1/artists/1%23/albums", invalid],
+    ["/v1/users/1%3Fwith=email", invalid],
+  ] as const)("GET %s is refused with no upstream request", async (path, [status, code]) => {
+    expectProblem(await call(path), status, code);
     expect(upstreamPaths()).toEqual([]);
   });
 
@@ -87,11 +87,11 @@ describe("percent-encoded traversal never reaches another upstream path", () => 
 });
 
 describe("canonical parameters", () => {
-  it(`clamps per_page to ${MAX_PER_PAGE}`, async () => {
+  it(`clamps per_page to ${DOCUMENTED_MAX_PER_PAGE}`, async () => {
     const res = await call("/v1/tracks?per_page=500");
     expect(res.status).toBe(200);
-    expect(fake.requests[0]?.query.per_page).toBe(String(MAX_PER_PAGE));
-    expect(res.json().pagination.per_page).toBe(MAX_PER_PAGE);
+    expect(fake.requests[0]?.query.per_page).toBe(String(DOCUMENTED_MAX_PER_PAGE));
+    expect(res.json().pagination.per_page).toBe(DOCUMENTED_MAX_PER_PAGE);
   });
 
   it("accepts perPage on routes whose BeatPass name is per_page, and vice versa", async () => {

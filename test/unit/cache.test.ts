@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import { etagFor } from "../../src/cache/entry";
 import { parseKey } from "../../src/cache/keys";
 import { MemoryTier } from "../../src/cache/memory";
-import { DEFAULT_POLICY, parsePolicy } from "../../src/cache/policy";
+import { parsePolicy } from "../../src/cache/policy";
 import { shouldWriteKv } from "../../src/cache/tiers";
 import { matchesEtag } from "../../src/http/respond";
+import { DOCUMENTED_POLICY } from "../helpers/documented";
 
 const entry = (body: string, etag = '"a"') => ({ body, etag, fetchedAt: 0 });
 
@@ -49,9 +50,9 @@ describe("shouldWriteKv", () => {
 
 describe("parsePolicy", () => {
   it("defaults, merges partial overrides given as JSON or object", () => {
-    expect(parsePolicy(undefined)).toEqual({ ok: true, policy: DEFAULT_POLICY });
+    expect(parsePolicy(undefined)).toEqual({ ok: true, policy: DOCUMENTED_POLICY });
     const r = parsePolicy('{"search":{"soft":30}}');
-    expect(r.ok && r.policy.search).toEqual({ ...DEFAULT_POLICY.search, soft: 30 });
+    expect(r.ok && r.policy.search).toEqual({ ...DOCUMENTED_POLICY.search, soft: 30 });
     expect(parsePolicy({ media: { hard: 700_000 } }).ok).toBe(true);
   });
 

@@ -3,6 +3,7 @@ import { hc } from "hono/client";
 import { expect, it } from "vitest";
 import type { AppType } from "../../src/app";
 import worker from "../../src/index";
+import { checked } from "../helpers/request";
 
 // Compiles only if AppType describes the routes: tsc checks this file with the rest.
 it("a typed hono/client reaches the Worker and gets typed data", async () => {
@@ -10,8 +11,10 @@ it("a typed hono/client reaches the Worker and gets typed data", async () => {
     fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
       const ctx = createExecutionContext();
       const res = await worker.fetch(new Request(input, init), env, ctx);
+      const text = await res.text();
       await waitOnExecutionContext(ctx);
-      return res;
+      checked(res, text); // the same promises as every other response of the suite
+      return new Response(text, res);
     },
   });
   const res = await client.v1.tracks[":id"].$get({ param: { id: "1" }, query: { with: "tags" } });
