@@ -191,7 +191,9 @@ async function respond(
     optionsKey(l.options),
     ...view.etagParts,
     art?.etag ?? "-",
+    // Config the card depends on: its CSP, and which artwork it may show.
     l.config.frameAncestors,
+    l.config.imageHosts.join(","),
   ].join("|");
   let rendered = renderMemo.get(input);
   if (!rendered) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { esc } from "../../src/render/escape";
 import { artistCard, collectionCard, errorCard, htmlPage, trackCard } from "../../src/render/html-card";
-import { albumSvg, artistSvg, errorSvg, trackSvg } from "../../src/render/svg-card";
+import { albumSvg, artistSvg, errorSvg, svgCard, trackSvg } from "../../src/render/svg-card";
 import { CARD_CSS, themeCss } from "../../src/render/theme";
 import { allowedUrl } from "../../src/render/urls";
 import type { Album, Artist, Track } from "../../src/schemas/entities";
@@ -11,6 +12,11 @@ const HOSTS = ["beatpass.ca", "*.beatpass.ca"];
 const XSS = `"><img src=x onerror=alert(1)><script>alert('xss')</script></style><svg onload=alert(2)>`;
 const RTL = "مُنتِج الإيقاع 🎹 <b onmouseover=alert(3)>";
 const opts = (q: Record<string, string> = {}) => widgetQuerySchema.parse(q);
+// XML 1.0 forbids these (C0 controls but tab/LF/CR, U+FFFE/FFFF, lone surrogates).
+const XML_FORBIDDEN =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding these characters is the point
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const CONTROLS = "\u0000\u0001\u0008\u000B\u001F\uFFFE\uD800";
 
 const hostile: Track = {
   id: 61,
@@ -32,6 +38,28 @@ function page(card: { title: string; body: string }, q: Record<string, string> =
   const css = themeCss(o) + CARD_CSS;
   return { html: htmlPage(card, css, o, "https://edge.example/oembed?url=x&format=json"), css };
 }
+
+describe("esc", () => {
+  it.each([XSS, "Tom & Jerry &amp; &lt;b&gt; &#39;", `He said "hi" and 'bye'`, `a${CONTROLS}b\tc\nd`, "🎹 مُنتِج 😀"])(
+    "text and a double-quoted attribute read back as the input, in HTML and XML: %j",
+    (value) => {
+      const visible = value.replace(new RegExp(XML_FORBIDDEN.source, "g"), "");
+      for (const xml of [false, true]) {
+        const markup = `<p title="${esc(value)}">${esc(value)}</p>`;
+        expect(markup).not.toMatch(XML_FORBIDDEN);
+        const doc = parse(markup, xml);
+        const els = all(doc);
+        expect(els.map((e) => [e.name, Object.keys(e.attribs)])).toEqual([["p", ["title"]]]);
+        expect(els[0]!.attribs.title).toBe(visible);
+        expect(text(doc)).toBe(visible);
+      }
+    },
+  );
+
+  it("writes nothing for null and undefined, and numbers as text", () => {
+    expect([esc(null), esc(undefined), esc(0), esc(12.5)]).toEqual(["", "", "0", "12.5"]);
+  });
+});
 
 describe("HTML cards with hostile data", () => {
   it("shows a markup-laden title as text and injects nothing", () => {
@@ -127,11 +155,12 @@ describe("SVG cards with hostile data", () => {
 
   it("are well-formed XML with no script, handler or external reference", () => {
     for (const svg of [
-      trackSvg({ ...hostile, name: `${XSS}\u0000\u0008\uFFFF` }, { peaks: [0.2, 0.8] }, art, opts()),
+      trackSvg({ ...hostile, name: `${XSS}${CONTROLS}` }, { peaks: [0.2, 0.8] }, art, opts()),
       artistSvg({ id: 13, name: RTL, verified: true, top_tracks: [hostile] }, art, opts({ theme: "dark" })),
       albumSvg({ id: 5, name: XSS, artists: [{ id: 1, name: RTL }] }, undefined, opts({ size: "compact" })),
       errorSvg("upstream_error", XSS, opts()),
     ]) {
+      expect(svg).not.toMatch(XML_FORBIDDEN);
       const doc = parse(svg, true);
       const root = doc.children.find((n) => "name" in n) as { name: string } | undefined;
       expect(root?.name).toBe("svg");
@@ -145,6 +174,28 @@ describe("SVG cards with hostile data", () => {
       expect(byTag(doc, "img")).toEqual([]);
       expect(byTag(doc, "b")).toEqual([]);
     }
+  });
+
+  it("svgCard writes every text input as text, without characters XML forbids", () => {
+    const bad = (label: string) => `${label}<b x="1">&amp;'${CONTROLS}`;
+    const shown = (label: string) => `${label}<b x="1">&amp;'`;
+    const svg = svgCard(
+      { title: bad("T"), subtitle: bad("S"), facts: [bad("F1"), bad("F2")], price: bad("P"), peaks: [0.5] },
+      opts(),
+    );
+    expect(svg).not.toMatch(XML_FORBIDDEN);
+    const doc = parse(svg, true);
+    expect(unsafeBits(doc)).toEqual([]);
+    expect(byTag(doc, "b")).toEqual([]);
+    expect(byTag(doc, "text").map((t) => text(t))).toEqual([
+      shown("T"),
+      shown("S"),
+      `${shown("F1")}  ·  ${shown("F2")}`,
+      shown("P"),
+    ]);
+    const label = `${shown("T")} — ${shown("S")}`;
+    expect(byTag(doc, "svg")[0]!.attribs["aria-label"]).toBe(label);
+    expect(text(byTag(doc, "title")[0]!)).toBe(label);
   });
 
   it("keeps the title as text, truncated by characters without splitting emoji", () => {
@@ -176,6 +227,12 @@ describe("allowedUrl", () => {
     ["https://beatpass.ca/a.jpg", true],
     ["https://img.beatpass.ca/a.jpg", true],
     ["https://evilbeatpass.ca/a.jpg", false],
+    ["https://notbeatpass.ca/a.jpg", false],
+    ["https://a.notbeatpass.ca/a.jpg", false],
+    ["https://user@img.beatpass.ca/a.jpg", false],
+    ["https://:pw@img.beatpass.ca/a.jpg", false],
+    ["http://img.beatpass.ca/a.jpg", false],
+    ["https://img.beatpass.ca:8443/a.jpg", false],
     ["https://beatpass.ca.evil.com/a.jpg", false],
     ["http://beatpass.ca/a.jpg", false],
     ["javascript:alert(1)", false],
@@ -193,6 +250,10 @@ describe("allowedUrl", () => {
       "http://127.0.0.1:8790/images/1.png",
     );
     expect(allowedUrl("http://127.0.0.1:9999/images/1.png", ["127.0.0.1:8790"])).toBeUndefined();
+    // A listed host:port that is not loopback still needs https.
+    expect(allowedUrl("http://img.example:8080/a.png", ["img.example:8080"])).toBeUndefined();
+    expect(allowedUrl("https://img.example:8080/a.png", ["img.example:8080"])).toBe("https://img.example:8080/a.png");
+    expect(allowedUrl("http://user:pw@127.0.0.1:8790/a.png", ["127.0.0.1:8790"])).toBeUndefined();
   });
 });
 
