@@ -40,7 +40,10 @@ export function hookRoutes(): Hono<AppEnv> {
   app.post("/hooks/purge", async (c) => {
     const config = requireConfig(c.env);
     if (!config.purgeSecret)
-      throw new ApiError("config_error", "The purge webhook is not configured (PURGE_WEBHOOK_SECRET).");
+      throw new ApiError("config_error", "The purge webhook is not configured (PURGE_WEBHOOK_SECRET).", {
+        // README, "Errors": every 5xx answer carries Retry-After (as requireConfig's does).
+        headers: { "Retry-After": "300" },
+      });
     const bytes = await readCapped(c.req.raw, MAX_BODY_BYTES);
     if (!bytes) throw new ApiError("payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
     const body = new TextDecoder().decode(bytes);

@@ -1,5 +1,17 @@
 import { env } from "cloudflare:test";
-import { API_KEY_PREFIX, type ApiKeyRecord, sha256Hex } from "../../src/clients/api-keys";
+import type { ApiKeyRecord } from "../../src/clients/api-keys";
+
+/**
+ * Where and how `npm run key:create` (scripts/keys.mjs) stores a key: written out here as
+ * the script does, not imported from src/, so the Worker and the script cannot drift apart
+ * unnoticed.
+ */
+const KEY_RECORD_PREFIX = "v1:meta:apikey:";
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** Stores an API key record the way `npm run key:create` does, and returns the key. */
 export async function createKey(overrides: Partial<ApiKeyRecord> = {}, key = randomKey()): Promise<string> {
@@ -14,10 +26,11 @@ export async function createKey(overrides: Partial<ApiKeyRecord> = {}, key = ran
     revoked_at: null,
     ...overrides,
   };
-  await env.BEATPASS_CACHE.put(`${API_KEY_PREFIX}${hash}`, JSON.stringify(record));
+  await env.BEATPASS_CACHE.put(`${KEY_RECORD_PREFIX}${hash}`, JSON.stringify(record));
   return key;
 }
 
+/** A key as key:create makes them: bpe_ and 32 random bytes in base64url. */
 export function randomKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   return `bpe_${btoa(String.fromCharCode(...bytes))
