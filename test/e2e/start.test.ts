@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, inject, it } from "vitest";
 import { problemSchema } from "../../src/errors";
@@ -70,23 +70,39 @@ describe("npm start", () => {
 });
 
 describe("operator commands against npm start", () => {
+  // Asynchronous on purpose: a spawnSync blocks this process's event loop for the seconds
+  // wrangler takes, so it misses the proxy closing an idle keep-alive connection, and the next
+  // fetch reuses the dead socket ("other side closed", seen on a loaded machine).
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, args, { encoding: "utf8", env: { ...process.env, ...env } });
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, args, { encoding: "utf8", env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+        resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
 
   it("key:create makes keys the running proxy accepts; key:revoke makes it refuse one", async () => {
-    const create = (name: string) => {
-      const out = run(["scripts/keys.mjs", "create", "--name", name, "--tier", "partner", "--persist-to", stack.state]);
+    const create = async (name: string) => {
+      const out = await run([
+        "scripts/keys.mjs",
+        "create",
+        "--name",
+        name,
+        "--tier",
+        "partner",
+        "--persist-to",
+        stack.state,
+      ]);
       expect(out.status, out.stderr).toBe(0);
       return /bpe_[A-Za-z0-9_-]{43}/.exec(out.stdout)?.[0] ?? "";
     };
-    const kept = create("e2e bot");
-    const doomed = create("e2e doomed");
+    const kept = await create("e2e bot");
+    const doomed = await create("e2e doomed");
 
-    const list = run(["scripts/keys.mjs", "list", "--persist-to", stack.state]);
+    const list = await run(["scripts/keys.mjs", "list", "--persist-to", stack.state]);
     expect(list.stdout).toMatch(/^[0-9a-f]{12}\s+partner\s+active\s+e2e bot$/m);
     for (const key of [kept, doomed]) expect(list.stdout).not.toContain(key);
     const doomedId = /^([0-9a-f]{12})\s.*e2e doomed$/m.exec(list.stdout)?.[1] ?? "";
-    const revoked = run(["scripts/keys.mjs", "revoke", "--id", doomedId, "--persist-to", stack.state]);
+    const revoked = await run(["scripts/keys.mjs", "revoke", "--id", doomedId, "--persist-to", stack.state]);
     expect(revoked.status, revoked.stderr).toBe(0);
 
     const ok = await fetch(`${stack.base}/v1/genres`, { headers: { "X-Api-Key": kept } });
@@ -99,9 +115,9 @@ describe("operator commands against npm start", () => {
     expect(problemSchema.parse(await refused.json()).code).toBe("invalid_api_key");
   });
 
-  it("npm run purge signs a purge the running proxy accepts", () => {
+  it("npm run purge signs a purge the running proxy accepts", async () => {
     const secret = /PURGE_WEBHOOK_SECRET=(\S+)/.exec(stack.output)?.[1] ?? "";
-    const res = run(["scripts/purge.mjs", "track:1", "artist:3"], {
+    const res = await run(["scripts/purge.mjs", "track:1", "artist:3"], {
       PURGE_WEBHOOK_SECRET: secret,
       PURGE_URL: stack.base,
     });
