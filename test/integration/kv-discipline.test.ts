@@ -4,6 +4,7 @@ import { cacheStats } from "../../src/cache/stats";
 import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
+import { kvWithPut } from "../helpers/kv";
 import { call } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 
@@ -15,18 +16,11 @@ const S = 1000;
 
 describe("KV discipline", () => {
   function countingKv() {
-    const kv = env.BEATPASS_CACHE;
     const puts: string[] = [];
-    const wrapped = {
-      get: kv.get.bind(kv),
-      getWithMetadata: kv.getWithMetadata.bind(kv),
-      list: kv.list.bind(kv),
-      delete: kv.delete.bind(kv),
-      put: (key: string, value: string, opts?: KVNamespacePutOptions) => {
-        puts.push(key);
-        return kv.put(key, value, opts);
-      },
-    } as unknown as KVNamespace;
+    const wrapped = kvWithPut((key, value, opts, real) => {
+      puts.push(key);
+      return real(key, value, opts);
+    });
     return { wrapped, puts };
   }
 

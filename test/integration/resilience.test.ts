@@ -7,6 +7,7 @@ import worker from "../../src/index";
 import { useClock } from "../helpers/clock";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "../helpers/constants";
 import { DOCUMENTED_BREAKER_COOLDOWN_MS, DOCUMENTED_BREAKER_THRESHOLD, DOCUMENTED_POLICY } from "../helpers/documented";
+import { kvWithPut } from "../helpers/kv";
 import { assertSafe, call, expectProblem, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
@@ -286,19 +287,13 @@ describe("KV write failures", () => {
     const clock = useClock();
     const kv = env.BEATPASS_CACHE;
     let failNext = true;
-    const flaky = {
-      get: kv.get.bind(kv),
-      getWithMetadata: kv.getWithMetadata.bind(kv),
-      list: kv.list.bind(kv),
-      delete: kv.delete.bind(kv),
-      put: (key: string, value: string, opts?: KVNamespacePutOptions) => {
-        if (failNext && !key.startsWith("v1:meta:")) {
-          failNext = false;
-          return Promise.reject(new Error("KV write refused"));
-        }
-        return kv.put(key, value, opts);
-      },
-    } as unknown as KVNamespace;
+    const flaky = kvWithPut((key, value, opts, real) => {
+      if (failNext && !key.startsWith("v1:meta:")) {
+        failNext = false;
+        return Promise.reject(new Error("KV write refused"));
+      }
+      return real(key, value, opts);
+    });
     await call("/v1/tracks/8", {}, { BEATPASS_CACHE: flaky });
     expect(await kv.get("v1:track:id=8")).toBeNull();
     clock.advance(ENTITY.soft * S + S); // stale: served, and refreshed in the background
