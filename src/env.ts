@@ -1,4 +1,6 @@
 import * as z from "zod/mini";
+import type { UpstreamBudget } from "./budget/keeper";
+import { DEFAULT_UPSTREAM_BUDGET_PER_MINUTE } from "./budget/window";
 import { type CachePolicy, parsePolicy } from "./cache/policy";
 import { ApiError } from "./errors";
 import type { Client, Trace } from "./lib/trace";
@@ -15,6 +17,12 @@ export interface Env {
   UPSTREAM_TIMEOUT_MS?: string;
   /** JSON overrides of the per-family cache windows; see src/cache/policy.ts. */
   CACHE_POLICY?: string | object;
+  /** The budget keeper (a Durable Object): the one authority for spending BeatPass requests. */
+  UPSTREAM_BUDGET?: DurableObjectNamespace<UpstreamBudget>;
+  /** BeatPass requests per minute the whole deployment may send (default 240 of BeatPass's 300). */
+  UPSTREAM_BUDGET_PER_MINUTE?: string;
+  /** How long an isolate waits for the budget keeper before falling back (ms). */
+  UPSTREAM_BUDGET_TIMEOUT_MS?: string;
   /** Upstream requests per minute the scheduled refresh may spend (of BeatPass's ~300). */
   REFRESH_BUDGET_PER_MINUTE?: string;
   /** Comma list of hosts widgets may show images from (`host`, `host:port`, `*.domain`). */
@@ -33,6 +41,10 @@ export interface Env {
   RATE_LIMIT_ANON?: RateLimit;
   RATE_LIMIT_STANDARD?: RateLimit;
   RATE_LIMIT_PARTNER?: RateLimit;
+  /** Miss budgets per client tier: uncached requests a client may cause (src/clients/miss-budget.ts). */
+  MISS_LIMIT_ANON?: RateLimit;
+  MISS_LIMIT_STANDARD?: RateLimit;
+  MISS_LIMIT_PARTNER?: RateLimit;
 }
 
 export interface Config {
@@ -43,6 +55,8 @@ export interface Config {
   upstreamTimeoutMs: number;
   policy: CachePolicy;
   refreshBudgetPerMinute: number;
+  budgetPerMinute: number;
+  budgetTimeoutMs: number;
   imageHosts: string[];
   frameAncestors: string;
   /** undefined = any origin. */
@@ -73,6 +87,8 @@ export const DEFAULT_API_BASE = "https://open.beatpass.ca/api/v1";
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 8000;
 /** A fifth of BeatPass's 300/minute: refresh-ahead must never crowd out viewers' misses. */
 export const DEFAULT_REFRESH_BUDGET_PER_MINUTE = 60;
+/** Long enough for a keeper across the world (~150 ms) on a bad day; short enough for a viewer. */
+export const DEFAULT_BUDGET_TIMEOUT_MS = 1000;
 /** BeatPass's own domain. The documented examples only show placeholder hosts, so operators add real image hosts here. */
 export const DEFAULT_IMAGE_HOSTS = "beatpass.ca,*.beatpass.ca";
 
@@ -135,6 +151,8 @@ const configSchema = z.object({
   ),
   UPSTREAM_TIMEOUT_MS: bounded(10, 30_000, DEFAULT_UPSTREAM_TIMEOUT_MS),
   REFRESH_BUDGET_PER_MINUTE: bounded(0, 300, DEFAULT_REFRESH_BUDGET_PER_MINUTE),
+  UPSTREAM_BUDGET_PER_MINUTE: bounded(1, 300, DEFAULT_UPSTREAM_BUDGET_PER_MINUTE),
+  UPSTREAM_BUDGET_TIMEOUT_MS: bounded(10, 30_000, DEFAULT_BUDGET_TIMEOUT_MS),
   IMAGE_HOSTS: z._default(
     list(
       /,/,
@@ -204,6 +222,8 @@ function parseConfig(env: Env): ConfigResult {
     BEATPASS_TOKEN_EXPIRES_AT: env.BEATPASS_TOKEN_EXPIRES_AT || undefined,
     UPSTREAM_TIMEOUT_MS: env.UPSTREAM_TIMEOUT_MS || undefined,
     REFRESH_BUDGET_PER_MINUTE: env.REFRESH_BUDGET_PER_MINUTE || undefined,
+    UPSTREAM_BUDGET_PER_MINUTE: env.UPSTREAM_BUDGET_PER_MINUTE || undefined,
+    UPSTREAM_BUDGET_TIMEOUT_MS: env.UPSTREAM_BUDGET_TIMEOUT_MS || undefined,
     IMAGE_HOSTS: env.IMAGE_HOSTS || undefined,
     FRAME_ANCESTORS: env.FRAME_ANCESTORS || undefined,
     ALLOWED_ORIGINS: env.ALLOWED_ORIGINS || undefined,
@@ -228,6 +248,8 @@ function parseConfig(env: Env): ConfigResult {
       upstreamTimeoutMs: d.UPSTREAM_TIMEOUT_MS,
       policy: policy.policy,
       refreshBudgetPerMinute: d.REFRESH_BUDGET_PER_MINUTE,
+      budgetPerMinute: d.UPSTREAM_BUDGET_PER_MINUTE,
+      budgetTimeoutMs: d.UPSTREAM_BUDGET_TIMEOUT_MS,
       imageHosts: d.IMAGE_HOSTS,
       frameAncestors: d.FRAME_ANCESTORS,
       allowedOrigins: d.ALLOWED_ORIGINS,

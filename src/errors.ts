@@ -17,6 +17,7 @@ export const PROBLEMS = {
   gone: { status: 410, title: "Gone" },
   payload_too_large: { status: 413, title: "Payload too large" },
   rate_limited: { status: 429, title: "Too many requests" },
+  client_miss_budget: { status: 429, title: "Too many uncached requests" },
   internal: { status: 500, title: "Internal error" },
   unsupported_format: { status: 501, title: "Format not implemented" },
   upstream_rejected: { status: 502, title: "BeatPass rejected the request" },
@@ -27,9 +28,11 @@ export const PROBLEMS = {
   upstream_schema_mismatch: { status: 502, title: "BeatPass sent an unexpected payload" },
   upstream_too_large: { status: 502, title: "BeatPass response too large" },
   config_error: { status: 503, title: "Proxy not configured" },
+  purge_unavailable: { status: 503, title: "Purge not recorded" },
   upstream_unauthorized: { status: 503, title: "BeatPass refused the proxy's credentials" },
   upstream_rate_limited: { status: 503, title: "BeatPass rate limit reached" },
   upstream_unavailable: { status: 503, title: "BeatPass unavailable" },
+  upstream_budget_exhausted: { status: 503, title: "BeatPass request budget spent" },
   upstream_timeout: { status: 504, title: "BeatPass timed out" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

@@ -4,7 +4,10 @@ import { refreshAhead } from "./scheduled";
 
 const app = createApp();
 
-// The main module exports only the handler: workerd rejects any other value export.
+// The main module exports only the handler and Durable Object classes: workerd rejects any
+// other value export.
+export { UpstreamBudget } from "./budget/keeper";
+
 export default {
   fetch: app.fetch,
   async scheduled(_controller, env, ctx) {

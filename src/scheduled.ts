@@ -1,4 +1,4 @@
-import { loadOnce } from "./cache/engine";
+import { LoadRefused, loadOnce } from "./cache/engine";
 import { hotKeys } from "./cache/hot";
 import { readTiers } from "./cache/tiers";
 import { type Env, loadConfig } from "./env";
@@ -59,10 +59,12 @@ export async function refreshAhead(env: Env, ctx: ExecutionContext): Promise<Ref
     }
     budget--;
     try {
-      await loadOnce(deps, opts, found?.entry, "background");
+      await loadOnce(deps, opts, found?.entry, "scheduled");
       report.refreshed.push(key);
-    } catch {
-      report.failed.push(key);
+    } catch (err) {
+      // The budget keeper said no (viewers come first) or another isolate has it in hand.
+      if (err instanceof LoadRefused && err.reason !== "shared_failure") report.skipped.budget++;
+      else report.failed.push(key);
     }
   }
   logEvent("info", "refresh_ahead", {

@@ -1,10 +1,12 @@
 import { reset } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
+import { resetBudgetClient } from "../src/budget/client";
 import { resetHotKeys } from "../src/cache/hot";
 import { resetPurges } from "../src/cache/purge";
 import { resetCacheStats } from "../src/cache/stats";
 import { resetTiers } from "../src/cache/tiers";
 import { resetApiKeyMemo } from "../src/clients/api-keys";
+import { resetMemos } from "../src/lib/memo-budget";
 import { resetSeenSignatures } from "../src/routes/hooks";
 import { resetTokenState } from "../src/upstream/client";
 import { resetGuard } from "../src/upstream/guard";
@@ -33,7 +35,9 @@ beforeEach(() => {
   resetCacheStats();
   resetPurges();
   resetApiKeyMemo();
+  resetMemos();
   resetSeenSignatures();
+  resetBudgetClient();
   logLines.length = 0;
   offNetwork.length = 0;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {

@@ -1,8 +1,9 @@
+import type { LoadOutcome } from "../budget/leases";
 import { logEvent } from "../lib/log";
 import { type Entry, newEntry } from "./entry";
 import type { FamilyPolicy } from "./policy";
 import { cacheStats } from "./stats";
-import { deleteFromTiers, readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
+import { adoptNewerFromKv, deleteFromTiers, readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
 
 /**
  * The cache engine: one call answers "give me the body for this key" from the tiers or from
@@ -14,14 +15,20 @@ import { deleteFromTiers, readTiers, type Tier, type TierDeps, writeTiers } from
  *                               isolate share a single load (coalescing). If that load fails
  *                               and a copy younger than staleIfError exists, serve the copy.
  *
- * An error that does not justify stale data (BeatPass saying 404/410/403) is an answer: the
- * copy is dropped from every tier so the resource stops being served.
+ * BeatPass saying 404/410/403 is an answer, not a failure: it is cached as a negative entry
+ * (`status` set, empty body) under its own, shorter windows, so repeats cost nothing upstream.
  *
- * It knows nothing of Hono or BeatPass: `load` yields a body string or throws, and
- * `serveStaleOn` says which errors justify falling back to a stale copy.
+ * A coordinator (the deployment-wide budget, src/budget/) may stand in front of every load:
+ * it grants the request, refuses it, says another isolate is loading the key (wait for its
+ * outcome), or that a refresh is not needed (skip). Without one, loads are coalesced only
+ * within this isolate.
+ *
+ * It knows nothing of Hono or BeatPass: `load` yields a body string or throws, `serveStaleOn`
+ * says which errors justify a stale copy and `answerStatus` which are answers to cache.
  */
 
 export type ServeState = "fresh" | "stale" | "stale-if-error" | "miss";
+export type Purpose = "foreground" | "background" | "scheduled";
 
 export interface Served {
   entry: Entry;
@@ -29,33 +36,64 @@ export interface Served {
   /** Age of the served body in ms at the time of the answer. */
   ageMs: number;
   tier?: Tier;
-  /** This miss waited on another request's load. */
+  /** This miss waited on another request's load (here or in another isolate). */
   collapsed?: boolean;
   /** Why a stale copy was served instead of fresh data. */
   error?: unknown;
 }
 
-export type Loader = (purpose: "foreground" | "background") => Promise<string>;
+export type Loader = (purpose: Purpose) => Promise<string>;
+
+export type Turn =
+  | { kind: "load"; finish(outcome: LoadOutcome): void }
+  | { kind: "wait"; outcome: Promise<LoadOutcome> }
+  | { kind: "skip"; loadedAt?: number }
+  | { kind: "refused"; reason: "paused" | "budget" | "unavailable"; retryAfterSeconds: number };
+
+export interface Coordinator {
+  begin(key: string, purpose: Purpose, since: number | undefined): Promise<Turn>;
+  /** Upstream said 429: stop every isolate until Retry-After has passed. */
+  pause(retryAfterSeconds: number): void;
+}
+
+/** A load that did not happen here: refused, skipped, or shared with a load that failed. */
+export class LoadRefused extends Error {
+  constructor(
+    readonly reason: "paused" | "budget" | "unavailable" | "skipped" | "shared_failure" | "shared_timeout",
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`load refused: ${reason}`);
+    this.name = "LoadRefused";
+  }
+}
 
 export interface LookupOptions {
   key: string;
   policy: FamilyPolicy;
   load: Loader;
   serveStaleOn: (err: unknown) => boolean;
+  /** The status to cache when `err` is the upstream's answer (404...); undefined for failures. */
+  answerStatus?: (err: unknown) => number | undefined;
+  /** Windows for those negative entries (default: `policy`). */
+  negativePolicy?: FamilyPolicy;
   /** Copies fetched before this moment (a purge) are treated as absent. */
   invalidBefore?: number;
 }
 
 const inflight = new Map<string, Promise<Entry>>();
 
+const policyOf = (opts: LookupOptions, entry: Entry) =>
+  entry.status ? (opts.negativePolicy ?? opts.policy) : opts.policy;
+
 /** Answers from cache when it can, from upstream when it must, stale when upstream fails. */
 export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Served> {
-  const { key, policy } = opts;
-  const stored = await readTiers(deps, key, policy.staleIfError);
+  const { key } = opts;
+  const stored = await readTiers(deps, key, opts.policy.staleIfError);
   const found = stored && stored.entry.fetchedAt >= (opts.invalidBefore ?? 0) ? stored : undefined;
   const now = deps.now();
 
   if (found) {
+    const policy = policyOf(opts, found.entry);
     const ageMs = now - found.entry.fetchedAt;
     if (ageMs < policy.soft * 1000) {
       return { entry: found.entry, state: "fresh", ageMs, tier: found.tier };
@@ -67,14 +105,21 @@ export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Se
     }
   }
 
-  const collapsed = inflight.has(key);
+  let collapsed = false;
   try {
-    const entry = await loadOnce(deps, opts, found?.entry, "foreground");
-    if (collapsed) cacheStats.coalesced++;
+    // Only a load this request would start costs the client: joining one in flight is free.
+    if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();
+    collapsed = inflight.has(key);
+    const { entry, shared } = await loadOnce(deps, opts, found?.entry, "foreground").then((e) => ({
+      entry: e,
+      shared: sharedLoads.has(e),
+    }));
+    if (collapsed || shared) cacheStats.coalesced++;
     else cacheStats.misses++;
-    return { entry, state: "miss", ageMs: Math.max(0, deps.now() - entry.fetchedAt), collapsed };
+    return { entry, state: "miss", ageMs: Math.max(0, deps.now() - entry.fetchedAt), collapsed: collapsed || shared };
   } catch (err) {
-    if (found && now - found.entry.fetchedAt < policy.staleIfError * 1000 && opts.serveStaleOn(err)) {
+    const keep = found && policyOf(opts, found.entry).staleIfError * 1000;
+    if (found && keep && now - found.entry.fetchedAt < keep && opts.serveStaleOn(err)) {
       cacheStats.stale_if_error_served++;
       return {
         entry: found.entry,
@@ -89,32 +134,74 @@ export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Se
   }
 }
 
-/** Loads `key` from upstream unless a load for it is already running here; stores the result. */
-export function loadOnce(
-  deps: TierDeps,
-  opts: LookupOptions,
-  previous: Entry | undefined,
-  purpose: "foreground" | "background",
-): Promise<Entry> {
+// Entries that arrived from another isolate's load (for the "collapsed" report).
+const sharedLoads = new WeakSet<Entry>();
+
+/** Loads `key` unless a load for it is already running here; stores the result. */
+export function loadOnce(deps: TierDeps, opts: LookupOptions, previous: Entry | undefined, purpose: Purpose) {
   const running = inflight.get(opts.key);
   if (running) return running;
-  const promise = (async () => {
-    cacheStats.upstream_loads++;
-    const body = await opts.load(purpose);
-    const entry = await newEntry(body, deps.now());
-    writeTiers(deps, opts.key, entry, previous, opts.policy.staleIfError);
-    return entry;
-  })().finally(() => inflight.delete(opts.key));
+  const promise = coordinatedLoad(deps, opts, previous, purpose).finally(() => inflight.delete(opts.key));
   inflight.set(opts.key, promise);
   // Keep the load alive even if the request that started it goes away; its waiters need it.
   deps.waitUntil(promise.catch(() => undefined));
   return promise;
 }
 
+async function coordinatedLoad(
+  deps: TierDeps,
+  opts: LookupOptions,
+  previous: Entry | undefined,
+  purpose: Purpose,
+): Promise<Entry> {
+  const turn: Turn = deps.coordinator
+    ? await deps.coordinator.begin(opts.key, purpose, previous?.fetchedAt)
+    : { kind: "load", finish: () => undefined };
+  switch (turn.kind) {
+    case "refused":
+      throw new LoadRefused(turn.reason, turn.retryAfterSeconds);
+    case "skip":
+      // Someone else refreshed it: pick their copy up from KV when it is there already.
+      if (turn.loadedAt && previous)
+        deps.waitUntil(adoptNewerFromKv(deps, opts.key, previous.fetchedAt, opts.policy.staleIfError));
+      throw new LoadRefused("skipped", 0);
+    case "wait":
+      return fromSharedLoad(deps, opts, previous, await turn.outcome);
+  }
+  cacheStats.upstream_loads++;
+  let entry: Entry;
+  try {
+    entry = await newEntry(await opts.load(purpose), deps.now());
+  } catch (err) {
+    const status = opts.answerStatus?.(err);
+    if (status === undefined) {
+      turn.finish({ kind: "failed" });
+      throw err;
+    }
+    entry = await newEntry("", deps.now(), status);
+  }
+  turn.finish({ kind: "data", body: entry.body, etag: entry.etag, fetchedAt: entry.fetchedAt, status: entry.status });
+  writeTiers(deps, opts.key, entry, previous, policyOf(opts, entry).staleIfError);
+  return entry;
+}
+
+/** Another isolate loaded the key: keep its outcome in the fast tiers (it wrote KV itself). */
+function fromSharedLoad(deps: TierDeps, opts: LookupOptions, previous: Entry | undefined, outcome: LoadOutcome) {
+  if (outcome.kind !== "data") {
+    throw new LoadRefused(outcome.kind === "failed" ? "shared_failure" : "shared_timeout", 5);
+  }
+  const entry: Entry = { body: outcome.body, etag: outcome.etag, fetchedAt: outcome.fetchedAt };
+  if (outcome.status) entry.status = outcome.status;
+  sharedLoads.add(entry);
+  writeTiers(deps, opts.key, entry, previous, policyOf(opts, entry).staleIfError, { kv: false });
+  return entry;
+}
+
 function refreshInBackground(deps: TierDeps, opts: LookupOptions, previous: Entry): void {
   if (inflight.has(opts.key)) return;
   cacheStats.background_refreshes++;
   const refresh = loadOnce(deps, opts, previous, "background").catch(async (err: unknown) => {
+    if (err instanceof LoadRefused && err.reason === "skipped") return;
     logEvent("warn", "background_refresh_failed", {
       key: opts.key,
       error: err instanceof Error ? err.message : String(err),

@@ -7,6 +7,8 @@ export interface Entry {
   body: string;
   etag: string;
   fetchedAt: number;
+  /** Set for a negative entry: the status BeatPass answered with. */
+  status?: number;
   /** The KV copy's ETag and write time, when known. */
   kv?: { etag: string; storedAt: number };
 }
@@ -15,6 +17,7 @@ export interface Entry {
 export interface KvMetadata {
   fetched_at: number;
   etag: string;
+  status?: number;
 }
 
 const encoder = new TextEncoder();
@@ -26,6 +29,7 @@ export async function etagFor(body: string): Promise<string> {
   return `"${hex}"`;
 }
 
-export async function newEntry(body: string, fetchedAt: number): Promise<Entry> {
-  return { body, etag: await etagFor(body), fetchedAt };
+export async function newEntry(body: string, fetchedAt: number, status?: number): Promise<Entry> {
+  if (status === undefined) return { body, etag: await etagFor(body), fetchedAt };
+  return { body, etag: await etagFor(`${status} ${body}`), fetchedAt, status };
 }

@@ -1,4 +1,6 @@
+import { ENTRY_OVERHEAD_BYTES, SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { logEvent } from "../lib/log";
+import { MEMO_BUDGET_BYTES, registerMemo } from "../lib/memo-budget";
 import { cacheStats } from "./stats";
 
 /**
@@ -7,26 +9,108 @@ import { cacheStats } from "./stats";
  * HOT_FLUSH_INTERVAL_MS, folds its counts into one shared KV record with exponential decay
  * (old scores halve at each fold), so the record follows current traffic. The interval
  * bounds the KV writes this costs to one per isolate per interval.
+ *
+ * No one client can steer the list. The refresh spends real upstream requests on whatever is
+ * hot, so a key only counts once requests for it came from at least HOT_MIN_CLIENTS distinct
+ * clients (by limit key: IPv4 address, IPv6 /64 or API key) in this isolate within one flush
+ * interval; until then it is left out of the list and out of the fold. Distinct clients rather
+ * than cache hits, because a single client manufactures cache hits by asking twice, while
+ * distinct clients cost an attacker distinct IP /64s or keys, each separately rate-limited.
+ * (The price: a key asked for by few clients in each of many isolates is not refreshed ahead;
+ * it is still served from cache and refreshed on demand.)
+ *
+ * Memory stays small: per key, a count and at most HOT_MIN_CLIENTS 32-bit client
+ * fingerprints (afterwards requests are just counted). The map holds at most its byte budget
+ * (src/lib/memo-budget.ts); when it is full, the keys not yet counting are dropped to make room
+ * (when they are a quarter of it or more), so junk keys cannot crowd out the ones that count.
  */
 export const HOT_FLUSH_INTERVAL_MS = 5 * 60_000;
 export const HOT_KEY_LIMIT = 200;
-const LOCAL_MAX_KEYS = 5000;
+/** Distinct clients a key needs (per isolate and flush interval) before it counts as hot. */
+export const HOT_MIN_CLIENTS = 3;
+/** Client key for requests that come without one (no data route should; see app.ts). */
+export const UNKNOWN_CLIENT = "unknown";
+const LOCAL_MAX_BYTES = MEMO_BUDGET_BYTES["hot-keys"];
 export const HOT_RECORD_KEY = "v1:meta:hot";
 
-const local = new Map<string, number>();
+interface Tally {
+  /** Requests for the key (from every client). */
+  n: number;
+  /** Fingerprints of the distinct clients seen, up to HOT_MIN_CLIENTS. */
+  clients: number[];
+}
+
+const local = new Map<string, Tally>();
+// Key text, the Map slot, the Tally and its fingerprints.
+const tallyBytes = (key: string) =>
+  stringBytes(key) + ENTRY_OVERHEAD_BYTES + 2 * SMALL_OBJECT_BYTES + 4 * HOT_MIN_CLIENTS;
+let localBytes = 0;
+/** Bytes of the entries of `local` that have HOT_MIN_CLIENTS clients. */
+let qualifiedBytes = 0;
+registerMemo("hot-keys", {
+  get bytes() {
+    return localBytes;
+  },
+  clear: clearLocal,
+});
+
+function clearLocal(): void {
+  local.clear();
+  localBytes = 0;
+  qualifiedBytes = 0;
+}
 let lastFlushAt = Date.now();
 
-export function recordHit(key: string): void {
-  if (!local.has(key) && local.size >= LOCAL_MAX_KEYS) return;
-  local.set(key, (local.get(key) ?? 0) + 1);
+/** FNV-1a, 32 bits: fingerprints only ever merge clients (undercount), never split one. */
+function fingerprint(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Counts one request for `key` by the client whose limit key is `clientKey`. */
+export function recordHit(key: string, clientKey: string | undefined): void {
+  let tally = local.get(key);
+  if (!tally) {
+    const bytes = tallyBytes(key);
+    if (localBytes + bytes > LOCAL_MAX_BYTES && !makeRoom()) return;
+    tally = { n: 0, clients: [] };
+    local.set(key, tally);
+    localBytes += bytes;
+  }
+  tally.n++;
+  if (tally.clients.length >= HOT_MIN_CLIENTS) return;
+  const fp = fingerprint(clientKey ?? UNKNOWN_CLIENT);
+  if (tally.clients.includes(fp)) return;
+  tally.clients.push(fp);
+  if (tally.clients.length === HOT_MIN_CLIENTS) qualifiedBytes += tallyBytes(key);
+}
+
+/**
+ * Drops every key not yet counting, if that frees a quarter of the map (so a sweep costs O(1)
+ * per key recorded); otherwise false, and the new key is not recorded.
+ */
+function makeRoom(): boolean {
+  if (localBytes - qualifiedBytes < LOCAL_MAX_BYTES / 4) return false;
+  for (const [k, t] of local) if (t.clients.length < HOT_MIN_CLIENTS) local.delete(k);
+  localBytes = qualifiedBytes;
+  return true;
+}
+
+/** This isolate's counts of the keys that count. */
+function countingKeys(): [string, number][] {
+  const out: [string, number][] = [];
+  for (const [k, t] of local) if (t.clients.length >= HOT_MIN_CLIENTS) out.push([k, t.n]);
+  return out;
 }
 
 /** Folds local counts into the shared record when the interval has passed. */
 export function maybeFlushHotKeys(kv: KVNamespace, waitUntil: (p: Promise<unknown>) => void, now: number): void {
   if (now - lastFlushAt < HOT_FLUSH_INTERVAL_MS || local.size === 0) return;
   lastFlushAt = now;
-  const counts = new Map(local);
-  local.clear();
+  const counts = countingKeys();
+  clearLocal();
+  if (counts.length === 0) return;
   waitUntil(
     (async () => {
       const merged = await readShared(kv);
@@ -46,7 +130,7 @@ export function maybeFlushHotKeys(kv: KVNamespace, waitUntil: (p: Promise<unknow
 /** The hottest keys: the shared record plus this isolate's unflushed counts. */
 export async function hotKeys(kv: KVNamespace, limit = HOT_KEY_LIMIT): Promise<string[]> {
   const merged = await readShared(kv);
-  for (const [k, n] of local) merged[k] = (merged[k] ?? 0) + n;
+  for (const [k, n] of countingKeys()) merged[k] = (merged[k] ?? 0) + n;
   return Object.entries(merged)
     .sort((a, b) => b[1] - a[1])
     .slice(0, limit)
@@ -65,6 +149,6 @@ async function readShared(kv: KVNamespace): Promise<Record<string, number>> {
 
 /** Forgets local counts (tests). */
 export function resetHotKeys(now = Date.now()): void {
-  local.clear();
+  clearLocal();
   lastFlushAt = now;
 }

@@ -1,56 +1,45 @@
+import { ByteLru, stringBytes } from "../lib/byte-lru";
+import { MEMO_BUDGET_BYTES } from "../lib/memo-budget";
 import type { Entry } from "./entry";
 
 /**
- * The in-isolate tier: a small LRU bounded by entry count and by bytes, so a burst of
- * large search results cannot push an isolate towards its 128 MB limit.
+ * The in-isolate tier: an LRU bounded by entry count and by estimated bytes (body, ETag
+ * and key), so a burst of large search results cannot push an isolate towards its 128 MB
+ * limit. Its byte budget is its line in lib/memo-budget.ts.
  */
 export const MEMORY_MAX_ENTRIES = 1000;
-export const MEMORY_MAX_BYTES = 16 * 1024 * 1024;
+export const MEMORY_MAX_BYTES = MEMO_BUDGET_BYTES["memory-tier"];
 
 export class MemoryTier {
-  private readonly map = new Map<string, Entry>();
-  private bytes = 0;
+  private readonly lru: ByteLru<Entry>;
 
-  constructor(
-    private readonly maxEntries = MEMORY_MAX_ENTRIES,
-    private readonly maxBytes = MEMORY_MAX_BYTES,
-  ) {}
+  constructor(maxEntries = MEMORY_MAX_ENTRIES, maxBytes = MEMORY_MAX_BYTES) {
+    // `kv` is left out: its ETag is the entry's own string or a KV metadata copy of one.
+    this.lru = new ByteLru({ maxBytes, maxEntries, sizeOf: (e) => stringBytes(e.body) + stringBytes(e.etag) });
+  }
 
   get(key: string): Entry | undefined {
-    const entry = this.map.get(key);
-    if (!entry) return undefined;
-    // Re-insert to mark as most recently used (Map keeps insertion order).
-    this.map.delete(key);
-    this.map.set(key, entry);
-    return entry;
+    return this.lru.get(key);
   }
 
   set(key: string, entry: Entry): void {
-    this.delete(key);
-    const size = entry.body.length * 2;
-    if (size > this.maxBytes) return;
-    this.map.set(key, entry);
-    this.bytes += size;
-    while (this.map.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.map.keys().next().value;
-      if (oldest === undefined) break;
-      this.delete(oldest);
-    }
+    this.lru.set(key, entry);
   }
 
   delete(key: string): void {
-    const old = this.map.get(key);
-    if (!old) return;
-    this.bytes -= old.body.length * 2;
-    this.map.delete(key);
+    this.lru.delete(key);
   }
 
   clear(): void {
-    this.map.clear();
-    this.bytes = 0;
+    this.lru.clear();
   }
 
   get size(): number {
-    return this.map.size;
+    return this.lru.size;
+  }
+
+  /** Estimated heap held (lib/memo-budget.ts). */
+  get bytes(): number {
+    return this.lru.bytes;
   }
 }

@@ -30,6 +30,12 @@ export const DEFAULT_POLICY = {
   taxonomy: { soft: 3600, hard: 86_400, staleIfError: 604_800 },
   /** Lyrics and waveforms: fixed once a track is processed. */
   media: { soft: 86_400, hard: 604_800, staleIfError: 2_592_000 },
+  /**
+   * BeatPass's 404/410/403, cached as answers: a minute before a repeat may ask again (so a
+   * track that appears shows up soon), ten before it must; an id nobody has costs at most
+   * one upstream request a minute however often it is asked for.
+   */
+  negative: { soft: 60, hard: 600, staleIfError: 600 },
 } as const satisfies Record<string, FamilyPolicy>;
 
 export type TtlFamily = keyof typeof DEFAULT_POLICY;

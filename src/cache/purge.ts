@@ -15,15 +15,18 @@ import { parseKey } from "./keys";
  *   showing its old price. Single tracks and users embed only names of others; they refresh
  *   on their own TTL.
  *
- * The record lives in KV (`v1:meta:purges`) and in memory. An isolate loads it before its
- * first cached answer and refreshes it every PURGE_SYNC_MS in the background, so a purge
- * reaches other isolates within that plus KV's propagation (up to a minute).
+ * The record is kept by the budget keeper (src/budget/keeper.ts), which applies each purge in
+ * one step, so concurrent purges cannot overwrite each other, and mirrors it to KV
+ * (`v1:meta:purges`). An isolate loads the mirror before its first cached answer and
+ * refreshes it every PURGE_SYNC_MS in the background (a purge reaches it within that plus
+ * KV's propagation, up to a minute); an isolate that asks the keeper for a permit learns of
+ * a newer purge from the answer and fetches it at once.
  */
 export const PURGE_RECORD_KEY = "v1:meta:purges";
 export const PURGE_SYNC_MS = 5_000;
 /** Longer than any staleIfError window, so no purged copy can outlive its record. */
 export const PURGE_RETENTION_MS = 31 * 86_400_000;
-const MAX_RECORDS = 2000;
+export const PURGE_RECORD_MAX = 2000;
 export const ANY = "*";
 
 const ROUTE_RESOURCE: Record<string, { kind: string; param: string } | undefined> = {
@@ -59,6 +62,7 @@ const EMBEDS_OTHERS = new Set([
 let times = new Map<string, number>();
 let syncedAt = 0;
 let loaded = false;
+let latest = 0;
 
 /** The moment before which a cached copy of `key` must not be used (0: none). */
 export function invalidBefore(key: string): number {
@@ -82,23 +86,25 @@ export async function syncPurges(
   if (loaded && now - syncedAt < PURGE_SYNC_MS) return;
   syncedAt = now;
   const load = readRecord(kv).then((record) => {
-    for (const [r, t] of Object.entries(record)) if ((times.get(r) ?? 0) < t) times.set(r, t);
+    applyPurges(record);
     loaded = true;
   });
   if (loaded) waitUntil(load);
   else await load;
 }
 
-/** Records a purge of `resources` at `now`, here at once and in KV for everyone else. */
-export async function recordPurge(kv: KVNamespace, resources: string[], now: number): Promise<void> {
-  for (const r of [...resources, ANY]) times.set(r, now);
-  const record = await readRecord(kv);
-  for (const r of [...resources, ANY]) record[r] = now;
-  const kept = Object.entries(record)
-    .filter(([, t]) => now - t < PURGE_RETENTION_MS)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, MAX_RECORDS);
-  await kv.put(PURGE_RECORD_KEY, JSON.stringify(Object.fromEntries(kept)));
+/** Takes purges (resource -> time) into this isolate's record; older times never win. */
+export function applyPurges(record: Record<string, number>): void {
+  for (const [r, t] of Object.entries(record)) {
+    if (typeof t !== "number") continue;
+    if ((times.get(r) ?? 0) < t) times.set(r, t);
+    if (t > latest) latest = t;
+  }
+}
+
+/** The newest purge this isolate knows of (0: none). */
+export function latestPurgeAt(): number {
+  return latest;
 }
 
 async function readRecord(kv: KVNamespace): Promise<Record<string, number>> {
@@ -115,4 +121,5 @@ export function resetPurges(): void {
   times = new Map();
   syncedAt = 0;
   loaded = false;
+  latest = 0;
 }

@@ -1,4 +1,7 @@
+import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { logEvent } from "../lib/log";
+import { memo, registerMemo } from "../lib/memo-budget";
+import type { Coordinator } from "./engine";
 import type { Entry, KvMetadata } from "./entry";
 import { MemoryTier } from "./memory";
 import { cacheStats } from "./stats";
@@ -21,6 +24,10 @@ export interface TierDeps {
   now(): number;
   /** The fast tiers in use (both by default); KV is always on. */
   fast?: { memory: boolean; cacheApi: boolean };
+  /** The deployment-wide budget and per-key leases (src/budget/); without one, loads are only coalesced here. */
+  coordinator?: Coordinator;
+  /** Throws when the requesting client may not cause another upstream load now. */
+  admitMiss?: () => Promise<void>;
 }
 
 const ALL_FAST = { memory: true, cacheApi: true };
@@ -31,9 +38,13 @@ export const KV_MIN_TTL_SECONDS = 60;
 export const KV_MIN_WRITE_INTERVAL_MS = 1000;
 
 export const memory = new MemoryTier();
+registerMemo("memory-tier", memory);
 // What this isolate last wrote to KV per key: it knows KV's content even when the entry in
-// hand came from a load that raced another one and carries no KV record of its own.
-const lastKvWrite = new Map<string, { at: number; etag: string }>();
+// hand came from a load that raced another one and carries no KV record of its own. Losing
+// an old key costs little (the rate rule only concerns the last second), so LRU by bytes.
+const lastKvWrite = memo<{ at: number; etag: string }>("last-kv-write", {
+  sizeOf: (w) => stringBytes(w.etag) + SMALL_OBJECT_BYTES,
+});
 
 // The Cache API needs a URL; this host is never fetched, only used as a key. The epoch
 // segment lets one call make every Cache API entry of this isolate unreachable at once
@@ -53,6 +64,7 @@ export function resetTiers(): void {
   abandonCacheApiEntries();
 }
 const H_FETCHED = "X-Beatpass-Edge-Fetched-At";
+const H_STATUS = "X-Beatpass-Edge-Status";
 const H_KV = "X-Beatpass-Edge-Kv";
 
 /** Finds `key` in the fastest tier that has it and copies it into the faster ones. */
@@ -91,6 +103,7 @@ export function writeTiers(
   entry: Entry,
   previous: Entry | undefined,
   keepSeconds: number,
+  options: { kv?: boolean } = {},
 ): void {
   const fast = deps.fast ?? ALL_FAST;
   const recent = lastKvWrite.get(key);
@@ -99,12 +112,13 @@ export function writeTiers(
   if (fast.memory) memory.set(key, entry);
 
   const now = deps.now();
-  const decision = shouldWriteKv(entry, kvCopy, recent?.at, now, keepSeconds);
+  // A load shared from another isolate was written to KV by that isolate.
+  const decision = options.kv === false ? "unchanged" : shouldWriteKv(entry, kvCopy, recent?.at, now, keepSeconds);
   if (decision === "write") {
     lastKvWrite.set(key, { at: now, etag: entry.etag });
-    if (lastKvWrite.size > 10_000) lastKvWrite.clear();
     cacheStats.kv_writes++;
     const metadata: KvMetadata = { fetched_at: entry.fetchedAt, etag: entry.etag };
+    if (entry.status) metadata.status = entry.status;
     // Recorded before the write lands so the Cache API copy carries it too; undone on failure
     // so the next refresh tries KV again.
     entry.kv = { etag: entry.etag, storedAt: now };
@@ -143,12 +157,14 @@ async function readKv(kv: KVNamespace, key: string): Promise<Entry | undefined> 
     if (value === null || typeof metadata?.fetched_at !== "number" || typeof metadata.etag !== "string")
       return undefined;
     cacheStats.hits.kv++;
-    return {
+    const entry: Entry = {
       body: value,
       etag: metadata.etag,
       fetchedAt: metadata.fetched_at,
       kv: { etag: metadata.etag, storedAt: metadata.fetched_at },
     };
+    if (typeof metadata.status === "number") entry.status = metadata.status;
+    return entry;
   } catch (err) {
     logEvent("warn", "kv_read_failed", { key, error: String(err) });
     return undefined;
@@ -163,6 +179,8 @@ async function readCacheApi(key: string): Promise<Entry | undefined> {
     const etag = res.headers.get("ETag");
     if (!Number.isFinite(fetchedAt) || !etag) return undefined;
     const entry: Entry = { body: await res.text(), etag, fetchedAt };
+    const status = Number(res.headers.get(H_STATUS));
+    if (status) entry.status = status;
     const kvMeta = res.headers.get(H_KV)?.split(" ");
     if (kvMeta?.length === 2) entry.kv = { etag: kvMeta[0] ?? "", storedAt: Number(kvMeta[1]) };
     cacheStats.hits.cache_api++;
@@ -182,10 +200,20 @@ async function writeCacheApi(key: string, entry: Entry, keepSeconds: number): Pr
       [H_FETCHED]: String(entry.fetchedAt),
     });
     if (entry.kv) headers.set(H_KV, `${entry.kv.etag} ${entry.kv.storedAt}`);
+    if (entry.status) headers.set(H_STATUS, String(entry.status));
     await caches.default.put(cacheUrl(key), new Response(entry.body, { headers }));
   } catch (err) {
     logEvent("warn", "cache_api_write_failed", { key, error: String(err) });
   }
+}
+
+/** Takes KV's copy of `key` into the fast tiers when it is newer than `than` (loaded elsewhere). */
+export async function adoptNewerFromKv(deps: TierDeps, key: string, than: number, keepSeconds: number): Promise<void> {
+  const fromKv = await readKv(deps.kv, key);
+  if (!fromKv || fromKv.fetchedAt <= than) return;
+  const fast = deps.fast ?? ALL_FAST;
+  if (fast.memory) memory.set(key, fromKv);
+  if (fast.cacheApi) await writeCacheApi(key, fromKv, keepSeconds);
 }
 
 /** Drops `key` from every tier (KV deletes take up to a minute to reach every location). */

@@ -1,4 +1,5 @@
-import { logEvent } from "../lib/log";
+import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
+import { memo as boundedMemo } from "../lib/memo-budget";
 import type { ClientTier } from "../lib/trace";
 
 /**
@@ -24,7 +25,10 @@ export interface ApiKeyRecord {
   revoked_at?: string | null;
 }
 
-const memo = new Map<string, { record: ApiKeyRecord | null; at: number }>();
+// Records by key hash, found or not: random well-formed keys each leave an entry, so bytes bound it (LRU).
+const memo = boundedMemo<{ record: ApiKeyRecord | null; at: number }>("api-keys", {
+  sizeOf: (v) => SMALL_OBJECT_BYTES + (v.record ? SMALL_OBJECT_BYTES + stringBytes(JSON.stringify(v.record)) : 0),
+});
 
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -41,7 +45,22 @@ function sameHash(a: string, b: string): boolean {
 
 export type KeyCheck =
   | { ok: true; record: ApiKeyRecord }
-  | { ok: false; reason: "malformed" | "unknown" | "revoked" | "expired" };
+  | { ok: false; reason: "malformed" | "unknown" | "revoked" | "expired" }
+  /** KV could not be read: not an answer about the key, and not remembered. */
+  | { ok: false; reason: "lookup_failed"; error: string };
+
+/**
+ * What this isolate already knows about a presented key, without reading KV: its check if a
+ * record (or its absence) is remembered and still fresh, or `undefined` if only KV can tell.
+ * Callers charge unknown keys to the caller's IP before paying for that KV read.
+ */
+export async function rememberedApiKey(presented: string, now: number): Promise<KeyCheck | undefined> {
+  if (!API_KEY_PATTERN.test(presented)) return { ok: false, reason: "malformed" };
+  const hash = await sha256Hex(presented);
+  const hit = memo.get(hash);
+  if (!hit || now - hit.at > KEY_MEMO_MS) return undefined;
+  return judge(hit.record, hash, now);
+}
 
 /** Checks a presented key against the stored hashes. */
 export async function checkApiKey(kv: KVNamespace, presented: string, now: number): Promise<KeyCheck> {
@@ -49,17 +68,22 @@ export async function checkApiKey(kv: KVNamespace, presented: string, now: numbe
   const hash = await sha256Hex(presented);
   let hit = memo.get(hash);
   if (!hit || now - hit.at > KEY_MEMO_MS) {
-    let record: ApiKeyRecord | null = null;
+    let record: ApiKeyRecord | null;
     try {
       record = await kv.get<ApiKeyRecord>(`${API_KEY_PREFIX}${hash}`, "json");
     } catch (err) {
-      logEvent("warn", "api_key_read_failed", { error: String(err) });
+      // A failed read says nothing about the key: remembering it as "no such key" would refuse
+      // a valid key for KEY_MEMO_MS. The next request reads again; the caller decides what to
+      // serve meanwhile (and logs it).
+      return { ok: false, reason: "lookup_failed", error: String(err) };
     }
     hit = { record, at: now };
-    if (memo.size > 10_000) memo.clear();
     memo.set(hash, hit);
   }
-  const record = hit.record;
+  return judge(hit.record, hash, now);
+}
+
+function judge(record: ApiKeyRecord | null, hash: string, now: number): KeyCheck {
   // The KV lookup already selected by hash; comparing the stored hash as well keeps a
   // corrupted or hand-edited record from admitting a different key.
   if (!record || typeof record.hash !== "string" || !sameHash(record.hash, hash))

@@ -1,18 +1,25 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { AppEnv, Env } from "../env";
 import { ApiError } from "../errors";
 import { addHeader } from "../http/send";
 import { logEvent } from "../lib/log";
 import type { Client, ClientTier } from "../lib/trace";
-import { checkApiKey } from "./api-keys";
-import { TIER_LIMITS } from "./tiers";
+import { checkApiKey, rememberedApiKey } from "./api-keys";
+import { ipLimitKey } from "./ip";
+import { requestPolicy, TIER_LIMITS } from "./tiers";
 
 /**
  * Who is calling and how much they may: a valid X-Api-Key selects its tier; everyone else is
- * "anon", limited per client IP (CF-Connecting-IP). Limits come from Workers Rate Limiting
- * bindings, one per tier; their numbers live in wrangler.toml and are mirrored in
- * TIER_LIMITS for the RateLimit-Policy header (a test keeps the two in step). A deployment
- * without the bindings runs unlimited and says so once in the log.
+ * "anon", limited per IPv4 address or IPv6 /64 (from CF-Connecting-IP, src/clients/ip.ts).
+ * Limits come from Workers Rate Limiting bindings, one per tier; their numbers live in
+ * wrangler.toml and are mirrored in TIER_LIMITS for the RateLimit-Policy header (a test keeps
+ * the two in step). A deployment without the bindings runs unlimited and says so once in the log.
+ *
+ * A key this isolate does not already know to be valid is checked at the caller's IP's
+ * expense: the request is first charged to the IP's anonymous limit, and past it answered 429
+ * before any KV read. Otherwise random keys would buy unlimited 401s, each costing a KV read.
+ * If KV cannot be read, the key's request is served as anonymous (data is the same for every
+ * tier, only limits differ) and the failure is not remembered.
  *
  * Headers follow the IETF draft "RateLimit header fields for HTTP": RateLimit-Policy on
  * every limited route, RateLimit (remaining 0, reset in t seconds) with the 429. The
@@ -27,50 +34,61 @@ const BINDING: Record<ClientTier, "RATE_LIMIT_ANON" | "RATE_LIMIT_STANDARD" | "R
 
 let warnedUnbound = false;
 
-const policyHeader = (tier: ClientTier) =>
-  `"${tier}";q=${TIER_LIMITS[tier].limit};w=${TIER_LIMITS[tier].periodSeconds}`;
+const LIMITED = (tier: ClientTier) =>
+  `Too many requests for the ${tier} tier; slow down or use an API key with a higher tier.`;
+const LIMITED_KEY_CHECKS =
+  "Too many requests from this address for the anon tier: an API key this server has not yet accepted is checked within that limit. Slow down and retry after Retry-After.";
+
+/** Charges one request to `limitKey` under the tier's binding; throws 429 rate_limited when denied. */
+async function charge(env: Env, tier: ClientTier, limitKey: string, detail = LIMITED(tier)): Promise<void> {
+  const binding = env[BINDING[tier]];
+  if (!binding) {
+    if (!warnedUnbound) logEvent("warn", "rate_limit_unbound", { binding: BINDING[tier] });
+    warnedUnbound = true;
+    return;
+  }
+  const { success } = await binding.limit({ key: limitKey });
+  if (success) return;
+  const { periodSeconds } = TIER_LIMITS[tier];
+  throw new ApiError("rate_limited", detail, {
+    headers: {
+      "Retry-After": String(periodSeconds),
+      "RateLimit-Policy": requestPolicy(tier),
+      RateLimit: `"${tier}";r=0;t=${periodSeconds}`,
+    },
+  });
+}
 
 export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {
   const presented = c.req.header("X-Api-Key");
-  let client: Client = { tier: "anon" };
-  let limitKey: string;
+  const ipKey = ipLimitKey(c.req.header("CF-Connecting-IP"));
+  let client: Client = { tier: "anon", limitKey: ipKey };
+  let chargedToIp = false;
   if (presented !== undefined) {
-    const check = await checkApiKey(c.env.BEATPASS_CACHE, presented.trim(), Date.now());
-    if (!check.ok) {
+    const key = presented.trim();
+    const now = Date.now();
+    let check = await rememberedApiKey(key, now);
+    if (!check?.ok) {
+      await charge(c.env, "anon", ipKey, LIMITED_KEY_CHECKS);
+      chargedToIp = true;
+      check ??= await checkApiKey(c.env.BEATPASS_CACHE, key, now);
+    }
+    if (check.ok) {
+      client = { tier: check.record.tier, keyId: check.record.id, limitKey: `key:${check.record.id}` };
+    } else if (check.reason === "lookup_failed") {
+      // Not a verdict on the key: serve it as anonymous (already charged to its IP above).
+      logEvent("warn", "api_key_lookup_failed", { error: check.error, served_as: "anon" });
+    } else {
       // One answer for every failure: which keys exist is nobody's business.
       throw new ApiError(
         "invalid_api_key",
         "The X-Api-Key is not valid (unknown, revoked or expired). Omit it to use the anonymous tier.",
       );
     }
-    client = { tier: check.record.tier, keyId: check.record.id };
-    limitKey = `key:${check.record.id}`;
-  } else {
-    limitKey = `ip:${c.req.header("CF-Connecting-IP") ?? "unknown"}`;
   }
   c.set("client", client);
-
-  const binding = c.env[BINDING[client.tier]];
-  if (!binding) {
-    if (!warnedUnbound) logEvent("warn", "rate_limit_unbound", { binding: BINDING[client.tier] });
-    warnedUnbound = true;
-  } else {
-    const { success } = await binding.limit({ key: limitKey });
-    if (!success) {
-      const { periodSeconds } = TIER_LIMITS[client.tier];
-      throw new ApiError(
-        "rate_limited",
-        `Too many requests for the ${client.tier} tier; slow down or use an API key with a higher tier.`,
-        {
-          headers: {
-            "Retry-After": String(periodSeconds),
-            "RateLimit-Policy": policyHeader(client.tier),
-            RateLimit: `"${client.tier}";r=0;t=${periodSeconds}`,
-          },
-        },
-      );
-    }
-  }
-  addHeader(c, "RateLimit-Policy", policyHeader(client.tier));
+  // An anonymous request already charged to its IP (a key that failed to look up) pays once.
+  if (!(chargedToIp && client.tier === "anon")) await charge(c.env, client.tier, client.limitKey);
+  addHeader(c, "RateLimit-Policy", requestPolicy(client.tier));
   await next();
 });

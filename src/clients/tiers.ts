@@ -10,3 +10,22 @@ export const TIER_LIMITS: Record<ClientTier, { limit: number; periodSeconds: num
   standard: { limit: 600, periodSeconds: 60 },
   partner: { limit: 3000, periodSeconds: 60 },
 };
+
+/**
+ * Cache misses (requests that would go to BeatPass) per period for each client tier: what
+ * costs the shared upstream budget is misses, not hits. Enforced by the MISS_LIMIT_* bindings
+ * in wrangler.toml (src/clients/miss-budget.ts); same rule as above, same test.
+ */
+export const MISS_LIMITS: Record<ClientTier, { limit: number; periodSeconds: number }> = {
+  anon: { limit: 30, periodSeconds: 60 },
+  standard: { limit: 120, periodSeconds: 60 },
+  partner: { limit: 600, periodSeconds: 60 },
+};
+
+/** A tier's request policy as an item of the RateLimit-Policy header. */
+export const requestPolicy = (tier: ClientTier) =>
+  `"${tier}";q=${TIER_LIMITS[tier].limit};w=${TIER_LIMITS[tier].periodSeconds}`;
+
+/** A tier's miss policy as an item of the RateLimit-Policy header. */
+export const missPolicy = (tier: ClientTier) =>
+  `"${tier}-misses";q=${MISS_LIMITS[tier].limit};w=${MISS_LIMITS[tier].periodSeconds}`;

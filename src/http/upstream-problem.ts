@@ -1,3 +1,4 @@
+import type { LoadRefused } from "../cache/engine";
 import { ApiError, type ProblemCode } from "../errors";
 import type { UpstreamError } from "../upstream/client";
 
@@ -22,8 +23,9 @@ import type { UpstreamError } from "../upstream/client";
  * | JSON not in expected shape  | 502    | upstream_schema_mismatch |
  * | body over the size cap      | 502    | upstream_too_large       |
  * | no BEATPASS_TOKEN           | 503    | config_error             |
- * | our 429 gate still closed   | 503    | upstream_rate_limited    |
+ * | our 429 pause still running | 503    | upstream_rate_limited    |
  * | our circuit breaker open    | 503    | upstream_unavailable     |
+ * | this key failed moments ago | 502    | upstream_error           |
  *
  * 400/422 become 502, not 400: input is validated before any request leaves, so BeatPass
  * refusing it means our contract with BeatPass broke, not that the caller erred.
@@ -86,8 +88,44 @@ function mapUpstream(err: UpstreamError, subject: string): Mapped {
         detail: "BeatPass is failing; the proxy is giving it a moment before asking again.",
         retryAfter: err.retryAfterSeconds ?? 30,
       };
+    case "key_failing":
+      return {
+        code: "upstream_error",
+        detail: `BeatPass failed for the ${subject} moments ago; the proxy waits before asking again.`,
+        retryAfter: err.retryAfterSeconds ?? 10,
+      };
     case "status":
       return mapStatus(err.status ?? 0, err.retryAfterSeconds, subject);
+  }
+}
+
+/**
+ * A load the budget did not let happen (src/budget/): nobody queues, so the viewer is told
+ * when to come back. (Stale copies were served before it came to this.)
+ */
+export function problemForRefusal(err: LoadRefused): ApiError {
+  const m = mapRefusal(err);
+  return new ApiError(m.code, m.detail, {
+    headers: { "Retry-After": String(Math.max(1, m.retryAfter ?? err.retryAfterSeconds)) },
+    cause: err,
+  });
+}
+
+function mapRefusal(err: LoadRefused): Mapped {
+  switch (err.reason) {
+    case "paused":
+      return { code: "upstream_rate_limited", detail: "The proxy's BeatPass rate limit is used up." };
+    case "budget":
+    case "unavailable":
+      return {
+        code: "upstream_budget_exhausted",
+        detail: "The proxy has spent its BeatPass request budget for now; this data is not cached yet.",
+      };
+    case "shared_failure":
+      return { code: "upstream_error", detail: "BeatPass failed to answer a request for the same data." };
+    case "shared_timeout":
+    case "skipped":
+      return { code: "upstream_timeout", detail: "BeatPass did not answer in time.", retryAfter: 10 };
   }
 }
 

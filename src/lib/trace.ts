@@ -21,4 +21,9 @@ export interface Client {
   tier: ClientTier;
   /** Key id (the first 12 hex digits of its hash) for keyed clients. */
   keyId?: string;
+  /**
+   * What this client's limits are counted under: `key:<id>` for a keyed client, otherwise its
+   * IPv4 address or IPv6 /64 (`ip:...`, see src/clients/ip.ts). Never logged: it holds an IP.
+   */
+  limitKey: string;
 }

@@ -1,17 +1,20 @@
 import { Hono } from "hono";
 import type * as z from "zod/mini";
-import { getOrLoad, type LookupOptions, type Served } from "../cache/engine";
+import { getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, canonicalParams, parseKey } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
 import { invalidBefore, syncPurges } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
 import { type AppEnv, type Config, type Env, requireConfig } from "../env";
+import { ApiError } from "../errors";
 import { readOnly } from "../http/methods";
 import { cachedJson } from "../http/respond";
-import { problemForUpstream } from "../http/upstream-problem";
+import { problemForRefusal, problemForUpstream } from "../http/upstream-problem";
 import { validate } from "../http/validate";
-import type { Trace } from "../lib/trace";
+import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
+import { memo } from "../lib/memo-budget";
+import type { Client, Trace } from "../lib/trace";
 import {
   albumSchema,
   artistRefSchema,
@@ -41,6 +44,7 @@ import {
 } from "../schemas/requests";
 import * as bp from "../upstream/catalog";
 import { type UpstreamContext, UpstreamError } from "../upstream/client";
+import { loadTimeoutMs, tierDeps } from "./deps";
 
 /**
  * The /v1 read routes. Each mirrors one BeatPass catalog read (REFERENCE.md §4.1) and is
@@ -66,19 +70,65 @@ interface ReadRoute<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path exten
   load: (up: UpstreamContext, p: z.output<P>, q: z.output<Q>) => Promise<O>;
 }
 
-/** URLs whose validated parameters each route remembers (cleared whole when full). */
-const VALIDATED_MEMO_SIZE = 2000;
+/**
+ * Validated parameters, for every route, keyed by the route's name and the raw values of only
+ * the parameters its schemas read: unknown parameters and padding are dropped by validation
+ * anyway, so they make no new entries. Shared by the handlers and `reload`, byte-bounded.
+ */
+const validated = memo<{ params: unknown; query: unknown; key: string }>("validated", {
+  // The parsed values hold at most the raw text (the memo key) again, in small objects.
+  sizeOf: (v, memoKey) => stringBytes(v.key) + stringBytes(memoKey) + 3 * SMALL_OBJECT_BYTES,
+});
+/** A longer key is not worth remembering (real ones are far shorter): validate it each time. */
+const MAX_VALIDATED_KEY_CHARS = 1024;
 
-/** A background load has nobody waiting on it, so it may take longer than a viewer's. */
-const BACKGROUND_TIMEOUT_MS = 15_000;
+/** The parameter names a schema reads: an object's keys, through pipes into transforms. */
+export function schemaKeys(schema: z.ZodMiniType): readonly string[] {
+  type Def = { type: string; in?: z.ZodMiniType; shape?: Record<string, unknown> };
+  let def = schema._zod.def as unknown as Def;
+  while (def.type === "pipe" && def.in) def = def.in._zod.def as unknown as Def;
+  return def.type === "object" && def.shape ? Object.keys(def.shape) : [];
+}
+
+/** `raw` narrowed to `names` (absent ones left out). */
+export function pickParams(raw: Record<string, string | undefined>, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = raw[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
 
 const none = noQuerySchema;
 const noParams = noQuerySchema;
 const listQuery = listQuerySchema;
 
-/** 404, 410 and 403 are BeatPass's answer, not its failure: never hide them behind old data. */
+/** BeatPass's answers (not failures): cached as negative entries, never hidden behind old data. */
+const ANSWER_STATUSES = [403, 404, 410];
+const answerStatus = (err: unknown) =>
+  err instanceof UpstreamError && err.kind === "status" && ANSWER_STATUSES.includes(err.status ?? 0)
+    ? err.status
+    : undefined;
+
+/** A copy, even an old one, beats an upstream failure, a refused permit or a spent miss budget. */
 function serveStaleOn(err: unknown): boolean {
-  return err instanceof UpstreamError && !(err.kind === "status" && [403, 404, 410].includes(err.status ?? 0));
+  if (err instanceof LoadRefused) return true;
+  if (err instanceof ApiError) return err.code === "client_miss_budget";
+  return err instanceof UpstreamError && answerStatus(err) === undefined;
+}
+
+/** What the viewer gets for a failed lookup of `subject`. */
+function problemFor(err: unknown, subject: string): unknown {
+  if (err instanceof UpstreamError) return problemForUpstream(err, subject);
+  if (err instanceof LoadRefused) return problemForRefusal(err);
+  return err;
+}
+
+/** A negative entry is BeatPass's answer for `subject`: the same problem as when it was fetched. */
+function throwIfNegative(served: Served, path: string, subject: string): void {
+  const status = served.entry.status;
+  if (status) throw problemForUpstream(new UpstreamError("status", path, { status }), subject);
 }
 
 /** Runs a cache lookup and notes in the trace how it was answered and how long it took. */
@@ -101,12 +151,19 @@ async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): 
   }
 }
 
-export function tierDeps(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }, config: Config): TierDeps {
-  return { kv: env.BEATPASS_CACHE, waitUntil: (p) => ctx.waitUntil(p), now: () => Date.now(), fast: config.fastTiers };
-}
+export { tierDeps } from "./deps";
 
 function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O>(r: ReadRoute<P, Q, Path, O>) {
-  const validated = new Map<string, { params: z.output<P>; query: z.output<Q>; key: string }>();
+  type Input = { params: z.output<P>; query: z.output<Q>; key: string };
+  const paramNames = schemaKeys(r.params);
+  const queryNames = schemaKeys(r.query);
+  // The names never overlap ("?" is percent-encoded inside canonicalParams).
+  const memoKeyOf = (params: Record<string, string>, query: Record<string, string>) => {
+    const k = `${r.name}:${canonicalParams(params)}?${canonicalParams(query)}`;
+    return k.length <= MAX_VALIDATED_KEY_CHARS ? k : undefined;
+  };
+  const remembered = (memoKey: string | undefined) =>
+    memoKey === undefined ? undefined : (validated.get(memoKey) as Input | undefined);
   async function lookup(
     config: Config,
     env: Env,
@@ -121,18 +178,16 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
     return {
       key,
       policy: config.policy[r.family],
+      negativePolicy: config.policy.negative,
       serveStaleOn,
+      answerStatus,
       invalidBefore: invalidBefore(key),
       load: async (purpose) => {
         const up: UpstreamContext = {
           config,
           family: r.family,
-          timeoutMs:
-            purpose === "background"
-              ? Math.max(config.upstreamTimeoutMs, BACKGROUND_TIMEOUT_MS)
-              : config.upstreamTimeoutMs,
-          gateStore: env.BEATPASS_CACHE,
-          waitUntil: deps.waitUntil,
+          timeoutMs: loadTimeoutMs(config, purpose),
+          onRateLimited: (seconds) => deps.coordinator?.pause(seconds),
           // Only the request waiting on this load reports it in its log line.
           trace: purpose === "foreground" ? trace : undefined,
         };
@@ -143,28 +198,31 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
 
   const register = (app: Hono<AppEnv>) => {
     app.get(r.path, async (c) => {
-      // Validation is a pure function of the URL: a URL seen before skips zod and key building.
-      let input = validated.get(c.req.url);
+      // Validation is a pure function of the known parameters: input seen before skips zod and key building.
+      const rawParams = pickParams(c.req.param() as Record<string, string>, paramNames);
+      const rawQuery = pickParams(c.req.query(), queryNames);
+      const memoKey = memoKeyOf(rawParams, rawQuery);
+      let input = remembered(memoKey);
       if (!input) {
-        const params = validate("path", r.params, c.req.param());
-        const query = validate("query", r.query, c.req.query());
+        const params = validate("path", r.params, rawParams);
+        const query = validate("query", r.query, rawQuery);
         input = { params, query, key: await cacheKey(r.name, { ...(params as object), ...(query as object) }) };
-        if (validated.size >= VALIDATED_MEMO_SIZE) validated.clear();
-        validated.set(c.req.url, input);
+        if (memoKey !== undefined) validated.set(memoKey, input);
       }
       const { params, query } = input;
       const config = requireConfig(c.env);
-      const deps = tierDeps(c.env, c.executionCtx, config);
+      const deps = tierDeps(c.env, c.executionCtx, config, c.get("client"));
       const trace = c.get("trace");
       const opts = await lookup(config, c.env, deps, params, query, trace, input.key);
-      recordHit(opts.key);
+      recordHit(opts.key, c.get("client")?.limitKey);
       maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());
       try {
         const served = await traced(trace, () => getOrLoad(deps, opts));
+        throwIfNegative(served, r.path, r.subject(params));
         const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
         return cachedJson(c, served, opts.policy, upstreamStatus);
       } catch (err) {
-        throw err instanceof UpstreamError ? problemForUpstream(err, r.subject(params)) : err;
+        throw problemFor(err, r.subject(params));
       }
     });
     readOnly(app, r.path);
@@ -172,16 +230,17 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
 
   /** Rebuilds the lookup for a key's stored parameters (they were validated once already). */
   const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>, trace?: Trace) => {
-    const memoKey = canonicalParams(stored);
-    let input = validated.get(memoKey);
+    const rawParams = pickParams(stored, paramNames);
+    const rawQuery = pickParams(stored, queryNames);
+    const memoKey = memoKeyOf(rawParams, rawQuery);
+    let input = remembered(memoKey);
     if (!input) {
-      const params = r.params.safeParse(stored);
-      const query = r.query.safeParse(stored);
+      const params = r.params.safeParse(rawParams);
+      const query = r.query.safeParse(rawQuery);
       if (!params.success || !query.success) return undefined;
       const key = await cacheKey(r.name, { ...(params.data as object), ...(query.data as object) });
       input = { params: params.data, query: query.data, key };
-      if (validated.size >= VALIDATED_MEMO_SIZE) validated.clear();
-      validated.set(memoKey, input);
+      if (memoKey !== undefined) validated.set(memoKey, input);
     }
     return lookup(config, env, deps, input.params, input.query, trace, input.key);
   };
@@ -436,17 +495,19 @@ export async function readThrough(
   env: Env,
   deps: TierDeps,
   trace?: Trace,
+  client?: Client,
 ): Promise<{ data: unknown; served: Served }> {
   const r = ROUTES.find((x) => x.name === name);
   const opts = r && (await r.reload(config, env, deps, raw, trace));
   if (!opts) throw new Error(`readThrough: no route ${name} for these parameters`);
-  recordHit(opts.key);
+  recordHit(opts.key, client?.limitKey);
   let served: Served;
   try {
     served = await traced(trace, () => getOrLoad(deps, opts));
   } catch (err) {
-    throw err instanceof UpstreamError ? problemForUpstream(err, subject) : err;
+    throw problemFor(err, subject);
   }
+  throwIfNegative(served, r?.path ?? name, subject);
   let data = parsedBodies.get(served.entry);
   if (data === undefined) {
     data = (JSON.parse(served.entry.body) as { data: unknown }).data;

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { recordPurge } from "../cache/purge";
+import { recordPurgeWithKeeper } from "../budget/client";
+import { ANY, applyPurges } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { validate } from "../http/validate";
@@ -67,15 +68,34 @@ export function hookRoutes(): Hono<AppEnv> {
         () => undefined,
       ),
     );
-    await recordPurge(c.env.BEATPASS_CACHE, unique, now);
+    const purgedAt = await recordPurge(c.env, unique, config.budgetTimeoutMs);
     logEvent("info", "purge", { resources: unique.slice(0, 20), count: unique.length });
     c.header("Cache-Control", "no-store");
-    return c.json({ purged: unique, collections: true, purged_at: new Date(now).toISOString() });
+    return c.json({ purged: unique, collections: true, purged_at: new Date(purgedAt).toISOString() });
   });
   app.all("/hooks/purge", () => {
     throw new ApiError("method_not_allowed", "Only POST is allowed here.", { headers: { Allow: "POST" } });
   });
   return app;
+}
+
+/** Records the purge with the budget keeper, and in this isolate at once. */
+async function recordPurge(env: AppEnv["Bindings"], resources: string[], timeoutMs: number): Promise<number> {
+  let at: number;
+  try {
+    at = await recordPurgeWithKeeper(env.UPSTREAM_BUDGET, resources, timeoutMs);
+  } catch (err) {
+    logEvent("warn", "budget_unavailable", { step: "purge", error: err instanceof Error ? err.message : String(err) });
+    throw new ApiError(
+      "purge_unavailable",
+      "The purge could not be recorded just now; send it again (sign it afresh).",
+      {
+        headers: { "Retry-After": "10" },
+      },
+    );
+  }
+  applyPurges(Object.fromEntries([...resources, ANY].map((r) => [r, at])));
+  return at;
 }
 
 /** Returns the signature's hex on success; throws 401 invalid_signature otherwise. */

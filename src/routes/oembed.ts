@@ -82,8 +82,9 @@ export function oembedRoutes(): Hono<AppEnv> {
       `${target.kind} ${target.id}`,
       config,
       c.env,
-      tierDeps(c.env, c.executionCtx, config),
+      tierDeps(c.env, c.executionCtx, config, c.get("client")),
       c.get("trace"),
+      c.get("client"),
     );
     const item = data as Track | Artist | Album | Playlist;
 

@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { getOrLoad, type Served } from "../cache/engine";
 import { etagFor } from "../cache/entry";
-import { cacheKey } from "../cache/keys";
+import { cacheKey, canonicalParams } from "../cache/keys";
 import type { FamilyPolicy } from "../cache/policy";
 import type { TierDeps } from "../cache/tiers";
 import { type AppEnv, type Config, requireConfig } from "../env";
@@ -10,9 +10,11 @@ import { readOnly } from "../http/methods";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
+import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { sha256Base64 } from "../lib/hash";
 import { logEvent } from "../lib/log";
-import type { Trace } from "../lib/trace";
+import { memo } from "../lib/memo-budget";
+import type { Client, Trace } from "../lib/trace";
 import {
   artistCard,
   type Card,
@@ -29,7 +31,7 @@ import type { Album, Artist, Playlist, Track, Wave } from "../schemas/entities";
 import { idParamsSchema } from "../schemas/requests";
 import { optionsKey, type WidgetOptions, widgetQuerySchema } from "../schemas/widget";
 import { fetchImageDataUri } from "../upstream/images";
-import { readThrough, tierDeps } from "./catalog";
+import { pickParams, readThrough, schemaKeys, tierDeps } from "./catalog";
 
 /**
  * Embeddable cards: /widget/<kind>/<id> is an HTML document for an iframe, and
@@ -62,17 +64,18 @@ interface LoadContext {
   deps: TierDeps;
   options: WidgetOptions;
   trace: Trace;
+  client: Client;
 }
 
 const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> = {
   track: async (id, l) => {
-    const [track, wave] = await Promise.all([
-      read(l, "track", { id: String(id) }, `track ${id}`),
-      // The waveform is decoration: a card without it beats no card.
-      l.options.hide.has("waveform")
-        ? undefined
-        : read(l, "track-wave", { id: String(id) }, `track ${id}`).catch(() => undefined),
-    ]);
+    // The track first: for an id BeatPass does not have, the waveform is never asked for
+    // (one upstream request per missing track, not two). The waveform is decoration: a card
+    // without it beats no card.
+    const track = await read(l, "track", { id: String(id) }, `track ${id}`);
+    const wave = l.options.hide.has("waveform")
+      ? undefined
+      : await read(l, "track-wave", { id: String(id) }, `track ${id}`).catch(() => undefined);
     const t = track.data as Track;
     const w = wave?.data as Wave | undefined;
     return {
@@ -103,7 +106,7 @@ const KINDS: Record<EntityKind, (id: number, l: LoadContext) => Promise<View>> =
 };
 
 function read(l: LoadContext, name: string, raw: Record<string, string>, subject: string) {
-  return readThrough(name, raw, subject, l.config, l.env, l.deps, l.trace);
+  return readThrough(name, raw, subject, l.config, l.env, l.deps, l.trace, l.client);
 }
 
 /** A card drawn from a single entity read (artist, album, playlist). */
@@ -130,14 +133,21 @@ function entityView<T>(
 
 const isKind = (k: string): k is EntityKind => Object.hasOwn(KINDS, k);
 
-// Validated options per URL: a popular embed's query string is parsed once.
-const optionsMemo = new Map<string, WidgetOptions>();
-function widgetOptions(url: string, query: Record<string, string>): WidgetOptions {
-  let options = optionsMemo.get(url);
+// Validated options by the raw values of the parameters the schema reads: a popular embed's
+// options are parsed once, and junk parameters make no new entries. Only valid input is
+// stored, and the schema keeps valid values short, so keys stay short.
+const WIDGET_PARAMS = schemaKeys(widgetQuerySchema);
+const optionsMemo = memo<WidgetOptions>("widget-options", {
+  // The options object, its Set and the Set's table; their strings are about the key's text.
+  sizeOf: (_o, key) => stringBytes(key) + 3 * SMALL_OBJECT_BYTES,
+});
+function widgetOptions(query: Record<string, string>): WidgetOptions {
+  const known = pickParams(query, WIDGET_PARAMS);
+  const key = canonicalParams(known);
+  let options = optionsMemo.get(key);
   if (!options) {
-    options = validate("query", widgetQuerySchema, query);
-    if (optionsMemo.size >= 2000) optionsMemo.clear();
-    optionsMemo.set(url, options);
+    options = validate("query", widgetQuerySchema, known);
+    optionsMemo.set(key, options);
   }
   return options;
 }
@@ -153,14 +163,15 @@ export function widgetRoutes(): Hono<AppEnv> {
     if (format === "svg" && kind === "playlist")
       throw new ApiError("not_found", "Playlists have no SVG card; use the HTML widget.");
     const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
-    const options = widgetOptions(c.req.url, c.req.query());
+    const options = widgetOptions(c.req.query());
     const config = requireConfig(c.env);
     const l: LoadContext = {
       config,
       env: c.env,
-      deps: tierDeps(c.env, c.executionCtx, config),
+      deps: tierDeps(c.env, c.executionCtx, config, c.get("client")),
       options,
       trace: c.get("trace"),
+      client: c.get("client"),
     };
     try {
       return await respond(c, kind, id, format, await view(id, l), l);
@@ -198,20 +209,33 @@ async function respond(
   let rendered = renderMemo.get(input);
   if (!rendered) {
     rendered = { etag: await etagFor(input) };
-    if (renderMemo.size >= RENDER_MEMO_SIZE) renderMemo.clear();
     renderMemo.set(input, rendered);
   }
   const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag: rendered.etag } };
   const headers = { ...cacheHeaders(served, view.policy), ...widgetHeaders(format, l.config) };
   if (matchesEtag(c.req.header("If-None-Match"), rendered.etag)) return send(c, null, 304, headers);
-  rendered.output ??= await render(origin, kind, id, format, view, l, art?.dataUri);
-  if (rendered.output.csp) headers["Content-Security-Policy"] = rendered.output.csp;
-  return send(c, rendered.output.body, 200, headers);
+  const output = rendered.output ?? (await render(origin, kind, id, format, view, l, art?.dataUri));
+  if (!rendered.output) {
+    rendered.output = output;
+    // Counted afresh now that it holds the body (a card too large for the budget is dropped).
+    renderMemo.set(input, rendered);
+  }
+  if (output.csp) headers["Content-Security-Policy"] = output.csp;
+  return send(c, output.body, 200, headers);
 }
 
-/** Rendered cards by their inputs: a hot card is rendered once, not once per view. */
-const RENDER_MEMO_SIZE = 500;
-const renderMemo = new Map<string, { etag: string; output?: { body: string; csp?: string } }>();
+/**
+ * Rendered cards by their inputs (normalized options, data ETags, config; never the URL): a
+ * hot card is rendered once, not once per view. An entry holds the ETag until the card is
+ * first sent in full, then the body too (an SVG card inlines its artwork).
+ */
+type Rendered = { etag: string; output?: { body: string; csp?: string } };
+const renderMemo = memo<Rendered>("cards", {
+  sizeOf: (r) =>
+    SMALL_OBJECT_BYTES +
+    stringBytes(r.etag) +
+    (r.output ? SMALL_OBJECT_BYTES + stringBytes(r.output.body) + stringBytes(r.output.csp ?? "") : 0),
+});
 
 async function render(
   origin: string,
@@ -223,10 +247,10 @@ async function render(
   artDataUri: string | undefined,
 ): Promise<{ body: string; csp?: string }> {
   if (format === "svg") return { body: (view.svg as (a: string | undefined) => string)(artDataUri) };
-  const css = themeCss(l.options) + CARD_CSS;
+  const theme = themeCss(l.options);
   const card = (view.html as () => Card)();
   const oembed = `${origin}/oembed?url=${encodeURIComponent(beatpassPageUrl(kind, id, card.title))}&format=json`;
-  return { body: htmlPage(card, css, l.options, oembed), csp: await htmlCsp(css, l.config) };
+  return { body: htmlPage(card, theme + CARD_CSS, l.options, oembed), csp: await htmlCsp(theme, l.config) };
 }
 
 function widgetHeaders(format: Format, config: Config): Record<string, string> {
@@ -245,16 +269,18 @@ function widgetHeaders(format: Format, config: Config): Record<string, string> {
   };
 }
 
-const cspHashes = new Map<string, string>();
+// Keyed by the theme's part of the stylesheet only: CARD_CSS is the same for every card.
+const cspHashes = memo<string>("csp-hashes", { sizeOf: (hash) => stringBytes(hash) });
 
-/** CSP for a card: only its own <style> (by hash), images from the allowlist, framing per config. */
-async function htmlCsp(css: string, config: Config): Promise<string> {
-  let hash = cspHashes.get(css);
+/**
+ * CSP for a card: only its own <style> (by hash), images from the allowlist, framing per
+ * config. `theme` is themeCss(options); the <style> holds it followed by CARD_CSS.
+ */
+async function htmlCsp(theme: string, config: Config): Promise<string> {
+  let hash = cspHashes.get(theme);
   if (!hash) {
-    hash = await sha256Base64(css);
-    // The options space is large (any accent colour); keep the memo small.
-    if (cspHashes.size > 256) cspHashes.clear();
-    cspHashes.set(css, hash);
+    hash = await sha256Base64(theme + CARD_CSS);
+    cspHashes.set(theme, hash);
   }
   return [
     "default-src 'none'",
@@ -331,7 +357,7 @@ async function widgetFailure(
     "X-Problem-Code": problem.code,
   };
   if (format === "svg") return send(c, errorSvg(problem.code, message, options), 200, headers);
-  const css = themeCss(options) + CARD_CSS;
-  headers["Content-Security-Policy"] = await htmlCsp(css, config);
-  return send(c, htmlPage(errorCard(problem.code, message), css, options), 200, headers);
+  const theme = themeCss(options);
+  headers["Content-Security-Policy"] = await htmlCsp(theme, config);
+  return send(c, htmlPage(errorCard(problem.code, message), theme + CARD_CSS, options), 200, headers);
 }

@@ -2,7 +2,7 @@ import type { Config } from "../env";
 import { logEvent } from "../lib/log";
 import { readCapped } from "../lib/read-capped";
 import type { Trace } from "../lib/trace";
-import { admit, blockFamily, type GateStore, recordRateLimit, settle } from "./guard";
+import { admit, pause, recordRateLimit, settle } from "./guard";
 
 /** Largest upstream body we read; anything bigger is refused before it is buffered whole. */
 export const MAX_UPSTREAM_BYTES = 2 * 1024 * 1024;
@@ -19,7 +19,8 @@ export type UpstreamFailure =
   | "too_large"
   | "schema"
   | "rate_limited"
-  | "circuit_open";
+  | "circuit_open"
+  | "key_failing";
 
 /** What went wrong talking to BeatPass. Carries the path, never the token or the upstream body. */
 export class UpstreamError extends Error {
@@ -77,12 +78,11 @@ export function buildUpstreamUrl(apiBase: URL, segments: readonly string[], quer
 /** Everything one upstream call needs besides the path: config, family, budget, deadline. */
 export interface UpstreamContext {
   config: Config;
-  /** The route family, for the rate-limit gate and the breaker. */
+  /** The route family, for the breaker. */
   family: string;
   timeoutMs: number;
-  /** Where the rate-limit gate is shared across isolates (the KV namespace). */
-  gateStore: GateStore;
-  waitUntil(promise: Promise<unknown>): void;
+  /** Tells every other isolate about a 429 (the budget keeper). */
+  onRateLimited?(retryAfterSeconds: number): void;
   /** Where to note the upstream status and time for the request log. */
   trace?: Trace;
 }
@@ -93,7 +93,7 @@ const NETWORK_RETRY_MIN_BUDGET_MS = 250;
 
 /**
  * GETs one allowlisted BeatPass path with the token and returns the parsed JSON.
- * The family's gate and breaker are consulted first. Redirects are errors (never followed
+ * The 429 pause, the key's recent failures and the family's breaker are consulted first. Redirects are errors (never followed
  * with the token), bodies are size-capped, the whole exchange shares one deadline, a
  * network error is retried once (jittered) if the deadline allows, and a 401 is retried
  * once with BEATPASS_TOKEN_NEXT when one is configured.
@@ -108,18 +108,19 @@ export async function upstreamGet(
   const tokens = tokenOrder(up.config);
   if (tokens.length === 0) throw new UpstreamError("no_token", path);
 
-  const admission = await admit(up.gateStore, up.family, Date.now());
+  const key = `${url.pathname}${url.search}`;
+  const admission = admit(up.family, key, Date.now());
   if (!admission.ok) {
     throw new UpstreamError(admission.reason, path, { retryAfterSeconds: admission.retryAfterSeconds });
   }
   const started = Date.now();
   try {
     const result = await withTokens(up, url, path, tokens);
-    settle(up.family, "ok", Date.now());
+    settle(up.family, key, "ok", Date.now());
     if (up.trace) up.trace.upstreamStatus = 200;
     return result;
   } catch (err) {
-    settleFailure(up, err);
+    settleFailure(up, key, err);
     if (up.trace && err instanceof UpstreamError) up.trace.upstreamStatus = err.status;
     throw err;
   } finally {
@@ -152,20 +153,21 @@ async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: s
   }
 }
 
-function settleFailure(up: UpstreamContext, err: unknown): void {
+function settleFailure(up: UpstreamContext, key: string, err: unknown): void {
   const now = Date.now();
   if (!(err instanceof UpstreamError)) {
-    settle(up.family, "neutral", now, "internal");
+    settle(up.family, key, "neutral", now, "internal");
     return;
   }
   const code = err.kind === "status" ? `status_${err.status}` : err.kind;
   if (err.kind === "status" && err.status === 429) {
-    blockFamily(up.gateStore, up.family, err.retryAfterSeconds ?? 60, now, up.waitUntil);
+    const retryAfter = err.retryAfterSeconds ?? 60;
+    if (pause(retryAfter, now)) up.onRateLimited?.(retryAfter);
   }
   // Only signs that BeatPass itself is failing count towards opening the breaker.
   const failing =
     err.kind === "timeout" || err.kind === "network" || (err.kind === "status" && (err.status ?? 0) >= 500);
-  settle(up.family, failing ? "failure" : "neutral", now, code);
+  settle(up.family, key, failing ? "failure" : "neutral", now, code);
 }
 
 async function fetchOnce(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {

@@ -2,49 +2,49 @@ import { logEvent } from "../lib/log";
 import type { RateLimitInfo } from "./client";
 
 /**
- * Protects BeatPass (and our one token's budget) per route family:
+ * This isolate's view of BeatPass's health, consulted before every upstream request:
  *
- * - Rate-limit gate: after a 429, no request of that family leaves until Retry-After has
- *   passed. The deadline is kept in memory and in KV, so other isolates and data centres
- *   stop too (KV is eventually consistent: a far location may send a few more requests
- *   within its ~60 s propagation, which Retry-After windows of a minute absorb).
- * - Circuit breaker (per isolate): after BREAKER_THRESHOLD consecutive 5xx/timeouts/network
- *   failures it opens for BREAKER_COOLDOWN_MS, then lets exactly one probe through; the
- *   probe's outcome closes or re-opens it.
+ * - The 429 pause: after a 429 no request leaves until Retry-After has passed. It covers
+ *   every family, because BeatPass counts one limit for the token across endpoints
+ *   (REFERENCE.md §2) and cannot tell us which limit tripped. The budget keeper spreads it
+ *   to every other isolate (src/budget/); this copy saves the round trip meanwhile.
+ * - Per-key failures: a key that failed (5xx, timeout, network) is not asked for again for
+ *   KEY_FAILURE_MS. One broken resource is that resource's problem.
+ * - A circuit breaker per family: it opens only when BREAKER_THRESHOLD *distinct* keys have
+ *   failed within BREAKER_WINDOW_MS with no success between, so one client repeating one
+ *   failing id cannot stall the family for everyone. Open for BREAKER_COOLDOWN_MS, then
+ *   exactly one probe; the probe's outcome closes or re-opens it.
  *
  * It also remembers the last rate-limit headers and the last failure for /healthz.
  */
 
 export const BREAKER_THRESHOLD = 5;
+export const BREAKER_WINDOW_MS = 30_000;
 export const BREAKER_COOLDOWN_MS = 30_000;
-/** How long a "no gate in KV" answer is trusted before KV is asked again. */
-const GATE_RECHECK_MS = 5_000;
-
-export interface GateStore {
-  get(key: string): Promise<string | null>;
-  put(key: string, value: string, options: { expirationTtl: number }): Promise<void>;
-}
+export const KEY_FAILURE_MS = 10_000;
+const KEY_FAILURES_MAX = 1000;
 
 interface FamilyState {
-  blockedUntil: number;
-  gateCheckedAt: number;
-  failures: number;
+  /** Distinct keys that failed since the last success, with when. */
+  failing: Map<string, number>;
+  /** 0 while closed; else when the next probe may go. */
   openUntil: number;
   probing: boolean;
 }
 
 const families = new Map<string, FamilyState>();
+const keyFailures = new Map<string, number>();
+let pausedUntil = 0;
+
 export const upstreamHealth: {
   rateLimit?: RateLimitInfo & { seenAt: number };
   lastError?: { code: string; at: number };
 } = {};
 
-const gateKey = (family: string) => `v1:meta:gate:${family}`;
-
 function stateOf(family: string): FamilyState {
   let s = families.get(family);
   if (!s) {
-    s = { blockedUntil: 0, gateCheckedAt: 0, failures: 0, openUntil: 0, probing: false };
+    s = { failing: new Map(), openUntil: 0, probing: false };
     families.set(family, s);
   }
   return s;
@@ -52,27 +52,19 @@ function stateOf(family: string): FamilyState {
 
 export type Admission =
   | { ok: true; probe: boolean }
-  | { ok: false; reason: "rate_limited" | "circuit_open"; retryAfterSeconds: number };
+  | { ok: false; reason: "rate_limited" | "circuit_open" | "key_failing"; retryAfterSeconds: number };
 
-/** Decides whether a request of `family` may go to BeatPass now. */
-export async function admit(store: GateStore, family: string, now: number): Promise<Admission> {
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** Decides whether a request for `key` of `family` may go to BeatPass now. */
+export function admit(family: string, key: string, now: number): Admission {
+  if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };
+  const failedUntil = keyFailures.get(key) ?? 0;
+  if (now < failedUntil) return { ok: false, reason: "key_failing", retryAfterSeconds: seconds(failedUntil - now) };
   const s = stateOf(family);
-  if (now - s.gateCheckedAt > GATE_RECHECK_MS && now >= s.blockedUntil) {
-    s.gateCheckedAt = now;
-    try {
-      const shared = Number(await store.get(gateKey(family)));
-      if (Number.isFinite(shared) && shared > s.blockedUntil) s.blockedUntil = shared;
-    } catch (err) {
-      logEvent("warn", "gate_read_failed", { family, error: String(err) });
-    }
-  }
-  if (now < s.blockedUntil) {
-    return { ok: false, reason: "rate_limited", retryAfterSeconds: Math.ceil((s.blockedUntil - now) / 1000) };
-  }
-  if (s.failures >= BREAKER_THRESHOLD) {
+  if (s.openUntil > 0) {
     if (now < s.openUntil || s.probing) {
-      const wait = Math.max(1, Math.ceil((s.openUntil - now) / 1000));
-      return { ok: false, reason: "circuit_open", retryAfterSeconds: wait };
+      return { ok: false, reason: "circuit_open", retryAfterSeconds: seconds(s.openUntil - now) };
     }
     s.probing = true;
     return { ok: true, probe: true };
@@ -81,44 +73,54 @@ export async function admit(store: GateStore, family: string, now: number): Prom
 }
 
 /** Records how a request that was admitted ended. */
-export function settle(family: string, outcome: "ok" | "failure" | "neutral", now: number, code?: string): void {
+export function settle(
+  family: string,
+  key: string,
+  outcome: "ok" | "failure" | "neutral",
+  now: number,
+  code?: string,
+): void {
   const s = stateOf(family);
   const wasProbe = s.probing;
   s.probing = false;
   if (outcome === "ok") {
-    if (s.failures >= BREAKER_THRESHOLD) logEvent("info", "breaker_closed", { family });
-    s.failures = 0;
+    if (s.openUntil > 0) logEvent("info", "breaker_closed", { family });
+    s.failing.clear();
+    s.openUntil = 0;
+    keyFailures.delete(key);
     return;
   }
   if (code) upstreamHealth.lastError = { code, at: now };
-  if (outcome === "failure") {
-    s.failures++;
-    if (s.failures >= BREAKER_THRESHOLD) {
-      s.openUntil = now + BREAKER_COOLDOWN_MS;
-      if (s.failures === BREAKER_THRESHOLD || wasProbe)
-        logEvent("warn", "breaker_open", { family, failures: s.failures });
-    }
+  if (outcome !== "failure") return;
+  noteKeyFailure(key, now);
+  if (wasProbe) {
+    s.openUntil = now + BREAKER_COOLDOWN_MS;
+    logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size, probe: true });
+    return;
+  }
+  for (const [k, at] of s.failing) if (now - at > BREAKER_WINDOW_MS) s.failing.delete(k);
+  s.failing.set(key, now);
+  if (s.openUntil === 0 && s.failing.size >= BREAKER_THRESHOLD) {
+    s.openUntil = now + BREAKER_COOLDOWN_MS;
+    logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size });
   }
 }
 
-/** Closes the gate for `family` until Retry-After has passed, here and (via KV) everywhere. */
-export function blockFamily(
-  store: GateStore,
-  family: string,
-  retryAfterSeconds: number,
-  now: number,
-  waitUntil: (p: Promise<unknown>) => void,
-): void {
-  const s = stateOf(family);
+function noteKeyFailure(key: string, now: number): void {
+  if (keyFailures.size >= KEY_FAILURES_MAX) {
+    for (const [k, until] of keyFailures) if (until <= now) keyFailures.delete(k);
+    if (keyFailures.size >= KEY_FAILURES_MAX) keyFailures.clear();
+  }
+  keyFailures.set(key, now + KEY_FAILURE_MS);
+}
+
+/** BeatPass answered 429: stop asking it, here at once, until Retry-After has passed. */
+export function pause(retryAfterSeconds: number, now: number): boolean {
   const until = now + retryAfterSeconds * 1000;
-  if (until <= s.blockedUntil) return;
-  s.blockedUntil = until;
-  logEvent("warn", "upstream_rate_limited", { family, retry_after_s: retryAfterSeconds });
-  waitUntil(
-    store
-      .put(gateKey(family), String(until), { expirationTtl: Math.max(60, retryAfterSeconds + 60) })
-      .catch((err: unknown) => logEvent("warn", "gate_write_failed", { family, error: String(err) })),
-  );
+  if (until <= pausedUntil) return false;
+  pausedUntil = until;
+  logEvent("warn", "upstream_rate_limited", { retry_after_s: retryAfterSeconds });
+  return true;
 }
 
 export function recordRateLimit(info: RateLimitInfo, now: number): void {
@@ -129,7 +131,7 @@ export function recordRateLimit(info: RateLimitInfo, now: number): void {
 export function breakerStates(now: number): Record<string, "closed" | "open" | "half-open"> {
   const out: Record<string, "closed" | "open" | "half-open"> = {};
   for (const [family, s] of families) {
-    out[family] = s.failures < BREAKER_THRESHOLD ? "closed" : now < s.openUntil ? "open" : "half-open";
+    out[family] = s.openUntil === 0 ? "closed" : now < s.openUntil ? "open" : "half-open";
   }
   return out;
 }
@@ -137,6 +139,8 @@ export function breakerStates(now: number): Record<string, "closed" | "open" | "
 /** Forgets all state (tests). */
 export function resetGuard(): void {
   families.clear();
+  keyFailures.clear();
+  pausedUntil = 0;
   delete upstreamHealth.rateLimit;
   delete upstreamHealth.lastError;
 }

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, inject, it } from "vitest";
 import { problemSchema } from "../../src/errors";
-import { DOCUMENTED_LIMITS } from "../helpers/documented";
+import { DOCUMENTED_LIMITS, DOCUMENTED_MISS_LIMITS } from "../helpers/documented";
 
 // The README's promise, tested as a user meets it: `npm start` serves the proxy on workerd
 // (wrangler dev) in front of the fake BeatPass, with no account and no internet. The stack
@@ -126,12 +126,15 @@ describe("operator commands against npm start", () => {
   });
 });
 
-it("rate-limit numbers in wrangler.toml (top level, staging, production) are the README's", () => {
+it("rate-limit and miss-budget numbers in wrangler.toml (top level, staging, production) are the README's", () => {
   const toml = readFileSync("wrangler.toml", "utf8");
-  for (const [tier, binding] of [
-    ["anon", "RATE_LIMIT_ANON"],
-    ["standard", "RATE_LIMIT_STANDARD"],
-    ["partner", "RATE_LIMIT_PARTNER"],
+  for (const [tier, binding, documented] of [
+    ["anon", "RATE_LIMIT_ANON", DOCUMENTED_LIMITS],
+    ["standard", "RATE_LIMIT_STANDARD", DOCUMENTED_LIMITS],
+    ["partner", "RATE_LIMIT_PARTNER", DOCUMENTED_LIMITS],
+    ["anon", "MISS_LIMIT_ANON", DOCUMENTED_MISS_LIMITS],
+    ["standard", "MISS_LIMIT_STANDARD", DOCUMENTED_MISS_LIMITS],
+    ["partner", "MISS_LIMIT_PARTNER", DOCUMENTED_MISS_LIMITS],
   ] as const) {
     const blocks = [
       ...toml.matchAll(
@@ -140,6 +143,6 @@ it("rate-limit numbers in wrangler.toml (top level, staging, production) are the
     ];
     expect(blocks.length).toBe(3); // top level, staging, production
     for (const m of blocks)
-      expect({ limit: Number(m[1]), periodSeconds: Number(m[2]) }).toEqual(DOCUMENTED_LIMITS[tier]);
+      expect({ limit: Number(m[1]), periodSeconds: Number(m[2]) }, binding).toEqual(documented[tier]);
   }
 });

@@ -18,6 +18,8 @@ export const DOCUMENTED_POLICY = {
   search: { soft: 60, hard: 300, staleIfError: 3600 },
   taxonomy: { soft: 3600, hard: 86_400, staleIfError: 604_800 },
   media: { soft: 86_400, hard: 604_800, staleIfError: 2_592_000 },
+  /** BeatPass's 404/410/403, cached as answers. */
+  negative: { soft: 60, hard: 600, staleIfError: 600 },
 } as const;
 
 /** README, "How caching works": a family's breaker opens after this many failures in a row... */
@@ -30,3 +32,23 @@ export const DOCUMENTED_MAX_PER_PAGE = 50;
 
 /** README, "Errors": purge webhook bodies over 8 KiB are refused. */
 export const DOCUMENTED_MAX_PURGE_BODY_BYTES = 8 * 1024;
+
+/** README, "Configuration": cache misses (requests that go to BeatPass) per client per 60 s. */
+export const DOCUMENTED_MISS_LIMITS = {
+  anon: { limit: 30, periodSeconds: 60 },
+  standard: { limit: 120, periodSeconds: 60 },
+  partner: { limit: 600, periodSeconds: 60 },
+} as const;
+
+/** README, "How caching works": a key is refreshed ahead once this many distinct clients asked for it. */
+export const DOCUMENTED_HOT_MIN_CLIENTS = 3;
+
+/** In-isolate memos together stay within this, by their own estimate (an isolate has 128 MB). */
+export const DOCUMENTED_MEMO_BUDGET_BYTES = 32 * 1024 * 1024;
+
+/** README, "Budget": BeatPass requests per minute for the whole deployment (80% of 300). */
+export const DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE = 240;
+/** README, "Budget": misses a single isolate may send while the budget keeper is unreachable, per minute. */
+export const DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE = 5;
+/** README, "Budget": a key that just failed (5xx, timeout, network) is not asked for again for this long. */
+export const DOCUMENTED_KEY_FAILURE_MS = 10_000;

@@ -19,3 +19,43 @@ export function kvWithPut(
     put: (key: string, value: string, opts?: KVNamespacePutOptions) => put(key, value, opts, real),
   } as unknown as KVNamespace;
 }
+
+/**
+ * The test KV namespace with its reads counted: `reads` lists the key of every get and
+ * getWithMetadata, in order.
+ */
+export function kvCountingReads(): { kv: KVNamespace; reads: string[] } {
+  const kv = env.BEATPASS_CACHE;
+  const reads: string[] = [];
+  const counted =
+    <A extends unknown[], R>(f: (key: string, ...rest: A) => R) =>
+    (key: string, ...rest: A): R => {
+      reads.push(key);
+      return f(key, ...rest);
+    };
+  return {
+    reads,
+    kv: {
+      get: counted(kv.get.bind(kv) as (key: string, ...rest: unknown[]) => unknown),
+      getWithMetadata: counted(kv.getWithMetadata.bind(kv) as (key: string, ...rest: unknown[]) => unknown),
+      list: kv.list.bind(kv),
+      delete: kv.delete.bind(kv),
+      put: kv.put.bind(kv),
+    } as unknown as KVNamespace,
+  };
+}
+
+/** The test KV namespace, except that every read fails (a KV outage as the Worker sees it). */
+export function kvFailingReads(): KVNamespace {
+  const kv = env.BEATPASS_CACHE;
+  const fail = async () => {
+    throw new Error("KV GET failed: 503 Service Unavailable");
+  };
+  return {
+    get: fail,
+    getWithMetadata: fail,
+    put: kv.put.bind(kv),
+    delete: kv.delete.bind(kv),
+    list: kv.list.bind(kv),
+  } as unknown as KVNamespace;
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DOCUMENTED_LIMITS } from "../helpers/documented";
-import { createKey } from "../helpers/keys";
+import { createKey, randomKey } from "../helpers/keys";
+import { kvCountingReads, kvFailingReads } from "../helpers/kv";
 import { type Called, call, expectProblem } from "../helpers/request";
 import { upstreamPaths } from "../helpers/upstream";
 
@@ -20,6 +21,37 @@ let clients = 0;
 /** A client IP used by no other test (TEST-NET-1, which the rest of the suite leaves alone). */
 const newClient = () => `192.0.2.${++clients}`;
 
+let prefixes = 0;
+/** A /64 used by no other test (2001:db8::/32 is for documentation), as its first four hextets. */
+const newPrefix = () => `2001:db8:${(++prefixes).toString(16)}:64`;
+
+/** Ten addresses of one /64, written the ways clients and proxies write them. */
+function tenAddresses(prefix: string): string[] {
+  const groups = prefix.split(":");
+  const padded = groups.map((g) => g.padStart(4, "0")).join(":");
+  return [
+    `${prefix}::1`,
+    `${prefix.toUpperCase()}::2`,
+    `${padded}:0000:0000:0000:0003`,
+    `${prefix}:ffff:ffff:ffff:ffff`,
+    `${prefix}:1234::`,
+    `${prefix}:0:0:0:6`,
+    ` ${prefix}::7 `,
+    `${prefix}:a:b:c:d`,
+    `${padded.toUpperCase()}::9`,
+    `${prefix}::ABCD:10`,
+  ];
+}
+
+/** Runs `burst` again once if it crossed a wall-clock minute (where every window rolls over). */
+async function inOneWindow<T>(burst: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const minute = Math.floor(Date.now() / 60_000);
+    const result = await burst();
+    if (Math.floor(Date.now() / 60_000) === minute || attempt === 2) return result;
+  }
+}
+
 interface Burst {
   ip: string;
   /** Statuses of the first `limit` requests. */
@@ -29,17 +61,16 @@ interface Burst {
 }
 
 /** `limit` requests from one new client spread over `paths` in turn, then one more to `last`. */
-async function burstPastLimit(paths: string[], last = paths[0] ?? "/v1/genres"): Promise<Burst> {
-  for (let attempt = 1; ; attempt++) {
-    const minute = Math.floor(Date.now() / 60_000);
-    const ip = newClient();
+async function burstPastLimit(paths: string[], last = paths[0] ?? "/v1/genres", ip = newClient): Promise<Burst> {
+  return inOneWindow(async () => {
+    const client = ip();
     const within: number[] = [];
     for (let i = 0; i < ANON.limit; i++) {
-      within.push((await call(paths[i % paths.length] ?? "", { headers: { "CF-Connecting-IP": ip } })).status);
+      within.push((await call(paths[i % paths.length] ?? "", { headers: { "CF-Connecting-IP": client } })).status);
     }
-    const past = await call(last, { headers: { "CF-Connecting-IP": ip } });
-    if (Math.floor(Date.now() / 60_000) === minute || attempt === 2) return { ip, within, past };
-  }
+    const past = await call(last, { headers: { "CF-Connecting-IP": client } });
+    return { ip: client, within, past };
+  });
 }
 
 function expectRateLimited(res: Called): void {
@@ -85,18 +116,123 @@ describe("per-client rate limits", () => {
   );
 
   it(
-    "a limited client with an API key counts against the key, not its IP, and gets the key's tier",
+    "a limited client with an API key counts against the key, not its IP, and gets the key's tier, once the key has been accepted",
     async () => {
+      const key = await createKey();
       const { ip, past } = await burstPastLimit(["/v1/genres"]);
       expectRateLimited(past);
-      const keyed = await call("/v1/genres", { headers: { "CF-Connecting-IP": ip, "X-Api-Key": await createKey() } });
-      expect(keyed.status).toBe(200);
+      // A key this isolate has not accepted yet is checked at the IP's expense: refused with
+      // the IP, before any KV read.
+      const { kv, reads } = kvCountingReads();
+      const unchecked = await call(
+        "/v1/genres",
+        { headers: { "CF-Connecting-IP": ip, "X-Api-Key": key } },
+        { BEATPASS_CACHE: kv },
+      );
+      expectRateLimited(unchecked);
+      expect(reads).toEqual([]);
+      // Accepted once (from an address within its limit), the key is the client from then on.
       const { limit, periodSeconds } = DOCUMENTED_LIMITS.standard;
-      expect(keyed.headers.get("RateLimit-Policy")).toBe(`"standard";q=${limit};w=${periodSeconds}`);
+      for (const from of [newClient(), ip]) {
+        const keyed = await call("/v1/genres", { headers: { "CF-Connecting-IP": from, "X-Api-Key": key } });
+        expect(keyed.status).toBe(200);
+        expect(keyed.headers.get("RateLimit-Policy")).toBe(`"standard";q=${limit};w=${periodSeconds}`);
+      }
       // One shared cache: every one of those requests but the first was answered without BeatPass.
       expect(upstreamPaths()).toEqual(["/genres"]);
     },
     BUDGET_MS,
+  );
+
+  it(
+    "a key whose lookup fails (KV unreadable) is served as anonymous and charged to its IP once",
+    async () => {
+      const key = await createKey({ tier: "partner" });
+      const { answers } = await inOneWindow(async () => {
+        const ip = newClient();
+        const headers = { "CF-Connecting-IP": ip };
+        const answers: Called[] = [];
+        for (let i = 0; i < ANON.limit - 1; i++) answers.push(await call("/v1/genres", { headers }));
+        answers.push(
+          await call("/v1/genres", { headers: { ...headers, "X-Api-Key": key } }, { BEATPASS_CACHE: kvFailingReads() }),
+        );
+        answers.push(await call("/v1/genres", { headers }));
+        return { answers };
+      });
+      expect(answers.slice(0, ANON.limit).map((r) => r.status)).toEqual(Array(ANON.limit).fill(200));
+      expect(answers[ANON.limit - 1]?.headers.get("RateLimit-Policy")).toBe(ANON_POLICY);
+      expectRateLimited(answers[ANON.limit]!);
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    "anonymous IPv6 clients are limited per /64: 600 requests from 10 addresses of one /64 get 120 answers; the next /64 is unaffected",
+    async () => {
+      const { prefix, statuses, refused } = await inOneWindow(async () => {
+        const prefix = newPrefix();
+        const addresses = tenAddresses(prefix);
+        const statuses: number[] = [];
+        const refused: Called[] = [];
+        for (let i = 0; i < 600; i++) {
+          const res = await call("/v1/genres", { headers: { "CF-Connecting-IP": addresses[i % 10] ?? "" } });
+          statuses.push(res.status);
+          if (res.status !== 200) refused.push(res);
+        }
+        return { prefix, statuses, refused };
+      });
+      expect(statuses.slice(0, ANON.limit)).toEqual(Array(ANON.limit).fill(200));
+      expect(refused).toHaveLength(600 - ANON.limit);
+      for (const res of refused) expectRateLimited(res);
+
+      const [a, b, c] = prefix.split(":");
+      const next = `${a}:${b}:${c}:65::1`;
+      const other = await call("/v1/genres", { headers: { "CF-Connecting-IP": next } });
+      expect(other.status).toBe(200);
+      expect(other.headers.get("RateLimit-Policy")).toBe(ANON_POLICY);
+    },
+    // 601 requests (a few seconds on an idle machine).
+    4 * BUDGET_MS,
+  );
+
+  it(
+    "an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the same client as its IPv4 address",
+    async () => {
+      const { ip, past } = await burstPastLimit(["/v1/genres"]);
+      expectRateLimited(past);
+      for (const mapped of [`::ffff:${ip}`, `::FFFF:${ip}`, `0:0:0:0:0:ffff:${ip}`]) {
+        expectRateLimited(await call("/v1/genres", { headers: { "CF-Connecting-IP": mapped } }));
+      }
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    "invalid API keys count against the caller's IP: 300 random keys from one IP get 401 up to its limit, then 429, with at most one KV read each for the first 120",
+    async () => {
+      const { statuses, answers, reads } = await inOneWindow(async () => {
+        const ip = newClient();
+        const { kv, reads } = kvCountingReads();
+        const answers: Called[] = [];
+        for (let i = 0; i < 300; i++) {
+          answers.push(
+            await call(
+              "/v1/genres",
+              { headers: { "CF-Connecting-IP": ip, "X-Api-Key": randomKey() } },
+              { BEATPASS_CACHE: kv },
+            ),
+          );
+        }
+        return { statuses: answers.map((r) => r.status), answers, reads };
+      });
+      expect(statuses).toEqual([...Array(ANON.limit).fill(401), ...Array(300 - ANON.limit).fill(429)]);
+      for (const res of answers.slice(0, ANON.limit)) expectProblem(res, 401, "invalid_api_key");
+      for (const res of answers.slice(ANON.limit)) expectRateLimited(res);
+      expect(reads.length).toBeLessThanOrEqual(ANON.limit);
+      expect(upstreamPaths()).toEqual([]);
+    },
+    // 300 requests (a few seconds on an idle machine).
+    2 * BUDGET_MS,
   );
 
   it(

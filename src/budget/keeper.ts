@@ -1,0 +1,139 @@
+import { DurableObject } from "cloudflare:workers";
+import { PURGE_RECORD_KEY, PURGE_RECORD_MAX, PURGE_RETENTION_MS } from "../cache/purge";
+import type { Env } from "../env";
+import { logEvent } from "../lib/log";
+import { LeaseTable, type LoadOutcome } from "./leases";
+import { type BudgetWindow, decide, emptyWindow, headroom, type PermitClass, pauseUntil, prune, spend } from "./window";
+
+/**
+ * The budget keeper: one Durable Object for the token (binding UPSTREAM_BUDGET, name
+ * BUDGET_OBJECT_NAME), the single authority for spending BeatPass requests. Every isolate
+ * asks it before a request leaves for BeatPass; a cache hit never does. It holds:
+ *
+ * - the sliding-window bucket and its priority classes (window.ts), persisted so a restart
+ *   cannot hand out a second minute's worth;
+ * - the 429 pause: one isolate's 429 stops every isolate on its next ask, no KV delay;
+ * - one lease per key being loaded (leases.ts): a single load per key deployment-wide;
+ * - the purge record (SQLite, one row per resource), updated in one synchronous step, so
+ *   concurrent purges cannot overwrite each other; mirrored to KV for isolates that only
+ *   serve hits, and announced as `purgedAt` on every grant.
+ */
+export const BUDGET_OBJECT_NAME = "beatpass-token";
+
+export interface PermitRequest {
+  key: string;
+  cls: PermitClass;
+  perMinute: number;
+  /** How long the load may take: the lease's length. */
+  leaseMs: number;
+  /** For refreshes: the fetch time of the copy the caller holds. */
+  since?: number;
+}
+
+export type Grant = (
+  | { kind: "go" }
+  | { kind: "wait" }
+  | { kind: "skip"; loadedAt?: number }
+  | { kind: "denied"; reason: "paused" | "budget"; retryAfterMs: number }
+) & { purgedAt: number };
+
+export class UpstreamBudget extends DurableObject<Env> {
+  private readonly window: BudgetWindow;
+  private readonly leases = new LeaseTable();
+  private purgedAt: number;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS purges (resource TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+    this.window = ctx.storage.kv.get<BudgetWindow>("window") ?? emptyWindow();
+    this.purgedAt = Number(ctx.storage.sql.exec("SELECT COALESCE(MAX(at), 0) AS t FROM purges").one().t);
+  }
+
+  /** One permit (and the key's lease), or why not. Synchronous: no two asks interleave. */
+  acquire(req: PermitRequest): Grant {
+    const now = Date.now();
+    const purgedAt = this.purgedAt;
+    if (this.leases.held(req.key, now)) {
+      return req.cls === "viewer" ? { kind: "wait", purgedAt } : { kind: "skip", purgedAt };
+    }
+    const loadedAt = req.since === undefined ? undefined : this.leases.loadedSince(req.key, req.since);
+    if (loadedAt !== undefined && req.cls !== "viewer") return { kind: "skip", loadedAt, purgedAt };
+    const decision = decide(this.window, req.cls, now, req.perMinute);
+    if (!decision.ok) return { ...decision, kind: "denied", purgedAt };
+    spend(this.window, now);
+    this.ctx.storage.kv.put("window", this.window);
+    this.leases.take(req.key, now, req.leaseMs);
+    return { kind: "go", purgedAt };
+  }
+
+  /** The lease holder's outcome, handed to everyone waiting on the key. */
+  complete(key: string, outcome: LoadOutcome): void {
+    this.leases.complete(key, outcome, Date.now());
+  }
+
+  /** Waits for the holder of `key`'s lease to finish. */
+  awaitLoad(key: string): Promise<LoadOutcome> {
+    return this.leases.wait(key, Date.now());
+  }
+
+  /** BeatPass said 429: nobody asks it again before `until`. */
+  pause(until: number): void {
+    if (pauseUntil(this.window, until)) {
+      this.ctx.storage.kv.put("window", this.window);
+      logEvent("warn", "upstream_paused", { until: new Date(until).toISOString() });
+    }
+  }
+
+  /** Records that `resources` changed now; returns the purge time. */
+  async recordPurge(resources: string[]): Promise<number> {
+    const now = Math.max(Date.now(), this.purgedAt + 1);
+    const sql = this.ctx.storage.sql;
+    for (const r of [...resources, "*"]) {
+      sql.exec(
+        "INSERT INTO purges (resource, at) VALUES (?, ?) ON CONFLICT(resource) DO UPDATE SET at = ?",
+        r,
+        now,
+        now,
+      );
+    }
+    sql.exec("DELETE FROM purges WHERE at < ?", now - PURGE_RETENTION_MS);
+    this.purgedAt = now;
+    try {
+      await this.env.BEATPASS_CACHE.put(PURGE_RECORD_KEY, JSON.stringify(this.purgesSince(0)));
+    } catch (err) {
+      // The record here is the authority; the next purge writes the mirror again.
+      logEvent("warn", "purge_mirror_failed", { error: String(err) });
+    }
+    return now;
+  }
+
+  /** Purges recorded after `since`, newest first (at most PURGE_RECORD_MAX). */
+  purgesSince(since: number): Record<string, number> {
+    const rows = this.ctx.storage.sql.exec<{ resource: string; at: number }>(
+      "SELECT resource, at FROM purges WHERE at > ? ORDER BY at DESC LIMIT ?",
+      since,
+      PURGE_RECORD_MAX,
+    );
+    const out: Record<string, number> = {};
+    for (const row of rows) out[row.resource] = row.at;
+    return out;
+  }
+
+  /** For /healthz and tests. */
+  status(perMinute: number): {
+    viewer: number;
+    refresh: number;
+    scheduled: number;
+    pausedUntil: number;
+    leases: number;
+  } {
+    prune(this.window, Date.now());
+    return {
+      viewer: headroom(this.window, "viewer", perMinute),
+      refresh: headroom(this.window, "refresh", perMinute),
+      scheduled: headroom(this.window, "scheduled", perMinute),
+      pausedUntil: this.window.pausedUntil,
+      leases: this.leases.size,
+    };
+  }
+}

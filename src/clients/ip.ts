@@ -1,0 +1,89 @@
+/**
+ * The limit key of an anonymous client: its IPv4 address, or its IPv6 /64. One subscriber
+ * line or host usually gets a whole /64 (2^64 addresses), so keying on the full IPv6 address
+ * would give one client as many separate limits as it cares to use addresses.
+ *
+ * Spellings of one address give one key: `::` is expanded, hex is lowercased and leading
+ * zeros dropped, and an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is its IPv4 address.
+ * Anything unparseable (CF-Connecting-IP is set by Cloudflare, so only a misconfigured
+ * front proxy sends that) keys on its own lowercased text, as before.
+ */
+
+/** The key for a request without CF-Connecting-IP (local tools, tests). */
+export const UNKNOWN_IP_KEY = "ip:unknown";
+const MAX_RAW_KEY = 64;
+
+export function ipLimitKey(raw: string | undefined | null): string {
+  if (raw === undefined || raw === null) return UNKNOWN_IP_KEY;
+  const text = raw.trim().toLowerCase();
+  if (text === "") return UNKNOWN_IP_KEY;
+  const v4 = parseIpv4(text);
+  if (v4) return `ip:${v4}`;
+  const v6 = parseIpv6(text);
+  if (v6) {
+    const [g0, g1, g2, g3, g4, g5, g6 = 0, g7 = 0] = v6;
+    // ::ffff:a.b.c.d (RFC 4291 2.5.5.2) is an IPv4 client.
+    if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff)
+      return `ip:${g6 >> 8}.${g6 & 255}.${g7 >> 8}.${g7 & 255}`;
+    return `ip:${[g0, g1, g2, g3].map((g = 0) => g.toString(16)).join(":")}::/64`;
+  }
+  return `ip:?${text.slice(0, MAX_RAW_KEY)}`;
+}
+
+const DECIMAL_OCTET = /^(0|[1-9][0-9]{0,2})$/;
+
+/** Dotted-quad IPv4 in canonical form, or undefined. */
+function parseIpv4(text: string): string | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  const octets: number[] = [];
+  for (const p of parts) {
+    // Leading zeros are refused: some parsers read them as octal.
+    if (!DECIMAL_OCTET.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    octets.push(n);
+  }
+  return octets.join(".");
+}
+
+const HEXTET = /^[0-9a-f]{1,4}$/;
+
+/** The eight 16-bit groups of an IPv6 address (with `::` and a trailing dotted quad), or undefined. */
+function parseIpv6(text: string): number[] | undefined {
+  let s = text;
+  if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
+  const zone = s.indexOf("%");
+  if (zone >= 0) s = s.slice(0, zone);
+  if (!s.includes(":")) return undefined;
+
+  const halves = s.split("::");
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const groups = (parts: string[], last: boolean): number[] | undefined => {
+    const out: number[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i] ?? "";
+      if (last && i === parts.length - 1 && p.includes(".")) {
+        const v4 = parseIpv4(p);
+        if (!v4) return undefined;
+        const [a = 0, b = 0, c = 0, d = 0] = v4.split(".").map(Number);
+        out.push((a << 8) | b, (c << 8) | d);
+      } else if (HEXTET.test(p)) {
+        out.push(Number.parseInt(p, 16));
+      } else {
+        return undefined;
+      }
+    }
+    return out;
+  };
+  const h = groups(head, halves.length === 1);
+  const t = groups(tail, true);
+  if (!h || !t) return undefined;
+  if (halves.length === 1) return h.length === 8 ? h : undefined;
+  // "::" stands for at least one zero group.
+  const missing = 8 - h.length - t.length;
+  if (missing < 1) return undefined;
+  return [...h, ...Array<number>(missing).fill(0), ...t];
+}

@@ -1,0 +1,99 @@
+/**
+ * An LRU bounded by an estimate of the heap it holds (and optionally by entry count), for
+ * in-isolate memos whose key space a caller controls: an entry cap alone lets a few hundred
+ * large values (a card with inlined artwork is ~250 KB) reach the isolate's 128 MB limit.
+ *
+ * Sizes are estimates, not measurements. Strings count 2 bytes per UTF-16 code unit; V8
+ * keeps Latin-1 strings in one, so this over-counts the common case by enough to cover
+ * string headers. ENTRY_OVERHEAD_BYTES covers the Map slot and this class's record per
+ * entry; a value's own wrapper objects are the caller's `sizeOf` (SMALL_OBJECT_BYTES each).
+ */
+
+/** Map slot (key, value, chain, bucket share) plus the { value, bytes } record, compressed pointers. */
+export const ENTRY_OVERHEAD_BYTES = 32;
+/** A plain object of a few fields, or a boxed number: header plus slots. */
+export const SMALL_OBJECT_BYTES = 32;
+
+export const stringBytes = (s: string): number => s.length * 2;
+
+export interface ByteLruOptions<V> {
+  maxBytes: number;
+  maxEntries?: number;
+  /** Bytes `value` holds besides its key's text and ENTRY_OVERHEAD_BYTES. */
+  sizeOf: (value: V, key: string) => number;
+}
+
+export class ByteLru<V> {
+  // Insertion order is recency order: a read re-inserts, eviction takes the first key.
+  private readonly map = new Map<string, { value: V; bytes: number }>();
+  private total = 0;
+  readonly maxBytes: number;
+  readonly maxEntries: number;
+  private readonly sizeOf: (value: V, key: string) => number;
+
+  constructor(options: ByteLruOptions<V>) {
+    this.maxBytes = options.maxBytes;
+    this.maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+    this.sizeOf = options.sizeOf;
+  }
+
+  /** The value, marked most recently used. */
+  get(key: string): V | undefined {
+    const record = this.map.get(key);
+    if (!record) return undefined;
+    this.map.delete(key);
+    this.map.set(key, record);
+    return record.value;
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  /**
+   * Stores (or replaces) `key`, evicting the least recently used entries until both bounds
+   * hold. A value larger than the whole budget is not stored (and replaces nothing: the
+   * old value is dropped too). Returns whether it was stored. Call it again after mutating
+   * a stored value, so its size is counted afresh.
+   */
+  set(key: string, value: V): boolean {
+    this.delete(key);
+    const bytes = stringBytes(key) + this.sizeOf(value, key) + ENTRY_OVERHEAD_BYTES;
+    if (bytes > this.maxBytes || this.maxEntries < 1) return false;
+    this.map.set(key, { value, bytes });
+    this.total += bytes;
+    while (this.total > this.maxBytes || this.map.size > this.maxEntries) {
+      const oldest = this.map.keys().next().value;
+      if (oldest === undefined) break;
+      this.delete(oldest);
+    }
+    return true;
+  }
+
+  delete(key: string): boolean {
+    const record = this.map.get(key);
+    if (!record) return false;
+    this.total -= record.bytes;
+    this.map.delete(key);
+    return true;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.total = 0;
+  }
+
+  /** Entries from least to most recently used, without touching their recency. */
+  *entries(): IterableIterator<[string, V]> {
+    for (const [key, record] of this.map) yield [key, record.value];
+  }
+
+  /** The estimated heap held, entries and keys included. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}

@@ -1,0 +1,75 @@
+import { ByteLru, type ByteLruOptions } from "./byte-lru";
+
+/**
+ * Every in-isolate memo whose keys a caller can vary, with its share of the heap. An isolate
+ * has 128 MB for everything (code, request buffers, parsed JSON, these memos); the memos
+ * together get at most a quarter of it, so no mix of requests can push an isolate out.
+ * A module creates its memo with `memo()` (or registers its own with `registerMemo`), and
+ * this module imports no other module of the Worker, so anything may import it.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const MEMO_BUDGET_BYTES = {
+  // Cached catalog bodies (cache/memory.ts): every hit it serves saves a Cache API or KV read.
+  "memory-tier": 16 * MiB,
+  // Rendered cards (routes/widgets.ts): an SVG card inlines up to 96 KiB of artwork, about
+  // 260 KB as counted here, so ~30 of those or several hundred HTML cards.
+  cards: 8 * MiB,
+  // Validated /v1 parameters by normalized key (routes/catalog.ts): ~300 B each, ~7,000 of them.
+  validated: 2 * MiB,
+  // KV write times per cache key (cache/tiers.ts): matters only for the last second's keys.
+  "last-kv-write": 1 * MiB,
+  // Hit counts per cache key between flushes (cache/hot.ts): hot keys are touched often, so stay.
+  "hot-keys": 1 * MiB,
+  // API key records by hash, found or not (clients/api-keys.ts): ~250 B each, ~4,000 of them.
+  "api-keys": 1 * MiB,
+  // Validated widget options by their raw known parameters (routes/widgets.ts).
+  "widget-options": 256 * KiB,
+  // CSP hashes of a card's theme stylesheet (routes/widgets.ts): one per theme and accent in use.
+  "csp-hashes": 256 * KiB,
+} as const;
+
+export type MemoName = keyof typeof MEMO_BUDGET_BYTES;
+
+/** The sum of every budget (≤ 32 MiB). */
+export const MEMO_TOTAL_BYTES = Object.values(MEMO_BUDGET_BYTES).reduce((a, b) => a + b, 0);
+
+/** What the registry needs of a memo: its live estimate, and a way to empty it (tests). */
+export interface Measured {
+  readonly bytes: number;
+  clear(): void;
+}
+
+// One slot per name in the table above: bounded by construction.
+const registry = new Map<MemoName, Measured>();
+
+/** Makes `name` report `m` (a module's single instance; registering again replaces it). */
+export function registerMemo(name: MemoName, m: Measured): void {
+  registry.set(name, m);
+}
+
+/** A ByteLru with `name`'s budget, registered under that name. */
+export function memo<V>(name: MemoName, options: Omit<ByteLruOptions<V>, "maxBytes">): ByteLru<V> {
+  const lru = new ByteLru<V>({ ...options, maxBytes: MEMO_BUDGET_BYTES[name] });
+  registerMemo(name, lru);
+  return lru;
+}
+
+/** Live estimates: every memo in the table (0 when its module is not loaded) and their sum. */
+export function memoBytes(): { total: number; byMemo: Record<MemoName, number> } {
+  const byMemo = {} as Record<MemoName, number>;
+  let total = 0;
+  for (const name of Object.keys(MEMO_BUDGET_BYTES) as MemoName[]) {
+    const bytes = registry.get(name)?.bytes ?? 0;
+    byMemo[name] = bytes;
+    total += bytes;
+  }
+  return { total, byMemo };
+}
+
+/** Empties every registered memo, as in a fresh isolate (tests). */
+export function resetMemos(): void {
+  for (const m of registry.values()) m.clear();
+}

@@ -1,0 +1,44 @@
+import { budgetCoordinator } from "../budget/client";
+import type { Purpose } from "../cache/engine";
+import type { TierDeps } from "../cache/tiers";
+import { admitMiss } from "../clients/miss-budget";
+import type { Config, Env } from "../env";
+import type { Client } from "../lib/trace";
+
+/** A background load has nobody waiting on it, so it may take longer than a viewer's. */
+export const BACKGROUND_TIMEOUT_MS = 15_000;
+/** A lease outlives its load's timeout by this much, so a slow holder still completes it. */
+const LEASE_MARGIN_MS = 2_000;
+
+export function loadTimeoutMs(config: Config, purpose: Purpose): number {
+  return purpose === "foreground"
+    ? config.upstreamTimeoutMs
+    : Math.max(config.upstreamTimeoutMs, BACKGROUND_TIMEOUT_MS);
+}
+
+/**
+ * What the cache engine needs for one request: the tiers, the budget keeper that grants
+ * every upstream load, and (for a viewer's request) that client's miss budget.
+ */
+export function tierDeps(
+  env: Env,
+  ctx: { waitUntil(p: Promise<unknown>): void },
+  config: Config,
+  client?: Client,
+): TierDeps {
+  const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+  return {
+    kv: env.BEATPASS_CACHE,
+    waitUntil,
+    now: () => Date.now(),
+    fast: config.fastTiers,
+    coordinator: budgetCoordinator({
+      ns: env.UPSTREAM_BUDGET,
+      perMinute: config.budgetPerMinute,
+      timeoutMs: config.budgetTimeoutMs,
+      leaseMs: (purpose) => loadTimeoutMs(config, purpose) + LEASE_MARGIN_MS,
+      waitUntil,
+    }),
+    admitMiss: client ? () => admitMiss(env, client) : undefined,
+  };
+}

@@ -1,0 +1,155 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src/env";
+import worker from "../../src/index";
+import { useClock } from "../helpers/clock";
+import {
+  DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE,
+  DOCUMENTED_MISS_LIMITS,
+  DOCUMENTED_POLICY,
+} from "../helpers/documented";
+import { call, expectProblem } from "../helpers/request";
+import { fake, upstreamPaths } from "../helpers/upstream";
+import { logLines } from "../setup";
+
+const S = 1000;
+const MISSING = 99_999; // no such track in the fake catalogue
+
+/** A budget keeper binding whose every call fails (or never answers), as during an outage. */
+function unreachableKeeper(mode: "throw" | "hang"): DurableObjectNamespace {
+  const fail = () => (mode === "throw" ? Promise.reject(new Error("keeper unreachable")) : new Promise(() => {}));
+  const stub = new Proxy({}, { get: () => fail });
+  return { idFromName: () => ({}), get: () => stub } as unknown as DurableObjectNamespace;
+}
+
+describe("negative caching", () => {
+  it("10 requests for a missing track make 1 upstream request, each answered 404 not_found", async () => {
+    for (let i = 0; i < 10; i++) expectProblem(await call(`/v1/tracks/${MISSING}`), 404, "not_found");
+    expect(upstreamPaths()).toEqual([`/tracks/${MISSING}`]);
+  });
+
+  it("a card for a missing track, asked 10 times, makes 1 upstream request in all", async () => {
+    for (let i = 0; i < 10; i++) {
+      // Widgets draw their errors (status 200, the code in X-Problem-Code): see widgets.test.ts.
+      const res = await call(`/widget/track/${MISSING}`);
+      expect(res.headers.get("X-Problem-Code")).toBe("not_found");
+    }
+    expect(upstreamPaths()).toEqual([`/tracks/${MISSING}`]);
+  });
+
+  it("asks again once the negative entry is past its soft window, and a purge clears it sooner", async () => {
+    const clock = useClock();
+    expectProblem(await call(`/v1/tracks/${MISSING}`), 404, "not_found");
+    clock.advance(DOCUMENTED_POLICY.negative.soft * S - S);
+    expectProblem(await call(`/v1/tracks/${MISSING}`), 404, "not_found");
+    expect(upstreamPaths()).toHaveLength(1);
+    clock.advance(2 * S);
+    // Stale negative: answered from cache at once, refreshed in the background.
+    expectProblem(await call(`/v1/tracks/${MISSING}`), 404, "not_found");
+    expect(upstreamPaths()).toHaveLength(2);
+    clock.advance(DOCUMENTED_POLICY.negative.hard * S);
+    expectProblem(await call(`/v1/tracks/${MISSING}`), 404, "not_found");
+    expect(upstreamPaths()).toHaveLength(3);
+  });
+
+  it("a track that stops existing is answered 404 from then on, without asking again", async () => {
+    const clock = useClock();
+    expect((await call("/v1/tracks/3")).status).toBe(200);
+    fake.addFault({ kind: "status", status: 404, path: "/tracks/3" });
+    clock.advance(DOCUMENTED_POLICY.entity.hard * S);
+    expectProblem(await call("/v1/tracks/3"), 404, "not_found");
+    for (let i = 0; i < 5; i++) expectProblem(await call("/v1/tracks/3"), 404, "not_found");
+    expect(upstreamPaths()).toEqual(["/tracks/3", "/tracks/3"]);
+  });
+});
+
+describe("the breaker and one failing key", () => {
+  it("10 requests for one failing id do not stop cold requests for other ids of the family", async () => {
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/44" });
+    for (let i = 0; i < 10; i++) expectProblem(await call("/v1/tracks/44"), 502, "upstream_error");
+    // The failing key is not asked again for a while: its own problem, not BeatPass's.
+    expect(upstreamPaths().filter((p) => p === "/tracks/44").length).toBeLessThanOrEqual(2);
+    for (let id = 45; id < 50; id++) expect((await call(`/v1/tracks/${id}`)).status).toBe(200);
+    expect(upstreamPaths().filter((p) => p !== "/tracks/44")).toEqual(
+      [45, 46, 47, 48, 49].map((id) => `/tracks/${id}`),
+    );
+  });
+});
+
+describe("per-client miss budget", () => {
+  it("one anonymous client asking for 100 distinct cold keys causes at most 30 upstream requests", async () => {
+    expect((await call("/v1/tracks/2")).status).toBe(200); // cached before, for the other client
+    fake.requests.length = 0;
+    const attacker = { "CF-Connecting-IP": "198.51.100.7" };
+    const statuses: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const res = await call(`/v1/search?query=junk${i}`, { headers: attacker });
+      statuses.push(res.status);
+      if (res.status !== 200) expectProblem(res, 429, "client_miss_budget");
+      // Meanwhile another client's cached request is untouched.
+      if (i % 10 === 0) expect((await call("/v1/tracks/2")).status).toBe(200);
+    }
+    expect(upstreamPaths().length).toBeLessThanOrEqual(DOCUMENTED_MISS_LIMITS.anon.limit);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(DOCUMENTED_MISS_LIMITS.anon.limit);
+    // The same client's cache hits are still served.
+    expect((await call("/v1/search?query=junk0", { headers: attacker })).status).toBe(200);
+  });
+});
+
+describe("the budget keeper's priorities", () => {
+  it("with the window near empty, background and scheduled refreshes are refused while viewers' misses pass", async () => {
+    const clock = useClock();
+    const over: Partial<Env> = { UPSTREAM_BUDGET_PER_MINUTE: "8", CACHE_POLICY: '{"entity":{"soft":10}}' };
+    // A key asked for by three clients (so it is hot), then five more misses: 6 of 8 spent.
+    for (const ip of ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+      expect((await call("/v1/tracks/20", { headers: { "CF-Connecting-IP": ip } }, over)).status).toBe(200);
+    for (let id = 21; id < 26; id++) expect((await call(`/v1/tracks/${id}`, {}, over)).status).toBe(200);
+    expect(upstreamPaths()).toHaveLength(6);
+
+    clock.advance(11 * S); // /tracks/20 is stale now
+    const stale = await call("/v1/tracks/20", {}, over);
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get("Cache-Status")).toContain("stale");
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "* * * * *" }), { ...env, ...over }, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(upstreamPaths(), "no refresh took the viewers' reserve").toHaveLength(6);
+
+    // Viewers' misses take the last two permits; the next one is refused, not queued.
+    expect((await call("/v1/tracks/26", {}, over)).status).toBe(200);
+    expect((await call("/v1/tracks/27", {}, over)).status).toBe(200);
+    const refused = await call("/v1/tracks/28", {}, over);
+    expectProblem(refused, 503, "upstream_budget_exhausted");
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(upstreamPaths()).toHaveLength(8);
+  });
+});
+
+describe("when the budget keeper is unreachable", () => {
+  for (const mode of ["throw", "hang"] as const) {
+    it(`(${mode}) serves stale copies, spends only a small allowance, and every 5xx carries Retry-After`, async () => {
+      const clock = useClock();
+      // Cached while the keeper was fine.
+      for (let id = 30; id < 33; id++) expect((await call(`/v1/tracks/${id}`)).status).toBe(200);
+      fake.requests.length = 0;
+      clock.advance(DOCUMENTED_POLICY.entity.hard * S); // past hard: each needs a foreground load
+      const down: Partial<Env> = {
+        UPSTREAM_BUDGET: unreachableKeeper(mode) as Env["UPSTREAM_BUDGET"],
+        UPSTREAM_BUDGET_TIMEOUT_MS: "50",
+      };
+      const answers = [];
+      for (let id = 33; id < 33 + DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE + 3; id++)
+        answers.push(await call(`/v1/tracks/${id}`, {}, down));
+      expect(answers.filter((r) => r.status === 200)).toHaveLength(DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE);
+      for (const r of answers.filter((r) => r.status !== 200)) expectProblem(r, 503, "upstream_budget_exhausted");
+      // Copies past their hard window are still better than nothing.
+      for (let id = 30; id < 33; id++) {
+        const res = await call(`/v1/tracks/${id}`, {}, down);
+        expect(res.status).toBe(200);
+        expect(res.headers.get("Cache-Status")).toContain("stale");
+      }
+      expect(upstreamPaths()).toHaveLength(DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE);
+      expect(logLines.some((l) => l.includes('"budget_unavailable"'))).toBe(true);
+    });
+  }
+});

@@ -1,0 +1,85 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { HOT_FLUSH_INTERVAL_MS } from "../../src/cache/hot";
+import worker from "../../src/index";
+import { useClock } from "../helpers/clock";
+import { DOCUMENTED_HOT_MIN_CLIENTS, DOCUMENTED_POLICY } from "../helpers/documented";
+import { createKey } from "../helpers/keys";
+import { call } from "../helpers/request";
+import { upstreamPaths } from "../helpers/upstream";
+
+/**
+ * The hot list that refresh-ahead spends upstream requests on (src/cache/hot.ts): a key counts
+ * only once enough distinct clients asked for it, so no one client can steer the refresh.
+ * `call()` gives every request a new client IP unless the test sets CF-Connecting-IP.
+ */
+
+const ENTITY = DOCUMENTED_POLICY.entity;
+const S = 1000;
+const JUNK = 100;
+
+async function runScheduled(): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** What one scheduled run sent upstream. */
+async function refreshedByNextRun(): Promise<string[]> {
+  const before = upstreamPaths().length;
+  await runScheduled();
+  return upstreamPaths().slice(before);
+}
+
+/** One client (one API key, whatever its IP) asks for JUNK searches twice each. */
+async function junkFromOneClient(): Promise<void> {
+  const key = await createKey({ tier: "standard" });
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < JUNK; i++) {
+      const res = await call(`/v1/search?query=junk${i}`, { headers: { "X-Api-Key": key } });
+      expect(res.status).toBe(200);
+    }
+  }
+}
+
+/** `n` distinct clients (IPv4 addresses) ask for `path` once each. */
+async function fromClients(path: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) expect((await call(path)).status).toBe(200);
+}
+
+describe("hot list (refresh ahead)", () => {
+  it(`one client asking for ${JUNK} junk searches twice steers no refresh; a key ${DOCUMENTED_HOT_MIN_CLIENTS} clients asked for is refreshed`, async () => {
+    const clock = useClock();
+    await junkFromOneClient();
+    await fromClients("/v1/tracks/7", DOCUMENTED_HOT_MIN_CLIENTS);
+    // Every one of those copies is now within a minute of its soft TTL or past it.
+    clock.advance(ENTITY.soft * S - 30 * S);
+    expect(await refreshedByNextRun()).toEqual(["/tracks/7"]);
+  });
+
+  it("after the isolate has folded its counts into the shared record, the junk is still not refreshed", async () => {
+    const clock = useClock();
+    await junkFromOneClient();
+    await fromClients("/v1/tracks/7", DOCUMENTED_HOT_MIN_CLIENTS);
+    clock.advance(HOT_FLUSH_INTERVAL_MS);
+    await call("/v1/genres"); // the first request after the interval folds the counts into KV
+    expect(await refreshedByNextRun()).toEqual(["/tracks/7"]);
+  });
+
+  it(`a key counts after ${DOCUMENTED_HOT_MIN_CLIENTS} distinct clients, however often fewer ask; addresses of one IPv6 /64 are one client`, async () => {
+    const clock = useClock();
+    // Three clients, once each: one IPv4 address, another, and an IPv6 /64.
+    for (const ip of ["198.51.100.1", "198.51.100.2", "2001:db8:5:1::1"])
+      await call("/v1/tracks/1", { headers: { "CF-Connecting-IP": ip } });
+    // Six requests from three addresses of one /64: one client.
+    for (const ip of ["2001:db8:5:2::1", "2001:db8:5:2::2", "2001:DB8:5:2:0:0:0:3"])
+      for (let i = 0; i < 2; i++) await call("/v1/tracks/2", { headers: { "CF-Connecting-IP": ip } });
+    // Ten requests from two clients.
+    for (const ip of ["198.51.100.3", "198.51.100.4"])
+      for (let i = 0; i < 5; i++) await call("/v1/tracks/3", { headers: { "CF-Connecting-IP": ip } });
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2", "/tracks/3"]);
+
+    clock.advance(ENTITY.soft * S - 30 * S); // within the last minute of freshness
+    expect(await refreshedByNextRun()).toEqual(["/tracks/1"]);
+  });
+});
