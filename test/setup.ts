@@ -1,6 +1,7 @@
-import { reset } from "cloudflare:test";
+import { abortAllDurableObjects, reset } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
 import { resetBudgetClient } from "../src/budget/client";
+import { resetEngine } from "../src/cache/engine";
 import { resetHotKeys } from "../src/cache/hot";
 import { resetPurges } from "../src/cache/purge";
 import { resetCacheStats } from "../src/cache/stats";
@@ -38,6 +39,7 @@ beforeEach(() => {
   resetMemos();
   resetSeenSignatures();
   resetBudgetClient();
+  resetEngine();
   logLines.length = 0;
   offNetwork.length = 0;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
@@ -105,6 +107,8 @@ afterEach(async () => {
   expect(offNetwork, "requests that left for a host other than the fake").toEqual([]);
   vi.restoreAllMocks();
   expect(globalThis.fetch).toBe(realFetch);
-  // Storage is not isolated per test in this pool generation: clear KV ourselves.
+  // Storage is not isolated per test in this pool generation: clear KV ourselves, and start
+  // the budget keeper afresh (its permit window lives in its memory as well as its storage).
   await reset();
+  await abortAllDurableObjects();
 });

@@ -1,5 +1,6 @@
 import type { Coordinator, Purpose, Turn } from "../cache/engine";
 import { applyPurges, latestPurgeAt } from "../cache/purge";
+import { cacheStats } from "../cache/stats";
 import { logEvent } from "../lib/log";
 import { BUDGET_OBJECT_NAME, type Grant, type PermitRequest, type UpstreamBudget } from "./keeper";
 import type { LoadOutcome } from "./leases";
@@ -27,8 +28,23 @@ interface Keeper {
   purgesSince(since: number): Promise<Record<string, number>>;
 }
 
+/** The keeper's stub; every call is a (billed) Durable Object request, counted for /healthz and the benchmark. */
 function keeperOf(ns: DurableObjectNamespace<UpstreamBudget> | undefined): Keeper | undefined {
-  return ns?.get(ns.idFromName(BUDGET_OBJECT_NAME)) as unknown as Keeper | undefined;
+  if (!ns) return undefined;
+  const stub = ns.get(ns.idFromName(BUDGET_OBJECT_NAME)) as unknown as Keeper;
+  const counted = <T>(call: () => Promise<T>): Promise<T> => {
+    cacheStats.keeper_calls++;
+    return call();
+  };
+  // Each method is called on the stub itself: an RPC stub has no Function.prototype to lean on.
+  return {
+    acquire: (req) => counted(() => stub.acquire(req)),
+    complete: (key, outcome) => counted(() => stub.complete(key, outcome)),
+    awaitLoad: (key) => counted(() => stub.awaitLoad(key)),
+    pause: (until) => counted(() => stub.pause(until)),
+    recordPurge: (resources) => counted(() => stub.recordPurge(resources)),
+    purgesSince: (since) => counted(() => stub.purgesSince(since)),
+  };
 }
 
 const CLASS_OF: Record<Purpose, PermitClass> = { foreground: "viewer", background: "refresh", scheduled: "scheduled" };
@@ -44,6 +60,8 @@ export interface BudgetOptions {
   /** How long a load for `purpose` may take: the lease's length. */
   leaseMs: (purpose: Purpose) => number;
   waitUntil(promise: Promise<unknown>): void;
+  /** How long an ask for a permit took (ms), answered or not. */
+  onAsked?(ms: number): void;
 }
 
 export function budgetCoordinator(o: BudgetOptions): Coordinator {
@@ -67,8 +85,10 @@ export function budgetCoordinator(o: BudgetOptions): Coordinator {
           o.timeoutMs,
         );
       } catch (err) {
+        o.onAsked?.(Date.now() - now);
         return fallbackTurn(key, purpose, now, err);
       }
+      o.onAsked?.(Date.now() - now);
       if (grant.purgedAt > latestPurgeAt() && stub) {
         o.waitUntil(within(stub.purgesSince(latestPurgeAt()), o.timeoutMs).then(applyPurges, () => undefined));
       }

@@ -78,9 +78,19 @@ export interface LookupOptions {
   negativePolicy?: FamilyPolicy;
   /** Copies fetched before this moment (a purge) are treated as absent. */
   invalidBefore?: number;
+  /**
+   * How long a load failure is this key's answer (ms), or undefined: repeats within it get the
+   * same error without asking anyone, so one broken resource costs BeatPass one request.
+   */
+  failureMemoMs?: (err: unknown) => number | undefined;
+  /** Throws when a load would be refused anyway (checked before the coordinator spends a permit). */
+  precheck?: () => void;
 }
 
 const inflight = new Map<string, Promise<Entry>>();
+// Keys whose last load failed, with the error, until when (bounded: swept when full).
+const recentFailures = new Map<string, { until: number; error: unknown }>();
+const RECENT_FAILURES_MAX = 1000;
 
 const policyOf = (opts: LookupOptions, entry: Entry) =>
   entry.status ? (opts.negativePolicy ?? opts.policy) : opts.policy;
@@ -154,6 +164,9 @@ async function coordinatedLoad(
   previous: Entry | undefined,
   purpose: Purpose,
 ): Promise<Entry> {
+  const failed = recentFailures.get(opts.key);
+  if (failed && deps.now() < failed.until) throw failed.error;
+  opts.precheck?.();
   const turn: Turn = deps.coordinator
     ? await deps.coordinator.begin(opts.key, purpose, previous?.fetchedAt)
     : { kind: "load", finish: () => undefined };
@@ -176,13 +189,31 @@ async function coordinatedLoad(
     const status = opts.answerStatus?.(err);
     if (status === undefined) {
       turn.finish({ kind: "failed" });
+      rememberFailure(deps, opts, err);
       throw err;
     }
     entry = await newEntry("", deps.now(), status);
   }
+  recentFailures.delete(opts.key);
   turn.finish({ kind: "data", body: entry.body, etag: entry.etag, fetchedAt: entry.fetchedAt, status: entry.status });
   writeTiers(deps, opts.key, entry, previous, policyOf(opts, entry).staleIfError);
   return entry;
+}
+
+function rememberFailure(deps: TierDeps, opts: LookupOptions, err: unknown): void {
+  const ms = opts.failureMemoMs?.(err);
+  if (!ms) return;
+  const now = deps.now();
+  if (recentFailures.size >= RECENT_FAILURES_MAX) {
+    for (const [k, f] of recentFailures) if (f.until <= now) recentFailures.delete(k);
+    if (recentFailures.size >= RECENT_FAILURES_MAX) recentFailures.clear();
+  }
+  recentFailures.set(opts.key, { until: now + ms, error: err });
+}
+
+/** Forgets remembered failures (tests). */
+export function resetEngine(): void {
+  recentFailures.clear();
 }
 
 /** Another isolate loaded the key: keep its outcome in the fast tiers (it wrote KV itself). */

@@ -10,6 +10,8 @@ export const cacheStats = {
   coalesced: 0,
   upstream_loads: 0,
   background_refreshes: 0,
+  /** Requests to the budget keeper (permits, waits, completions, pauses, purge fetches). */
+  keeper_calls: 0,
   /** Writes of cached data (the bookkeeping writes below are counted apart). */
   kv_writes: 0,
   /** Hot-key record flushes. */

@@ -58,6 +58,7 @@ function serverTiming(c: Context<AppEnv>): string {
     timing += `, cache;dur=${trace.cacheMs}`;
     if (trace.cache) timing += `;desc="${trace.cache}${trace.tier ? ` ${trace.tier}` : ""}"`;
   }
+  if (trace.budgetMs !== undefined) timing += `, budget;dur=${trace.budgetMs}`;
   if (trace.upstreamMs !== undefined) timing += `, upstream;dur=${trace.upstreamMs}`;
   return timing;
 }

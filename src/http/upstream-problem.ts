@@ -25,7 +25,6 @@ import type { UpstreamError } from "../upstream/client";
  * | no BEATPASS_TOKEN           | 503    | config_error             |
  * | our 429 pause still running | 503    | upstream_rate_limited    |
  * | our circuit breaker open    | 503    | upstream_unavailable     |
- * | this key failed moments ago | 502    | upstream_error           |
  *
  * 400/422 become 502, not 400: input is validated before any request leaves, so BeatPass
  * refusing it means our contract with BeatPass broke, not that the caller erred.
@@ -87,12 +86,6 @@ function mapUpstream(err: UpstreamError, subject: string): Mapped {
         code: "upstream_unavailable",
         detail: "BeatPass is failing; the proxy is giving it a moment before asking again.",
         retryAfter: err.retryAfterSeconds ?? 30,
-      };
-    case "key_failing":
-      return {
-        code: "upstream_error",
-        detail: `BeatPass failed for the ${subject} moments ago; the proxy waits before asking again.`,
-        retryAfter: err.retryAfterSeconds ?? 10,
       };
     case "status":
       return mapStatus(err.status ?? 0, err.retryAfterSeconds, subject);

@@ -12,6 +12,8 @@ export interface Trace {
   upstreamMs?: number;
   /** Time spent in the cache lookup before any upstream call, ms. */
   cacheMs?: number;
+  /** Time spent asking the budget keeper for permits, ms. */
+  budgetMs?: number;
 }
 
 export type ClientTier = "anon" | "standard" | "partner";

@@ -43,7 +43,8 @@ import {
   withQuerySchema,
 } from "../schemas/requests";
 import * as bp from "../upstream/catalog";
-import { type UpstreamContext, UpstreamError } from "../upstream/client";
+import { isUpstreamFailure, type UpstreamContext, UpstreamError } from "../upstream/client";
+import { check, KEY_FAILURE_MS } from "../upstream/guard";
 import { loadTimeoutMs, tierDeps } from "./deps";
 
 /**
@@ -134,7 +135,7 @@ function throwIfNegative(served: Served, path: string, subject: string): void {
 /** Runs a cache lookup and notes in the trace how it was answered and how long it took. */
 async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): Promise<Served> {
   const started = Date.now();
-  const upstreamBefore = trace?.upstreamMs ?? 0;
+  const upstreamBefore = (trace?.upstreamMs ?? 0) + (trace?.budgetMs ?? 0);
   try {
     const served = await lookup();
     if (trace && trace.cache === undefined) {
@@ -145,7 +146,7 @@ async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): 
     return served;
   } finally {
     if (trace) {
-      const upstream = (trace.upstreamMs ?? 0) - upstreamBefore;
+      const upstream = (trace.upstreamMs ?? 0) + (trace.budgetMs ?? 0) - upstreamBefore;
       trace.cacheMs = (trace.cacheMs ?? 0) + Math.max(0, Date.now() - started - upstream);
     }
   }
@@ -181,6 +182,12 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
       negativePolicy: config.policy.negative,
       serveStaleOn,
       answerStatus,
+      failureMemoMs: (err) => (isUpstreamFailure(err) ? KEY_FAILURE_MS : undefined),
+      precheck: () => {
+        const refusal = check(r.family, Date.now());
+        if (!refusal.ok)
+          throw new UpstreamError(refusal.reason, r.path, { retryAfterSeconds: refusal.retryAfterSeconds });
+      },
       invalidBefore: invalidBefore(key),
       load: async (purpose) => {
         const up: UpstreamContext = {
@@ -211,8 +218,8 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
       }
       const { params, query } = input;
       const config = requireConfig(c.env);
-      const deps = tierDeps(c.env, c.executionCtx, config, c.get("client"));
       const trace = c.get("trace");
+      const deps = tierDeps(c.env, c.executionCtx, config, c.get("client"), trace);
       const opts = await lookup(config, c.env, deps, params, query, trace, input.key);
       recordHit(opts.key, c.get("client")?.limitKey);
       maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());

@@ -3,7 +3,7 @@ import type { Purpose } from "../cache/engine";
 import type { TierDeps } from "../cache/tiers";
 import { admitMiss } from "../clients/miss-budget";
 import type { Config, Env } from "../env";
-import type { Client } from "../lib/trace";
+import type { Client, Trace } from "../lib/trace";
 
 /** A background load has nobody waiting on it, so it may take longer than a viewer's. */
 export const BACKGROUND_TIMEOUT_MS = 15_000;
@@ -18,13 +18,15 @@ export function loadTimeoutMs(config: Config, purpose: Purpose): number {
 
 /**
  * What the cache engine needs for one request: the tiers, the budget keeper that grants
- * every upstream load, and (for a viewer's request) that client's miss budget.
+ * every upstream load, and (for a viewer's request) that client's miss budget. The time a
+ * request spends asking the keeper is reported in its trace (Server-Timing `budget`).
  */
 export function tierDeps(
   env: Env,
   ctx: { waitUntil(p: Promise<unknown>): void },
   config: Config,
   client?: Client,
+  trace?: Trace,
 ): TierDeps {
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
   return {
@@ -38,6 +40,11 @@ export function tierDeps(
       timeoutMs: config.budgetTimeoutMs,
       leaseMs: (purpose) => loadTimeoutMs(config, purpose) + LEASE_MARGIN_MS,
       waitUntil,
+      onAsked: trace
+        ? (ms) => {
+            trace.budgetMs = (trace.budgetMs ?? 0) + ms;
+          }
+        : undefined,
     }),
     admitMiss: client ? () => admitMiss(env, client) : undefined,
   };

@@ -82,7 +82,7 @@ export function oembedRoutes(): Hono<AppEnv> {
       `${target.kind} ${target.id}`,
       config,
       c.env,
-      tierDeps(c.env, c.executionCtx, config, c.get("client")),
+      tierDeps(c.env, c.executionCtx, config, c.get("client"), c.get("trace")),
       c.get("trace"),
       c.get("client"),
     );

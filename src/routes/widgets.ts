@@ -168,7 +168,7 @@ export function widgetRoutes(): Hono<AppEnv> {
     const l: LoadContext = {
       config,
       env: c.env,
-      deps: tierDeps(c.env, c.executionCtx, config, c.get("client")),
+      deps: tierDeps(c.env, c.executionCtx, config, c.get("client"), c.get("trace")),
       options,
       trace: c.get("trace"),
       client: c.get("client"),

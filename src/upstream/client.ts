@@ -19,8 +19,7 @@ export type UpstreamFailure =
   | "too_large"
   | "schema"
   | "rate_limited"
-  | "circuit_open"
-  | "key_failing";
+  | "circuit_open";
 
 /** What went wrong talking to BeatPass. Carries the path, never the token or the upstream body. */
 export class UpstreamError extends Error {
@@ -109,7 +108,7 @@ export async function upstreamGet(
   if (tokens.length === 0) throw new UpstreamError("no_token", path);
 
   const key = `${url.pathname}${url.search}`;
-  const admission = admit(up.family, key, Date.now());
+  const admission = admit(up.family, Date.now());
   if (!admission.ok) {
     throw new UpstreamError(admission.reason, path, { retryAfterSeconds: admission.retryAfterSeconds });
   }
@@ -164,10 +163,13 @@ function settleFailure(up: UpstreamContext, key: string, err: unknown): void {
     const retryAfter = err.retryAfterSeconds ?? 60;
     if (pause(retryAfter, now)) up.onRateLimited?.(retryAfter);
   }
-  // Only signs that BeatPass itself is failing count towards opening the breaker.
-  const failing =
-    err.kind === "timeout" || err.kind === "network" || (err.kind === "status" && (err.status ?? 0) >= 500);
-  settle(up.family, key, failing ? "failure" : "neutral", now, code);
+  settle(up.family, key, isUpstreamFailure(err) ? "failure" : "neutral", now, code);
+}
+
+/** Signs that BeatPass itself is failing (5xx, timeout, network): what opens the breaker. */
+export function isUpstreamFailure(err: unknown): boolean {
+  if (!(err instanceof UpstreamError)) return false;
+  return err.kind === "timeout" || err.kind === "network" || (err.kind === "status" && (err.status ?? 0) >= 500);
 }
 
 async function fetchOnce(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {

@@ -8,8 +8,8 @@ import type { RateLimitInfo } from "./client";
  *   every family, because BeatPass counts one limit for the token across endpoints
  *   (REFERENCE.md §2) and cannot tell us which limit tripped. The budget keeper spreads it
  *   to every other isolate (src/budget/); this copy saves the round trip meanwhile.
- * - Per-key failures: a key that failed (5xx, timeout, network) is not asked for again for
- *   KEY_FAILURE_MS. One broken resource is that resource's problem.
+ * (One key's repeated failures are that key's problem: the cache engine remembers its error
+ * for KEY_FAILURE_MS, src/cache/engine.ts, so they never reach this far.)
  * - A circuit breaker per family: it opens only when BREAKER_THRESHOLD *distinct* keys have
  *   failed within BREAKER_WINDOW_MS with no success between, so one client repeating one
  *   failing id cannot stall the family for everyone. Open for BREAKER_COOLDOWN_MS, then
@@ -22,7 +22,6 @@ export const BREAKER_THRESHOLD = 5;
 export const BREAKER_WINDOW_MS = 30_000;
 export const BREAKER_COOLDOWN_MS = 30_000;
 export const KEY_FAILURE_MS = 10_000;
-const KEY_FAILURES_MAX = 1000;
 
 interface FamilyState {
   /** Distinct keys that failed since the last success, with when. */
@@ -33,7 +32,6 @@ interface FamilyState {
 }
 
 const families = new Map<string, FamilyState>();
-const keyFailures = new Map<string, number>();
 let pausedUntil = 0;
 
 export const upstreamHealth: {
@@ -52,15 +50,24 @@ function stateOf(family: string): FamilyState {
 
 export type Admission =
   | { ok: true; probe: boolean }
-  | { ok: false; reason: "rate_limited" | "circuit_open" | "key_failing"; retryAfterSeconds: number };
+  | { ok: false; reason: "rate_limited" | "circuit_open"; retryAfterSeconds: number };
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-/** Decides whether a request for `key` of `family` may go to BeatPass now. */
-export function admit(family: string, key: string, now: number): Admission {
+/** Whether a request of `family` would be refused now, without taking the breaker's probe. */
+export function check(family: string, now: number): Admission {
   if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };
-  const failedUntil = keyFailures.get(key) ?? 0;
-  if (now < failedUntil) return { ok: false, reason: "key_failing", retryAfterSeconds: seconds(failedUntil - now) };
+  const s = families.get(family);
+  if (s && s.openUntil > 0 && (now < s.openUntil || s.probing)) {
+    return { ok: false, reason: "circuit_open", retryAfterSeconds: seconds(s.openUntil - now) };
+  }
+  return { ok: true, probe: false };
+}
+
+/** Decides whether a request of `family` may go to BeatPass now (taking the probe if due). */
+export function admit(family: string, now: number): Admission {
+  const checked = check(family, now);
+  if (!checked.ok) return checked;
   const s = stateOf(family);
   if (s.openUntil > 0) {
     if (now < s.openUntil || s.probing) {
@@ -87,12 +94,10 @@ export function settle(
     if (s.openUntil > 0) logEvent("info", "breaker_closed", { family });
     s.failing.clear();
     s.openUntil = 0;
-    keyFailures.delete(key);
     return;
   }
   if (code) upstreamHealth.lastError = { code, at: now };
   if (outcome !== "failure") return;
-  noteKeyFailure(key, now);
   if (wasProbe) {
     s.openUntil = now + BREAKER_COOLDOWN_MS;
     logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size, probe: true });
@@ -104,14 +109,6 @@ export function settle(
     s.openUntil = now + BREAKER_COOLDOWN_MS;
     logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size });
   }
-}
-
-function noteKeyFailure(key: string, now: number): void {
-  if (keyFailures.size >= KEY_FAILURES_MAX) {
-    for (const [k, until] of keyFailures) if (until <= now) keyFailures.delete(k);
-    if (keyFailures.size >= KEY_FAILURES_MAX) keyFailures.clear();
-  }
-  keyFailures.set(key, now + KEY_FAILURE_MS);
 }
 
 /** BeatPass answered 429: stop asking it, here at once, until Retry-After has passed. */
@@ -139,7 +136,6 @@ export function breakerStates(now: number): Record<string, "closed" | "open" | "
 /** Forgets all state (tests). */
 export function resetGuard(): void {
   families.clear();
-  keyFailures.clear();
   pausedUntil = 0;
   delete upstreamHealth.rateLimit;
   delete upstreamHealth.lastError;

@@ -1,5 +1,6 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { cacheStats } from "../../src/cache/stats";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { useClock } from "../helpers/clock";
@@ -67,8 +68,10 @@ describe("the breaker and one failing key", () => {
   it("10 requests for one failing id do not stop cold requests for other ids of the family", async () => {
     fake.addFault({ kind: "status", status: 500, path: "/tracks/44" });
     for (let i = 0; i < 10; i++) expectProblem(await call("/v1/tracks/44"), 502, "upstream_error");
-    // The failing key is not asked again for a while: its own problem, not BeatPass's.
-    expect(upstreamPaths().filter((p) => p === "/tracks/44").length).toBeLessThanOrEqual(2);
+    // The failing key is not asked again for a while: its own problem, not BeatPass's. Nor
+    // does it spend the deployment's budget: one permit, for the one request that was sent.
+    expect(upstreamPaths().filter((p) => p === "/tracks/44")).toHaveLength(1);
+    expect(cacheStats.keeper_calls).toBeLessThanOrEqual(2); // acquire + complete
     for (let id = 45; id < 50; id++) expect((await call(`/v1/tracks/${id}`)).status).toBe(200);
     expect(upstreamPaths().filter((p) => p !== "/tracks/44")).toEqual(
       [45, 46, 47, 48, 49].map((id) => `/tracks/${id}`),
@@ -93,6 +96,20 @@ describe("per-client miss budget", () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(DOCUMENTED_MISS_LIMITS.anon.limit);
     // The same client's cache hits are still served.
     expect((await call("/v1/search?query=junk0", { headers: attacker })).status).toBe(200);
+  });
+});
+
+describe("what a request pays the budget keeper", () => {
+  it("a miss asks it once (reported as Server-Timing budget); a cache hit never asks", async () => {
+    const miss = await call("/v1/tracks/11");
+    expect(miss.headers.get("Server-Timing")).toMatch(/budget;dur=\d+/);
+    const asked = cacheStats.keeper_calls;
+    expect(asked).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 10; i++) {
+      const hit = await call("/v1/tracks/11");
+      expect(hit.headers.get("Server-Timing")).not.toContain("budget");
+    }
+    expect(cacheStats.keeper_calls).toBe(asked);
   });
 });
 

@@ -578,9 +578,11 @@ describe("request logs", () => {
     expect(logLines.map((l) => JSON.parse(l).event)).toContain("request_failed");
   });
 
-  it("send Server-Timing with the cache and upstream phases", async () => {
+  it("send Server-Timing with the cache, budget and upstream phases", async () => {
     const miss = await call("/v1/tracks/3");
-    expect(miss.headers.get("Server-Timing")).toMatch(/^total;dur=\d+, cache;dur=\d+;desc="miss", upstream;dur=\d+$/);
+    expect(miss.headers.get("Server-Timing")).toMatch(
+      /^total;dur=\d+, cache;dur=\d+;desc="miss", budget;dur=\d+, upstream;dur=\d+$/,
+    );
     const hit = await call("/v1/tracks/3");
     expect(hit.headers.get("Server-Timing")).toMatch(/^total;dur=\d+, cache;dur=\d+;desc="hit memory"$/);
   });
