@@ -47,6 +47,23 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // Deployment-wide promises: several instances of the bundled Worker in one miniflare,
+        // sharing one KV namespace and the one budget keeper (test/fleet/fleet.ts).
+        test: {
+          name: "fleet",
+          include: ["test/fleet/**/*.test.ts"],
+          environment: "node",
+          // One bundle for every file (global-setup.ts); one miniflare at a time, so files
+          // run one after the other.
+          globalSetup: ["./test/fleet/global-setup.ts"],
+          fileParallelism: false,
+          // Each test starts a miniflare of 3 workerd services (seconds on a busy machine) and
+          // sends hundreds of requests; one waits out a real Retry-After.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -8,6 +8,7 @@
  *   node bench/cpu.mjs <bundle.js>   -> per-request timings (bench/startup.mjs times the import)
  */
 import { pathToFileURL } from "node:url";
+import "./workers-runtime-stub.mjs";
 import { createFakeBeatpass } from "../fake/beatpass.mjs";
 import { percentile } from "./lib.mjs";
 
@@ -65,8 +66,18 @@ console.log = () => undefined;
 console.warn = (...a) => realError(...a);
 
 const worker = (await import(pathToFileURL(file).href)).default;
+// The budget keeper, granting every permit at once (workerd runs the real one in run.mjs).
+const keeper = {
+  acquire: async () => ({ kind: "go", purgedAt: 0 }),
+  complete: async () => undefined,
+  awaitLoad: async () => ({ kind: "expired" }),
+  pause: async () => undefined,
+  recordPurge: async () => Date.now(),
+  purgesSince: async () => ({}),
+};
 const env = {
   BEATPASS_CACHE: new MemoryKv(),
+  UPSTREAM_BUDGET: { idFromName: () => ({}), get: () => keeper },
   BEATPASS_TOKEN: "bench-token",
   BEATPASS_API_BASE: "https://fake.bench/api/v1",
 };

@@ -79,7 +79,7 @@ export function pinSelf() {
  * through miniflare's entry worker (as `wrangler dev` serves it) and on `port + 100`
  * straight from workerd's socket (`unsafeDirectSockets`: no dev proxy in front).
  */
-export async function startWorker({ scriptPath, script, modules, port, bindings = {}, kv = true }) {
+export async function startWorker({ scriptPath, script, modules, port, bindings = {}, kv = true, keeper = false }) {
   // miniflare 5 takes the options in a new shape; the v4 shape converts one to one.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -88,6 +88,8 @@ export async function startWorker({ scriptPath, script, modules, port, bindings 
       compatibilityDate: COMPAT_DATE,
       compatibilityFlags: COMPAT_FLAGS,
       kvNamespaces: kv ? ["BEATPASS_CACHE"] : [],
+      // The Worker's budget keeper, as wrangler.toml declares it (a SQLite-backed Durable Object).
+      durableObjects: keeper ? { UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true } } : {},
       bindings,
       cf: false,
       host: "127.0.0.1",

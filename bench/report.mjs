@@ -70,7 +70,7 @@ export function writeResults(r) {
   push(
     "## A miss against a 100 ms upstream",
     "",
-    `Every request a new key (\`/v1/tracks?query=<unique>\`), BeatPass answering after 100 ms: ${f(r.miss.rps)} req/s, p50 ${f(r.miss.p50)} ms, p99 ${f(r.miss.p99)} ms, ${r.miss.non2xx} non-2xx. Overhead over the upstream's 100 ms at p50: ${f(r.miss.p50 - 100)} ms. One miss at a time, by its Server-Timing (median of 20): tier lookups before going upstream ${f(r.miss.phases.cache)} ms, BeatPass ${f(r.miss.phases.upstream)} ms, total in the Worker ${f(r.miss.phases.total)} ms.`,
+    `Every request a new key (\`/v1/tracks?query=<unique>\`), BeatPass answering after 100 ms: ${f(r.miss.rps)} req/s, p50 ${f(r.miss.p50)} ms, p99 ${f(r.miss.p99)} ms, ${r.miss.non2xx} non-2xx. Overhead over the upstream's 100 ms at p50: ${f(r.miss.p50 - 100)} ms. One miss at a time, by its Server-Timing (median of 20): tier lookups before going upstream ${f(r.miss.phases.cache)} ms, asking the budget keeper for the permit ${f(r.miss.phases.budget)} ms, BeatPass ${f(r.miss.phases.upstream)} ms, total in the Worker ${f(r.miss.phases.total)} ms. (Locally the keeper is in the same workerd process; in production add the round trip to its data centre, 5–150 ms by distance.)`,
     "",
     "## Zipf mix: what BeatPass and KV see",
     "",
@@ -82,6 +82,7 @@ export function writeResults(r) {
     `| most upstream requests for one key | ${r.zipf.maxPerKey} | ≤ ${r.zipf.allowedPerKey} (one per soft TTL in ${r.zipf.seconds} s) | ${ok(r.zipf.maxPerKey <= r.zipf.allowedPerKey)} |`,
     `| KV writes (all keys) | ${r.zipf.kvWrites}, of which ${r.zipf.kvWriteFailures} failed and were retried | ≤ ${r.zipf.keysSeen} successful (one per key, content unchanged) | ${ok(r.zipf.kvWrites - r.zipf.kvWriteFailures <= r.zipf.keysSeen)} |`,
     `| KV writes per 1,000 viewer requests | ${f(r.zipf.kvWritesPer1000, 1)} | | |`,
+    `| budget keeper (Durable Object) requests per 1,000 viewer requests | ${f(r.zipf.keeperCallsPer1000, 1)} | ≤ 2 × upstream requests (a permit and its completion per load) | ${ok(r.zipf.keeperCalls <= 2 * r.zipf.upstream + 5)} |`,
     `| non-2xx | ${r.zipf.non2xx} | 0 | ${ok(r.zipf.non2xx === 0)} |`,
     "",
     "## CPU per request",

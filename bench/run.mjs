@@ -53,6 +53,9 @@ const baseBindings = {
   BEATPASS_API_BASE: fake.apiBase,
   IMAGE_HOSTS: `127.0.0.1:${PORTS.fake}`,
   REQUEST_LOG: "off",
+  // The keeper grants every permit (its cost is measured, not its refusals): misses here run
+  // far past BeatPass's 300 a minute, which the fake does not enforce.
+  UPSTREAM_BUDGET_PER_MINUTE: "100000",
 };
 
 async function withWorker(opts, fn) {
@@ -64,7 +67,7 @@ async function withWorker(opts, fn) {
   }
 }
 const withTarget = (bindings, fn) =>
-  withWorker({ scriptPath: shipped.file, port: PORTS.target, bindings: { ...baseBindings, ...bindings } }, fn);
+  withWorker({ scriptPath: shipped.file, port: PORTS.target, keeper: true, bindings: { ...baseBindings, ...bindings } }, fn);
 
 const startupRows = [];
 // The track response body, to size the baselines exactly.
@@ -185,7 +188,7 @@ const miss = await withTarget({}, async (t) => {
   fake.fake.addFault({ kind: "delay", ms: 100, path: "/tracks" });
   const r = await load(t.url, { seconds: 5, connections: 10, pick: () => `/v1/tracks?query=bench${q++}` });
   // Where a miss's time goes, from its Server-Timing: tier lookups, BeatPass, total.
-  const phases = { cache: [], upstream: [], total: [] };
+  const phases = { cache: [], budget: [], upstream: [], total: [] };
   for (let i = 0; i < 20; i++) {
     const res = await fetch(`${t.url}/v1/tracks?query=phases${i}`);
     await res.arrayBuffer();
@@ -213,6 +216,7 @@ const zipfResult = await withTarget(
     const stored = (await kv.list()).keys.filter((k) => !k.name.startsWith("v1:meta:"));
     return {
       ...r,
+      keeperCalls: health.cache.keeper_calls,
       kvWrites: health.cache.kv_writes,
       kvWriteFailures: health.cache.kv_write_failures,
       skipped: health.cache.kv_writes_skipped_unchanged,
@@ -233,6 +237,8 @@ const zipfRow = {
   upstreamPer1000: (upstream.length / zipfResult.total) * 1000,
   maxPerKey: Math.max(...perKey.values()),
   allowedPerKey: windows,
+  keeperCalls: zipfResult.keeperCalls,
+  keeperCallsPer1000: (zipfResult.keeperCalls / zipfResult.total) * 1000,
   kvWrites: zipfResult.kvWrites,
   kvWriteFailures: zipfResult.kvWriteFailures,
   kvWritesPer1000: (zipfResult.kvWrites / zipfResult.total) * 1000,

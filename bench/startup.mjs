@@ -3,6 +3,7 @@
  * (bench/run.mjs runs it several times and takes the median). Prints {"startupMs": n}.
  */
 import { pathToFileURL } from "node:url";
+import "./workers-runtime-stub.mjs";
 
 const t0 = performance.now();
 await import(pathToFileURL(process.argv[2]).href);

@@ -72,7 +72,7 @@ export function budgetCoordinator(o: BudgetOptions): Coordinator {
     return stub;
   };
   return {
-    async begin(key, purpose, since) {
+    async begin(key, purpose, since, freshFrom) {
       const now = Date.now();
       const stub = keeper();
       if (purpose !== "foreground" && (skipped.get(key) ?? 0) > now) return { kind: "skip" };
@@ -81,7 +81,7 @@ export function budgetCoordinator(o: BudgetOptions): Coordinator {
         if (!stub) throw new Error("UPSTREAM_BUDGET is not bound");
         const leaseMs = o.leaseMs(purpose);
         grant = await within(
-          stub.acquire({ key, cls: CLASS_OF[purpose], perMinute: o.perMinute, leaseMs, since }),
+          stub.acquire({ key, cls: CLASS_OF[purpose], perMinute: o.perMinute, leaseMs, since, freshFrom }),
           o.timeoutMs,
         );
       } catch (err) {
@@ -120,9 +120,11 @@ export function budgetCoordinator(o: BudgetOptions): Coordinator {
           kind: "wait",
           outcome: within(keeper()?.awaitLoad(key) as Promise<LoadOutcome>, o.leaseMs(purpose) + o.timeoutMs),
         };
+      case "shared":
+        return { kind: "wait", outcome: Promise.resolve(grant.outcome) };
       case "skip":
         remember(key, now);
-        return { kind: "skip", loadedAt: grant.loadedAt };
+        return { kind: "skip", loadedAt: grant.loadedAt, etag: grant.etag };
       case "denied":
         return { kind: "refused", reason: grant.reason, retryAfterSeconds: Math.ceil(grant.retryAfterMs / 1000) };
     }

@@ -26,14 +26,17 @@ export interface PermitRequest {
   perMinute: number;
   /** How long the load may take: the lease's length. */
   leaseMs: number;
-  /** For refreshes: the fetch time of the copy the caller holds. */
+  /** The fetch time of the copy the caller holds, if any. */
   since?: number;
+  /** The oldest fetch time the caller would still call fresh (now minus its soft window). */
+  freshFrom: number;
 }
 
 export type Grant = (
   | { kind: "go" }
   | { kind: "wait" }
-  | { kind: "skip"; loadedAt?: number }
+  | { kind: "shared"; outcome: Extract<LoadOutcome, { kind: "data" }> }
+  | { kind: "skip"; loadedAt?: number; etag?: string }
   | { kind: "denied"; reason: "paused" | "budget"; retryAfterMs: number }
 ) & { purgedAt: number };
 
@@ -41,6 +44,7 @@ export class UpstreamBudget extends DurableObject<Env> {
   private readonly window: BudgetWindow;
   private readonly leases = new LeaseTable();
   private purgedAt: number;
+  private mirrored: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -53,11 +57,21 @@ export class UpstreamBudget extends DurableObject<Env> {
   acquire(req: PermitRequest): Grant {
     const now = Date.now();
     const purgedAt = this.purgedAt;
+    // Someone is loading it: a viewer or a refresh waits for that outcome (a refresh waits in
+    // the background, and then holds the new copy like the loader does); refresh-ahead moves on.
     if (this.leases.held(req.key, now)) {
-      return req.cls === "viewer" ? { kind: "wait", purgedAt } : { kind: "skip", purgedAt };
+      return req.cls === "scheduled" ? { kind: "skip", purgedAt } : { kind: "wait", purgedAt };
     }
-    const loadedAt = req.since === undefined ? undefined : this.leases.loadedSince(req.key, req.since);
-    if (loadedAt !== undefined && req.cls !== "viewer") return { kind: "skip", loadedAt, purgedAt };
+    // Loaded elsewhere since the caller's copy, recently enough to be fresh for it and after
+    // the last purge (of anything: purges are rare, and this needs no key parsing): hand the
+    // body over while it is kept, otherwise tell a refresh the copy's ETag is current.
+    const after = Math.max(req.since ?? 0, req.freshFrom - 1, this.purgedAt);
+    const loaded = this.leases.loadedAfter(req.key, after);
+    if (loaded) {
+      const outcome = this.leases.relay(req.key, now);
+      if (outcome) return { kind: "shared", outcome, purgedAt };
+      if (req.cls !== "viewer") return { kind: "skip", loadedAt: loaded.fetchedAt, etag: loaded.etag, purgedAt };
+    }
     const decision = decide(this.window, req.cls, now, req.perMinute);
     if (!decision.ok) return { ...decision, kind: "denied", purgedAt };
     spend(this.window, now);
@@ -98,12 +112,16 @@ export class UpstreamBudget extends DurableObject<Env> {
     }
     sql.exec("DELETE FROM purges WHERE at < ?", now - PURGE_RETENTION_MS);
     this.purgedAt = now;
-    try {
-      await this.env.BEATPASS_CACHE.put(PURGE_RECORD_KEY, JSON.stringify(this.purgesSince(0)));
-    } catch (err) {
-      // The record here is the authority; the next purge writes the mirror again.
-      logEvent("warn", "purge_mirror_failed", { error: String(err) });
-    }
+    // One mirror write at a time, each of the record as it is when the write starts: puts
+    // that overlapped could land out of order and leave an older record in KV.
+    const write = this.mirrored.then(() =>
+      this.env.BEATPASS_CACHE.put(PURGE_RECORD_KEY, JSON.stringify(this.purgesSince(0))).catch((err: unknown) => {
+        // The record here is the authority; the next purge writes the mirror again.
+        logEvent("warn", "purge_mirror_failed", { error: String(err) });
+      }),
+    );
+    this.mirrored = write;
+    await write;
     return now;
   }
 

@@ -47,11 +47,12 @@ export type Loader = (purpose: Purpose) => Promise<string>;
 export type Turn =
   | { kind: "load"; finish(outcome: LoadOutcome): void }
   | { kind: "wait"; outcome: Promise<LoadOutcome> }
-  | { kind: "skip"; loadedAt?: number }
+  | { kind: "skip"; loadedAt?: number; etag?: string }
   | { kind: "refused"; reason: "paused" | "budget" | "unavailable"; retryAfterSeconds: number };
 
 export interface Coordinator {
-  begin(key: string, purpose: Purpose, since: number | undefined): Promise<Turn>;
+  /** `since`: the fetch time of the copy held, if any; `freshFrom`: the oldest fetch time still fresh. */
+  begin(key: string, purpose: Purpose, since: number | undefined, freshFrom: number): Promise<Turn>;
   /** Upstream said 429: stop every isolate until Retry-After has passed. */
   pause(retryAfterSeconds: number): void;
 }
@@ -167,16 +168,20 @@ async function coordinatedLoad(
   const failed = recentFailures.get(opts.key);
   if (failed && deps.now() < failed.until) throw failed.error;
   opts.precheck?.();
+  const freshFrom = deps.now() - opts.policy.soft * 1000;
   const turn: Turn = deps.coordinator
-    ? await deps.coordinator.begin(opts.key, purpose, previous?.fetchedAt)
+    ? await deps.coordinator.begin(
+        opts.key,
+        purpose,
+        Math.max(previous?.fetchedAt ?? 0, opts.invalidBefore ?? 0) || undefined,
+        freshFrom,
+      )
     : { kind: "load", finish: () => undefined };
   switch (turn.kind) {
     case "refused":
       throw new LoadRefused(turn.reason, turn.retryAfterSeconds);
     case "skip":
-      // Someone else refreshed it: pick their copy up from KV when it is there already.
-      if (turn.loadedAt && previous)
-        deps.waitUntil(adoptNewerFromKv(deps, opts.key, previous.fetchedAt, opts.policy.staleIfError));
+      if (turn.loadedAt && previous) skippedAsLoaded(deps, opts, previous, turn.loadedAt, turn.etag);
       throw new LoadRefused("skipped", 0);
     case "wait":
       return fromSharedLoad(deps, opts, previous, await turn.outcome);
@@ -214,6 +219,20 @@ function rememberFailure(deps: TierDeps, opts: LookupOptions, err: unknown): voi
 /** Forgets remembered failures (tests). */
 export function resetEngine(): void {
   recentFailures.clear();
+}
+
+/**
+ * Another isolate refreshed the key: a copy with the same ETag is current as of that load
+ * (KV may not say so: unchanged content is not rewritten there); other content is in KV.
+ */
+function skippedAsLoaded(deps: TierDeps, opts: LookupOptions, previous: Entry, loadedAt: number, etag?: string) {
+  if (loadedAt <= previous.fetchedAt) return;
+  if (etag !== previous.etag) {
+    deps.waitUntil(adoptNewerFromKv(deps, opts.key, previous.fetchedAt, opts.policy.staleIfError));
+    return;
+  }
+  const current: Entry = { ...previous, fetchedAt: loadedAt };
+  writeTiers(deps, opts.key, current, previous, policyOf(opts, current).staleIfError, { kv: false });
 }
 
 /** Another isolate loaded the key: keep its outcome in the fast tiers (it wrote KV itself). */

@@ -66,6 +66,20 @@ describe("the budget window", () => {
     expect(refresh.ok === false && refresh.retryAfterMs).toBe(MIN - 1);
   });
 
+  it("tells a refused class when enough grants will have aged out, not when the oldest does", () => {
+    const w = emptyWindow();
+    for (let i = 0; i < 5; i++) spend(w, 0);
+    for (let i = 0; i < 75; i++) spend(w, 30_000);
+    // A refresh may use 75 of 100: 6 grants must age out, and the 6th oldest was spent at 30 s.
+    expect(decide(w, "refresh", 31_000, 100)).toEqual({
+      ok: false,
+      reason: "budget",
+      retryAfterMs: 30_000 + MIN - 31_000,
+    });
+    // A viewer may use all 100: it gets one now.
+    expect(decide(w, "viewer", 31_000, 100).ok).toBe(true);
+  });
+
   it("refuses every class while paused, then resumes without waiting for the window", () => {
     const w = emptyWindow();
     expect(pauseUntil(w, 30_000)).toBe(true);
@@ -98,14 +112,35 @@ describe("the lease table", () => {
     expect(t.held("k", Date.now() + 21)).toBe(false);
   });
 
+  it("frees a key once its lease has run out, even with nobody waiting on it", () => {
+    const t = new LeaseTable();
+    t.take("k", 0, 1000);
+    expect(t.held("k", 999)).toBe(true);
+    expect(t.held("k", 1000)).toBe(false);
+    expect(t.size).toBe(0);
+  });
+
+  it("relays a loaded body for a minute (KV's propagation), then only its fetch time and ETag", () => {
+    const t = new LeaseTable();
+    t.take("k", 0, 1000);
+    t.complete("k", { kind: "data", body: '{"data":1}', etag: '"e"', fetchedAt: 400 }, 500);
+    expect(t.relay("k", 500 + MIN - 1)).toMatchObject({ body: '{"data":1}', fetchedAt: 400 });
+    expect(t.relay("k", 500 + MIN)).toBeUndefined();
+    expect(t.loadedAfter("k", 0)).toEqual({ fetchedAt: 400, etag: '"e"' });
+    t.take("j", 0, 1000);
+    t.complete("j", { kind: "failed" }, 600);
+    expect(t.relay("j", 600)).toBeUndefined();
+  });
+
   it("remembers loads, so a refresh for an older copy can be skipped", () => {
     const t = new LeaseTable();
     t.take("k", 0, 1000);
-    t.complete("k", { kind: "data", body: "", etag: '"e"', fetchedAt: 500 }, 500);
-    expect(t.loadedSince("k", 100)).toBe(500);
-    expect(t.loadedSince("k", 500)).toBeUndefined();
+    // The holder's completion arrives later than its load's fetch time: the fetch time counts.
+    t.complete("k", { kind: "data", body: "", etag: '"e"', fetchedAt: 500 }, 700);
+    expect(t.loadedAfter("k", 100)).toEqual({ fetchedAt: 500, etag: '"e"' });
+    expect(t.loadedAfter("k", 500), "the holder's own copy is not older than its load").toBeUndefined();
     t.take("j", 0, 1000);
     t.complete("j", { kind: "failed" }, 600);
-    expect(t.loadedSince("j", 0)).toBeUndefined(); // a failure is not a newer copy
+    expect(t.loadedAfter("j", 0)).toBeUndefined(); // a failure is not a newer copy
   });
 });

@@ -1,0 +1,371 @@
+import { readFileSync } from "node:fs";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { expect, inject } from "vitest";
+import { COMPAT_DATE, COMPAT_FLAGS } from "../../bench/lib.mjs";
+import type { FakeBeatpass } from "../../fake/beatpass.d.mts";
+import { startFakeServer } from "../../fake/server.mjs";
+import { type Problem, problemSchema } from "../../src/errors";
+
+/**
+ * A deployment in one process: N Worker instances (edge-0, edge-1, ...) of the one bundle
+ * (global-setup.ts) in ONE miniflare, so they share what a deployment shares — one KV
+ * namespace, the one budget keeper Durable Object (defined in edge-0, bound by the others),
+ * the rate-limit counters — and keep apart what isolates keep apart: module state, the
+ * memory tier, in-flight loads. Each instance listens on its own socket straight into
+ * workerd (no dev proxy), and talks only to the fake BeatPass on loopback.
+ */
+
+/** Must never appear in a response or a log line (the fake accepts it as its token). */
+export const FLEET_TOKEN = "fleet-canary-5e0b7a93c1d24f88";
+/** One KV namespace id for every instance: the shared cache. */
+const KV_ID = "fleet-beatpass-cache";
+/**
+ * The name of the one keeper every isolate asks (BUDGET_OBJECT_NAME in src/budget/keeper.ts,
+ * which Node cannot import: it needs cloudflare:workers). Read from the source so a rename
+ * cannot leave the tests watching an object nobody uses.
+ */
+const KEEPER_NAME = (() => {
+  const m = /export const BUDGET_OBJECT_NAME = "([^"]+)"/.exec(readFileSync("src/budget/keeper.ts", "utf8"));
+  if (!m?.[1]) throw new Error("BUDGET_OBJECT_NAME not found in src/budget/keeper.ts");
+  return m[1];
+})();
+
+/** The top-level [[ratelimits]] of wrangler.toml (miniflare implements them locally, shared per namespace_id). */
+function ratelimitsFromWranglerToml(): Record<
+  string,
+  { namespace_id: string; simple: { limit: number; period: 10 | 60 } }
+> {
+  const toml = readFileSync("wrangler.toml", "utf8");
+  const topLevel = toml.split(/^\[env\./m)[0] ?? "";
+  const out: Record<string, { namespace_id: string; simple: { limit: number; period: 10 | 60 } }> = {};
+  const block =
+    /\[\[ratelimits\]\]\s*\nname = "([^"]+)"\s*\nnamespace_id = "([^"]+)"\s*\nsimple = \{ limit = (\d+), period = (\d+) \}/g;
+  for (const m of topLevel.matchAll(block)) {
+    out[m[1] as string] = {
+      namespace_id: m[2] as string,
+      simple: { limit: Number(m[3]), period: Number(m[4]) as 10 | 60 },
+    };
+  }
+  return out;
+}
+export const RATELIMITS = ratelimitsFromWranglerToml();
+
+// ---- the fake BeatPass, in this process ----
+
+export interface UpstreamHit {
+  /** API path without /api/v1, e.g. "/tracks/1". */
+  path: string;
+  at: number;
+}
+
+export interface Upstream {
+  fake: FakeBeatpass;
+  apiBase: string;
+  /** Every API request that reached the fake since the last reset, in arrival order. */
+  hits: UpstreamHit[];
+  /** API requests that reached the fake for exactly `path` (all of them without one). */
+  count(path?: string): number;
+  /**
+   * Holds every request for exactly `path` at the fake's door until `release()` (then they
+   * are answered as usual, faults included). `arrived()` says how many are waiting or were.
+   */
+  hold(path: string): { arrived(): number; release(): void };
+  /** Forgets requests, faults and holds. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const API_PREFIX = "/api/v1";
+
+export async function startUpstream(options: { synthesizeTracks?: boolean } = {}): Promise<Upstream> {
+  // The fake's own per-minute limit stays out of the way: 429s come from injected faults only.
+  const server = await startFakeServer({
+    port: 0,
+    token: FLEET_TOKEN,
+    rateLimitPerMinute: 1_000_000,
+    synthesizeTracks: options.synthesizeTracks ?? false,
+  });
+  const fake = server.fake as FakeBeatpass;
+  const hits: UpstreamHit[] = [];
+  let holds: { path: string; gate: Promise<void>; release(): void; arrived: number }[] = [];
+  const answer = fake.fetch.bind(fake);
+  // fake/server.mjs looks fake.fetch up per request, so this wrapper sees every request first.
+  fake.fetch = async (request: Request) => {
+    const { pathname } = new URL(request.url);
+    if (pathname.startsWith(`${API_PREFIX}/`)) {
+      const path = pathname.slice(API_PREFIX.length);
+      hits.push({ path, at: Date.now() });
+      const hold = holds.find((h) => h.path === path);
+      if (hold) {
+        hold.arrived++;
+        await hold.gate;
+      }
+    }
+    return answer(request);
+  };
+  return {
+    fake,
+    apiBase: server.apiBase,
+    hits,
+    count: (path) => (path === undefined ? hits.length : hits.filter((h) => h.path === path).length),
+    hold(path) {
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const h = { path, gate, release, arrived: 0 };
+      holds.push(h);
+      return {
+        arrived: () => h.arrived,
+        release: () => {
+          holds = holds.filter((x) => x !== h);
+          h.release();
+        },
+      };
+    },
+    reset() {
+      for (const h of holds) h.release();
+      holds = [];
+      hits.length = 0;
+      fake.reset();
+    },
+    close: () => {
+      for (const h of holds) h.release();
+      return server.close();
+    },
+  };
+}
+
+// ---- the fleet ----
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: () => any;
+  /** The origin the instance saw (problem `type` URLs are built from it). */
+  origin: string;
+  /** Which instance answered. */
+  instance: number;
+}
+
+export interface Fleet {
+  size: number;
+  upstream: Upstream;
+  /** Sends `path` to instance `i`, as a client of its own (a fresh CF-Connecting-IP unless `ip` is given). */
+  fetchVia(i: number, path: string, init?: RequestInit & { ip?: string }): Promise<Reply>;
+  /** The shared KV namespace (BEATPASS_CACHE), as the instances see it. */
+  kv(): Promise<Awaited<ReturnType<Miniflare["getKVNamespace"]>>>;
+  /** An RPC stub of the budget keeper (src/budget/keeper.ts), for conditions the tests wait on. */
+  keeper(): Promise<KeeperStub>;
+  /** Every log line the instances wrote (the keeper's included). */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** The keeper methods tests read; a view of UpstreamBudget's public surface. */
+export interface KeeperStub {
+  status(perMinute: number): Promise<{
+    viewer: number;
+    refresh: number;
+    scheduled: number;
+    pausedUntil: number;
+    leases: number;
+  }>;
+  purgesSince(since: number): Promise<Record<string, number>>;
+}
+
+export interface FleetOptions {
+  upstream: Upstream;
+  /** Instances (default 3). */
+  size?: number;
+  /** Vars on top of the fleet's defaults, for every instance. */
+  vars?: Record<string, string>;
+}
+
+/** Vars every fleet runs with unless a test overrides them. */
+export const FLEET_VARS = {
+  // A busy machine must never trip the keeper fallback or an upstream timeout: the
+  // scenarios test the keeper, not those.
+  UPSTREAM_BUDGET_TIMEOUT_MS: "10000",
+  UPSTREAM_TIMEOUT_MS: "30000",
+};
+
+let clientCounter = 0;
+/** A new simulated client: a distinct IPv4 address per call across the whole file. */
+export function nextClientIp(): string {
+  clientCounter++;
+  return `10.${(clientCounter >> 16) & 255}.${(clientCounter >> 8) & 255}.${clientCounter & 255}`;
+}
+
+/** The instances' outbound service: passes requests for the fake's origin, refuses (and logs) the rest. */
+const EGRESS = "fleet-egress";
+export const EGRESS_REFUSED = "fleet egress refused";
+const EGRESS_SCRIPT = `export default {
+  async fetch(request, env) {
+    const origin = new URL(request.url).origin;
+    if (origin === env.ALLOWED_ORIGIN) return fetch(request);
+    console.error("${EGRESS_REFUSED}: " + origin);
+    throw new Error("${EGRESS_REFUSED}: " + origin);
+  },
+};`;
+
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const size = options.size ?? 3;
+  const scriptPath = inject("fleetBundle");
+  const names = Array.from({ length: size }, (_, i) => `edge-${i}`);
+  const logs: string[] = [];
+  const bindings = {
+    BEATPASS_TOKEN: FLEET_TOKEN,
+    BEATPASS_API_BASE: options.upstream.apiBase,
+    ...FLEET_VARS,
+    ...options.vars,
+  };
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+      handleStructuredLogs: (log) => {
+        logs.push(typeof log === "string" ? log : JSON.stringify(log));
+      },
+      workers: [
+        ...names.map((name, i) => ({
+          name,
+          scriptPath,
+          modules: true,
+          compatibilityDate: COMPAT_DATE,
+          compatibilityFlags: COMPAT_FLAGS,
+          kvNamespaces: { BEATPASS_CACHE: KV_ID },
+          durableObjects: {
+            UPSTREAM_BUDGET:
+              i === 0
+                ? { className: "UpstreamBudget", useSQLite: true }
+                : { className: "UpstreamBudget", scriptName: names[0], useSQLite: true },
+          },
+          ratelimits: RATELIMITS,
+          bindings,
+          // Every outbound fetch goes through the egress guard: only the fake, never the network.
+          outboundService: EGRESS,
+          unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+        })),
+        {
+          name: EGRESS,
+          modules: true,
+          script: EGRESS_SCRIPT,
+          compatibilityDate: COMPAT_DATE,
+          bindings: { ALLOWED_ORIGIN: new URL(options.upstream.apiBase).origin },
+        },
+      ],
+    }),
+  );
+  let urls: string[];
+  try {
+    await mf.ready;
+    urls = await Promise.all(names.map(async (name) => (await mf.unsafeGetDirectURL(name)).origin));
+  } catch (err) {
+    // A bundle that does not start (src mid-edit) must not leave workerd running.
+    await mf.dispose().catch(() => undefined);
+    throw err;
+  }
+
+  async function fetchVia(i: number, path: string, init: RequestInit & { ip?: string } = {}): Promise<Reply> {
+    const origin = urls[i];
+    if (origin === undefined) throw new Error(`no instance ${i} (fleet of ${size})`);
+    const { ip, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", ip ?? nextClientIp());
+    const res = await fetch(`${origin}${path}`, { ...rest, headers });
+    const text = await res.text();
+    return checked({
+      status: res.status,
+      headers: res.headers,
+      text,
+      json: () => JSON.parse(text),
+      origin,
+      instance: i,
+    });
+  }
+
+  return {
+    size,
+    upstream: options.upstream,
+    fetchVia,
+    kv: () => mf.getKVNamespace("BEATPASS_CACHE", names[0]),
+    async keeper() {
+      const ns = await mf.getDurableObjectNamespace("UPSTREAM_BUDGET", names[0]);
+      return ns.get(ns.idFromName(KEEPER_NAME)) as unknown as KeeperStub;
+    },
+    logs,
+    async stop() {
+      await mf.dispose();
+      for (const line of logs) {
+        expect(line, "a log line").not.toContain(FLEET_TOKEN);
+        expect(line, "an outbound fetch").not.toContain(EGRESS_REFUSED);
+      }
+    },
+  };
+}
+
+// ---- checks (test/helpers/request.ts's, for responses that crossed a socket) ----
+
+/** What every response promises: X-Request-Id, an explicit Cache-Control, and no token. */
+export function checked(reply: Reply): Reply {
+  for (const [name, value] of reply.headers) {
+    expect(value, `header ${name}`).not.toContain(FLEET_TOKEN);
+    expect(name.toLowerCase()).not.toBe("authorization");
+  }
+  expect(reply.text).not.toContain(FLEET_TOKEN);
+  expect(reply.text).not.toMatch(/Bearer\s/);
+  expect(reply.headers.get("X-Request-Id"), "X-Request-Id on every response").toBeTruthy();
+  expect(reply.headers.get("Cache-Control"), "explicit Cache-Control on every response").toBeTruthy();
+  return reply;
+}
+
+const CACHEABLE_PROBLEM_SECONDS: Record<string, number> = { not_found: 60, gone: 300 };
+
+/**
+ * An RFC 9457 problem with this status and code (schema: src/errors.ts), held to the README's
+ * promises like test/helpers/request.ts expectProblem: its cache rule, and Retry-After on
+ * every 429 and 502-504.
+ */
+export function expectProblem(reply: Reply, status: number, code: string): Problem {
+  expect(reply.status, `status of ${reply.text.slice(0, 200)}`).toBe(status);
+  expect(reply.headers.get("Content-Type")).toBe("application/problem+json");
+  const body = problemSchema.parse(reply.json());
+  expect(body.status).toBe(status);
+  expect(body.code).toBe(code);
+  expect(body.request_id).toBe(reply.headers.get("X-Request-Id"));
+  expect(body.type).toBe(`${reply.origin}/problems/${code}`);
+  const maxAge = CACHEABLE_PROBLEM_SECONDS[code];
+  expect(reply.headers.get("Cache-Control"), `Cache-Control of ${code}`).toBe(
+    maxAge ? `public, max-age=${maxAge}` : "no-store",
+  );
+  if (status === 429 || (status >= 502 && status <= 504))
+    expect(reply.headers.get("Retry-After"), `Retry-After of ${code}`).toMatch(/^[1-9][0-9]*$/);
+  return body;
+}
+
+/** Polls `condition` until it holds; the deadline only bounds a hung run, it is not a timing. */
+export async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  { deadlineMs = 60_000, everyMs = 50 } = {},
+): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * `n` requests at once, spread round-robin over the fleet's instances; answers in request order.
+ * A test that fails before awaiting them stops the fleet under them: that rejection is expected
+ * and must not surface as an unhandled one.
+ */
+export function spread(fleet: Fleet, n: number, pathOf: (k: number) => string): Promise<Reply[]> {
+  const all = Promise.all(Array.from({ length: n }, (_, k) => fleet.fetchVia(k % fleet.size, pathOf(k))));
+  all.catch(() => undefined);
+  return all;
+}

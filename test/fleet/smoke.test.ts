@@ -1,0 +1,71 @@
+import { createServer } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE } from "../helpers/documented";
+import { EGRESS_REFUSED, expectProblem, type Fleet, startFleet, startUpstream, type Upstream, until } from "./fleet";
+
+// The harness itself: several instances of one bundle in one miniflare, one KV, one keeper,
+// and no way out but to the fake.
+let upstream: Upstream;
+let fleet: Fleet;
+beforeAll(async () => {
+  upstream = await startUpstream();
+  fleet = await startFleet({ upstream });
+});
+afterAll(async () => {
+  await fleet?.stop();
+  await upstream?.close();
+});
+
+describe("fleet harness", () => {
+  it("runs every instance of the one bundle", async () => {
+    for (let i = 0; i < fleet.size; i++) {
+      const res = await fleet.fetchVia(i, "/healthz");
+      expect(res.status).toBe(200);
+      expect(res.json().status).toBe("ok");
+    }
+  });
+
+  it("shares KV and the keeper: a track loaded through edge-0 is served by edge-1 without BeatPass", async () => {
+    const first = await fleet.fetchVia(0, "/v1/tracks/1");
+    expect(first.status).toBe(200);
+    const kv = await fleet.kv();
+    // The store happens in waitUntil, after the answer.
+    await until("the KV copy", async () => (await kv.get("v1:track:id=1", "text")) !== null);
+    const second = await fleet.fetchVia(1, "/v1/tracks/1");
+    expect(second.status).toBe(200);
+    expect(second.headers.get("Cache-Status")).toMatch(/; hit;/);
+    expect(second.text).toBe(first.text);
+    expect(upstream.count("/tracks/1")).toBe(1);
+    expect(upstream.count()).toBe(1);
+    // One permit spent, seen by the one keeper.
+    const status = await (await fleet.keeper()).status(DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE);
+    expect(status.viewer).toBe(DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE - 1);
+  });
+
+  it("lets no outbound request reach anything but the fake", async () => {
+    let reached = 0;
+    const elsewhere = createServer((_req, res) => {
+      reached++;
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    const address = elsewhere.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    const astray = await startFleet({
+      upstream,
+      size: 1,
+      vars: { BEATPASS_API_BASE: `http://127.0.0.1:${port}/api/v1` },
+    });
+    try {
+      const res = await astray.fetchVia(0, "/v1/tracks/2");
+      expectProblem(res, 502, "upstream_unreachable");
+      expect(reached).toBe(0);
+      expect(astray.logs.some((l) => l.includes(EGRESS_REFUSED))).toBe(true);
+    } finally {
+      // This fleet was meant to go astray: its refusal lines are not a failure of stop().
+      astray.logs.length = 0;
+      await astray.stop();
+      await new Promise((resolve) => elsewhere.close(resolve));
+    }
+  });
+});
