@@ -67,7 +67,10 @@ async function withWorker(opts, fn) {
   }
 }
 const withTarget = (bindings, fn) =>
-  withWorker({ scriptPath: shipped.file, port: PORTS.target, keeper: true, bindings: { ...baseBindings, ...bindings } }, fn);
+  withWorker(
+    { scriptPath: shipped.file, port: PORTS.target, keeper: true, bindings: { ...baseBindings, ...bindings } },
+    fn,
+  );
 
 const startupRows = [];
 // The track response body, to size the baselines exactly.
