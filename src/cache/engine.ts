@@ -3,7 +3,7 @@ import { logEvent } from "../lib/log";
 import { type Entry, newEntry } from "./entry";
 import type { FamilyPolicy } from "./policy";
 import { cacheStats } from "./stats";
-import { adoptNewerFromKv, deleteFromTiers, readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
+import { adoptNewerFromKv, readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
 
 /**
  * The cache engine: one call answers "give me the body for this key" from the tiers or from
@@ -140,7 +140,6 @@ export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Se
         error: err,
       };
     }
-    if (found && !opts.serveStaleOn(err)) deps.waitUntil(deleteFromTiers(deps.kv, key));
     throw err;
   }
 }
@@ -183,8 +182,16 @@ async function coordinatedLoad(
     case "skip":
       if (turn.loadedAt && previous) skippedAsLoaded(deps, opts, previous, turn.loadedAt, turn.etag);
       throw new LoadRefused("skipped", 0);
-    case "wait":
-      return fromSharedLoad(deps, opts, previous, await turn.outcome);
+    case "wait": {
+      let outcome: LoadOutcome;
+      try {
+        outcome = await turn.outcome;
+      } catch {
+        // The keeper went quiet mid-wait (timeout, reset): like a load that timed out.
+        throw new LoadRefused("shared_timeout", 5);
+      }
+      return fromSharedLoad(deps, opts, previous, outcome);
+    }
   }
   cacheStats.upstream_loads++;
   let entry: Entry;
@@ -250,13 +257,12 @@ function fromSharedLoad(deps: TierDeps, opts: LookupOptions, previous: Entry | u
 function refreshInBackground(deps: TierDeps, opts: LookupOptions, previous: Entry): void {
   if (inflight.has(opts.key)) return;
   cacheStats.background_refreshes++;
-  const refresh = loadOnce(deps, opts, previous, "background").catch(async (err: unknown) => {
+  const refresh = loadOnce(deps, opts, previous, "background").catch((err: unknown) => {
     if (err instanceof LoadRefused && err.reason === "skipped") return;
     logEvent("warn", "background_refresh_failed", {
       key: opts.key,
       error: err instanceof Error ? err.message : String(err),
     });
-    if (!opts.serveStaleOn(err)) await deleteFromTiers(deps.kv, opts.key);
   });
   deps.waitUntil(refresh);
 }

@@ -215,9 +215,3 @@ export async function adoptNewerFromKv(deps: TierDeps, key: string, than: number
   if (fast.memory) memory.set(key, fromKv);
   if (fast.cacheApi) await writeCacheApi(key, fromKv, keepSeconds);
 }
-
-/** Drops `key` from every tier (KV deletes take up to a minute to reach every location). */
-export async function deleteFromTiers(kv: KVNamespace, key: string): Promise<void> {
-  memory.delete(key);
-  await Promise.allSettled([caches.default.delete(cacheUrl(key)), kv.delete(key)]);
-}

@@ -52,3 +52,5 @@ export const DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE = 240;
 export const DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE = 5;
 /** README, "Budget": a key that just failed (5xx, timeout, network) is not asked for again for this long. */
 export const DOCUMENTED_KEY_FAILURE_MS = 10_000;
+/** README, "Budget": for this long after a load, the keeper hands its body to later misses anywhere. */
+export const DOCUMENTED_RELAY_MS = 60_000;

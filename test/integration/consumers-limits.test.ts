@@ -4,6 +4,7 @@ import { createKey, randomKey } from "../helpers/keys";
 import { kvCountingReads, kvFailingReads } from "../helpers/kv";
 import { type Called, call, expectProblem } from "../helpers/request";
 import { upstreamPaths } from "../helpers/upstream";
+import { inOneWindow } from "../helpers/window";
 
 /**
  * Per-client limits against the real Workers Rate Limiting bindings (miniflare's). Their
@@ -41,15 +42,6 @@ function tenAddresses(prefix: string): string[] {
     `${padded.toUpperCase()}::9`,
     `${prefix}::ABCD:10`,
   ];
-}
-
-/** Runs `burst` again once if it crossed a wall-clock minute (where every window rolls over). */
-async function inOneWindow<T>(burst: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const minute = Math.floor(Date.now() / 60_000);
-    const result = await burst();
-    if (Math.floor(Date.now() / 60_000) === minute || attempt === 2) return result;
-  }
 }
 
 interface Burst {

@@ -291,6 +291,31 @@ describe("purge webhook", () => {
     expect(upstreamPaths()).toEqual(["/tracks/5", "/tracks/5"]);
   });
 
+  it("a purge made by another isolate reaches this one at once when its next miss asks the budget keeper", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/5"); // this isolate loads the purge record and caches the track
+    clock.advance(1000);
+    await keeper().recordPurge(["track:5"]);
+    // Well within the 5 s sync: a miss for another key asks the keeper, whose answer tells of the purge.
+    expect((await call("/v1/tracks/6")).status).toBe(200);
+    await call("/v1/tracks/5");
+    expect(upstreamPaths()).toEqual(["/tracks/5", "/tracks/6", "/tracks/5"]);
+  });
+
+  it("a lagging copy of the purge record in KV does not undo a purge this isolate already applied", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/5");
+    const before = clock.now();
+    clock.advance(1000);
+    expect((await purge(await signed(purgeBody("track:5")))).status).toBe(200);
+    // A KV replica that has not caught up yet still serves an older record.
+    await env.BEATPASS_CACHE.put("v1:meta:purges", JSON.stringify({ "track:5": before - 1000, "*": before - 1000 }));
+    clock.advance(PURGE_REACHES_OTHERS_MS);
+    await call("/v1/genres"); // past the sync interval: this isolate re-reads the record
+    await call("/v1/tracks/5");
+    expect(upstreamPaths()).toEqual(["/tracks/5", "/genres", "/tracks/5"]);
+  });
+
   it("12 concurrent purges of 12 tracks are all recorded (none overwrites another)", async () => {
     for (let id = 1; id <= 12; id++) expect((await call(`/v1/tracks/${id}`)).status).toBe(200);
     const results = await Promise.all(

@@ -4,10 +4,15 @@ import { isLoading } from "../../src/cache/engine";
 import { cacheStats } from "../../src/cache/stats";
 import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import worker from "../../src/index";
-import { keeper } from "../helpers/budget";
+import { keeper, unreachableKeeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "../helpers/constants";
-import { DOCUMENTED_BREAKER_COOLDOWN_MS, DOCUMENTED_BREAKER_THRESHOLD, DOCUMENTED_POLICY } from "../helpers/documented";
+import {
+  DOCUMENTED_BREAKER_COOLDOWN_MS,
+  DOCUMENTED_BREAKER_THRESHOLD,
+  DOCUMENTED_KEY_FAILURE_MS,
+  DOCUMENTED_POLICY,
+} from "../helpers/documented";
 import { kvWithPut } from "../helpers/kv";
 import { assertSafe, call, expectProblem, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
@@ -25,6 +30,14 @@ describe("coalescing", () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(results.filter((r) => r.headers.get("Cache-Status")?.includes("collapsed"))).toHaveLength(99);
     expect(cacheStats.coalesced).toBe(99);
+  });
+
+  it("20 concurrent requests for one cold key still make 1 upstream request when the budget keeper cannot be reached", async () => {
+    fake.addFault({ kind: "delay", ms: 50, path: "/tracks/5" });
+    const down = { UPSTREAM_BUDGET: unreachableKeeper(), UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
+    const results = await Promise.all(Array.from({ length: 20 }, () => call("/v1/tracks/5", {}, down)));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(upstreamPaths()).toEqual(["/tracks/5"]);
   });
 
   it("concurrent waiters share the load's failure too", async () => {
@@ -223,6 +236,21 @@ describe("the 429 pause", () => {
     expect(upstreamPaths()).toEqual(["/tracks/1"]);
   });
 
+  it("holds in the isolate that saw the 429 even when the budget keeper cannot be reached", async () => {
+    const clock = useClock();
+    const down = { UPSTREAM_BUDGET: unreachableKeeper(), UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
+    fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/1", times: 1 });
+    expectProblem(await call("/v1/tracks/1", {}, down), 503, "upstream_rate_limited");
+    clock.advance(10 * S);
+    // The isolate's fallback allowance has permits left; the pause still comes first.
+    for (let id = 2; id < 5; id++) {
+      const res = await call(`/v1/tracks/${id}`, {}, down);
+      expectProblem(res, 503, "upstream_rate_limited");
+      expect(res.headers.get("Retry-After")).toBe("20");
+    }
+    expect(upstreamPaths()).toEqual(["/tracks/1"]);
+  });
+
   it("serves stale data instead of the problem while the gate is shut", async () => {
     const clock = useClock();
     const first = await call("/v1/tracks/3");
@@ -279,10 +307,61 @@ describe("circuit breaker", () => {
     expect((await call("/v1/tracks/53")).status).toBe(200);
   });
 
+  it("counts distinct failing ids: two ids failing again and again over half a minute leave it closed", async () => {
+    const clock = useClock();
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/44" });
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/55" });
+    for (let round = 0; round < 3; round++) {
+      for (const id of [44, 55]) expectProblem(await call(`/v1/tracks/${id}`), 502, "upstream_error");
+      clock.advance(DOCUMENTED_KEY_FAILURE_MS + S); // each id is asked again once its failure is forgotten
+    }
+    expect(upstreamPaths()).toHaveLength(6);
+    expect((await call("/v1/tracks/1")).status).toBe(200);
+    expect((await call("/healthz")).json().breakers).toEqual({ entity: "closed" });
+  });
+
+  it(`failures minutes apart do not add up: ${THRESHOLD} ids failing 5 minutes apart leave it closed`, async () => {
+    const clock = useClock();
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/" });
+    for (let id = 1; id <= THRESHOLD; id++) {
+      if (id > 1) clock.advance(5 * 60 * S);
+      expectProblem(await call(`/v1/tracks/${id}`), 502, "upstream_error");
+    }
+    fake.faults.length = 0;
+    expect((await call("/v1/tracks/20")).status).toBe(200);
+    expect((await call("/healthz")).json().breakers).toEqual({ entity: "closed" });
+  });
+
+  it("after a failed probe, rests BeatPass a whole cool-down again before the next one", async () => {
+    const clock = useClock();
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/" });
+    for (let id = 1; id <= THRESHOLD; id++) expectProblem(await call(`/v1/tracks/${id}`), 502, "upstream_error");
+    clock.advance(COOLDOWN_MS);
+    expectProblem(await call("/v1/tracks/10"), 502, "upstream_error"); // the probe, failing
+    expect(upstreamPaths()).toHaveLength(THRESHOLD + 1);
+    clock.advance(COOLDOWN_MS - S);
+    for (let id = 11; id < 15; id++) expectProblem(await call(`/v1/tracks/${id}`), 503, "upstream_unavailable");
+    expect(upstreamPaths()).toHaveLength(THRESHOLD + 1);
+    expect((await call("/healthz")).json().breakers).toEqual({ entity: "open" });
+  });
+
   it("does not count 404s as failures", async () => {
     for (let i = 0; i < THRESHOLD * 2; i++) expectProblem(await call(`/v1/tracks/${900 + i}`), 404, "not_found");
     expect((await call("/v1/tracks/1")).status).toBe(200);
     expect((await call("/healthz")).json().breakers).toEqual({ entity: "closed" });
+  });
+});
+
+describe("one failing key", () => {
+  it("its failure is answered from memory for a while, then it is asked again and served once BeatPass has recovered", async () => {
+    const clock = useClock();
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/44", times: 1 });
+    expectProblem(await call("/v1/tracks/44"), 502, "upstream_error");
+    expectProblem(await call("/v1/tracks/44"), 502, "upstream_error");
+    expect(upstreamPaths()).toEqual(["/tracks/44"]);
+    clock.advance(DOCUMENTED_KEY_FAILURE_MS);
+    expect((await call("/v1/tracks/44")).status).toBe(200);
+    expect(upstreamPaths()).toEqual(["/tracks/44", "/tracks/44"]);
   });
 });
 

@@ -2,12 +2,15 @@ import { T } from "./files.mjs";
 
 const ENGINE = "src/cache/engine.ts";
 const TIERS = "src/cache/tiers.ts";
-const MEMORY = "src/cache/memory.ts";
+const BYTE_LRU = "src/lib/byte-lru.ts";
+const HOT = "src/cache/hot.ts";
+const KEEPER = "src/budget/keeper.ts";
 const PURGE = "src/cache/purge.ts";
 const KEYS = "src/cache/keys.ts";
 const POLICY = "src/cache/policy.ts";
 const CATALOG = "src/routes/catalog.ts";
 const REQUESTS = "src/schemas/requests.ts";
+const HOOKS = "src/routes/hooks.ts";
 
 /** Freshness, the tiers, purges and keys: what decides whether BeatPass is asked again. */
 export const CACHE = [
@@ -32,18 +35,18 @@ export const CACHE = [
   {
     id: "engine-stale-if-error-unbounded",
     file: ENGINE,
-    from: `if (found && now - found.entry.fetchedAt < policy.staleIfError * 1000 && opts.serveStaleOn(err)) {`,
+    from: `if (found && keep && now - found.entry.fetchedAt < keep && opts.serveStaleOn(err)) {`,
     to: `if (found && opts.serveStaleOn(err)) {`,
-    tests: [T.resilience, T.cache],
+    tests: [T.resilience, T.cache, T.budget],
     why: "Arbitrarily old data would be served during an outage, past the promised stale-if-error window.",
   },
   {
-    id: "engine-answer-keeps-copy",
+    id: "engine-silent-keeper-is-a-bug",
     file: ENGINE,
-    from: `if (found && !opts.serveStaleOn(err)) deps.waitUntil(deleteFromTiers(deps.kv, key));`,
-    to: `void deleteFromTiers;`,
-    tests: [T.resilience],
-    why: "A track BeatPass says is gone would go on being served from the tiers.",
+    from: `        throw new LoadRefused("shared_timeout", 5);`,
+    to: `        throw new Error("wait failed");`,
+    tests: [T.keeper],
+    why: "A keeper that goes quiet mid-wait would surface as a 500 and never let the stale copy be served.",
   },
   {
     id: "engine-no-coalescing",
@@ -63,11 +66,83 @@ export const CACHE = [
     why: "A signed purge would change nothing: the old copy keeps being served.",
   },
   {
+    id: "engine-negative-not-cached",
+    file: ENGINE,
+    from: `const status = opts.answerStatus?.(err);`,
+    to: `const status: number | undefined = undefined;`,
+    tests: [T.budget, T.resilience],
+    why: "Every request for a missing track would go to BeatPass again: a client asking for junk ids spends the shared budget freely.",
+  },
+  {
+    id: "engine-shared-outcome-ignored",
+    file: ENGINE,
+    from: `if (outcome.kind !== "data") {`,
+    to: `if (outcome.kind) {`,
+    tests: [T.keeper],
+    why: "A viewer who waited for another isolate's load would get a 503 instead of the data that load brought.",
+  },
+  {
+    id: "engine-miss-charged-when-joining",
+    file: ENGINE,
+    from: `if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();`,
+    to: `if (deps.admitMiss) await deps.admitMiss();`,
+    tests: [T.budget],
+    why: "A client's concurrent requests for one cold key would each spend its miss budget, though only one upstream request is made.",
+  },
+  {
+    id: "engine-miss-budget-skipped",
+    file: ENGINE,
+    from: `if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();`,
+    to: ``,
+    tests: [T.budget],
+    why: "No client would have a miss budget: one client walking through cold keys spends the budget every viewer shares.",
+  },
+  {
+    id: "engine-key-failure-memo-off",
+    file: ENGINE,
+    from: `if (failed && deps.now() < failed.until) throw failed.error;`,
+    to: ``,
+    tests: [T.budget, T.resilience],
+    why: "A client repeating one broken id would send BeatPass a request (and spend a permit) each time, though it just failed.",
+  },
+  {
+    id: "engine-key-failure-memo-forever",
+    file: ENGINE,
+    from: `if (failed && deps.now() < failed.until) throw failed.error;`,
+    to: `if (failed) throw failed.error;`,
+    tests: [T.resilience, T.budget],
+    why: "A key that failed once would keep failing from memory after BeatPass recovered.",
+  },
+  {
+    id: "catalog-refusal-not-stale-worthy",
+    file: CATALOG,
+    from: `if (err instanceof LoadRefused) return true;`,
+    to: ``,
+    tests: [T.budget, T.resilience],
+    why: "A refused permit (budget spent, keeper unreachable, 429 pause) would drop the copy and answer 503 instead of serving the stale copy.",
+  },
+  {
+    id: "catalog-miss-budget-not-stale-worthy",
+    file: CATALOG,
+    from: `if (err instanceof ApiError) return err.code === "client_miss_budget";`,
+    to: `if (err instanceof ApiError) return false;`,
+    tests: [T.budget],
+    why: "A client past its miss budget would get 429 (and the copy dropped) for data the cache still holds.",
+  },
+  {
+    id: "catalog-raw-query-memoised",
+    file: CATALOG,
+    from: `const rawQuery = pickParams(c.req.query(), queryNames);`,
+    to: `const rawQuery = c.req.query();`,
+    tests: [T.memoBudget, T.cache, T.validation],
+    why: "Every junk query parameter would make a new entry in the validated-input memo: a client padding URLs churns it and every other client's entries out.",
+  },
+  {
     id: "catalog-403-hidden-by-stale",
     file: CATALOG,
-    from: `[403, 404, 410].includes(err.status ?? 0)`,
-    to: `[404, 410].includes(err.status ?? 0)`,
-    tests: [T.resilience],
+    from: `const ANSWER_STATUSES = [403, 404, 410];`,
+    to: `const ANSWER_STATUSES = [404, 410];`,
+    tests: [T.resilience, T.budget, T.errors],
     why: "A track BeatPass made private (403) would keep being served from a stale copy.",
   },
   {
@@ -130,21 +205,85 @@ export const CACHE = [
   },
   {
     id: "memory-bytes-unbounded",
-    file: MEMORY,
-    from: `while (this.map.size > this.maxEntries || this.bytes > this.maxBytes) {`,
+    file: BYTE_LRU,
+    from: `while (this.total > this.maxBytes || this.map.size > this.maxEntries) {`,
     to: `while (this.map.size > this.maxEntries) {`,
-    tests: [T.unitCache],
+    tests: [T.unitByteLru, T.unitCache, T.memoBudget],
     why: "A burst of large answers could take an isolate past its 128 MB.",
   },
   {
     id: "memory-fifo-not-lru",
-    file: MEMORY,
+    file: BYTE_LRU,
     from: `this.map.delete(key);
-    this.map.set(key, entry);
-    return entry;`,
-    to: `return entry;`,
-    tests: [T.unitCache],
+    this.map.set(key, record);
+    return record.value;`,
+    to: `return record.value;`,
+    tests: [T.unitByteLru, T.unitCache],
     why: "The hottest keys would be evicted first under pressure, as if nobody read them.",
+  },
+  {
+    id: "byte-lru-value-size-ignored",
+    file: BYTE_LRU,
+    from: `const bytes = stringBytes(key) + this.sizeOf(value, key) + ENTRY_OVERHEAD_BYTES;`,
+    to: `const bytes = stringBytes(key) + ENTRY_OVERHEAD_BYTES;`,
+    tests: [T.unitByteLru, T.unitCache, T.memoBudget],
+    why: "Memos would count keys, not what they hold: a few hundred large cards could take an isolate past its 128 MB.",
+  },
+  {
+    id: "byte-lru-delete-not-subtracted",
+    file: BYTE_LRU,
+    from: `this.total -= record.bytes;`,
+    to: ``,
+    tests: [T.unitByteLru, T.memoBudget],
+    why: "Replaced and deleted entries would stay counted: a memo would shrink to nothing and stop doing its job.",
+  },
+  {
+    id: "byte-lru-oversize-stored",
+    file: BYTE_LRU,
+    from: `if (bytes > this.maxBytes || this.maxEntries < 1) return false;`,
+    to: `if (this.maxEntries < 1) return false;`,
+    tests: [T.unitByteLru, T.unitCache],
+    why: "One value larger than the whole memo would evict everything else to make room for itself.",
+  },
+  {
+    id: "hot-min-clients-one",
+    file: HOT,
+    from: `export const HOT_MIN_CLIENTS = 3;`,
+    to: `export const HOT_MIN_CLIENTS = 1;`,
+    tests: [T.hotList, T.resilience],
+    why: "One client asking for junk keys would steer refresh-ahead, spending real upstream requests on them.",
+  },
+  {
+    id: "hot-clients-not-distinct",
+    file: HOT,
+    from: `if (tally.clients.includes(fp)) return;`,
+    to: ``,
+    tests: [T.hotList],
+    why: "One client asking three times would make a key hot: no defence against a client steering the refresh.",
+  },
+  {
+    id: "hot-junk-folded",
+    file: HOT,
+    from: `for (const [k, t] of local) if (t.clients.length >= HOT_MIN_CLIENTS) out.push([k, t.n]);`,
+    to: `for (const [k, t] of local) out.push([k, t.n]);`,
+    tests: [T.hotList],
+    why: "Keys too few clients asked for would still be counted and refreshed ahead.",
+  },
+  {
+    id: "hooks-purge-not-applied-locally",
+    file: HOOKS,
+    from: `applyPurges(Object.fromEntries([...resources, ANY].map((r) => [r, at])));`,
+    to: ``,
+    tests: [T.consumers],
+    why: "The isolate that received a purge would keep serving the purged copy until its next sync of the record.",
+  },
+  {
+    id: "purge-older-time-wins",
+    file: PURGE,
+    from: `if ((times.get(r) ?? 0) < t) times.set(r, t);`,
+    to: `times.set(r, t);`,
+    tests: [T.consumers],
+    why: "An older purge record (a stale KV mirror) read after a newer announcement would undo the newer purge in this isolate.",
   },
   {
     id: "purge-lists-not-invalidated",
@@ -165,11 +304,10 @@ export const CACHE = [
   },
   {
     id: "purge-record-overwritten",
-    file: PURGE,
-    from: `const record = await readRecord(kv);
-  for (const r of [...resources, ANY]) record[r] = now;`,
-    to: `const record: Record<string, number> = {};
-  for (const r of [...resources, ANY]) record[r] = now;`,
+    file: KEEPER,
+    // The keeper keeps one row per resource; this drops every row older than the new purge.
+    from: `sql.exec("DELETE FROM purges WHERE at < ?", now - PURGE_RETENTION_MS);`,
+    to: `sql.exec("DELETE FROM purges WHERE at < ?", now);`,
     tests: [T.consumers],
     why: "Each purge would erase the record of the ones before it, for every other isolate.",
   },
@@ -212,6 +350,8 @@ export const CACHE = [
     to: `export const searchQuerySchema = z.looseObject({`,
     tests: [T.validation, T.cache],
     why: "Junk query parameters would become part of search cache keys: unlimited cold keys for one search.",
+    equivalent:
+      "catalog.ts hands the schemas only the parameters they name (pickParams over schemaKeys, for the validated-input memo), so an unknown parameter never reaches them; catalog-raw-query-memoised guards that step",
   },
   {
     id: "requests-no-query-keeps-unknown-params",
@@ -220,6 +360,8 @@ export const CACHE = [
     to: `export const noQuerySchema = z.looseObject({});`,
     tests: [T.validation, T.cache],
     why: "On routes that take no query, any ?junk=... would make a new cache key and an upstream call.",
+    equivalent:
+      "catalog.ts hands the schemas only the parameters they name (pickParams over schemaKeys, for the validated-input memo), so an unknown parameter never reaches them; catalog-raw-query-memoised guards that step",
   },
   {
     id: "requests-with-keeps-unknown-params",
@@ -228,6 +370,8 @@ export const CACHE = [
     to: `z.looseObject({ with: z.optional(commaListSchema(allowed)) });`,
     tests: [T.validation, T.cache],
     why: "Entity routes would key (and maybe forward) unknown query parameters.",
+    equivalent:
+      "catalog.ts hands the schemas only the parameters they name (pickParams over schemaKeys, for the validated-input memo), so an unknown parameter never reaches them; catalog-raw-query-memoised guards that step",
   },
   {
     id: "requests-list-keeps-unknown-params",

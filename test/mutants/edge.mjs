@@ -13,8 +13,9 @@ const HOOKS = "src/routes/hooks.ts";
 const CAPPED = "src/lib/read-capped.ts";
 const OEMBED = "src/routes/oembed.ts";
 const ENV = "src/env.ts";
-// The per-client limit tests live in their own file (they make hundreds of requests).
-const CONSUMER_LIMITS = "test/integration/consumers-limits.test.ts";
+const IP = "src/clients/ip.ts";
+const MISS = "src/clients/miss-budget.ts";
+const CONSUMER_LIMITS = T.consumerLimits;
 
 /** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
 export const EDGE = [
@@ -53,17 +54,18 @@ export const EDGE = [
   },
   {
     id: "keys-value-logged",
-    file: KEYS,
-    from: `logEvent("warn", "api_key_read_failed", { error: String(err) });`,
-    to: `logEvent("warn", "api_key_read_failed", { error: String(err), key: presented });`,
-    tests: [T.consumers],
+    file: LIMITS,
+    // The only log line about a key's lookup is the middleware's, when KV cannot be read.
+    from: `logEvent("warn", "api_key_lookup_failed", { error: check.error, served_as: "anon" });`,
+    to: `logEvent("warn", "api_key_lookup_failed", { error: check.error, served_as: "anon", key: presented });`,
+    tests: [T.consumers, CONSUMER_LIMITS],
     why: "A presented X-Api-Key value would be written to the logs.",
   },
   {
     id: "limits-shared-by-everyone",
     file: LIMITS,
-    from: `limitKey = \`ip:\${c.req.header("CF-Connecting-IP") ?? "unknown"}\`;`,
-    to: `limitKey = "ip:unknown";`,
+    from: `const ipKey = ipLimitKey(c.req.header("CF-Connecting-IP"));`,
+    to: `const ipKey = "ip:unknown";`,
     tests: [T.consumers, CONSUMER_LIMITS],
     why: "All anonymous viewers would share one limit: one busy client would lock out everyone.",
   },
@@ -78,18 +80,74 @@ export const EDGE = [
   {
     id: "limits-key-tier-ignored",
     file: LIMITS,
-    from: `client = { tier: check.record.tier, keyId: check.record.id };`,
-    to: `client = { tier: "partner", keyId: check.record.id };`,
-    tests: [T.consumers],
+    from: `client = { tier: check.record.tier, keyId: check.record.id,`,
+    to: `client = { tier: "partner", keyId: check.record.id,`,
+    tests: [T.consumers, CONSUMER_LIMITS],
     why: "Every key would get the partner tier's limits.",
   },
   {
     id: "limits-key-invalid-accepted",
     file: LIMITS,
-    from: `if (!check.ok) {`,
-    to: `if (!check.ok && check.reason === "malformed") {`,
-    tests: [T.consumers],
+    from: `} else if (check.reason === "lookup_failed") {`,
+    to: `} else if (check.reason !== "malformed") {`,
+    tests: [T.consumers, CONSUMER_LIMITS],
     why: "Unknown, revoked and expired keys would be served (as if anonymous but with a key's claim).",
+  },
+  {
+    id: "ip-v6-whole-address",
+    file: IP,
+    from: `return \`ip:\${[g0, g1, g2, g3].map((g = 0) => g.toString(16)).join(":")}::/64\`;`,
+    to: `return \`ip:\${v6.map((g = 0) => g.toString(16)).join(":")}\`;`,
+    tests: [CONSUMER_LIMITS, T.hotList],
+    why: "An IPv6 client would get a separate limit per address of its /64: 2^64 limits, i.e. none.",
+  },
+  {
+    id: "ip-v4-mapped-separate",
+    file: IP,
+    from: `if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff)`,
+    to: `if (false)`,
+    tests: [CONSUMER_LIMITS],
+    why: "An IPv4 client writing its address as ::ffff:a.b.c.d would get a second limit.",
+  },
+  {
+    id: "ip-case-sensitive",
+    file: IP,
+    from: `const text = raw.trim().toLowerCase();`,
+    to: `const text = raw.trim();`,
+    tests: [CONSUMER_LIMITS, T.hotList],
+    why: "Upper-case spellings of one IPv6 address would be other clients, each with its own limit.",
+  },
+  {
+    id: "limits-key-check-free",
+    file: LIMITS,
+    from: `await charge(c.env, "anon", ipKey, LIMITED_KEY_CHECKS);`,
+    to: ``,
+    tests: [CONSUMER_LIMITS],
+    why: "Random API keys would buy unlimited 401s, each costing a KV read, outside any limit.",
+  },
+  {
+    id: "limits-failed-lookup-charged-twice",
+    file: LIMITS,
+    from: `if (!(chargedToIp && client.tier === "anon")) await charge(c.env, client.tier, client.limitKey);`,
+    to: `await charge(c.env, client.tier, client.limitKey);`,
+    tests: [CONSUMER_LIMITS],
+    why: "A keyed request served as anonymous during a KV outage would count twice against its IP's limit.",
+  },
+  {
+    id: "miss-budget-keyed-by-tier",
+    file: MISS,
+    from: `const { success } = await binding.limit({ key: client.limitKey });`,
+    to: `const { success } = await binding.limit({ key: client.tier });`,
+    tests: [T.unitMissBudget, T.budget],
+    why: "Every client of a tier would share one miss budget: one client walking cold keys would lock every other viewer out of misses.",
+  },
+  {
+    id: "miss-budget-wrong-tier",
+    file: MISS,
+    from: `const name = BINDING[client.tier];`,
+    to: `const name = BINDING.anon;`,
+    tests: [T.unitMissBudget, T.budget],
+    why: "Keyed clients would get the anonymous miss budget (30 a minute) whatever their tier.",
   },
   {
     id: "app-widgets-unlimited",

@@ -15,4 +15,13 @@ export const T = {
   unitRender: "test/unit/render.test.ts",
   unitRequests: "test/unit/requests.test.ts",
   unitReadCapped: "test/unit/read-capped.test.ts",
+  unitBudget: "test/unit/budget.test.ts",
+  unitByteLru: "test/unit/byte-lru.test.ts",
+  unitMissBudget: "test/unit/miss-budget.test.ts",
+  budget: "test/integration/budget.test.ts",
+  hotList: "test/integration/hot-list.test.ts",
+  keeper: "test/integration/keeper.test.ts",
+  memoBudget: "test/integration/memo-budget.test.ts",
+  // The per-client limit tests (they make hundreds of requests).
+  consumerLimits: "test/integration/consumers-limits.test.ts",
 };

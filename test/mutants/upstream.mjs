@@ -117,7 +117,7 @@ export const UPSTREAM = [
     file: CLIENT,
     from: `(err.kind === "status" && (err.status ?? 0) >= 500)`,
     to: `(err.kind === "status" && (err.status ?? 0) >= 400)`,
-    tests: [T.resilience],
+    tests: [T.resilience, T.budget],
     why: "Asking five times for a missing id would open the breaker for every viewer of the family.",
   },
   {
@@ -149,69 +149,101 @@ export const UPSTREAM = [
   {
     id: "guard-threshold-off-by-one",
     file: GUARD,
-    from: `if (s.failures >= BREAKER_THRESHOLD) {
-    if (now < s.openUntil || s.probing) {`,
-    to: `if (s.failures > BREAKER_THRESHOLD) {
-    if (now < s.openUntil || s.probing) {`,
-    tests: [T.resilience],
+    from: `s.failing.size >= BREAKER_THRESHOLD`,
+    to: `s.failing.size > BREAKER_THRESHOLD`,
+    tests: [T.resilience, T.budget],
     why: "The breaker would open one failure later than documented.",
   },
   {
     id: "guard-concurrent-probes",
     file: GUARD,
-    from: `if (now < s.openUntil || s.probing) {`,
-    to: `if (now < s.openUntil) {`,
+    // check() and admit() both refuse while a probe is out; the probe flag is what both read.
+    from: `s.probing = true;
+    return { ok: true, probe: true };`,
+    to: `return { ok: true, probe: true };`,
     tests: [T.resilience],
     why: "A half-open breaker would let every concurrent request through as a 'probe'.",
   },
   {
     id: "guard-no-cooldown",
     file: GUARD,
-    from: `s.openUntil = now + BREAKER_COOLDOWN_MS;`,
-    to: `s.openUntil = now;`,
+    from: `s.openUntil = now + BREAKER_COOLDOWN_MS;
+    logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size });`,
+    to: `s.openUntil = now;
+    logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size });`,
     tests: [T.resilience],
     why: "An open breaker would probe on the very next request instead of resting BeatPass.",
   },
   {
+    id: "guard-failed-probe-no-cooldown",
+    file: GUARD,
+    from: `s.openUntil = now + BREAKER_COOLDOWN_MS;
+    logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size, probe: true });`,
+    to: `s.openUntil = now;
+    logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size, probe: true });`,
+    tests: [T.resilience],
+    why: "After a failed probe the breaker would let the next probe go at once: a failing BeatPass asked once per request instead of once per cool-down.",
+  },
+  {
     id: "guard-success-does-not-close",
     file: GUARD,
-    from: `s.failures = 0;
-    return;`,
-    to: `return;`,
+    from: `s.failing.clear();
+    s.openUntil = 0;`,
+    to: `s.failing.clear();`,
     tests: [T.resilience],
     why: "Once open, the breaker would stay half-open forever, one probe at a time.",
   },
-  {
-    id: "guard-ignores-shared-gate",
-    file: GUARD,
-    from: `if (Number.isFinite(shared) && shared > s.blockedUntil) s.blockedUntil = shared;`,
-    to: `void shared;`,
-    tests: [T.resilience, T.errors],
-    why: "A 429 seen by one isolate would not stop the others: the gate would work only per isolate.",
-  },
+  // Retired with the KV-shared 429 gate (the budget keeper holds the pause now, src/budget/):
+  // guard-ignores-shared-gate (same intent: client-429-not-shared, keeper-pause-not-kept,
+  // window-pause-ignored) and guard-gate-recheck-rare (the keeper is asked on every miss;
+  // nothing is re-read on a timer).
   {
     id: "guard-block-never-set",
     file: GUARD,
-    from: `if (until <= s.blockedUntil) return;`,
-    to: `if (until >= s.blockedUntil) return;`,
+    from: `if (until <= pausedUntil) return false;`,
+    to: `if (until >= pausedUntil) return false;`,
     tests: [T.errors, T.resilience],
     why: "A 429 would close no gate at all.",
   },
   {
-    id: "guard-gate-recheck-rare",
-    file: GUARD,
-    from: `const GATE_RECHECK_MS = 5_000;`,
-    to: `const GATE_RECHECK_MS = 3_600_000;`,
-    tests: [T.resilience],
-    why: "An isolate would learn another isolate's 429 only after an hour.",
-  },
-  {
     id: "guard-retry-after-fixed",
     file: GUARD,
-    from: `retryAfterSeconds: Math.ceil((s.blockedUntil - now) / 1000) };`,
-    to: `retryAfterSeconds: 60 };`,
+    from: `reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
+    to: `reason: "rate_limited", retryAfterSeconds: 60 };`,
     tests: [T.resilience, T.errors],
     why: "Viewers would be told to wait a minute whatever BeatPass asked for.",
+  },
+  {
+    id: "guard-breaker-counts-repeats",
+    file: GUARD,
+    from: `s.failing.set(key, now);`,
+    to: `s.failing.set(\`\${key}@\${now}\`, now);`,
+    tests: [T.resilience, T.budget],
+    why: "The breaker would count failures instead of distinct failing keys: one client repeating a broken id or two would stall the whole family for everyone.",
+  },
+  {
+    id: "guard-breaker-window-ignored",
+    file: GUARD,
+    from: `for (const [k, at] of s.failing) if (now - at > BREAKER_WINDOW_MS) s.failing.delete(k);`,
+    to: ``,
+    tests: [T.resilience, T.budget],
+    why: "Failures spread over hours would add up until the breaker opens on a healthy BeatPass.",
+  },
+  {
+    id: "guard-pause-local-ignored",
+    file: GUARD,
+    from: `if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
+    to: ``,
+    tests: [T.resilience, T.budget, T.errors],
+    why: "This isolate would not honour its own 429: with the budget keeper unreachable, its fallback allowance would keep asking BeatPass during the pause.",
+  },
+  {
+    id: "client-429-not-shared",
+    file: CLIENT,
+    from: `if (pause(retryAfter, now)) up.onRateLimited?.(retryAfter);`,
+    to: `pause(retryAfter, now);`,
+    tests: [T.resilience, T.errors],
+    why: "A 429 seen by one isolate would not reach the budget keeper: every other isolate keeps asking BeatPass while it asks us to stop.",
   },
   {
     id: "envelope-schema-error-logs-body",

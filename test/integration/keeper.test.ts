@@ -1,0 +1,205 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src/env";
+import worker from "../../src/index";
+import { keeper, observedKeeper, unreachableKeeper } from "../helpers/budget";
+import { useClock } from "../helpers/clock";
+import { DOCUMENTED_POLICY, DOCUMENTED_RELAY_MS, DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE } from "../helpers/documented";
+import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
+import { upstreamPaths } from "../helpers/upstream";
+
+/**
+ * One load per key across the deployment: the test plays "another isolate" by talking to the
+ * budget keeper directly (acquire, complete), as that isolate's Worker would.
+ */
+
+const ENTITY = DOCUMENTED_POLICY.entity;
+const S = 1000;
+const PER_MINUTE = DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE;
+// The cache key of /v1/tracks/:id (README, "How caching works": v1:<route>:<params>).
+const trackKey = (id: number) => `v1:track:id=${id}`;
+// These tests are about the keeper's answers, not its absence: wait for them however busy the machine.
+const PATIENT: Partial<Env> = { UPSTREAM_BUDGET_TIMEOUT_MS: "10000" };
+
+/** Another isolate takes `key`'s lease, as its miss would. */
+async function otherIsolateLoads(key: string): Promise<void> {
+  const grant = await keeper().acquire({
+    key,
+    cls: "viewer",
+    perMinute: PER_MINUTE,
+    leaseMs: 10_000,
+    freshFrom: Date.now() - ENTITY.soft * S,
+  });
+  expect(grant.kind).toBe("go");
+}
+
+describe("a key another isolate is loading", () => {
+  it("a viewer's miss waits for that load and is answered with its data: no second upstream request", async () => {
+    const key = trackKey(5);
+    await otherIsolateLoads(key);
+    let waiting!: () => void;
+    const waited = new Promise<void>((resolve) => {
+      waiting = resolve;
+    });
+    const { ns } = observedKeeper((method) => {
+      if (method === "awaitLoad") waiting();
+    });
+    const pending = call("/v1/tracks/5", {}, { ...PATIENT, UPSTREAM_BUDGET: ns });
+    await Promise.race([waited, pending]);
+    await new Promise((r) => setTimeout(r, 50)); // let the wait reach the keeper
+    const body = JSON.stringify({ data: { id: 5, name: "Loaded by another isolate" } });
+    await keeper().complete(key, { kind: "data", body, etag: '"other-isolate"', fetchedAt: Date.now() });
+
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.text).toBe(body);
+    expect(res.headers.get("Cache-Status")).toContain("collapsed");
+    expect(upstreamPaths()).toEqual([]);
+  });
+
+  it("a miss for a key another isolate loaded moments ago gets that load's body, though KV has no copy yet", async () => {
+    const key = trackKey(7);
+    await otherIsolateLoads(key);
+    const body = JSON.stringify({ data: { id: 7, name: "Loaded by another isolate" } });
+    await keeper().complete(key, { kind: "data", body, etag: '"other-isolate"', fetchedAt: Date.now() });
+    const res = await call("/v1/tracks/7", {}, PATIENT);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe(body);
+    expect(upstreamPaths()).toEqual([]);
+  });
+
+  it("a body loaded before a purge is not handed to a miss after it, even where the purge is not known yet", async () => {
+    const clock = useClock();
+    expect((await call("/v1/genres", {}, PATIENT)).status).toBe(200); // this isolate has read the purge record
+    const key = trackKey(7);
+    await otherIsolateLoads(key);
+    const before = JSON.stringify({ data: { id: 7, name: "Before the purge" } });
+    await keeper().complete(key, { kind: "data", body: before, etag: '"before"', fetchedAt: clock.now() });
+    clock.advance(S);
+    await keeper().recordPurge(["track:7"]);
+    const res = await call("/v1/tracks/7", {}, PATIENT);
+    expect(res.status).toBe(200);
+    expect(res.text).not.toBe(before);
+    expect(upstreamPaths()).toEqual(["/genres", "/tracks/7"]);
+  });
+
+  it("a stale copy whose key another isolate has just renewed is not refreshed again here", async () => {
+    const clock = useClock();
+    const first = await call("/v1/tracks/8", {}, PATIENT);
+    expect(first.status).toBe(200);
+    clock.advance(ENTITY.soft * S + S);
+    // Another isolate renews the key meanwhile (BeatPass has not changed it).
+    const key = trackKey(8);
+    await otherIsolateLoads(key);
+    const renewed = { body: first.text, etag: first.headers.get("ETag") ?? "", fetchedAt: clock.now() };
+    await keeper().complete(key, { kind: "data", ...renewed });
+
+    const stale = await call("/v1/tracks/8", {}, PATIENT);
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get("Cache-Status")).toContain("stale-while-revalidate");
+    expect(upstreamPaths(), "the background refresh was skipped").toEqual(["/tracks/8"]);
+  });
+
+  it("a stale copy's background refresh that finds the key being loaded elsewhere takes that load's copy", async () => {
+    const clock = useClock();
+    const first = await call("/v1/tracks/10", {}, PATIENT);
+    clock.advance(ENTITY.soft * S + S);
+    const key = trackKey(10);
+    await otherIsolateLoads(key);
+    let waiting!: () => void;
+    const waited = new Promise<void>((resolve) => {
+      waiting = resolve;
+    });
+    const { ns } = observedKeeper((method) => {
+      if (method === "awaitLoad") waiting();
+    });
+    // The stale copy is served at once; its refresh waits on the other isolate's load.
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(`${ORIGIN}/v1/tracks/10`),
+      { ...env, ...PATIENT, UPSTREAM_BUDGET: ns },
+      ctx,
+    );
+    expect(checked(res, await res.text()).headers.get("Cache-Status")).toContain("stale-while-revalidate");
+    await Promise.race([waited, waitOnExecutionContext(ctx)]);
+    await new Promise((r) => setTimeout(r, 50)); // let the wait reach the keeper
+    const renewed = { body: first.text, etag: first.headers.get("ETag") ?? "", fetchedAt: clock.now() };
+    await keeper().complete(key, { kind: "data", ...renewed });
+    await waitOnExecutionContext(ctx);
+
+    const next = await call("/v1/tracks/10", {}, PATIENT);
+    expect(next.headers.get("Cache-Status")).not.toContain("stale");
+    expect(upstreamPaths()).toEqual(["/tracks/10"]);
+  });
+
+  it("while another isolate's newer copy is not in KV here, stale hits ask the keeper about it once", async () => {
+    const clock = useClock();
+    expect((await call("/v1/tracks/9", {}, PATIENT)).status).toBe(200);
+    clock.advance(ENTITY.soft * S + S);
+    // Another isolate renewed the key with changed content; its KV write has not arrived here,
+    // and a minute later the keeper no longer hands its body over.
+    const key = trackKey(9);
+    await otherIsolateLoads(key);
+    const changed = JSON.stringify({ data: { id: 9, name: "Changed elsewhere" } });
+    await keeper().complete(key, { kind: "data", body: changed, etag: '"changed"', fetchedAt: clock.now() });
+    clock.advance(DOCUMENTED_RELAY_MS + S);
+    const { ns, calls } = observedKeeper();
+    for (let i = 0; i < 3; i++) {
+      const res = await call("/v1/tracks/9", {}, { ...PATIENT, UPSTREAM_BUDGET: ns });
+      expect(res.headers.get("Cache-Status")).toContain("stale-while-revalidate");
+    }
+    expect(calls.filter((m) => m === "acquire")).toEqual(["acquire"]);
+    expect(upstreamPaths()).toEqual(["/tracks/9"]);
+  });
+
+  it("a viewer told to wait is answered even if the keeper never reports the load's outcome", async () => {
+    // A keeper that grants "wait" and then never answers (overloaded, or restarted meanwhile).
+    const stub = {
+      acquire: async () => ({ kind: "wait", purgedAt: 0 }),
+      awaitLoad: () => new Promise(() => {}),
+      complete: async () => undefined,
+      pause: async () => undefined,
+      purgesSince: async () => ({}),
+      recordPurge: async () => 0,
+    };
+    const silent = { idFromName: () => ({}), get: () => stub } as unknown as Env["UPSTREAM_BUDGET"];
+    const started = Date.now();
+    const res = await call(
+      "/v1/tracks/6",
+      {},
+      { UPSTREAM_BUDGET: silent, UPSTREAM_TIMEOUT_MS: "50", UPSTREAM_BUDGET_TIMEOUT_MS: "50" },
+    );
+    // Like a load that timed out: 504 with Retry-After, never a 500.
+    expectProblem(res, 504, "upstream_timeout");
+    // Bounded by the load's timeout, the lease margin and the keeper's timeout: seconds, not forever.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(upstreamPaths()).toEqual([]);
+
+    // With a copy past its hard window, that copy is served instead, and kept.
+    const clock = useClock();
+    expect((await call("/v1/tracks/7")).status).toBe(200);
+    clock.advance(ENTITY.hard * S + S);
+    const quiet = { UPSTREAM_BUDGET: silent, UPSTREAM_TIMEOUT_MS: "50", UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
+    for (let i = 0; i < 2; i++) {
+      const stale = await call("/v1/tracks/7", {}, quiet);
+      expect(stale.status).toBe(200);
+      expect(stale.headers.get("Cache-Status")).toContain("detail=stale-if-error");
+    }
+    expect(await env.BEATPASS_CACHE.get(trackKey(7))).not.toBeNull();
+  });
+});
+
+describe("when the keeper cannot be reached", () => {
+  it("a stale hit's background refresh spends nothing: the isolate's small allowance is for viewers' misses", async () => {
+    const clock = useClock();
+    expect((await call("/v1/tracks/3")).status).toBe(200);
+    clock.advance(ENTITY.soft * S + S);
+    const down = unreachableKeeper();
+    for (let i = 0; i < 3; i++) {
+      const res = await call("/v1/tracks/3", {}, { UPSTREAM_BUDGET: down, UPSTREAM_BUDGET_TIMEOUT_MS: "50" });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Cache-Status")).toContain("stale-while-revalidate");
+    }
+    expect(upstreamPaths()).toEqual(["/tracks/3"]);
+  });
+});
