@@ -23,9 +23,14 @@ export interface ByteLruOptions<V> {
   sizeOf: (value: V, key: string) => number;
 }
 
+/**
+ * LRU by "second chance" (CLOCK): a read only marks its entry; eviction walks from the oldest
+ * insertion, moving marked entries to the back (unmarked) and evicting the first unmarked one.
+ * A read that re-inserted into the Map (exact LRU) cost a delete and a set on every hit, on
+ * every memo of the hot path (bench/HISTORY.md, run 15); this costs a field write.
+ */
 export class ByteLru<V> {
-  // Insertion order is recency order: a read re-inserts, eviction takes the first key.
-  private readonly map = new Map<string, { value: V; bytes: number }>();
+  private readonly map = new Map<string, { value: V; bytes: number; read: boolean }>();
   private total = 0;
   readonly maxBytes: number;
   readonly maxEntries: number;
@@ -37,12 +42,11 @@ export class ByteLru<V> {
     this.sizeOf = options.sizeOf;
   }
 
-  /** The value, marked most recently used. */
+  /** The value, marked as used (it survives the next eviction pass). */
   get(key: string): V | undefined {
     const record = this.map.get(key);
     if (!record) return undefined;
-    this.map.delete(key);
-    this.map.set(key, record);
+    record.read = true;
     return record.value;
   }
 
@@ -60,12 +64,18 @@ export class ByteLru<V> {
     this.delete(key);
     const bytes = stringBytes(key) + this.sizeOf(value, key) + ENTRY_OVERHEAD_BYTES;
     if (bytes > this.maxBytes || this.maxEntries < 1) return false;
-    this.map.set(key, { value, bytes });
+    this.map.set(key, { value, bytes, read: false });
     this.total += bytes;
     while (this.total > this.maxBytes || this.map.size > this.maxEntries) {
-      const oldest = this.map.keys().next().value;
+      const oldest = this.map.entries().next().value;
       if (oldest === undefined) break;
-      this.delete(oldest);
+      const [k, record] = oldest;
+      // A second chance: each marked entry is moved once per pass, so this ends.
+      if (record.read && k !== key) {
+        record.read = false;
+        this.map.delete(k);
+        this.map.set(k, record);
+      } else this.delete(k);
     }
     return true;
   }
@@ -83,7 +93,7 @@ export class ByteLru<V> {
     this.total = 0;
   }
 
-  /** Entries from least to most recently used, without touching their recency. */
+  /** Entries from oldest to newest insertion (reads only mark), without marking them. */
   *entries(): IterableIterator<[string, V]> {
     for (const [key, record] of this.map) yield [key, record.value];
   }

@@ -214,10 +214,8 @@ export const CACHE = [
   {
     id: "memory-fifo-not-lru",
     file: BYTE_LRU,
-    from: `this.map.delete(key);
-    this.map.set(key, record);
-    return record.value;`,
-    to: `return record.value;`,
+    from: `record.read = true;`,
+    to: ``,
     tests: [T.unitByteLru, T.unitCache],
     why: "The hottest keys would be evicted first under pressure, as if nobody read them.",
   },

@@ -31,9 +31,15 @@ describe("ByteLru", () => {
     expect(m.get("a")).toBe("x".repeat(10));
     m.set("d", "w".repeat(10));
     expect(m.has("b")).toBe(false);
-    expect([...m.entries()].map(([k]) => k)).toEqual(["c", "a", "d"]);
+    expect([...m.entries()].map(([k]) => k).sort()).toEqual(["a", "c", "d"]);
     m.set("e", "v".repeat(10));
     expect(m.has("c")).toBe(false);
+    // Reads only mark (second chance): an entry read again keeps surviving while unread ones go.
+    expect(m.get("a")).toBe("x".repeat(10));
+    m.set("f", "u".repeat(10));
+    m.set("g", "t".repeat(10));
+    expect(m.has("a")).toBe(true);
+    expect(m.has("d")).toBe(false);
     expect(m.size).toBe(3);
     expect(m.bytes).toBe(one * 3);
   });
