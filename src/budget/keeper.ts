@@ -144,6 +144,7 @@ export class UpstreamBudget extends DurableObject<Env> {
     scheduled: number;
     pausedUntil: number;
     leases: number;
+    waiting: number;
   } {
     prune(this.window, Date.now());
     return {
@@ -152,6 +153,7 @@ export class UpstreamBudget extends DurableObject<Env> {
       scheduled: headroom(this.window, "scheduled", perMinute),
       pausedUntil: this.window.pausedUntil,
       leases: this.leases.size,
+      waiting: this.leases.waiting,
     };
   }
 }

@@ -96,6 +96,13 @@ export class LeaseTable {
     return this.leases.size;
   }
 
+  /** Callers waiting on a lease's outcome (for status and tests). */
+  get waiting(): number {
+    let n = 0;
+    for (const lease of this.leases.values()) n += lease.waiters.length;
+    return n;
+  }
+
   private settleIfCurrent(key: string, lease: Lease): void {
     if (this.leases.get(key) === lease) this.settle(key, { kind: "expired" });
   }

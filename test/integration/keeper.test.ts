@@ -33,20 +33,20 @@ async function otherIsolateLoads(key: string): Promise<void> {
   expect(grant.kind).toBe("go");
 }
 
+/** Until a request of this test is waiting at the keeper on another isolate's load (not a fixed sleep). */
+async function untilSomeoneWaits(): Promise<void> {
+  for (let polls = 0; (await keeper().status(PER_MINUTE)).waiting === 0; polls++) {
+    if (polls > 2000) throw new Error("nobody came to wait on the load");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe("a key another isolate is loading", () => {
   it("a viewer's miss waits for that load and is answered with its data: no second upstream request", async () => {
     const key = trackKey(5);
     await otherIsolateLoads(key);
-    let waiting!: () => void;
-    const waited = new Promise<void>((resolve) => {
-      waiting = resolve;
-    });
-    const { ns } = observedKeeper((method) => {
-      if (method === "awaitLoad") waiting();
-    });
-    const pending = call("/v1/tracks/5", {}, { ...PATIENT, UPSTREAM_BUDGET: ns });
-    await Promise.race([waited, pending]);
-    await new Promise((r) => setTimeout(r, 50)); // let the wait reach the keeper
+    const pending = call("/v1/tracks/5", {}, PATIENT);
+    await untilSomeoneWaits();
     const body = JSON.stringify({ data: { id: 5, name: "Loaded by another isolate" } });
     await keeper().complete(key, { kind: "data", body, etag: '"other-isolate"', fetchedAt: Date.now() });
 
@@ -106,23 +106,11 @@ describe("a key another isolate is loading", () => {
     clock.advance(ENTITY.soft * S + S);
     const key = trackKey(10);
     await otherIsolateLoads(key);
-    let waiting!: () => void;
-    const waited = new Promise<void>((resolve) => {
-      waiting = resolve;
-    });
-    const { ns } = observedKeeper((method) => {
-      if (method === "awaitLoad") waiting();
-    });
     // The stale copy is served at once; its refresh waits on the other isolate's load.
     const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request(`${ORIGIN}/v1/tracks/10`),
-      { ...env, ...PATIENT, UPSTREAM_BUDGET: ns },
-      ctx,
-    );
+    const res = await worker.fetch(new Request(`${ORIGIN}/v1/tracks/10`), { ...env, ...PATIENT }, ctx);
     expect(checked(res, await res.text()).headers.get("Cache-Status")).toContain("stale-while-revalidate");
-    await Promise.race([waited, waitOnExecutionContext(ctx)]);
-    await new Promise((r) => setTimeout(r, 50)); // let the wait reach the keeper
+    await untilSomeoneWaits();
     const renewed = { body: first.text, etag: first.headers.get("ETag") ?? "", fetchedAt: clock.now() };
     await keeper().complete(key, { kind: "data", ...renewed });
     await waitOnExecutionContext(ctx);
