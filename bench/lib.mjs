@@ -14,9 +14,7 @@ export const QUIET = {
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
 };
 // Every Worker in the benchmark runs under the deployed Worker's date and flags.
-const WRANGLER_TOML = readFileSync("wrangler.toml", "utf8");
-export const COMPAT_DATE = /^compatibility_date = "([^"]+)"/m.exec(WRANGLER_TOML)[1];
-export const COMPAT_FLAGS = JSON.parse(/^compatibility_flags = (\[.*\])/m.exec(WRANGLER_TOML)?.[1] ?? "[]");
+export { COMPAT_DATE, COMPAT_FLAGS } from "../scripts/wrangler-toml.mjs";
 
 /** Bundles the Worker with wrangler (as `deploy` would) and returns its sizes. */
 export function bundle(outdir, extra = []) {

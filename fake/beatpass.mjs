@@ -163,7 +163,8 @@ const ROUTES = [
       return { status: "success", lyric: t.lyrics ? { id: 1000 + t.id, text: t.lyrics } : null };
     },
   ],
-  [/^\/tracks\/([^/]+)\/wave$/, (m) => ({ peaks: peaksFor(get(TRACK_BY_ID, m[1]).id) })],
+  // A synthesized track has its waveform too: cards read both.
+  [/^\/tracks\/([^/]+)\/wave$/, (m, _q, _rich, opts) => ({ peaks: peaksFor(trackFor(m[1], opts).id) })],
   [
     /^\/albums$/,
     (_m, q, rich) => ({

@@ -1,16 +1,6 @@
 import { abortAllDurableObjects, reset } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
-import { resetBudgetClient } from "../src/budget/client";
-import { resetEngine } from "../src/cache/engine";
-import { resetHotKeys } from "../src/cache/hot";
-import { resetPurges } from "../src/cache/purge";
-import { resetCacheStats } from "../src/cache/stats";
-import { resetTiers } from "../src/cache/tiers";
-import { resetApiKeyMemo } from "../src/clients/api-keys";
-import { resetMemos } from "../src/lib/memo-budget";
-import { resetSeenSignatures } from "../src/routes/hooks";
-import { resetTokenState } from "../src/upstream/client";
-import { resetGuard } from "../src/upstream/guard";
+import { resetIsolate } from "../src/isolate";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "./helpers/constants";
 import { FAKE_HOST, fake } from "./helpers/upstream";
 
@@ -29,17 +19,7 @@ const realFetch = globalThis.fetch;
 beforeEach(() => {
   fake.reset();
   // Module state that lives as long as an isolate: start every test from a cold isolate.
-  resetTiers();
-  resetGuard();
-  resetTokenState();
-  resetHotKeys();
-  resetCacheStats();
-  resetPurges();
-  resetApiKeyMemo();
-  resetMemos();
-  resetSeenSignatures();
-  resetBudgetClient();
-  resetEngine();
+  resetIsolate();
   logLines.length = 0;
   offNetwork.length = 0;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {

@@ -2,7 +2,7 @@
  * The upstream budget as plain data and pure functions, so the Durable Object, the
  * per-isolate fallback and the fleet simulation all decide with the same code.
  *
- * The bucket's tokens come back WINDOW_MS after they were spent: a sliding window, the way
+ * The bucket's tokens come back WINDOW_MS (plus TRANSIT_MS) after they were spent: a sliding window, the way
  * BeatPass counts (REFERENCE.md §2: "60 requests per minute means 60 within any 60-second
  * window"). A classic token bucket refilled at N/min with a burst of N would let 2N through
  * in one 60-second window; this never grants more than N in any window.
@@ -11,6 +11,14 @@
 export type PermitClass = "viewer" | "refresh" | "scheduled";
 
 export const WINDOW_MS = 60_000;
+/**
+ * How long a permit stays spent: BeatPass's window plus the time a request may take to reach
+ * it after its grant (keeper to isolate, isolate to BeatPass). Counted from the grant alone,
+ * that transit's jitter let the fleet simulation (sim/) see 241-242 requests arrive within
+ * one of BeatPass's 60 s windows for a budget of 240.
+ */
+export const TRANSIT_MS = 2_000;
+const HELD_MS = WINDOW_MS + TRANSIT_MS;
 /** 80% of BeatPass's documented 300/min: the rest is the operator's other use of the token. */
 export const DEFAULT_UPSTREAM_BUDGET_PER_MINUTE = 240;
 
@@ -47,7 +55,7 @@ export function emptyWindow(): BudgetWindow {
 /** Drops grants that have left the window. */
 export function prune(w: BudgetWindow, now: number): void {
   let i = 0;
-  while (i < w.grants.length && (w.grants[i] as number) <= now - WINDOW_MS) i++;
+  while (i < w.grants.length && (w.grants[i] as number) <= now - HELD_MS) i++;
   if (i > 0) w.grants.splice(0, i);
 }
 
@@ -65,7 +73,7 @@ export function decide(w: BudgetWindow, cls: PermitClass, now: number, perMinute
   // The class gets a permit once enough of the oldest grants have aged out.
   const usable = perMinute - Math.floor(CLASS_RESERVE[cls].share * perMinute);
   const freeing = w.grants[Math.max(0, w.grants.length - usable)];
-  const retryAfterMs = freeing === undefined ? WINDOW_MS : freeing + WINDOW_MS - now;
+  const retryAfterMs = freeing === undefined ? HELD_MS : freeing + HELD_MS - now;
   return { ok: false, reason: "budget", retryAfterMs: Math.max(1, retryAfterMs) };
 }
 

@@ -119,8 +119,8 @@ function serveStaleOn(err: unknown): boolean {
   return err instanceof UpstreamError && answerStatus(err) === undefined;
 }
 
-/** What the viewer gets for a failed lookup of `subject`. */
-function problemFor(err: unknown, subject: string): unknown {
+/** What the viewer gets for a failed lookup of `subject` (an ApiError, or `err` itself). */
+export function problemFor(err: unknown, subject: string): unknown {
   if (err instanceof UpstreamError) return problemForUpstream(err, subject);
   if (err instanceof LoadRefused) return problemForRefusal(err);
   return err;
@@ -235,8 +235,8 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
     readOnly(app, r.path);
   };
 
-  /** Rebuilds the lookup for a key's stored parameters (they were validated once already). */
-  const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>, trace?: Trace) => {
+  /** Validated input for stored (or raw) parameters, or undefined when they are invalid. */
+  const inputOf = async (stored: Record<string, string>): Promise<Input | undefined> => {
     const rawParams = pickParams(stored, paramNames);
     const rawQuery = pickParams(stored, queryNames);
     const memoKey = memoKeyOf(rawParams, rawQuery);
@@ -249,7 +249,13 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
       input = { params: params.data, query: query.data, key };
       if (memoKey !== undefined) validated.set(memoKey, input);
     }
-    return lookup(config, env, deps, input.params, input.query, trace, input.key);
+    return input;
+  };
+
+  /** Rebuilds the lookup for a key's stored parameters (they were validated once already). */
+  const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>, trace?: Trace) => {
+    const input = await inputOf(stored);
+    return input && lookup(config, env, deps, input.params, input.query, trace, input.key);
   };
 
   // `types` exists only for the type checker: it carries each route's shape into AppType.
@@ -264,6 +270,7 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
     response: r.response,
     register,
     reload,
+    inputOf,
     types,
   };
 }
@@ -484,6 +491,11 @@ export async function lookupForKey(
   const opts = await r.reload(config, env, deps, parsed.params);
   // Only refresh a key that rebuilds to itself: anything else was not written by this version.
   return opts?.key === key ? opts : undefined;
+}
+
+/** The cache key a request to route `name` with these raw parameters is stored under (undefined: invalid). */
+export async function keyForRequest(name: string, raw: Record<string, string>): Promise<string | undefined> {
+  return (await ROUTES.find((x) => x.name === name)?.inputOf(raw))?.key;
 }
 
 // Parsed bodies, per cache entry object: a hot card re-parses nothing while its entry lives.

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { expect, inject } from "vitest";
-import { COMPAT_DATE, COMPAT_FLAGS } from "../../bench/lib.mjs";
 import type { FakeBeatpass } from "../../fake/beatpass.d.mts";
 import { startFakeServer } from "../../fake/server.mjs";
+import { COMPAT_DATE, COMPAT_FLAGS, ratelimits } from "../../scripts/wrangler-toml.mjs";
 import { type Problem, problemSchema } from "../../src/errors";
 
 /**
@@ -31,24 +31,10 @@ const KEEPER_NAME = (() => {
 })();
 
 /** The top-level [[ratelimits]] of wrangler.toml (miniflare implements them locally, shared per namespace_id). */
-function ratelimitsFromWranglerToml(): Record<
+export const RATELIMITS = ratelimits() as Record<
   string,
   { namespace_id: string; simple: { limit: number; period: 10 | 60 } }
-> {
-  const toml = readFileSync("wrangler.toml", "utf8");
-  const topLevel = toml.split(/^\[env\./m)[0] ?? "";
-  const out: Record<string, { namespace_id: string; simple: { limit: number; period: 10 | 60 } }> = {};
-  const block =
-    /\[\[ratelimits\]\]\s*\nname = "([^"]+)"\s*\nnamespace_id = "([^"]+)"\s*\nsimple = \{ limit = (\d+), period = (\d+) \}/g;
-  for (const m of topLevel.matchAll(block)) {
-    out[m[1] as string] = {
-      namespace_id: m[2] as string,
-      simple: { limit: Number(m[3]), period: Number(m[4]) as 10 | 60 },
-    };
-  }
-  return out;
-}
-export const RATELIMITS = ratelimitsFromWranglerToml();
+>;
 
 // ---- the fake BeatPass, in this process ----
 

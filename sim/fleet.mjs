@@ -1,0 +1,258 @@
+import { createHash } from "node:crypto";
+import { ratelimits } from "../scripts/wrangler-toml.mjs";
+import { SimCacheApi } from "./cache-api.mjs";
+import { SimKeeper } from "./keeper.mjs";
+import { exponential, rng, zipf } from "./random.mjs";
+import { SimHeaders, SimResponse } from "./response.mjs";
+
+/**
+ * The deployment: data centres, each with its Cache API and `isolatesPerDc` isolates of the
+ * Worker; every isolate is an instance of the bundled Worker modules (sim/bundle.mjs) with its
+ * own module state. Isolates die at random (exponential lifetimes) and a cold one takes their
+ * place; the dying one finishes what it was doing for `isolateDrainS`, then its module
+ * instance is reset (src/isolate.ts) and reused: building one costs milliseconds, resetting
+ * microseconds.
+ *
+ * A request is answered the way the Worker's catalog route answers it: purge record synced,
+ * hit counted for refresh-ahead, then `freshInMemory` (the engine's synchronous first step)
+ * and, when that has nothing, `lookupForKey` + `getOrLoad` against the simulated tiers, keeper
+ * and BeatPass. The HTTP layer around them (routing, validation, headers) is not simulated.
+ */
+
+// Module instances survive from one scenario to the next in this thread: building them is the
+// expensive part. Each is bound to the running fleet through `slot.fleet`.
+const pool = [];
+
+function newSlot(createIsolate, fleet) {
+  // Module evaluation reads the clock already: the slot belongs to `fleet` from the start.
+  const slot = { gen: 0, fleet, dc: undefined, random: Math.random };
+  const quiet = () => {
+    slot.fleet.logLines++;
+  };
+  const sim = {
+    now: () => slot.fleet.queue.now,
+    setTimeout: (fn, ms, ...args) => {
+      const gen = slot.gen;
+      return slot.fleet.queue.after(Math.max(0, Number(ms) || 0), () => {
+        if (slot.gen === gen) fn(...args);
+      });
+    },
+    clearTimeout: (handle) => slot.fleet.queue.cancel(handle),
+    random: () => slot.random(),
+    abortTimeout: (ms) => {
+      const controller = new AbortController();
+      sim.setTimeout(() => controller.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
+      return controller.signal;
+    },
+    digest: (_algorithm, data) => {
+      const bytes = ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : data;
+      const out = createHash("sha256").update(bytes).digest();
+      return Promise.resolve(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+    },
+    caches: { default: undefined },
+    fetch: (input, init) => slot.fetch(input, init),
+    Response: SimResponse,
+    Headers: SimHeaders,
+    console: { log: quiet, info: quiet, warn: quiet, error: quiet, debug: quiet },
+  };
+  slot.sim = sim;
+  slot.mod = createIsolate(sim);
+  return slot;
+}
+
+export class Fleet {
+  logLines = 0;
+  lostRequests = 0;
+  isolatesStarted = 0;
+
+  /**
+   * @param world { queue, p, kv, beatpass, vars, budgetOn, createIsolate, sample }
+   */
+  constructor(world) {
+    Object.assign(this, world);
+    this.random = rng(this.p.seed ^ 0x5eed);
+    // The keeper's own isolate: it never dies here (Durable Objects are restarted rarely).
+    const keeperSlot = newSlot(this.createIsolate, this);
+    keeperSlot.random = rng(this.p.seed ^ 0xdeed);
+    const always = (ms, fn) => new Promise((resolve) => this.queue.after(ms, () => resolve(fn())));
+    this.keeper = new SimKeeper(this.queue, this.p, keeperSlot.mod, {
+      BEATPASS_CACHE: this.kv.binding("keeper", always),
+    });
+    this.limits = ratelimits();
+    const { dataCentres, isolatesPerDc, dcTrafficSkew, keeperRttMs } = this.p;
+    const pickDc = zipf(dataCentres, dcTrafficSkew, this.random);
+    this.pickDc = pickDc;
+    // Data centres are ranked by traffic (index 0 busiest); a sample takes every stride-th,
+    // starting from the stride-th busiest (the busiest alone would be most of a small sample).
+    const stride = Math.max(1, Math.round(1 / (this.sample ?? 1)));
+    this.dcs = [];
+    this.byIndex = new Map();
+    for (let index = 0; index < dataCentres; index++) {
+      const rttMs = keeperRttMs[0] + this.random() * (keeperRttMs[1] - keeperRttMs[0]);
+      if (index % stride !== stride - 1) continue;
+      const dc = { index, rttMs, cache: new SimCacheApi(this.queue, this.p), counters: new Map(), isolates: [] };
+      this.dcs.push(dc);
+      this.byIndex.set(index, dc);
+    }
+    for (const dc of this.dcs) for (let i = 0; i < isolatesPerDc; i++) dc.isolates.push(this.#spawn(dc));
+  }
+
+  /** An isolate started now in `dc`, from a pooled module instance when one is free. */
+  #spawn(dc) {
+    const slot = pool.pop() ?? newSlot(this.createIsolate, this);
+    slot.gen++;
+    slot.fleet = this;
+    slot.dc = dc;
+    slot.random = rng(this.p.seed + this.isolatesStarted * 7919);
+    this.isolatesStarted++;
+    const gen = slot.gen;
+    const queue = this.queue;
+    const deliver = (ms, fn) =>
+      new Promise((resolve, reject) => {
+        queue.after(ms, () => {
+          if (slot.gen !== gen) return;
+          try {
+            resolve(fn());
+          } catch (err) {
+            reject(err);
+          }
+        });
+      });
+    slot.sim.caches = { default: dc.cache.binding(deliver) };
+    slot.fetch = this.beatpass.fetchFor(deliver);
+    slot.mod.resetIsolate(queue.now);
+    const env = {
+      ...this.vars,
+      BEATPASS_CACHE: this.kv.binding(dc.index, deliver),
+      UPSTREAM_BUDGET: this.keeper.binding(dc.rttMs, deliver),
+    };
+    for (const [name, rl] of Object.entries(this.limits)) env[name] = this.#limiter(dc, rl);
+    const iso = { dc, slot, mod: slot.mod, env, pending: 0 };
+    iso.config = slot.mod.requireConfig(env);
+    iso.waitUntil = (promise) => {
+      promise.catch?.(() => undefined);
+    };
+    iso.ctx = { waitUntil: iso.waitUntil, passThroughOnException: () => undefined };
+    iso.fastDeps = { now: slot.sim.now, fast: iso.config.fastTiers };
+    queue.after(exponential(this.p.isolateMeanLifetimeS * 1000, this.random), () => this.#retire(iso));
+    return iso;
+  }
+
+  /** The isolate is evicted: a cold one takes its place; it drains, then its instance is reused. */
+  #retire(iso) {
+    const list = iso.dc.isolates;
+    list[list.indexOf(iso)] = this.#spawn(iso.dc);
+    this.queue.after(this.p.isolateDrainS * 1000, () => {
+      this.lostRequests += iso.pending;
+      iso.slot.gen++;
+      pool.push(iso.slot);
+    });
+  }
+
+  /** A Workers Rate Limiting binding: counters per data centre, as Cloudflare keeps them per location. */
+  #limiter(dc, rl) {
+    const { limit, period } = rl.simple;
+    return {
+      limit: ({ key }) => {
+        const windowStart = Math.floor(this.queue.now / (period * 1000));
+        const id = `${rl.namespace_id}|${key}`;
+        const c = dc.counters.get(id);
+        if (!c || c.window !== windowStart) {
+          dc.counters.set(id, { window: windowStart, n: 1 });
+          return Promise.resolve({ success: true });
+        }
+        c.n++;
+        return Promise.resolve({ success: c.n <= limit });
+      },
+    };
+  }
+
+  /** Whether data centre `dcIndex` is in the simulated sample. */
+  simulates(dcIndex) {
+    return this.byIndex.has(dcIndex);
+  }
+
+  /** Isolate `i` of data centre `dcIndex` (default: the first simulated one, where the cron runs). */
+  isolate(dcIndex = this.dcs[0].index, i = 0) {
+    return this.byIndex.get(dcIndex).isolates[i];
+  }
+
+  /**
+   * One viewer request in data centre `dcIndex` for `lookups` (the cache keys the route reads,
+   * first one primary: a card reads its track, then the waveform). Calls `done(status, state)`
+   * now for an answer from memory (returns false), later in simulated time otherwise (true).
+   */
+  request(dcIndex, lookups, clientKey, done) {
+    const dc = this.byIndex.get(dcIndex);
+    const iso = dc.isolates[(this.random() * dc.isolates.length) | 0];
+    const m = iso.mod;
+    const now = this.queue.now;
+    m.syncPurges(iso.env.BEATPASS_CACHE, iso.waitUntil, now);
+    for (const l of lookups) if (l.key) m.recordHit(l.key, clientKey);
+    m.maybeFlushHotKeys(iso.env.BEATPASS_CACHE, iso.waitUntil, now);
+    let status = 0;
+    for (const l of lookups) {
+      const hit =
+        l.key &&
+        m.freshInMemory(iso.fastDeps, {
+          key: l.key,
+          policy: l.policy,
+          negativePolicy: l.negativePolicy,
+          invalidBefore: m.invalidBefore(l.key),
+        });
+      if (!hit) {
+        status = -1;
+        break;
+      }
+      if (status === 0) status = hit.entry.status ?? 200;
+    }
+    if (status > 0) {
+      done(status, "fresh");
+      return false;
+    }
+    iso.pending++;
+    this.#lookup(iso, lookups, clientKey).then(
+      ([status, state]) => {
+        iso.pending--;
+        done(status, state);
+      },
+      (err) => {
+        iso.pending--;
+        throw err;
+      },
+    );
+    return true;
+  }
+
+  /** The async path: the route's lookup and the cache engine, for each key in turn. */
+  async #lookup(iso, lookups, clientKey) {
+    const m = iso.mod;
+    const client = clientKey ? { tier: "anon", limitKey: clientKey } : undefined;
+    const deps = m.tierDeps(iso.env, iso.ctx, iso.config, client);
+    if (!this.budgetOn) deps.coordinator = undefined;
+    let answer;
+    for (const [i, l] of lookups.entries()) {
+      const key = l.key ?? (await m.keyForRequest(l.route, l.raw));
+      if (!l.key) m.recordHit(key, clientKey);
+      try {
+        const opts = await m.lookupForKey(key, iso.config, iso.env, deps);
+        if (!opts) throw new Error(`simulation: no route rebuilds ${key}`);
+        const served = await m.getOrLoad(deps, opts);
+        answer ??= [served.entry.status ?? 200, served.state];
+      } catch (err) {
+        // The waveform of a card is decoration: its failure leaves the card as it is.
+        if (i > 0) continue;
+        const problem = m.problemFor(err, "simulated request");
+        if (!(typeof problem?.status === "number")) throw err;
+        return [problem.status, "error"];
+      }
+    }
+    return answer;
+  }
+
+  /** The Cron Trigger: refresh-ahead, run by one isolate. */
+  cron() {
+    const iso = this.isolate();
+    return iso.mod.refreshAhead(iso.env, iso.ctx);
+  }
+}

@@ -1,0 +1,118 @@
+import { exponential, zipf } from "./random.mjs";
+
+/**
+ * Who asks for what, when. A catalogue of `keys` popular URLs, ranked by Zipf(`keySkew`), each
+ * rank a route drawn from `routeMix`; arrivals are Poisson at the scenario's rate, which
+ * scenario events change (a flash crowd's ramp); a share of requests may come from
+ * cache-busting attackers, each asking for a URL nobody asked for before.
+ */
+
+/** Track ids the fake BeatPass has (fake/beatpass.mjs synthesizes 1..100000). */
+const TRACK_IDS = 100_000;
+const ALBUM_IDS = 10;
+const ARTIST_IDS = 12;
+const LIST_PAGES = 10;
+
+/** The ranks' requests: each a list of route reads ({ route, raw }), the first primary. */
+export function catalogueRequests(p, random) {
+  const mix = Object.entries(p.routeMix);
+  const counters = {};
+  // Spread ids over the whole range so popular tracks are not all low numbers.
+  const trackId = (n) => 1 + ((n * 7919) % TRACK_IDS);
+  const make = {
+    track: (n) => [{ route: "track", raw: { id: String(trackId(n)) } }],
+    // A card reads the track (the same cached entry as the JSON route) and its waveform.
+    card: (n) => [
+      { route: "track", raw: { id: String(trackId(n)) } },
+      { route: "track-wave", raw: { id: String(trackId(n)) } },
+    ],
+    album: (n) => [{ route: "album", raw: { id: String(1 + (n % ALBUM_IDS)) } }],
+    artist: (n) => [{ route: "artist", raw: { id: String(1 + (n % ARTIST_IDS)) } }],
+    list: (n) => [{ route: "tracks", raw: { page: String(1 + (n % LIST_PAGES)) } }],
+    search: (n) => [{ route: "search", raw: { query: `beat ${n}` } }],
+  };
+  const out = [];
+  for (let rank = 0; rank < p.keys; rank++) {
+    let u = random();
+    let kind = mix[mix.length - 1][0];
+    for (const [k, share] of mix) {
+      if (u < share) {
+        kind = k;
+        break;
+      }
+      u -= share;
+    }
+    const n = counters[kind] ?? 0;
+    counters[kind] = n + 1;
+    out.push({ kind, reads: make[kind](n) });
+  }
+  return out;
+}
+
+/** The flash crowd's track: one the catalogue never asks for. */
+export const FLASH_TRACK_ID = 99_991;
+
+export class Traffic {
+  attackCounter = 0;
+
+  /**
+   * @param scenario { rps, flash?: { at, rampS, holdS, rps }, attackShare?, attackerIps? }
+   * @param ranks    resolved catalogue entries: { lookups } by rank
+   * @param flashLookups the flash track's lookups
+   * @param origin       time 0 of the run (ms); scenario times count from it
+   */
+  constructor(p, scenario, random, ranks, flashLookups, origin) {
+    this.p = p;
+    this.s = scenario;
+    this.random = random;
+    this.ranks = ranks;
+    this.flashLookups = flashLookups;
+    this.pickRank = zipf(ranks.length, p.keySkew, random);
+    this.origin = origin;
+    this.t = origin;
+  }
+
+  /** Extra requests per second for the flash track at time `t` (ms). */
+  flashRate(t) {
+    const f = this.s.flash;
+    if (!f) return 0;
+    const s = (t - this.origin - f.at * 1000) / 1000;
+    if (s < 0) return 0;
+    if (s < f.rampS) return (f.rps * s) / f.rampS;
+    if (s < f.rampS + f.holdS) return f.rps;
+    if (s < 2 * f.rampS + f.holdS) return f.rps * (1 - (s - f.rampS - f.holdS) / f.rampS);
+    return 0;
+  }
+
+  /** Time of the next arrival (ms). The rate is taken at the current time: events change slowly next to 1/rate. */
+  next() {
+    const rate = this.s.rps + this.flashRate(this.t);
+    this.t += exponential(1000 / rate, this.random);
+    return this.t;
+  }
+
+  /** Who sends the arrival at `t` and for what: { cls, lookups, clientKey, dc }. */
+  pick(t, pickDc) {
+    const r = this.random;
+    const total = this.s.rps + this.flashRate(t);
+    if (this.s.attackShare && r() < this.s.attackShare) {
+      const n = this.attackCounter++;
+      const ip = (r() * this.s.attackerIps) | 0;
+      const reads =
+        n % 2 === 0
+          ? [{ route: "search", raw: { query: `zq${n.toString(36)}x${ip}` } }]
+          : [{ route: "track", raw: { id: String(TRACK_IDS + 1 + n) } }];
+      // Each attacker sits in one data centre, as each IP does.
+      return {
+        cls: "attacker",
+        lookups: reads,
+        clientKey: `ip:10.66.${ip >> 8}.${ip & 255}`,
+        dc: ip % this.p.dataCentres,
+      };
+    }
+    const flash = this.flashRate(t);
+    const lookups = flash > 0 && r() * total < flash ? this.flashLookups : this.ranks[this.pickRank()].lookups;
+    const viewer = (r() * this.p.viewers) | 0;
+    return { cls: "viewer", lookups, clientKey: `ip:${viewer}`, dc: pickDc() };
+  }
+}

@@ -1,0 +1,33 @@
+import { resetBudgetClient } from "./budget/client";
+import { resetEngine } from "./cache/engine";
+import { resetHotKeys } from "./cache/hot";
+import { resetPurges } from "./cache/purge";
+import { resetCacheStats } from "./cache/stats";
+import { resetTiers } from "./cache/tiers";
+import { resetApiKeyMemo } from "./clients/api-keys";
+import { resetMissBudget } from "./clients/miss-budget";
+import { resetMemos } from "./lib/memo-budget";
+import { resetSeenSignatures } from "./routes/hooks";
+import { resetTokenState } from "./upstream/client";
+import { resetGuard } from "./upstream/guard";
+
+/**
+ * Everything a Worker keeps in module state lives as long as its isolate: the memory tier,
+ * in-flight loads, the guard's pause and breakers, memos, counters. This starts all of it
+ * cold, as a new isolate would: between tests, and when the fleet simulation (sim/) recycles
+ * a module instance for a new isolate. A module that gains state registers its reset here.
+ */
+export function resetIsolate(now = Date.now()): void {
+  resetTiers();
+  resetGuard();
+  resetTokenState();
+  resetHotKeys(now);
+  resetCacheStats();
+  resetPurges();
+  resetApiKeyMemo();
+  resetMissBudget();
+  resetMemos();
+  resetSeenSignatures();
+  resetBudgetClient();
+  resetEngine();
+}
