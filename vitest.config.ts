@@ -48,6 +48,14 @@ export default defineConfig({
         },
       },
       {
+        // The fleet simulation's own machinery (sim/): event queue, storage models.
+        test: {
+          name: "sim",
+          include: ["test/sim/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
         // Deployment-wide promises: several instances of the bundled Worker in one miniflare,
         // sharing one KV namespace and the one budget keeper (test/fleet/fleet.ts).
         test: {

@@ -181,10 +181,11 @@ export class Fleet {
    * One viewer request in data centre `dcIndex` for `lookups` (the cache keys the route reads,
    * first one primary: a card reads its track, then the waveform). Calls `done(status, state)`
    * now for an answer from memory (returns false), later in simulated time otherwise (true).
+   * The isolate is picked at random unless `isolateIndex` names it (scripted runs).
    */
-  request(dcIndex, lookups, clientKey, done) {
+  request(dcIndex, lookups, clientKey, done, isolateIndex) {
     const dc = this.byIndex.get(dcIndex);
-    const iso = dc.isolates[(this.random() * dc.isolates.length) | 0];
+    const iso = dc.isolates[isolateIndex ?? (this.random() * dc.isolates.length) | 0];
     const m = iso.mod;
     const now = this.queue.now;
     m.syncPurges(iso.env.BEATPASS_CACHE, iso.waitUntil, now);

@@ -10,7 +10,7 @@ import { rng } from "./random.mjs";
 export const SIM_EPOCH_MS = Date.UTC(2027, 0, 1);
 const SETTLE_MS = 1;
 
-import { catalogueRequests, FLASH_TRACK_ID, Traffic } from "./traffic.mjs";
+import { catalogueRequests, FLASH_TRACK_ID, ScriptedTraffic, Traffic } from "./traffic.mjs";
 
 /**
  * One scenario in one mode: builds the world (KV, BeatPass, the fleet and its keeper), feeds
@@ -55,21 +55,28 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     resolved.set(id, lookup);
     return lookup;
   };
-  const catalogue = catalogueRequests(p, random);
+  // A scripted run (the calibration) asks exactly what its script says, from a cold start.
+  const scripted = scenario.script;
+  const catalogue = scripted ? [] : catalogueRequests(p, random);
   const ranks = await pump(queue, async () => {
     const out = [];
     for (const entry of catalogue) out.push({ kind: entry.kind, lookups: await Promise.all(entry.reads.map(resolve)) });
     return out;
   });
-  const flashLookups = await pump(queue, () =>
-    Promise.all([
-      resolve({ route: "track", raw: { id: String(FLASH_TRACK_ID) } }),
-      resolve({ route: "track-wave", raw: { id: String(FLASH_TRACK_ID) } }),
-    ]),
-  );
-  const t0 = performance.now();
-  await preload(queue, fleet, beatpass, [...resolved.values()], random, origin);
-  if (process.env.SIM_DEBUG) console.error("preload ms", performance.now() - t0);
+  const flashLookups = scripted
+    ? []
+    : await pump(queue, () =>
+        Promise.all([
+          resolve({ route: "track", raw: { id: String(FLASH_TRACK_ID) } }),
+          resolve({ route: "track-wave", raw: { id: String(FLASH_TRACK_ID) } }),
+        ]),
+      );
+  const script = scripted
+    ? await pump(queue, () =>
+        Promise.all(scripted.map(async (r) => ({ ...r, lookups: await Promise.all(r.reads.map(resolve)) }))),
+      )
+    : [];
+  if (!scripted) await preload(queue, fleet, beatpass, [...resolved.values()], random, origin);
   // What the preload cost is not part of the run: it starts from clean counters at time 0.
   beatpass.resetCounts();
   kv.reads = kv.writes = kv.rejectedWrites = 0;
@@ -77,31 +84,25 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
   fleet.logLines = 0;
   for (const dc of fleet.dcs) dc.cache.reads = dc.cache.writes = 0;
 
-  const traffic = new Traffic(p, scenario, random, ranks, flashLookups, origin);
+  const traffic = scripted
+    ? new ScriptedTraffic(script, origin, fleet.dcs[0].index)
+    : new Traffic(p, scenario, random, ranks, flashLookups, origin);
   const end = origin + p.durationS * 1000;
   const cron = () => {
     fleet.cron().catch(() => undefined);
     if (queue.now + 60_000 <= end) queue.after(60_000, cron);
   };
-  queue.at(origin + 60_000, cron);
+  if (!scripted) queue.at(origin + 60_000, cron);
 
   let arrival = traffic.next();
   let dirty = false;
   let settledAt = queue.now;
-  let settles = 0;
-  let settleMs = 0;
-  let events = 0;
-  let asyncs = 0;
-  const t1 = performance.now();
   for (;;) {
     const next = Math.min(arrival, queue.nextTime);
     // Promise continuations run before time moves more than SETTLE_MS past the last settle:
     // settling after every event would cost more than the events (the time resolution is 1 ms).
     if (dirty && next - settledAt >= SETTLE_MS) {
-      const ts = performance.now();
       await settle();
-      settleMs += performance.now() - ts;
-      settles++;
       dirty = false;
       settledAt = queue.now;
       continue;
@@ -115,18 +116,19 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
       if (!fleet.simulates(a.dc)) continue;
       const hadCopy = () => a.lookups.some((l) => l.key && kv.central(l.key));
       dirty =
-        fleet.request(a.dc, a.lookups, a.clientKey, (status, state) =>
-          metrics.record(a.cls, status, state, queue.now - at, at, hadCopy),
+        fleet.request(
+          a.dc,
+          a.lookups,
+          a.clientKey,
+          (status, state) => metrics.record(a.cls, status, state, queue.now - at, at, hadCopy),
+          a.isolate,
         ) || dirty;
-      if (dirty) asyncs++;
     } else {
       queue.step();
-      events++;
       dirty = true;
     }
   }
   await settle();
-  if (process.env.SIM_DEBUG) console.error("loop ms", performance.now() - t1, { settles, settleMs, events, asyncs });
 
   const v = metrics.viewers;
   return {

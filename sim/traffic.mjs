@@ -116,3 +116,30 @@ export class Traffic {
     return { cls: "viewer", lookups, clientKey: `ip:${viewer}`, dc: pickDc() };
   }
 }
+
+/** A fixed list of requests ({ at: seconds, isolate, lookups }, in time order), for calibration. */
+export class ScriptedTraffic {
+  #i = 0;
+
+  constructor(requests, origin, dc) {
+    this.requests = requests;
+    this.origin = origin;
+    this.dc = dc;
+  }
+
+  next() {
+    const r = this.requests[this.#i];
+    return r ? this.origin + r.at * 1000 : Number.POSITIVE_INFINITY;
+  }
+
+  pick() {
+    const r = this.requests[this.#i++];
+    return {
+      cls: "viewer",
+      lookups: r.lookups,
+      clientKey: `ip:${r.client ?? this.#i}`,
+      dc: this.dc,
+      isolate: r.isolate,
+    };
+  }
+}

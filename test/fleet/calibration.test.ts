@@ -1,0 +1,110 @@
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { bundleIsolate } from "../../sim/bundle.mjs";
+import { runScenario } from "../../sim/simulate.mjs";
+import { type Fleet, startFleet, startUpstream, type Upstream } from "./fleet";
+
+// Calibration of the fleet simulation (sim/): one small scenario run twice, by the simulator
+// and by the real bundled Worker (two instances sharing KV and the keeper in miniflare, the
+// fake BeatPass on loopback), and the two must agree within 10% on what the model exists to
+// predict: requests sent to BeatPass and KV writes.
+//
+// The scenario: four tracks, each asked once a second for 40 s, alternating between the two
+// isolates; entity TTLs of seconds (soft 3 s) so the refresh cycle repeats a dozen times, and
+// a 30 s staleIfError so KV copies are rewritten (past half their lifetime) during the run.
+// Only the memory tier is on: miniflare's Cache API is not one data centre's shared cache.
+// Request times sit half-way between TTL boundaries, so a loaded machine adding tens of
+// milliseconds to each request does not change which request finds a copy stale.
+
+const SECONDS = 40;
+const TRACKS = [1, 2, 3, 4];
+const VARS = {
+  CACHE_POLICY: JSON.stringify({ entity: { soft: 3, hard: 6, staleIfError: 30 } }),
+  CACHE_FAST_TIERS: "memory",
+};
+const SCRIPT = Array.from({ length: SECONDS }, (_, t) =>
+  TRACKS.map((id, k) => ({ at: t + k * 0.1 + 0.05, isolate: (t + k) % 2, id })),
+).flat();
+
+let upstream: Upstream;
+let fleet: Fleet | undefined;
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+});
+afterAll(async () => {
+  await fleet?.stop();
+  await upstream?.close();
+});
+
+/** The real run: the script's requests at their times (from now), each to its instance. */
+async function realRun(): Promise<{ upstream: number; kvWrites: number; statuses: number[] }> {
+  fleet = await startFleet({ upstream, size: 2, vars: VARS });
+  upstream.reset();
+  const start = performance.now();
+  const replies = await Promise.all(
+    SCRIPT.map(async (r) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + r.at * 1000 - performance.now())));
+      return (fleet as Fleet).fetchVia(r.isolate, `/v1/tracks/${r.id}`);
+    }),
+  );
+  // Background refreshes and KV writes finish after their answers.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  let kvWrites = 0;
+  for (const i of [0, 1]) kvWrites += (await fleet.fetchVia(i, "/healthz")).json().cache.kv_writes;
+  return { upstream: upstream.count(), kvWrites, statuses: replies.map((r) => r.status) };
+}
+
+/** The simulated run of the same script, the latencies set to what loopback and miniflare give. */
+async function simulatedRun() {
+  const { createIsolate } = await import(pathToFileURL(await bundleIsolate("sim/.build/calibration.mjs")).href);
+  const scenario = {
+    name: "calibration",
+    sample: 1,
+    vars: VARS,
+    script: SCRIPT.map((r) => ({
+      at: r.at,
+      isolate: r.isolate,
+      reads: [{ route: "track", raw: { id: String(r.id) } }],
+    })),
+    params: {
+      durationS: SECONDS + 2,
+      dataCentres: 1,
+      isolatesPerDc: 2,
+      isolateMeanLifetimeS: 1e9,
+      preloadS: 0,
+      upstreamLatencyMedianMs: 5,
+      upstreamLatencySigma: 0.2,
+      upstream5xxShare: 0,
+      contentChangeShare: 0,
+      kvHotReadMs: 1,
+      kvColdReadMs: 1,
+      kvWriteMs: 1,
+      kvWritePropagationS: 0,
+      keeperRttMs: [1, 1],
+    },
+  };
+  return runScenario(scenario, true, createIsolate);
+}
+
+it("the simulator and the real Worker in miniflare agree within 10% on upstream requests and KV writes", async () => {
+  const sim = await simulatedRun();
+  const real = await realRun();
+  // Every request was answered (a copy or fresh data), in both.
+  expect(real.statuses.every((s) => s === 200)).toBe(true);
+  expect(sim.viewers.non2xx).toBe(0);
+  expect(sim.viewers.requests).toBe(SCRIPT.length);
+  // Something to compare: a refresh cycle per key every few seconds, and KV rewrites.
+  expect(real.upstream).toBeGreaterThan(TRACKS.length * 5);
+  expect(real.kvWrites).toBeGreaterThan(TRACKS.length);
+  // For the record (docs/simulation.md quotes a run).
+  console.info(
+    `calibration: upstream requests sim ${sim.upstream.requests} real ${real.upstream}; KV writes sim ${sim.kv.writes} real ${real.kvWrites}`,
+  );
+  const within = (a: number, b: number) => Math.abs(a - b) <= 0.1 * Math.max(a, b);
+  expect(
+    within(sim.upstream.requests, real.upstream),
+    `upstream: sim ${sim.upstream.requests}, real ${real.upstream}`,
+  ).toBe(true);
+  expect(within(sim.kv.writes, real.kvWrites), `KV writes: sim ${sim.kv.writes}, real ${real.kvWrites}`).toBe(true);
+});
