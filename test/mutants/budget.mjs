@@ -44,10 +44,18 @@ export const BUDGET = [
   {
     id: "window-permit-back-late",
     file: WINDOW,
-    from: `(w.grants[i] as number) <= now - WINDOW_MS`,
-    to: `(w.grants[i] as number) < now - WINDOW_MS - 1000`,
+    from: `(w.grants[i] as number) <= now - HELD_MS`,
+    to: `(w.grants[i] as number) < now - HELD_MS - 1000`,
     tests: [T.unitBudget],
     why: "A permit would come back a second after the documented window: viewers refused with budget to spare.",
+  },
+  {
+    id: "window-no-transit-allowance",
+    file: WINDOW,
+    from: `export const TRANSIT_MS = 2_000;`,
+    to: `export const TRANSIT_MS = 0;`,
+    tests: [T.unitBudget],
+    why: "A permit would come back the moment BeatPass's window ends at the keeper: jitter in transit lets more than the budget arrive within one of BeatPass's windows (the simulation saw 241-242 of 240).",
   },
   {
     id: "window-retry-after-oldest",
