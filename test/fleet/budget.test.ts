@@ -240,7 +240,8 @@ describe("a budget of 30 a minute, 200 cold keys from 200 clients", () => {
       }
       refused++;
       expectProblem(r, 503, "upstream_budget_exhausted");
-      expect(Number(r.headers.get("Retry-After"))).toBeLessThanOrEqual(60);
+      // A permit comes back after BeatPass's minute plus the keeper's 2 s transit allowance.
+      expect(Number(r.headers.get("Retry-After"))).toBeLessThanOrEqual(62);
     }
     // Each key answered 200 cost exactly one request; the viewer class may spend every permit.
     expect(loaded).toBe(upstream.count() - WARM.length);
