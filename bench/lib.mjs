@@ -4,6 +4,7 @@ import { cpus } from "node:os";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { zipf as zipfRank } from "../sim/random.mjs";
 
 /** Helpers for bench/run.mjs: bundling, workers under miniflare, load runs. */
 
@@ -177,27 +178,10 @@ export async function interleaved(sides, rounds, opts) {
   return { sides: runs.map(agg), versus };
 }
 
-/** Zipf(s) sampler over 1..n. */
+/** Zipf(s) sampler over 1..n (sim/random.mjs's, unseeded: the benchmark needs no replay). */
 export function zipf(n, s) {
-  const weights = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cdf = [];
-  let acc = 0;
-  for (const w of weights) {
-    acc += w / total;
-    cdf.push(acc);
-  }
-  return () => {
-    const u = Math.random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo + 1;
-  };
+  const rank = zipfRank(n, s, Math.random);
+  return () => rank() + 1;
 }
 
 export function percentile(sorted, p) {

@@ -40,7 +40,6 @@ export class SimCacheApi {
           this.#entries.set(String(url), entry);
         });
       },
-      delete: (url) => deliver(this.p.cacheApiMs, () => this.#entries.delete(String(url))),
     };
   }
 }

@@ -8,7 +8,7 @@ const bucketOf = (ms) => (ms <= 0.01 ? 0 : Math.max(1, Math.ceil(Math.log(ms / 0
 const upperOf = (bucket) => (bucket === 0 ? 0 : 0.01 * GROWTH ** (bucket - 1));
 
 function group() {
-  return { requests: 0, non2xx: 0, stale: 0, fresh: 0, byStatus: {}, latency: [] };
+  return { requests: 0, non2xx: 0, stale: 0, byStatus: {}, latency: [] };
 }
 
 export class Metrics {
@@ -32,7 +32,6 @@ export class Metrics {
     const failed = status < 200 || status >= 300;
     if (failed) g.non2xx++;
     if (state === "stale" || state === "stale-if-error") g.stale++;
-    if (state === "fresh") g.fresh++;
     const b = bucketOf(latencyMs);
     g.latency[b] = (g.latency[b] ?? 0) + 1;
     const w = this.outageWindow;

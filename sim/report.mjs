@@ -29,8 +29,6 @@ const dollars = (x) => `$${x < 100 ? x.toFixed(2) : Math.round(x).toLocaleString
 
 /** A month of `r`'s scenario at its full scale, priced (every figure scaled from the simulated part). */
 export function monthlyCost(r, p = PARAMS) {
-  const viewerPerS = r.viewers.requests / r.durationS;
-  const scale = r.rps / (viewerPerS + (r.attackers.requests ?? 0) / r.durationS || 1);
   const requests = r.rps * MONTH_S;
   const perRequest = (n) => (n / (r.viewers.requests + r.attackers.requests)) * requests;
   const upstream = (r.upstream.requests / r.durationS) * MONTH_S;
@@ -44,7 +42,7 @@ export function monthlyCost(r, p = PARAMS) {
     // REQUEST_LOG=all (the default): one line per request, plus the Worker's event lines.
     logs: over(requests + perRequest(r.logLines), PRICES.logs),
   };
-  return { ...lines, total: Object.values(lines).reduce((a, b) => a + b, 0), requests, scale };
+  return { ...lines, total: Object.values(lines).reduce((a, b) => a + b, 0), requests };
 }
 
 export function report(scenarios, results, { wallS, threads }) {

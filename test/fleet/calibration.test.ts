@@ -2,7 +2,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { bundleIsolate } from "../../sim/bundle.mjs";
 import { runScenario } from "../../sim/simulate.mjs";
-import { type Fleet, startFleet, startUpstream, type Upstream } from "./fleet";
+import { type Fleet, startFleet, startUpstream, type Upstream, until } from "./fleet";
 
 // Calibration of the fleet simulation (sim/): one small scenario run twice, by the simulator
 // and by the real bundled Worker (two instances sharing KV and the keeper in miniflare, the
@@ -48,11 +48,27 @@ async function realRun(): Promise<{ upstream: number; kvWrites: number; statuses
       return (fleet as Fleet).fetchVia(r.isolate, `/v1/tracks/${r.id}`);
     }),
   );
-  // Background refreshes and KV writes finish after their answers.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  let kvWrites = 0;
-  for (const i of [0, 1]) kvWrites += (await fleet.fetchVia(i, "/healthz")).json().cache.kv_writes;
-  return { upstream: upstream.count(), kvWrites, statuses: replies.map((r) => r.status) };
+  // Background refreshes and KV writes finish after their answers: wait until the counts
+  // hold still for a while (a busy machine only makes this take longer).
+  const f = fleet;
+  const counts = async () => {
+    let kvWrites = 0;
+    for (const i of [0, 1]) kvWrites += (await f.fetchVia(i, "/healthz")).json().cache.kv_writes;
+    return { upstream: upstream.count(), kvWrites };
+  };
+  let last = await counts();
+  let still = 0;
+  await until(
+    "the last refreshes to finish",
+    async () => {
+      const now = await counts();
+      still = now.upstream === last.upstream && now.kvWrites === last.kvWrites ? still + 1 : 0;
+      last = now;
+      return still >= 4;
+    },
+    { everyMs: 250 },
+  );
+  return { ...last, statuses: replies.map((r) => r.status) };
 }
 
 /** The simulated run of the same script, the latencies set to what loopback and miniflare give. */

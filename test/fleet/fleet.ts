@@ -4,7 +4,8 @@ import { expect, inject } from "vitest";
 import type { FakeBeatpass } from "../../fake/beatpass.d.mts";
 import { startFakeServer } from "../../fake/server.mjs";
 import { COMPAT_DATE, COMPAT_FLAGS, ratelimits } from "../../scripts/wrangler-toml.mjs";
-import { type Problem, problemSchema } from "../../src/errors";
+import type { Problem } from "../../src/errors";
+import { expectProblemResponse } from "../helpers/problem";
 
 /**
  * A deployment in one process: N Worker instances (edge-0, edge-1, ...) of the one bundle
@@ -308,28 +309,9 @@ export function checked(reply: Reply): Reply {
   return reply;
 }
 
-const CACHEABLE_PROBLEM_SECONDS: Record<string, number> = { not_found: 60, gone: 300 };
-
-/**
- * An RFC 9457 problem with this status and code (schema: src/errors.ts), held to the README's
- * promises like test/helpers/request.ts expectProblem: its cache rule, and Retry-After on
- * every 429 and 502-504.
- */
+/** An RFC 9457 problem with this status and code, held to the README's promises (helpers/problem.ts). */
 export function expectProblem(reply: Reply, status: number, code: string): Problem {
-  expect(reply.status, `status of ${reply.text.slice(0, 200)}`).toBe(status);
-  expect(reply.headers.get("Content-Type")).toBe("application/problem+json");
-  const body = problemSchema.parse(reply.json());
-  expect(body.status).toBe(status);
-  expect(body.code).toBe(code);
-  expect(body.request_id).toBe(reply.headers.get("X-Request-Id"));
-  expect(body.type).toBe(`${reply.origin}/problems/${code}`);
-  const maxAge = CACHEABLE_PROBLEM_SECONDS[code];
-  expect(reply.headers.get("Cache-Control"), `Cache-Control of ${code}`).toBe(
-    maxAge ? `public, max-age=${maxAge}` : "no-store",
-  );
-  if (status === 429 || (status >= 502 && status <= 504))
-    expect(reply.headers.get("Retry-After"), `Retry-After of ${code}`).toMatch(/^[1-9][0-9]*$/);
-  return body;
+  return expectProblemResponse(reply, status, code, reply.origin);
 }
 
 /** Polls `condition` until it holds; the deadline only bounds a hung run, it is not a timing. */

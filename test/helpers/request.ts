@@ -1,9 +1,10 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Env } from "../../src/env";
-import { type Problem, problemSchema } from "../../src/errors";
+import type { Problem } from "../../src/errors";
 import worker from "../../src/index";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "./constants";
+import { expectProblemResponse } from "./problem";
 
 export const ORIGIN = "https://proxy.test";
 
@@ -58,27 +59,7 @@ export function assertSafe(headers: Headers, body: string): void {
   expect(body).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
 }
 
-// README, "How caching works": problems are no-store except not_found (60 s) and gone (300 s).
-const CACHEABLE_PROBLEM_SECONDS: Record<string, number> = { not_found: 60, gone: 300 };
-
-/**
- * Asserts an RFC 9457 problem response with the given status and code, and returns its body.
- * Also holds every problem to the README's promises: its cache rule, and a Retry-After on
- * every 429 and every 502-504 (a 500 is our bug and a 501 will not change by waiting).
- */
+/** Asserts an RFC 9457 problem response with the given status and code (helpers/problem.ts), and returns its body. */
 export function expectProblem(res: Called, status: number, code: string): Problem {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("Content-Type")).toBe("application/problem+json");
-  const body = problemSchema.parse(res.json());
-  expect(body.status).toBe(status);
-  expect(body.code).toBe(code);
-  expect(body.request_id).toBe(res.headers.get("X-Request-Id"));
-  expect(body.type).toBe(`${ORIGIN}/problems/${code}`);
-  const maxAge = CACHEABLE_PROBLEM_SECONDS[code];
-  expect(res.headers.get("Cache-Control"), `Cache-Control of ${code}`).toBe(
-    maxAge ? `public, max-age=${maxAge}` : "no-store",
-  );
-  if (status === 429 || (status >= 502 && status <= 504))
-    expect(res.headers.get("Retry-After"), `Retry-After of ${code}`).toMatch(/^[1-9][0-9]*$/);
-  return body;
+  return expectProblemResponse(res, status, code, ORIGIN);
 }
