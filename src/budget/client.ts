@@ -2,6 +2,7 @@ import type { Coordinator, Purpose, Turn } from "../cache/engine";
 import { applyPurges, latestPurgeAt } from "../cache/purge";
 import { cacheStats } from "../cache/stats";
 import { logEvent } from "../lib/log";
+import type { ClientRef } from "./fairness";
 import { BUDGET_OBJECT_NAME, type Grant, type PermitRequest, type UpstreamBudget } from "./keeper";
 import type { LoadOutcome } from "./leases";
 import { decide, emptyWindow, type PermitClass, spend } from "./window";
@@ -16,6 +17,13 @@ import { decide, emptyWindow, type PermitClass, spend } from "./window";
 export const FALLBACK_PERMITS_PER_MINUTE = 5;
 /** A key the keeper said to skip is not asked about again here for this long. */
 export const SKIP_MEMO_MS = 5_000;
+/**
+ * A key whose refresh the keeper refused is not refreshed again here for this long. Its
+ * viewers are served the stale copy meanwhile, and once the copy passes its hard window a
+ * viewer's load asks at viewer priority regardless: the wait costs freshness, never an answer.
+ * Shorter, and a full window costs a Durable Object request on nearly every stale hit.
+ */
+export const REFUSED_REFRESH_MEMO_MS = 30_000;
 const SKIP_MEMO_MAX_KEYS = 5_000;
 
 /** The keeper's RPC methods as seen through a stub (every answer is plain data). */
@@ -49,9 +57,14 @@ function keeperOf(ns: DurableObjectNamespace<UpstreamBudget> | undefined): Keepe
 
 const CLASS_OF: Record<Purpose, PermitClass> = { foreground: "viewer", background: "refresh", scheduled: "scheduled" };
 
-// Per isolate: the fallback allowance, and keys recently found leased or just loaded elsewhere.
+/** After a refused refresh, this isolate asks for no refresh of any key for at least this long. */
+export const REFRESH_BACKOFF_MIN_MS = 1_000;
+
+// Per isolate: the fallback allowance, keys recently found leased or just loaded elsewhere,
+// and until when each background class is refused anyway (the keeper said when it frees).
 const fallback = emptyWindow();
 const skipped = new Map<string, number>();
+const backoff = { refresh: 0, scheduled: 0 };
 
 export interface BudgetOptions {
   ns: DurableObjectNamespace<UpstreamBudget> | undefined;
@@ -60,6 +73,8 @@ export interface BudgetOptions {
   /** How long a load for `purpose` may take: the lease's length. */
   leaseMs: (purpose: Purpose) => number;
   waitUntil(promise: Promise<unknown>): void;
+  /** The viewer whose request this is, for its fair share of the window (fairness.ts). */
+  client?: ClientRef;
   /** How long an ask for a permit took (ms), answered or not. */
   onAsked?(ms: number): void;
 }
@@ -75,13 +90,22 @@ export function budgetCoordinator(o: BudgetOptions): Coordinator {
     async begin(key, purpose, since, freshFrom) {
       const now = Date.now();
       const stub = keeper();
-      if (purpose !== "foreground" && (skipped.get(key) ?? 0) > now) return { kind: "skip" };
+      const cls = CLASS_OF[purpose];
+      if (cls !== "viewer" && (backoff[cls] > now || (skipped.get(key) ?? 0) > now)) return { kind: "skip" };
       let grant: Grant;
       try {
         if (!stub) throw new Error("UPSTREAM_BUDGET is not bound");
         const leaseMs = o.leaseMs(purpose);
         grant = await within(
-          stub.acquire({ key, cls: CLASS_OF[purpose], perMinute: o.perMinute, leaseMs, since, freshFrom }),
+          stub.acquire({
+            key,
+            cls,
+            perMinute: o.perMinute,
+            leaseMs,
+            since,
+            freshFrom,
+            client: purpose === "foreground" ? o.client : undefined,
+          }),
           o.timeoutMs,
         );
       } catch (err) {
@@ -126,6 +150,14 @@ export function budgetCoordinator(o: BudgetOptions): Coordinator {
         remember(key, now);
         return { kind: "skip", loadedAt: grant.loadedAt, etag: grant.etag };
       case "denied":
+        // A refresh's viewers are served the stale copy: asking again on every stale hit until
+        // the window frees would cost a Durable Object request per hit, most of them refused.
+        // The class has no headroom until the keeper's retry time, for any key.
+        if (purpose !== "foreground") {
+          remember(key, now, REFUSED_REFRESH_MEMO_MS);
+          const cls = CLASS_OF[purpose] as keyof typeof backoff;
+          backoff[cls] = now + Math.max(REFRESH_BACKOFF_MIN_MS, grant.retryAfterMs);
+        }
         return { kind: "refused", reason: grant.reason, retryAfterSeconds: Math.ceil(grant.retryAfterMs / 1000) };
     }
   }
@@ -153,12 +185,12 @@ function fallbackTurn(key: string, purpose: Purpose, now: number, err: unknown):
   return { kind: "refused", reason: "unavailable", retryAfterSeconds: Math.ceil(retryAfterMs / 1000) };
 }
 
-function remember(key: string, now: number): void {
+function remember(key: string, now: number, ms = SKIP_MEMO_MS): void {
   if (skipped.size >= SKIP_MEMO_MAX_KEYS) {
     for (const [k, until] of skipped) if (until <= now) skipped.delete(k);
     if (skipped.size >= SKIP_MEMO_MAX_KEYS) skipped.clear();
   }
-  skipped.set(key, now + SKIP_MEMO_MS);
+  skipped.set(key, now + ms);
 }
 
 /** Rejects when `promise` has not settled within `ms` (the keeper is slow or unreachable). */
@@ -170,9 +202,10 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Forgets the fallback allowance and skip memo (tests). */
+/** Forgets the fallback allowance, skip memo and backoffs (tests, a recycled isolate). */
 export function resetBudgetClient(): void {
   fallback.grants.length = 0;
   fallback.pausedUntil = 0;
   skipped.clear();
+  backoff.refresh = backoff.scheduled = 0;
 }

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { PURGE_RECORD_KEY, PURGE_RECORD_MAX, PURGE_RETENTION_MS } from "../cache/purge";
 import type { Env } from "../env";
 import { logEvent } from "../lib/log";
+import { type ClientRef, ClientShares } from "./fairness";
 import { LeaseTable, type LoadOutcome } from "./leases";
 import { type BudgetWindow, decide, emptyWindow, headroom, type PermitClass, pauseUntil, prune, spend } from "./window";
 
@@ -12,6 +13,8 @@ import { type BudgetWindow, decide, emptyWindow, headroom, type PermitClass, pau
  *
  * - the sliding-window bucket and its priority classes (window.ts), persisted so a restart
  *   cannot hand out a second minute's worth;
+ * - each client's share of the window under pressure (fairness.ts), so cache-busting clients
+ *   cannot take the permits a viewer's expired copy needs;
  * - the 429 pause: one isolate's 429 stops every isolate on its next ask, no KV delay;
  * - one lease per key being loaded (leases.ts): a single load per key deployment-wide;
  * - the purge record (SQLite, one row per resource), updated in one synchronous step, so
@@ -30,6 +33,8 @@ export interface PermitRequest {
   since?: number;
   /** The oldest fetch time the caller would still call fresh (now minus its soft window). */
   freshFrom: number;
+  /** Who asked, for a viewer's miss (its fair share); absent for refreshes. */
+  client?: ClientRef;
 }
 
 export type Grant = (
@@ -37,12 +42,13 @@ export type Grant = (
   | { kind: "wait" }
   | { kind: "shared"; outcome: Extract<LoadOutcome, { kind: "data" }> }
   | { kind: "skip"; loadedAt?: number; etag?: string }
-  | { kind: "denied"; reason: "paused" | "budget"; retryAfterMs: number }
+  | { kind: "denied"; reason: "paused" | "budget" | "client"; retryAfterMs: number }
 ) & { purgedAt: number };
 
 export class UpstreamBudget extends DurableObject<Env> {
   private readonly window: BudgetWindow;
   private readonly leases = new LeaseTable();
+  private readonly shares = new ClientShares();
   private purgedAt: number;
   private mirrored: Promise<void> = Promise.resolve();
 
@@ -74,6 +80,12 @@ export class UpstreamBudget extends DurableObject<Env> {
     }
     const decision = decide(this.window, req.cls, now, req.perMinute);
     if (!decision.ok) return { ...decision, kind: "denied", purgedAt };
+    const client = req.cls === "viewer" ? req.client : undefined;
+    if (client) {
+      const share = this.shares.decide(this.window, client, now, req.perMinute);
+      if (!share.ok) return { kind: "denied", reason: "client", retryAfterMs: share.retryAfterMs, purgedAt };
+      this.shares.record(client, now);
+    }
     spend(this.window, now);
     this.ctx.storage.kv.put("window", this.window);
     this.leases.take(req.key, now, req.leaseMs);

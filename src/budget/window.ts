@@ -18,7 +18,7 @@ export const WINDOW_MS = 60_000;
  * one of BeatPass's 60 s windows for a budget of 240.
  */
 export const TRANSIT_MS = 2_000;
-const HELD_MS = WINDOW_MS + TRANSIT_MS;
+export const HELD_MS = WINDOW_MS + TRANSIT_MS;
 /** 80% of BeatPass's documented 300/min: the rest is the operator's other use of the token. */
 export const DEFAULT_UPSTREAM_BUDGET_PER_MINUTE = 240;
 

@@ -48,7 +48,7 @@ export type Turn =
   | { kind: "load"; finish(outcome: LoadOutcome): void }
   | { kind: "wait"; outcome: Promise<LoadOutcome> }
   | { kind: "skip"; loadedAt?: number; etag?: string }
-  | { kind: "refused"; reason: "paused" | "budget" | "unavailable"; retryAfterSeconds: number };
+  | { kind: "refused"; reason: "paused" | "budget" | "client" | "unavailable"; retryAfterSeconds: number };
 
 export interface Coordinator {
   /** `since`: the fetch time of the copy held, if any; `freshFrom`: the oldest fetch time still fresh. */
@@ -60,7 +60,7 @@ export interface Coordinator {
 /** A load that did not happen here: refused, skipped, or shared with a load that failed. */
 export class LoadRefused extends Error {
   constructor(
-    readonly reason: "paused" | "budget" | "unavailable" | "skipped" | "shared_failure" | "shared_timeout",
+    readonly reason: "paused" | "budget" | "client" | "unavailable" | "skipped" | "shared_failure" | "shared_timeout",
     readonly retryAfterSeconds: number,
   ) {
     super(`load refused: ${reason}`);
@@ -139,13 +139,16 @@ export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Se
 
   let collapsed = false;
   try {
-    // Only a load this request would start costs the client: joining one in flight is free.
-    if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();
+    await chargeMiss(deps, key);
     collapsed = inflight.has(key);
-    const { entry, shared } = await loadOnce(deps, opts, found?.entry, "foreground").then((e) => ({
-      entry: e,
-      shared: sharedLoads.has(e),
-    }));
+    const { entry, shared } = await loadOnce(deps, opts, found?.entry, "foreground")
+      .catch((err: unknown) => {
+        // A refusal for the client who started the load is not this viewer's: it asks in its own name.
+        if (!(collapsed && err instanceof LoadRefused && err.reason === "client")) throw err;
+        collapsed = false;
+        return chargeMiss(deps, key).then(() => loadOnce(deps, opts, found?.entry, "foreground"));
+      })
+      .then((e) => ({ entry: e, shared: sharedLoads.has(e) }));
     if (collapsed || shared) cacheStats.coalesced++;
     else cacheStats.misses++;
     return { entry, state: "miss", ageMs: Math.max(0, deps.now() - entry.fetchedAt), collapsed: collapsed || shared };
@@ -163,6 +166,11 @@ export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Se
     }
     throw err;
   }
+}
+
+/** Only a load this request would start costs the client: joining one in flight is free. */
+async function chargeMiss(deps: TierDeps, key: string): Promise<void> {
+  if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();
 }
 
 // Entries that arrived from another isolate's load (for the "collapsed" report).

@@ -114,6 +114,12 @@ function mapRefusal(err: LoadRefused): Mapped {
         code: "upstream_budget_exhausted",
         detail: "The proxy has spent its BeatPass request budget for now; this data is not cached yet.",
       };
+    case "client":
+      return {
+        code: "client_miss_budget",
+        detail:
+          "The proxy's BeatPass budget is under pressure and this client has caused its share of uncached requests. Cached data is still served; retry uncached requests after Retry-After.",
+      };
     case "shared_failure":
       return { code: "upstream_error", detail: "BeatPass failed to answer a request for the same data." };
     case "shared_timeout":

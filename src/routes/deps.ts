@@ -40,6 +40,7 @@ export function tierDeps(
       timeoutMs: config.budgetTimeoutMs,
       leaseMs: (purpose) => loadTimeoutMs(config, purpose) + LEASE_MARGIN_MS,
       waitUntil,
+      client: client && { key: client.limitKey, tier: client.tier },
       onAsked: trace
         ? (ms) => {
             trace.budgetMs = (trace.budgetMs ?? 0) + ms;

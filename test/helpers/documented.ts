@@ -48,6 +48,8 @@ export const DOCUMENTED_MEMO_BUDGET_BYTES = 32 * 1024 * 1024;
 
 /** README, "Budget": BeatPass requests per minute for the whole deployment (80% of 300). */
 export const DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE = 240;
+/** README, "Budget": once this share of the minute is spent, each client may hold at most its tier's share. */
+export const DOCUMENTED_FAIR_SHARE = { pressure: 0.5, anon: 0.01, standard: 0.1, partner: 0.25 } as const;
 /** README, "Budget": misses a single isolate may send while the budget keeper is unreachable, per minute. */
 export const DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE = 5;
 /** README, "Budget": a key that just failed (5xx, timeout, network) is not asked for again for this long. */

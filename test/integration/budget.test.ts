@@ -4,8 +4,10 @@ import { isLoading } from "../../src/cache/engine";
 import { cacheStats } from "../../src/cache/stats";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
+import { keeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
 import {
+  DOCUMENTED_FAIR_SHARE,
   DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE,
   DOCUMENTED_MISS_LIMITS,
   DOCUMENTED_POLICY,
@@ -182,6 +184,82 @@ describe("the budget keeper's priorities", () => {
     expectProblem(refused, 503, "upstream_budget_exhausted");
     expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
     expect(upstreamPaths()).toHaveLength(8);
+  });
+});
+
+describe("fair shares under pressure", () => {
+  it("once half the minute is spent, a client past its share gets 429 while other viewers' misses pass", async () => {
+    const perMinute = 100;
+    const over: Partial<Env> = { UPSTREAM_BUDGET_PER_MINUTE: String(perMinute), UPSTREAM_BUDGET_TIMEOUT_MS: "10000" };
+    const busy = { headers: { "CF-Connecting-IP": "198.51.100.40" } };
+    const anonShare = Math.max(1, Math.floor(DOCUMENTED_FAIR_SHARE.anon * perMinute));
+    // Calm window: the busy client's misses pass, more than its share under pressure.
+    const calm = anonShare + 3;
+    for (let i = 0; i < calm; i++) expect((await call(`/v1/search?query=calm${i}`, busy, over)).status).toBe(200);
+    // Other viewers (a new address each) bring the window to the pressure mark.
+    const mark = DOCUMENTED_FAIR_SHARE.pressure * perMinute;
+    for (let i = 0; upstreamPaths().length < mark; i++)
+      expect((await call(`/v1/search?query=other${i}`, {}, over)).status).toBe(200);
+
+    const refused = await call("/v1/search?query=pressed", busy, over);
+    expectProblem(refused, 429, "client_miss_budget");
+    const retryAfter = Number(refused.headers.get("Retry-After"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(62);
+    expect(upstreamPaths()).toHaveLength(mark);
+    // Another viewer's miss is granted; the busy client's cached data is still served.
+    expect((await call("/v1/search?query=another", {}, over)).status).toBe(200);
+    expect((await call("/v1/search?query=calm0", busy, over)).status).toBe(200);
+    expect(upstreamPaths()).toHaveLength(mark + 1);
+  });
+});
+
+describe("a refusal for one client's share", () => {
+  it("is not handed to another viewer who joined that client's load: it asks in its own name", async () => {
+    const key = "v1:search:limit=3&query=joined";
+    // The keeper refuses the first ask (the busy client's) once the second viewer has joined.
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+    const real = keeper() as unknown as { acquire(req: unknown): Promise<unknown> };
+    let asks = 0;
+    const stub = new Proxy(real as object, {
+      get: (target, method) => {
+        if (method !== "acquire") return Reflect.get(target, method);
+        return async (req: { client?: { key: string } }) => {
+          if (++asks === 1) {
+            await firstHeld;
+            return { kind: "denied", reason: "client", retryAfterMs: 30_000, purgedAt: 0 };
+          }
+          return real.acquire(req);
+        };
+      },
+    });
+    // The second viewer has joined once its KV read for the key is done (the first one read first).
+    let reads = 0;
+    const kv = new Proxy(env.BEATPASS_CACHE, {
+      get: (target, method) => {
+        const value = Reflect.get(target, method);
+        if (method !== "getWithMetadata") return typeof value === "function" ? value.bind(target) : value;
+        return async (...args: unknown[]) => {
+          const out = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (args[0] === key && ++reads === 2) setTimeout(releaseFirst, 0);
+          return out;
+        };
+      },
+    });
+    const over: Partial<Env> = {
+      UPSTREAM_BUDGET_TIMEOUT_MS: "10000",
+      BEATPASS_CACHE: kv,
+      UPSTREAM_BUDGET: { idFromName: () => ({}), get: () => stub } as unknown as Env["UPSTREAM_BUDGET"],
+    };
+    const busy = call("/v1/search?query=joined", { headers: { "CF-Connecting-IP": "198.51.100.50" } }, over);
+    await vi.waitFor(() => expect(isLoading(key)).toBe(true));
+    const joined = call("/v1/search?query=joined", { headers: { "CF-Connecting-IP": "198.51.100.51" } }, over);
+    expectProblem(await busy, 429, "client_miss_budget");
+    const res = await joined;
+    expect(res.status).toBe(200);
+    expect(asks).toBe(2);
+    expect(upstreamPaths()).toHaveLength(1);
   });
 });
 

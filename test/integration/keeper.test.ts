@@ -140,6 +140,45 @@ describe("a key another isolate is loading", () => {
     expect(upstreamPaths()).toEqual(["/tracks/9"]);
   });
 
+  it("after a refused refresh, that key is not refreshed here for 30 s, and no key until the keeper's retry time", async () => {
+    const clock = useClock();
+    const small: Partial<Env> = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: "4" };
+    for (const id of [8, 9]) expect((await call(`/v1/tracks/${id}`, {}, small)).status).toBe(200);
+    clock.advance(ENTITY.soft * S + S);
+    // Three other viewers' misses leave the refresh class nothing (it keeps a quarter for
+    // them); the first two free their permits 62 s from now, the third 40 s later.
+    for (const id of [1, 2]) expect((await call(`/v1/tracks/${id}`, {}, small)).status).toBe(200);
+    clock.advance(40 * S);
+    expect((await call("/v1/tracks/3", {}, small)).status).toBe(200);
+    const { ns, calls } = observedKeeper();
+    const asks = () => calls.filter((m) => m === "acquire").length;
+    const staleHit = async (id: number) => {
+      const res = await call(`/v1/tracks/${id}`, {}, { ...small, UPSTREAM_BUDGET: ns });
+      expect(res.headers.get("Cache-Status"), `track ${id}`).toContain("stale-while-revalidate");
+    };
+    for (let i = 0; i < 3; i++) await staleHit(9);
+    expect(asks(), "one refused refresh, then no more asks").toBe(1);
+    await staleHit(8);
+    expect(asks(), "no refresh of another key before the keeper's retry time (22 s)").toBe(1);
+    clock.advance(23 * S);
+    await staleHit(9);
+    expect(asks(), "the refused key waits its 30 s").toBe(1);
+    await staleHit(8);
+    expect(asks(), "another key is refreshed after the retry time").toBe(2);
+    clock.advance(8 * S);
+    await staleHit(9);
+    expect(asks(), "the refused key after 30 s").toBe(3);
+    expect(upstreamPaths()).toEqual([
+      "/tracks/8",
+      "/tracks/9",
+      "/tracks/1",
+      "/tracks/2",
+      "/tracks/3",
+      "/tracks/8",
+      "/tracks/9",
+    ]);
+  });
+
   it("a viewer told to wait is answered even if the keeper never reports the load's outcome", async () => {
     // A keeper that grants "wait" and then never answers (overloaded, or restarted meanwhile).
     const stub = {

@@ -4,9 +4,76 @@ const WINDOW = "src/budget/window.ts";
 const LEASES = "src/budget/leases.ts";
 const KEEPER = "src/budget/keeper.ts";
 const CLIENT = "src/budget/client.ts";
+const FAIRNESS = "src/budget/fairness.ts";
+const ENGINE = "src/cache/engine.ts";
 
 /** The deployment-wide upstream budget: the window, the leases, the keeper and an isolate's side of it. */
 export const BUDGET = [
+  // ---- fair shares under pressure (fairness.ts) ----
+  {
+    id: "fairness-share-unchecked",
+    file: KEEPER,
+    from: `if (!share.ok) return { kind: "denied", reason: "client", retryAfterMs: share.retryAfterMs, purgedAt };`,
+    to: ``,
+    tests: [T.budget],
+    why: "Cache-busting clients could take every permit of the window; a viewer whose copy just expired would be refused.",
+  },
+  {
+    id: "fairness-no-pressure-mark",
+    file: FAIRNESS,
+    from: `if (w.grants.length < PRESSURE_SHARE * perMinute) return { ok: true };`,
+    to: ``,
+    tests: [T.unitFairness, T.budget],
+    why: "A client would be capped at its share even in a quiet minute: a page of cold embeds from one office gets 429s for nothing.",
+  },
+  {
+    id: "fairness-share-by-tier-ignored",
+    file: FAIRNESS,
+    from: `const cap = Math.max(1, Math.floor(CLIENT_SHARE[client.tier] * perMinute));`,
+    to: `const cap = Math.max(1, Math.floor(CLIENT_SHARE.anon * perMinute));`,
+    tests: [T.unitFairness],
+    why: "A partner's key would get an anonymous visitor's share of the budget under pressure.",
+  },
+  {
+    id: "fairness-permits-never-age",
+    file: FAIRNESS,
+    from: `while (i < times.length && (times[i] as number) <= now - HELD_MS) i++;`,
+    to: ``,
+    tests: [T.unitFairness],
+    why: "A client that once reached its share would be refused for as long as the keeper lives.",
+  },
+  {
+    id: "budget-refused-refresh-asks-again",
+    file: CLIENT,
+    from: `remember(key, now, REFUSED_REFRESH_MEMO_MS);`,
+    to: ``,
+    tests: [T.keeper],
+    why: "A key whose refresh was refused would be asked about again once the class frees, ahead of keys not yet tried, at every stale hit.",
+  },
+  {
+    id: "budget-refused-refresh-memo-short",
+    file: CLIENT,
+    from: `export const REFUSED_REFRESH_MEMO_MS = 30_000;`,
+    to: `export const REFUSED_REFRESH_MEMO_MS = 5_000;`,
+    tests: [T.keeper],
+    why: "Refused refreshes would be retried every 5 s per key: most keeper requests of a full window, all refused.",
+  },
+  {
+    id: "budget-refresh-backoff-ignored",
+    file: CLIENT,
+    from: `if (cls !== "viewer" && (backoff[cls] > now || (skipped.get(key) ?? 0) > now)) return { kind: "skip" };`,
+    to: `if (cls !== "viewer" && (skipped.get(key) ?? 0) > now) return { kind: "skip" };`,
+    tests: [T.keeper],
+    why: "After one refused refresh, every other stale key would still ask the keeper and be refused until the window frees.",
+  },
+  {
+    id: "fairness-refusal-shared-with-joiners",
+    file: ENGINE,
+    from: `if (!(collapsed && err instanceof LoadRefused && err.reason === "client")) throw err;`,
+    to: `throw err;`,
+    tests: [T.budget],
+    why: "A viewer who joined a busy client's load would get that client's 429 instead of its own answer.",
+  },
   // ---- the sliding window (window.ts) ----
   {
     id: "window-reserve-ignored",
@@ -209,8 +276,8 @@ export const BUDGET = [
   {
     id: "budget-skip-memo-ignored",
     file: CLIENT,
-    from: `if (purpose !== "foreground" && (skipped.get(key) ?? 0) > now) return { kind: "skip" };`,
-    to: ``,
+    from: `if (cls !== "viewer" && (backoff[cls] > now || (skipped.get(key) ?? 0) > now)) return { kind: "skip" };`,
+    to: `if (cls !== "viewer" && backoff[cls] > now) return { kind: "skip" };`,
     tests: [T.keeper],
     why: "Every stale hit on a key leased elsewhere would ask the keeper again (a billed Durable Object request each).",
   },

@@ -16,6 +16,7 @@ export const T = {
   unitRequests: "test/unit/requests.test.ts",
   unitReadCapped: "test/unit/read-capped.test.ts",
   unitBudget: "test/unit/budget.test.ts",
+  unitFairness: "test/unit/fairness.test.ts",
   unitByteLru: "test/unit/byte-lru.test.ts",
   unitMissBudget: "test/unit/miss-budget.test.ts",
   budget: "test/integration/budget.test.ts",
