@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { ratelimits } from "../scripts/wrangler-toml.mjs";
 import { SimCacheApi } from "./cache-api.mjs";
 import { SimKeeper } from "./keeper.mjs";
-import { exponential, rng, zipf } from "./random.mjs";
+import { exponential, rng } from "./random.mjs";
 import { SimHeaders, SimResponse } from "./response.mjs";
 
 /**
@@ -79,9 +79,7 @@ export class Fleet {
       BEATPASS_CACHE: this.kv.binding("keeper", always),
     });
     this.limits = ratelimits();
-    const { dataCentres, isolatesPerDc, dcTrafficSkew, keeperRttMs } = this.p;
-    const pickDc = zipf(dataCentres, dcTrafficSkew, this.random);
-    this.pickDc = pickDc;
+    const { dataCentres, isolatesPerDc, keeperRttMs } = this.p;
     // Data centres are ranked by traffic (index 0 busiest); a sample takes every stride-th,
     // starting from the stride-th busiest (the busiest alone would be most of a small sample).
     const stride = Math.max(1, Math.round(1 / (this.sample ?? 1)));
@@ -165,11 +163,6 @@ export class Fleet {
         return Promise.resolve({ success: c.n <= limit });
       },
     };
-  }
-
-  /** Whether data centre `dcIndex` is in the simulated sample. */
-  simulates(dcIndex) {
-    return this.byIndex.has(dcIndex);
   }
 
   /** Isolate `i` of data centre `dcIndex` (default: the first simulated one, where the cron runs). */

@@ -66,7 +66,9 @@ export class SimKeeper {
 /** `ctx.storage.sql.exec` over node:sqlite: a cursor with one() and iteration. */
 function sqlCursor(db, query, params) {
   const stmt = db.prepare(query);
-  const rows = /^\s*select/i.test(query) ? stmt.all(...params) : (stmt.run(...params), []);
+  const reads = /^\s*select/i.test(query);
+  const rows = reads ? stmt.all(...params) : [];
+  if (!reads) stmt.run(...params);
   return {
     one: () => {
       if (rows.length !== 1) throw new Error(`expected one row, got ${rows.length}`);

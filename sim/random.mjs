@@ -26,12 +26,16 @@ export function rng(seed) {
   };
 }
 
-/** A sampler of ranks 0..n-1 with P(rank) proportional to 1/(rank+1)^s. */
-export function zipf(n, s, random) {
+/** Zipf weights of ranks 0..n-1: 1/(rank+1)^s, unnormalised. */
+export const zipfWeights = (n, s) => Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s);
+
+/** A sampler of `items` with P(item i) proportional to `weights[i]`. */
+export function weighted(items, weights, random) {
+  const n = items.length;
   const cdf = new Float64Array(n);
   let acc = 0;
   for (let i = 0; i < n; i++) {
-    acc += 1 / (i + 1) ** s;
+    acc += weights[i];
     cdf[i] = acc;
   }
   for (let i = 0; i < n; i++) cdf[i] /= acc;
@@ -44,8 +48,17 @@ export function zipf(n, s, random) {
       if (cdf[mid] < u) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return items[lo];
   };
+}
+
+/** A sampler of ranks 0..n-1 with P(rank) proportional to 1/(rank+1)^s. */
+export function zipf(n, s, random) {
+  return weighted(
+    Array.from({ length: n }, (_, i) => i),
+    zipfWeights(n, s),
+    random,
+  );
 }
 
 /** Exponential with the given mean. */

@@ -86,7 +86,15 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
 
   const traffic = scripted
     ? new ScriptedTraffic(script, origin, fleet.dcs[0].index)
-    : new Traffic(p, scenario, random, ranks, flashLookups, origin);
+    : new Traffic(
+        p,
+        scenario,
+        random,
+        ranks,
+        flashLookups,
+        origin,
+        fleet.dcs.map((dc) => dc.index),
+      );
   const end = origin + p.durationS * 1000;
   const cron = () => {
     fleet.cron().catch(() => undefined);
@@ -110,10 +118,9 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     if (next > end) break;
     if (arrival <= queue.nextTime) {
       queue.now = arrival;
-      const a = traffic.pick(arrival, fleet.pickDc);
+      const a = traffic.pick(arrival);
       const at = arrival;
       arrival = traffic.next();
-      if (!fleet.simulates(a.dc)) continue;
       const hadCopy = () => a.lookups.some((l) => l.key && kv.central(l.key));
       dirty =
         fleet.request(

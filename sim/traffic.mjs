@@ -1,4 +1,4 @@
-import { exponential, zipf } from "./random.mjs";
+import { exponential, weighted, zipf, zipfWeights } from "./random.mjs";
 
 /**
  * Who asks for what, when. A catalogue of `keys` popular URLs, ranked by Zipf(`keySkew`), each
@@ -56,12 +56,17 @@ export class Traffic {
   attackCounter = 0;
 
   /**
+   * Only requests that land in a simulated data centre are generated: each arrival process
+   * thinned to them is Poisson again, at the rate times their share (the sample's data centres
+   * get exactly the traffic they would in the full fleet, without drawing the rest).
+   *
    * @param scenario { rps, flash?: { at, rampS, holdS, rps }, attackShare?, attackerIps? }
    * @param ranks    resolved catalogue entries: { lookups } by rank
    * @param flashLookups the flash track's lookups
    * @param origin       time 0 of the run (ms); scenario times count from it
+   * @param simulatedDcs indices of the simulated data centres (ranked by traffic, 0 busiest)
    */
-  constructor(p, scenario, random, ranks, flashLookups, origin) {
+  constructor(p, scenario, random, ranks, flashLookups, origin, simulatedDcs) {
     this.p = p;
     this.s = scenario;
     this.random = random;
@@ -70,9 +75,19 @@ export class Traffic {
     this.pickRank = zipf(ranks.length, p.keySkew, random);
     this.origin = origin;
     this.t = origin;
+    const dcWeights = zipfWeights(p.dataCentres, p.dcTrafficSkew);
+    const all = dcWeights.reduce((a, b) => a + b, 0);
+    const own = simulatedDcs.map((i) => dcWeights[i]);
+    this.viewerShare = own.reduce((a, b) => a + b, 0) / all;
+    this.pickDc = weighted(simulatedDcs, own, random);
+    // Each attacker sits in one data centre, as each IP does.
+    const simulated = new Set(simulatedDcs);
+    const ips = Array.from({ length: scenario.attackerIps ?? 0 }, (_, ip) => ip);
+    this.attackerIpsHere = ips.filter((ip) => simulated.has(ip % p.dataCentres));
+    this.attackerShare = ips.length ? this.attackerIpsHere.length / ips.length : 0;
   }
 
-  /** Extra requests per second for the flash track at time `t` (ms). */
+  /** Extra requests per second for the flash track at time `t` (ms), fleet-wide. */
   flashRate(t) {
     const f = this.s.flash;
     if (!f) return 0;
@@ -84,25 +99,34 @@ export class Traffic {
     return 0;
   }
 
+  /** Requests per second from attackers and from viewers landing in the simulated data centres at `t`. */
+  rates(t) {
+    const fleetWide = this.s.rps + this.flashRate(t);
+    const attack = this.s.attackShare ?? 0;
+    return {
+      attackers: fleetWide * attack * this.attackerShare,
+      viewers: fleetWide * (1 - attack) * this.viewerShare,
+    };
+  }
+
   /** Time of the next arrival (ms). The rate is taken at the current time: events change slowly next to 1/rate. */
   next() {
-    const rate = this.s.rps + this.flashRate(this.t);
-    this.t += exponential(1000 / rate, this.random);
+    const r = this.rates(this.t);
+    this.t += exponential(1000 / (r.attackers + r.viewers), this.random);
     return this.t;
   }
 
   /** Who sends the arrival at `t` and for what: { cls, lookups, clientKey, dc }. */
-  pick(t, pickDc) {
+  pick(t) {
     const r = this.random;
-    const total = this.s.rps + this.flashRate(t);
-    if (this.s.attackShare && r() < this.s.attackShare) {
+    const rates = this.rates(t);
+    if (r() * (rates.attackers + rates.viewers) < rates.attackers) {
       const n = this.attackCounter++;
-      const ip = (r() * this.s.attackerIps) | 0;
+      const ip = this.attackerIpsHere[(r() * this.attackerIpsHere.length) | 0];
       const reads =
         n % 2 === 0
           ? [{ route: "search", raw: { query: `zq${n.toString(36)}x${ip}` } }]
           : [{ route: "track", raw: { id: String(TRACK_IDS + 1 + n) } }];
-      // Each attacker sits in one data centre, as each IP does.
       return {
         cls: "attacker",
         lookups: reads,
@@ -111,9 +135,10 @@ export class Traffic {
       };
     }
     const flash = this.flashRate(t);
+    const total = this.s.rps + flash;
     const lookups = flash > 0 && r() * total < flash ? this.flashLookups : this.ranks[this.pickRank()].lookups;
     const viewer = (r() * this.p.viewers) | 0;
-    return { cls: "viewer", lookups, clientKey: `ip:${viewer}`, dc: pickDc() };
+    return { cls: "viewer", lookups, clientKey: `ip:${viewer}`, dc: this.pickDc() };
   }
 }
 
