@@ -15,7 +15,7 @@ export type FakeFault = { path?: string; times?: number; ms?: number } & (
   | { kind: "redirect"; location?: string }
   | { kind: "trickle"; every?: number }
   | { kind: "invalid_json" }
-  | { kind: "body"; body: unknown }
+  | { kind: "body"; body: unknown; contentType?: string }
   | { kind: "large"; bytes?: number }
 );
 

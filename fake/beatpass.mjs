@@ -496,7 +496,7 @@ export function createFakeBeatpass({
       case "invalid_json":
         return new Response("<html>Bad gateway</html>", { status: 200, headers: { "Content-Type": "text/html" } });
       case "body":
-        return json(200, f.body);
+        return json(200, f.body, f.contentType ? { "Content-Type": f.contentType } : {});
       case "large":
         return json(200, JSON.stringify({ status: "success", padding: "x".repeat(f.bytes ?? 3 * 1024 * 1024) }));
       default:

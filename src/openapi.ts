@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
 import { CATALOG_DOCS } from "./routes/catalog";
+import { OUTPUT_JSON_SCHEMA } from "./schemas/entities";
 import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";
 import { WIDGET_HIDE } from "./schemas/widget";
 
@@ -14,7 +15,16 @@ import { WIDGET_HIDE } from "./schemas/widget";
 type Json = Record<string, unknown>;
 
 const jsonSchema = (schema: z.ZodMiniType, io: "input" | "output"): Json => {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: "any",
+    override: (ctx) => {
+      const out = io === "output" ? OUTPUT_JSON_SCHEMA.get(ctx.zodSchema) : undefined;
+      if (!out) return;
+      for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Json)[k];
+      Object.assign(ctx.jsonSchema, out);
+    },
+  }) as Json;
   return rest;
 };
 

@@ -10,15 +10,50 @@ import * as z from "zod/mini";
  * are accepted leniently and normalised; a wrong *kind* of value still fails the parse.
  */
 
+/**
+ * What a transforming schema outputs, for the OpenAPI document (src/openapi.ts): JSON Schema
+ * cannot describe a transform, so each one states its output type here.
+ */
+export const OUTPUT_JSON_SCHEMA = new Map<unknown, Record<string, unknown>>();
+function outputs<S extends z.ZodMiniType>(schema: S, json: Record<string, unknown>): S {
+  OUTPUT_JSON_SCHEMA.set(schema, json);
+  return schema;
+}
+
+/** Bidirectional embeddings, overrides and isolates: they can make a name display as another. */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+const plainText = (max: number) =>
+  outputs(
+    z.pipe(
+      z.string().check(z.maxLength(max)),
+      z.transform((v) => v.replace(BIDI_CONTROLS, "")),
+    ),
+    { type: "string", maxLength: max },
+  );
+/**
+ * Web links only: `javascript:`, `data:` and other schemes from BeatPass become null, so no
+ * consumer can be led to render one as a link.
+ */
+const WEB_URL = /^https?:\/\//i;
+const url = outputs(
+  z.pipe(
+    z.string().check(z.maxLength(2048)),
+    z.transform((v): string | null => (WEB_URL.test(v) ? v : null)),
+  ),
+  { type: ["string", "null"], pattern: "^[Hh][Tt][Tt][Pp][Ss]?://", maxLength: 2048 },
+);
+
 const id = z.coerce.number().check(z.int(), z.positive());
-const text = z.string().check(z.maxLength(20_000));
-const shortText = z.string().check(z.maxLength(500));
-const url = z.string().check(z.maxLength(2048));
+const text = plainText(20_000);
+const shortText = plainText(500);
 const count = z.coerce.number().check(z.int(), z.nonnegative());
 const money = z.coerce.number().check(z.nonnegative());
-const flag = z.pipe(
-  z.union([z.boolean(), z.literal(0), z.literal(1)]),
-  z.transform((v) => Boolean(v)),
+const flag = outputs(
+  z.pipe(
+    z.union([z.boolean(), z.literal(0), z.literal(1)]),
+    z.transform((v) => Boolean(v)),
+  ),
+  { type: "boolean" },
 );
 
 export const genreSchema = z.object({

@@ -14,7 +14,7 @@ import {
   waveSchema,
 } from "../schemas/entities";
 import { type UpstreamContext, UpstreamError, upstreamGet } from "./client";
-import { asArray, itemsOf, page, parseOrThrow, single } from "./envelope";
+import { asArray, itemsOf, page, parseOrThrow, sameId, single } from "./envelope";
 
 /**
  * One function per BeatPass read. Each names its upstream path from fixed segments plus
@@ -37,7 +37,7 @@ export async function listTracks(up: UpstreamContext, q: ListParams & { query?: 
 
 export async function getTrack(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
   const { body } = await upstreamGet(up, ["tracks", String(id)], { with: q.with });
-  return single(body, "track", trackSchema, "/tracks/{id}");
+  return single(body, "track", trackSchema, "/tracks/{id}", id);
 }
 
 export async function getTrackLyrics(up: UpstreamContext, id: number) {
@@ -61,7 +61,7 @@ export async function listAlbums(up: UpstreamContext, q: ListParams) {
 
 export async function getAlbum(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
   const { body } = await upstreamGet(up, ["albums", String(id)], { with: q.with });
-  return single(body, "album", albumSchema, "/albums/{id}");
+  return single(body, "album", albumSchema, "/albums/{id}", id);
 }
 
 export async function listArtists(up: UpstreamContext, q: ListParams) {
@@ -76,7 +76,7 @@ export async function getArtist(up: UpstreamContext, id: number, q: { with?: str
   // `albums` is a paginator inside the artist (Feb 2026 spec) or an array beside it (2026 draft).
   const albums = artist.albums ?? b.albums;
   const merged = { ...artist, albums: albums === undefined ? undefined : itemsOf(albums) };
-  return { data: parseOrThrow(artistSchema, merged, "/artists/{id}") };
+  return { data: sameId(parseOrThrow(artistSchema, merged, "/artists/{id}"), id, "/artists/{id}") };
 }
 
 export async function listArtistTracks(up: UpstreamContext, id: number, q: ListParams) {
@@ -100,7 +100,7 @@ export async function getPlaylist(up: UpstreamContext, id: number) {
     totalDuration: playlist.totalDuration ?? b.totalDuration,
     tracks: tracks === undefined || tracks === null ? undefined : itemsOf(tracks),
   };
-  return { data: parseOrThrow(playlistSchema, merged, "/playlists/{id}") };
+  return { data: sameId(parseOrThrow(playlistSchema, merged, "/playlists/{id}"), id, "/playlists/{id}") };
 }
 
 export async function listPlaylistTracks(up: UpstreamContext, id: number, q: ListParams) {
@@ -128,7 +128,13 @@ export async function search(
   q: { query: string; types?: string | undefined; limit: number },
 ): Promise<Single<SearchResults>> {
   const { body } = await upstreamGet(up, ["search"], { query: q.query, types: q.types, limit: q.limit });
-  const results = obj(obj(body).results);
+  const raw = obj(body).results;
+  // A body without its results object is not "nothing found": storing it as an empty result
+  // would replace a good copy on refresh.
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new UpstreamError("schema", "/search", { message: "upstream search body has no results object" });
+  }
+  const results = raw as Obj;
   const grouped = {
     query: q.query,
     tracks: asArray(results.tracks),
@@ -142,5 +148,5 @@ export async function search(
 
 export async function getUser(up: UpstreamContext, id: number) {
   const { body } = await upstreamGet(up, ["users", String(id)]);
-  return single(body, "user", userSchema, "/users/{id}");
+  return single(body, "user", userSchema, "/users/{id}", id);
 }

@@ -214,6 +214,23 @@ async function attempt(url: URL, path: string, token: string, deadline: number):
     });
   }
 
+  // Only a 200 with a JSON body is data: a 204, 206 or 299 (a proxy's partial or empty
+  // answer) or an HTML page with status 200 (a captive portal, a CDN's error page) is not.
+  if (res.status !== 200) {
+    await discard(res);
+    throw new UpstreamError("schema", path, {
+      status: res.status,
+      message: `upstream answered ${res.status} on ${path}`,
+    });
+  }
+  if (!JSON_TYPE.test(res.headers.get("Content-Type") ?? "")) {
+    await discard(res);
+    throw new UpstreamError("invalid_json", path, {
+      status: res.status,
+      message: `upstream content type is not JSON on ${path}`,
+    });
+  }
+
   let text: string;
   try {
     const bytes = await readCapped(res, MAX_UPSTREAM_BYTES);
@@ -229,6 +246,9 @@ async function attempt(url: URL, path: string, token: string, deadline: number):
     throw new UpstreamError("invalid_json", path, { status: res.status, cause });
   }
 }
+
+/** application/json, or any +json type (RFC 6839), with parameters. */
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
 /** Forgets which tokens were refused (tests). */
 export function resetTokenState(): void {

@@ -39,9 +39,22 @@ export function single<S extends z.ZodMiniType>(
   key: string,
   schema: S,
   path: string,
+  expectedId?: number,
 ): Single<z.output<S>> {
   const value = isObj(body) ? body[key] : undefined;
-  return { data: parseOrThrow(schema, value, path) };
+  return { data: sameId(parseOrThrow(schema, value, path), expectedId, path) };
+}
+
+/**
+ * The item BeatPass answered must be the one asked for: a cache or router mix-up upstream
+ * would otherwise store another track's data under this id, for every viewer, for hours.
+ */
+export function sameId<T>(data: T, expectedId: number | undefined, path: string): T {
+  const got = isObj(data) ? data.id : undefined;
+  if (expectedId !== undefined && got !== expectedId) {
+    throw new UpstreamError("schema", path, { message: `upstream answered id ${String(got)} on ${path}` });
+  }
+  return data;
 }
 
 /** If `value` is a paginator (`{data: [...]}`), returns its items; arrays pass through. */

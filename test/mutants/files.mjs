@@ -10,6 +10,7 @@ export const T = {
   validation: "test/integration/validation.test.ts",
   routes: "test/integration/routes.test.ts",
   projection: "test/integration/projection.test.ts",
+  upstreamTrust: "test/integration/upstream-trust.test.ts",
   unitCache: "test/unit/cache.test.ts",
   unitUpstream: "test/unit/upstream.test.ts",
   unitRender: "test/unit/render.test.ts",

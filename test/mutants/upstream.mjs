@@ -4,9 +4,68 @@ const CLIENT = "src/upstream/client.ts";
 const GUARD = "src/upstream/guard.ts";
 const ENVELOPE = "src/upstream/envelope.ts";
 const IMAGES = "src/upstream/images.ts";
+const CATALOG = "src/upstream/catalog.ts";
+const ENTITIES = "src/schemas/entities.ts";
 
 /** The only code that talks to BeatPass: the token, its budget and what BeatPass may say. */
 export const UPSTREAM = [
+  // ---- what counts as data ----
+  {
+    id: "trust-any-2xx",
+    file: CLIENT,
+    from: `if (res.status !== 200) {`,
+    to: `if (res.status < 200) {`,
+    tests: [T.upstreamTrust],
+    why: "A 206 or 299 from a proxy in front of BeatPass would be stored as the resource for hours.",
+  },
+  {
+    id: "trust-content-type-unchecked",
+    file: CLIENT,
+    from: `if (!JSON_TYPE.test(res.headers.get("Content-Type") ?? "")) {`,
+    to: `if (false) {`,
+    tests: [T.upstreamTrust],
+    why: "A CDN's or captive portal's page that happens to parse would be taken for BeatPass data.",
+  },
+  {
+    id: "trust-plus-json-refused",
+    file: CLIENT,
+    from: "const JSON_TYPE = /^application\\/(?:[\\w.-]+\\+)?json\\s*(?:;|$)/i;",
+    to: "const JSON_TYPE = /^application\\/json$/i;",
+    tests: [T.upstreamTrust],
+    why: "BeatPass answering application/json; charset=utf-8 (or a +json type) would be refused as not JSON.",
+  },
+  {
+    id: "trust-id-unchecked",
+    file: ENVELOPE,
+    from: `if (expectedId !== undefined && got !== expectedId) {`,
+    to: `if (false) {`,
+    tests: [T.upstreamTrust],
+    why: "Another item's data would be stored and served under the id asked for.",
+  },
+  {
+    id: "trust-search-results-unchecked",
+    file: CATALOG,
+    from: `if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {`,
+    to: `if (false) {`,
+    tests: [T.upstreamTrust],
+    why: "A broken search answer would be stored as 'nothing found' and replace good results on refresh.",
+  },
+  {
+    id: "trust-url-any-scheme",
+    file: ENTITIES,
+    from: `z.transform((v): string | null => (WEB_URL.test(v) ? v : null)),`,
+    to: `z.transform((v): string | null => v),`,
+    tests: [T.upstreamTrust],
+    why: "javascript: and data: links from BeatPass would reach every API consumer that renders links.",
+  },
+  {
+    id: "trust-bidi-kept",
+    file: ENTITIES,
+    from: `z.transform((v) => v.replace(BIDI_CONTROLS, "")),`,
+    to: `z.transform((v) => v),`,
+    tests: [T.upstreamTrust],
+    why: "A name could display as another (right-to-left override) in every card and consumer.",
+  },
   {
     id: "client-redirect-follow",
     file: CLIENT,
