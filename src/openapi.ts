@@ -2,8 +2,8 @@ import * as z from "zod/mini";
 import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
 import { CATALOG_DOCS } from "./routes/catalog";
-import { OUTPUT_JSON_SCHEMA } from "./schemas/entities";
 import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";
+import { OUTPUT_JSON_SCHEMA } from "./schemas/entities";
 import { WIDGET_HIDE } from "./schemas/widget";
 
 /**
