@@ -59,6 +59,33 @@ const EMBEDS_OTHERS = new Set([
   "tag-albums",
 ]);
 
+/** Tag of every collection response (lists, search, items that embed others): any purge clears them. */
+export const COLLECTIONS_TAG = "collections";
+
+/**
+ * The Cache-Tag values of a response built from `route` with `params`: the resource it is
+ * about (`track:7`), its route family (`tracks`, `search`), and `collections` where a purge of
+ * anything clears it, mirroring invalidBefore below, so a tag-purging cache in front (the
+ * Workers Cache, a CDN) drops exactly what the Worker itself stops serving.
+ */
+export function cacheTags(route: string, params: Record<string, string>): string[] {
+  const tags: string[] = [];
+  const res = ROUTE_RESOURCE[route];
+  const value = res && params[res.param];
+  if (res && value) tags.push(`${res.kind}:${value}`);
+  tags.push(route);
+  if (EMBEDS_OTHERS.has(route)) tags.push(COLLECTIONS_TAG);
+  return tags;
+}
+
+/** cacheTags for a cache key (hashed keys name only their family). */
+export function cacheTagsForKey(key: string): string[] {
+  const parsed = parseKey(key);
+  if (parsed) return cacheTags(parsed.route, parsed.params);
+  const route = /^[^:]+:([a-z-]+):/.exec(key)?.[1];
+  return route ? [route, ...(EMBEDS_OTHERS.has(route) ? [COLLECTIONS_TAG] : [])] : [];
+}
+
 let times = new Map<string, number>();
 let syncedAt = 0;
 let loaded = false;

@@ -17,25 +17,36 @@ export function cachedJson(
   c: Context<AppEnv>,
   served: Served,
   policy: FamilyPolicy,
+  tags: string[],
   upstreamStatus?: number,
 ): Response {
-  const headers = cacheHeaders(served, policy, upstreamStatus);
+  const headers = cacheHeaders(served, policy, tags, upstreamStatus);
   if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return send(c, null, 304, headers);
   headers["Content-Type"] = "application/json; charset=utf-8";
   return send(c, served.entry.body, 200, headers);
 }
 
-/** ETag, Cache-Control, Age and Cache-Status for a served entry (shared with the widgets). */
-export function cacheHeaders(served: Served, policy: FamilyPolicy, upstreamStatus?: number): Record<string, string> {
+/**
+ * ETag, Cache-Control, Age, Cache-Tag and Cache-Status for a served entry (shared with the
+ * widgets). `max-age` is the whole soft window and `Age` the entry's age: a downstream cache
+ * subtracts one from the other (RFC 9111 §4.2), so its freshness ends when ours does.
+ * (max-age already reduced by the age, with Age sent too, would count the age twice.)
+ */
+export function cacheHeaders(
+  served: Served,
+  policy: FamilyPolicy,
+  tags: string[],
+  upstreamStatus?: number,
+): Record<string, string> {
   const ageSeconds = Math.max(0, Math.floor(served.ageMs / 1000));
   const left = policy.soft - ageSeconds;
-  const headers: Record<string, string> = {
+  return {
     ETag: served.entry.etag,
-    "Cache-Control": `public, max-age=${Math.max(0, left)}, stale-while-revalidate=${policy.hard - policy.soft}, stale-if-error=${policy.staleIfError - policy.soft}`,
+    "Cache-Control": `public, max-age=${policy.soft}, stale-while-revalidate=${policy.hard - policy.soft}, stale-if-error=${policy.staleIfError - policy.soft}`,
+    Age: String(ageSeconds),
+    "Cache-Tag": tags.join(","),
     "Cache-Status": cacheStatus(served, left, upstreamStatus),
   };
-  if (served.state !== "miss") headers.Age = String(ageSeconds);
-  return headers;
 }
 
 function cacheStatus(served: Served, left: number, upstreamStatus: number | undefined): string {

@@ -33,9 +33,24 @@ export function send(
   // that response's headers on to the next one.
   const all: Record<string, string> = { ...c.get("responseHeaders"), ...headers, "Server-Timing": serverTiming(c) };
   all["Cache-Control"] ??= "no-store";
+  if (all["Cache-Control"].startsWith("public")) forSharedCaches(all, c.get("client")?.keyId !== undefined);
   const res = new Response(body, { status, headers: all });
   c.set("sent", res);
   return res;
+}
+
+/**
+ * What a shared cache (a CDN, the Workers Cache, a corporate proxy) may keep. The answer
+ * depends on X-Api-Key (a key's tier, or 401 for a bad key), so every cacheable response
+ * varies on it: a request with a key never gets a copy stored for one without. An API-key
+ * caller's answer is `private`, not `public` with Vary: a shared cache would otherwise keep
+ * one copy per key (most server-to-server callers hold one), and its RateLimit-Policy is that
+ * key's tier. An anonymous answer stays public: every caller a shared cache can hand it to
+ * (no X-Api-Key) has the anonymous tier, so its RateLimit-Policy is theirs too.
+ */
+function forSharedCaches(headers: Record<string, string>, keyed: boolean): void {
+  headers.Vary = headers.Vary ? `${headers.Vary}, X-Api-Key` : "X-Api-Key";
+  if (keyed) headers["Cache-Control"] = (headers["Cache-Control"] ?? "").replace(/^public/, "private");
 }
 
 /** Gives a response built elsewhere the headers `send` would have; every response leaves complete. */

@@ -4,7 +4,7 @@ import { getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cach
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, canonicalParams, parseKey } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
-import { invalidBefore, syncPurges } from "../cache/purge";
+import { cacheTagsForKey, invalidBefore, syncPurges } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
 import { type AppEnv, type Config, type Env, requireConfig } from "../env";
 import { ApiError } from "../errors";
@@ -127,9 +127,13 @@ export function problemFor(err: unknown, subject: string): unknown {
 }
 
 /** A negative entry is BeatPass's answer for `subject`: the same problem as when it was fetched. */
-function throwIfNegative(served: Served, path: string, subject: string): void {
+/** A cached 404/410/403 is the answer: a problem a shared cache may keep, tagged like the data would be. */
+function throwIfNegative(served: Served, path: string, subject: string, key: string): void {
   const status = served.entry.status;
-  if (status) throw problemForUpstream(new UpstreamError("status", path, { status }), subject);
+  if (!status) return;
+  const problem = problemForUpstream(new UpstreamError("status", path, { status }), subject);
+  problem.headers["Cache-Tag"] = cacheTagsForKey(key).join(",");
+  throw problem;
 }
 
 /** Runs a cache lookup and notes in the trace how it was answered and how long it took. */
@@ -225,9 +229,9 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
       maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());
       try {
         const served = await traced(trace, () => getOrLoad(deps, opts));
-        throwIfNegative(served, r.path, r.subject(params));
+        throwIfNegative(served, r.path, r.subject(params), opts.key);
         const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
-        return cachedJson(c, served, opts.policy, upstreamStatus);
+        return cachedJson(c, served, opts.policy, cacheTagsForKey(opts.key), upstreamStatus);
       } catch (err) {
         throw problemFor(err, r.subject(params));
       }
@@ -526,7 +530,7 @@ export async function readThrough(
   } catch (err) {
     throw problemFor(err, subject);
   }
-  throwIfNegative(served, r?.path ?? name, subject);
+  throwIfNegative(served, r?.path ?? name, subject, opts.key);
   let data = parsedBodies.get(served.entry);
   if (data === undefined) {
     data = (JSON.parse(served.entry.body) as { data: unknown }).data;

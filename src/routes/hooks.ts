@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { recordPurgeWithKeeper } from "../budget/client";
-import { ANY, applyPurges } from "../cache/purge";
+import { ANY, applyPurges, COLLECTIONS_TAG } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { validate } from "../http/validate";
@@ -69,6 +69,7 @@ export function hookRoutes(): Hono<AppEnv> {
       ),
     );
     const purgedAt = await recordPurge(c.env, unique, config.budgetTimeoutMs);
+    await purgeEdgeCache(c.executionCtx, unique);
     logEvent("info", "purge", { resources: unique.slice(0, 20), count: unique.length });
     c.header("Cache-Control", "no-store");
     return c.json({ purged: unique, collections: true, purged_at: new Date(purgedAt).toISOString() });
@@ -77,6 +78,26 @@ export function hookRoutes(): Hono<AppEnv> {
     throw new ApiError("method_not_allowed", "Only POST is allowed here.", { headers: { Allow: "POST" } });
   });
   return app;
+}
+
+/** The Workers Cache's purge, where the runtime has one ([cache] enabled = true in wrangler.toml). */
+interface EdgeCache {
+  purge(options: { tags: string[] }): Promise<unknown>;
+}
+
+/**
+ * With the Workers Cache (or any tag-purging cache) in front, cached responses never reach
+ * this Worker: they must be dropped by the tags they carry (src/cache/purge.ts, cacheTags).
+ * Its failure is logged, not fatal: the Worker's own copies are purged already.
+ */
+async function purgeEdgeCache(ctx: unknown, resources: string[]): Promise<void> {
+  const cache = (ctx as { cache?: Partial<EdgeCache> }).cache;
+  if (typeof cache?.purge !== "function") return;
+  try {
+    await cache.purge({ tags: [...resources, COLLECTIONS_TAG] });
+  } catch (err) {
+    logEvent("warn", "edge_purge_failed", { error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 /** Records the purge with the budget keeper, and in this isolate at once. */

@@ -2,10 +2,11 @@ import { Hono } from "hono";
 import * as z from "zod/mini";
 import { etagFor } from "../cache/entry";
 import type { TtlFamily } from "../cache/policy";
+import { cacheTags } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { readOnly } from "../http/methods";
-import { matchesEtag } from "../http/respond";
+import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
 import { esc } from "../render/escape";
@@ -98,7 +99,8 @@ export function oembedRoutes(): Hono<AppEnv> {
     const policy = config.policy[route.family];
     // The body depends on the item's data and on the size and origin asked for, so the ETag does too.
     const etag = await etagFor(`${served.entry.etag}|${src}|${width}|${height}`);
-    const headers = { "Cache-Control": `public, max-age=${policy.soft}`, ETag: etag };
+    const tags = cacheTags(target.kind, { id: String(target.id) });
+    const headers = cacheHeaders({ ...served, entry: { ...served.entry, etag } }, policy, tags);
     if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
     const oembed = {
       version: "1.0",

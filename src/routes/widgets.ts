@@ -3,6 +3,7 @@ import { getOrLoad, type Served } from "../cache/engine";
 import { etagFor } from "../cache/entry";
 import { cacheKey, canonicalParams } from "../cache/keys";
 import type { FamilyPolicy } from "../cache/policy";
+import { cacheTags } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
 import { type AppEnv, type Config, requireConfig } from "../env";
 import { ApiError } from "../errors";
@@ -176,7 +177,7 @@ export function widgetRoutes(): Hono<AppEnv> {
     try {
       return await respond(c, kind, id, format, await view(id, l), l);
     } catch (err) {
-      return await widgetFailure(c, err, format, options);
+      return await widgetFailure(c, err, format, options, cacheTags(kind, { id: String(id) }));
     }
   });
   readOnly(app, "/widget/:kind/:file");
@@ -212,7 +213,8 @@ async function respond(
     renderMemo.set(input, rendered);
   }
   const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag: rendered.etag } };
-  const headers = { ...cacheHeaders(served, view.policy), ...widgetHeaders(format, l.config) };
+  const tags = cacheTags(kind, { id: String(id) });
+  const headers = { ...cacheHeaders(served, view.policy, tags), ...widgetHeaders(format, l.config) };
   if (matchesEtag(c.req.header("If-None-Match"), rendered.etag)) return send(c, null, 304, headers);
   const output = rendered.output ?? (await render(origin, kind, id, format, view, l, art?.dataUri));
   if (!rendered.output) {
@@ -337,6 +339,7 @@ async function widgetFailure(
   err: unknown,
   format: Format,
   options: WidgetOptions,
+  tags: string[],
 ): Promise<Response> {
   const problem =
     err instanceof ApiError ? err : new ApiError("internal", "An unexpected error occurred.", { cause: err });
@@ -354,6 +357,7 @@ async function widgetFailure(
   const headers: Record<string, string> = {
     ...widgetHeaders(format, config),
     "Cache-Control": `public, max-age=${maxAge}`,
+    "Cache-Tag": tags.join(","),
     "X-Problem-Code": problem.code,
   };
   if (format === "svg") return send(c, errorSvg(problem.code, message, options), 200, headers);

@@ -1,10 +1,11 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createApp } from "../../src/app";
 import { resetPurges } from "../../src/cache/purge";
 import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import type { Env } from "../../src/env";
+import worker from "../../src/index";
 import { resetSeenSignatures } from "../../src/routes/hooks";
 import { keeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
@@ -13,7 +14,7 @@ import { DOCUMENTED_LIMITS, DOCUMENTED_MAX_PURGE_BODY_BYTES } from "../helpers/d
 import { byTag, parse, text } from "../helpers/dom";
 import { createKey, randomKey } from "../helpers/keys";
 import { kvFailingReads } from "../helpers/kv";
-import { call, expectProblem } from "../helpers/request";
+import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
@@ -112,10 +113,10 @@ describe("CORS", () => {
       expect(res.status).toBe(200);
       expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
       expect(res.headers.get("Access-Control-Expose-Headers")).toBeNull();
-      expect(res.headers.get("Vary")).toBe("Origin");
+      expect(res.headers.get("Vary")).toBe("Origin, X-Api-Key");
     }
     // Without an Origin (a server, or a cache filling itself) the answer still varies by it.
-    expect((await call("/v1/genres", {}, allow)).headers.get("Vary")).toBe("Origin");
+    expect((await call("/v1/genres", {}, allow)).headers.get("Vary")).toBe("Origin, X-Api-Key");
     const pre = await call(
       "/v1/genres",
       { method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "GET" } },
@@ -239,6 +240,30 @@ describe("API keys", () => {
 });
 
 describe("purge webhook", () => {
+  /** A signed purge through an execution context whose runtime has a tag-purging cache. */
+  async function purgeWithEdgeCache(purge: (o: { tags: string[] }) => Promise<unknown>, ...resources: string[]) {
+    const ctx = createExecutionContext();
+    Object.assign(ctx, { cache: { purge } });
+    const req = new Request(`${ORIGIN}/hooks/purge`, await signed(purgeBody(...resources)));
+    const res = await worker.fetch(req, { ...env, PURGE_WEBHOOK_SECRET: SECRET }, ctx);
+    await waitOnExecutionContext(ctx);
+    return checked(res, await res.text());
+  }
+
+  it("also purges the Workers Cache by tag (ctx.cache.purge) where the runtime has one", async () => {
+    const asked: unknown[] = [];
+    const res = await purgeWithEdgeCache(async (o) => asked.push(o), "track:7", "artist:3");
+    expect(res.status).toBe(200);
+    // The resources' own tags, and the tag every collection response carries.
+    expect(asked).toEqual([{ tags: ["track:7", "artist:3", "collections"] }]);
+  });
+
+  it("a failing Workers Cache purge is logged; the Worker's own purge still answers 200", async () => {
+    const res = await purgeWithEdgeCache(() => Promise.reject(new Error("cache down")), "track:8");
+    expect(res.status).toBe(200);
+    expect(logLines.some((l) => l.includes("edge_purge_failed"))).toBe(true);
+  });
+
   it("a valid purge sends the next request for that track (and lists) upstream; an unrelated track stays cached", async () => {
     const clock = useClock();
     for (const p of ["/v1/tracks/5", "/v1/tracks/6", "/v1/tracks?page=1", "/widget/track/5"]) await call(p);
@@ -658,7 +683,8 @@ describe("headers every response carries", () => {
     const allowlist = { ALLOWED_ORIGINS: "https://a.example" };
     for (const path of ["/v1/tracks/1", "/healthz"]) {
       const res = await call(path, { headers: { Origin: "https://a.example" } }, allowlist);
-      expect(res.headers.get("Vary")).toBe("Origin");
+      const vary = (res.headers.get("Vary") ?? "").split(",").map((v) => v.trim());
+      expect(vary.filter((v) => v === "Origin")).toEqual(["Origin"]);
       expect(res.headers.get("Access-Control-Allow-Origin")).toBe("https://a.example");
     }
   });

@@ -66,7 +66,7 @@ describe("stale-while-revalidate", () => {
     expect(res.headers.get("Cache-Status")).toBe("beatpass-edge; hit; ttl=-5; detail=stale-while-revalidate");
     expect(res.headers.get("Age")).toBe(String(ENTITY.soft + 5));
     expect(res.headers.get("Cache-Control")).toBe(
-      `public, max-age=0, stale-while-revalidate=${ENTITY.hard - ENTITY.soft}, stale-if-error=${ENTITY.staleIfError - ENTITY.soft}`,
+      `public, max-age=${ENTITY.soft}, stale-while-revalidate=${ENTITY.hard - ENTITY.soft}, stale-if-error=${ENTITY.staleIfError - ENTITY.soft}`,
     );
     // More stale requests while the refresh runs do not start another one.
     await call("/v1/tracks/8");
