@@ -10,6 +10,7 @@ const PROBLEM = "src/http/problem.ts";
 const SEND = "src/http/send.ts";
 const OBSERVE = "src/http/observe.ts";
 const HOOKS = "src/routes/hooks.ts";
+const PURGE = "src/cache/purge.ts";
 const CAPPED = "src/lib/read-capped.ts";
 const OEMBED = "src/routes/oembed.ts";
 const ENV = "src/env.ts";
@@ -19,6 +20,55 @@ const CONSUMER_LIMITS = T.consumerLimits;
 
 /** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
 export const EDGE = [
+  // ---- what shared caches may keep ----
+  {
+    id: "shared-age-counted-twice",
+    file: RESPOND,
+    from: "`public, max-age=${policy.soft}, stale-while-revalidate",
+    to: "`public, max-age=${Math.max(0, left)}, stale-while-revalidate",
+    tests: [T.sharedCache],
+    why: "A CDN or browser would subtract the copy's age twice and drop it at half its soft window.",
+  },
+  {
+    id: "shared-keyed-stays-public",
+    file: SEND,
+    from: `if (keyed) headers["Cache-Control"]`,
+    to: `if (false) headers["Cache-Control"]`,
+    tests: [T.sharedCache],
+    why: "A shared cache would store an API-key caller's answer, with its tier's headers, for everyone.",
+  },
+  {
+    id: "shared-no-vary-on-key",
+    file: SEND,
+    from: `headers.Vary = headers.Vary ? \`\${headers.Vary}, X-Api-Key\` : "X-Api-Key";`,
+    to: ``,
+    tests: [T.sharedCache],
+    why: "A request with an invalid key would get a cached anonymous 200 instead of the Worker's 401.",
+  },
+  {
+    id: "shared-tag-without-resource",
+    file: PURGE,
+    from: "if (res && value) tags.push(`${res.kind}:${value}`);",
+    to: ``,
+    tests: [T.sharedCache],
+    why: "Purging track:7 at a tag-purging cache would leave its cached answers in place.",
+  },
+  {
+    id: "shared-tag-without-collections",
+    file: PURGE,
+    from: `if (EMBEDS_OTHERS.has(route)) tags.push(COLLECTIONS_TAG);`,
+    to: ``,
+    tests: [T.sharedCache],
+    why: "Lists and search results embedding a purged item would stay in a tag-purging cache.",
+  },
+  {
+    id: "shared-edge-purge-skipped",
+    file: HOOKS,
+    from: `await purgeEdgeCache(c.executionCtx, unique);`,
+    to: ``,
+    tests: [T.consumers],
+    why: "With the Workers Cache on, a purge would leave every cached answer in front of the Worker.",
+  },
   // ---- API keys and limits ----
   {
     id: "keys-revocation-ignored",
@@ -270,20 +320,12 @@ export const EDGE = [
     why: "BeatPass's own Retry-After would not be passed on to viewers.",
   },
   {
-    id: "respond-max-age-full",
-    file: RESPOND,
-    from: `"Cache-Control": \`public, max-age=\${Math.max(0, left)},`,
-    to: `"Cache-Control": \`public, max-age=\${policy.soft},`,
-    tests: [T.cache, T.routes],
-    why: "Browsers and CDNs would keep an already-old copy for a whole soft TTL more.",
-  },
-  {
     id: "respond-no-age",
     file: RESPOND,
-    from: `if (served.state !== "miss") headers.Age = String(ageSeconds);`,
+    from: `Age: String(ageSeconds),`,
     to: ``,
-    tests: [T.cache, T.routes],
-    why: "Caches downstream could not tell how old a served copy is.",
+    tests: [T.cache, T.sharedCache],
+    why: "Caches downstream could not tell how old a served copy is, and would keep it a whole soft window more.",
   },
   {
     id: "respond-star-not-matched",

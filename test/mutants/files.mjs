@@ -11,6 +11,7 @@ export const T = {
   routes: "test/integration/routes.test.ts",
   projection: "test/integration/projection.test.ts",
   upstreamTrust: "test/integration/upstream-trust.test.ts",
+  sharedCache: "test/integration/shared-cache.test.ts",
   unitCache: "test/unit/cache.test.ts",
   unitUpstream: "test/unit/upstream.test.ts",
   unitRender: "test/unit/render.test.ts",
