@@ -4,7 +4,7 @@ import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
 import { sha256Base64 } from "../lib/hash";
-import { buildOpenApi } from "../openapi";
+import { openApiFor } from "../openapi";
 import { DEMO_CSS, demoPage } from "../render/demo";
 import { DOCS_CSS, docsPage } from "../render/docs";
 import { breakerStates, upstreamHealth } from "../upstream/guard";
@@ -47,7 +47,7 @@ export function metaRoutes(): Hono<AppEnv> {
 
   app.get("/openapi.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");
-    return c.json(buildOpenApi(new URL(c.req.url).origin));
+    return c.body(openApiFor(new URL(c.req.url).origin).text, 200, { "Content-Type": "application/json" });
   });
   readOnly(app, "/openapi.json");
 
@@ -57,7 +57,7 @@ export function metaRoutes(): Hono<AppEnv> {
       "Content-Security-Policy",
       `default-src 'none'; style-src 'sha256-${await sha256Base64(DOCS_CSS)}'; img-src data:; base-uri 'none'; form-action 'none'`,
     );
-    return c.html(docsPage(buildOpenApi(new URL(c.req.url).origin) as Parameters<typeof docsPage>[0]));
+    return c.html(docsPage(openApiFor(new URL(c.req.url).origin).doc as Parameters<typeof docsPage>[0]));
   });
   readOnly(app, "/docs");
 

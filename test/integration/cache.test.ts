@@ -20,7 +20,9 @@ describe("KV cache", () => {
     expect(second.headers.get("Cache-Status")).toBe(`beatpass-edge; hit; ttl=${left}; detail=memory`);
     expect(second.headers.get("Age")).toBe("42");
     // max-age is the whole soft window: a cache downstream subtracts Age itself (shared-cache.test.ts).
-    expect(second.headers.get("Cache-Control")).toMatch(new RegExp(`^public, max-age=${DOCUMENTED_POLICY.entity.soft}, `));
+    expect(second.headers.get("Cache-Control")).toMatch(
+      new RegExp(`^public, max-age=${DOCUMENTED_POLICY.entity.soft}, `),
+    );
     expect(upstreamPaths()).toEqual(["/tracks/1"]);
   });
 

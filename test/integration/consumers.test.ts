@@ -6,6 +6,7 @@ import { resetPurges } from "../../src/cache/purge";
 import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
+import { openApiFor } from "../../src/openapi";
 import { resetSeenSignatures } from "../../src/routes/hooks";
 import { keeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
@@ -565,6 +566,16 @@ describe("OpenAPI", () => {
     const doc = (await call("/openapi.json")).json();
     expect(doc.components.schemas.ProblemCode.enum).toContain("rate_limited");
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: "apiKey", in: "header", name: "X-Api-Key" });
+  });
+
+  it("is built once per isolate and origin, each origin with its own servers entry", async () => {
+    const a = openApiFor("https://a.example");
+    expect(openApiFor("https://a.example")).toBe(a);
+    expect(openApiFor("https://b.example").doc).not.toBe(a.doc);
+    expect(JSON.parse(a.text).servers).toEqual([{ url: "https://a.example" }]);
+    const first = await call("/openapi.json");
+    expect(first.headers.get("Content-Type")).toMatch(/^application\/json/);
+    expect((await call("/openapi.json")).text).toBe(first.text);
   });
 
   it("/docs shows every path", async () => {
