@@ -24,8 +24,8 @@ export const EDGE = [
   {
     id: "shared-age-counted-twice",
     file: RESPOND,
-    from: "`public, max-age=${policy.soft}, stale-while-revalidate",
-    to: "`public, max-age=${Math.max(0, left)}, stale-while-revalidate",
+    from: `\`public, max-age=\${policy.soft}, stale-while-revalidate`,
+    to: `\`public, max-age=\${Math.max(0, left)}, stale-while-revalidate`,
     tests: [T.sharedCache],
     why: "A CDN or browser would subtract the copy's age twice and drop it at half its soft window.",
   },
@@ -48,7 +48,7 @@ export const EDGE = [
   {
     id: "shared-tag-without-resource",
     file: PURGE,
-    from: "if (res && value) tags.push(`${res.kind}:${value}`);",
+    from: `if (res && value) tags.push(\`\${res.kind}:\${value}\`);`,
     to: ``,
     tests: [T.sharedCache],
     why: "Purging track:7 at a tag-purging cache would leave its cached answers in place.",
