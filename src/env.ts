@@ -37,6 +37,8 @@ export interface Env {
   PURGE_WEBHOOK_SECRET?: string;
   /** Which requests get a log line: `all` (default), `misses` (not fresh cache hits) or `off`. */
   REQUEST_LOG?: string;
+  /** Base of problem `type` URIs (default: the request's origin); see src/http/problem.ts. */
+  PUBLIC_BASE_URL?: string;
   /** Workers Rate Limiting bindings, one per client tier (wrangler.toml [[ratelimits]]). */
   RATE_LIMIT_ANON?: RateLimit;
   RATE_LIMIT_STANDARD?: RateLimit;

@@ -38,6 +38,15 @@ export const PROBLEMS = {
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
+/**
+ * 5xx problems a retry cannot cure, and why: they carry no Retry-After. Every other 5xx
+ * does (src/http/problem.ts adds DEFAULT_RETRY_AFTER_SECONDS where the code set none).
+ */
+export const NOT_RETRYABLE: Partial<Record<ProblemCode, string>> = {
+  unsupported_format: "the format does not exist here; the same request gets the same answer",
+};
+export const DEFAULT_RETRY_AFTER_SECONDS = 30;
+
 /** How long a problem may be cached. Only a confirmed "does not exist" is worth caching. */
 export const PROBLEM_CACHE_SECONDS: Partial<Record<ProblemCode, number>> = {
   not_found: 60,

@@ -234,7 +234,27 @@ function staticPaths(): Record<string, Json> {
           { name: "code", in: "path", required: true, schema: { $ref: "#/components/schemas/ProblemCode" } },
         ],
         responses: {
-          "200": { description: "Title and status", content: { "application/json": {} } },
+          "200": {
+            description:
+              "What the code means: a page for browsers (Accept preferring text/html), JSON otherwise.",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["code", "title", "status", "why", "todo"],
+                  properties: {
+                    code: { $ref: "#/components/schemas/ProblemCode" },
+                    title: { type: "string" },
+                    status: { type: "integer", minimum: 400, maximum: 599 },
+                    why: { type: "string", description: "Why a request gets this problem." },
+                    todo: { type: "string", description: "What to do about it." },
+                  },
+                },
+              },
+              "text/html": { schema: { type: "string" } },
+            },
+          },
           ...errorResponses([404]),
         },
       },

@@ -7,6 +7,7 @@ import { sha256Base64 } from "../lib/hash";
 import { openApiFor } from "../openapi";
 import { DEMO_CSS, demoPage } from "../render/demo";
 import { DOCS_CSS, docsPage } from "../render/docs";
+import { PROBLEM_GUIDE, PROBLEM_PAGE_CSS, problemPage } from "../render/problem-page";
 import { breakerStates, upstreamHealth } from "../upstream/guard";
 import { CATALOG_PATHS } from "./catalog";
 
@@ -62,12 +63,22 @@ export function metaRoutes(): Hono<AppEnv> {
   readOnly(app, "/docs");
 
   // Problem `type` URIs resolve here, so a developer can look a code up.
-  app.get("/problems/:code", (c) => {
+  // A browser gets a page (what happened, why, what to do); anything else the same as JSON.
+  app.get("/problems/:code", async (c) => {
     const code = c.req.param("code");
     if (!Object.hasOwn(PROBLEMS, code)) throw new ApiError("not_found", "There is no such problem type.");
     const p = PROBLEMS[code as ProblemCode];
     c.header("Cache-Control", "public, max-age=86400");
-    return c.json({ code, title: p.title, status: p.status });
+    c.header("Vary", "Accept");
+    if (prefersHtml(c.req.header("Accept"))) {
+      c.header(
+        "Content-Security-Policy",
+        `default-src 'none'; style-src 'sha256-${await sha256Base64(PROBLEM_PAGE_CSS)}'; base-uri 'none'; form-action 'none'`,
+      );
+      return c.html(problemPage(code as ProblemCode));
+    }
+    const guide = PROBLEM_GUIDE[code as ProblemCode];
+    return c.json({ code, title: p.title, status: p.status, why: guide.why, todo: guide.todo });
   });
   readOnly(app, "/problems/:code");
 
@@ -118,4 +129,12 @@ let demoCspValue: string | undefined;
 async function demoCsp(): Promise<string> {
   demoCspValue ??= `default-src 'none'; style-src 'sha256-${await sha256Base64(DEMO_CSS)}'; img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'`;
   return demoCspValue;
+}
+
+/** Whether an Accept header ranks text/html above JSON (a browser's does; fetch's default does not). */
+function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const html = accept.indexOf("text/html");
+  const json = accept.indexOf("json");
+  return html >= 0 && (json < 0 || html < json);
 }

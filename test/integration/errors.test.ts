@@ -1,7 +1,11 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { createApp } from "../../src/app";
+import { ApiError, PROBLEMS, type ProblemCode } from "../../src/errors";
+import worker from "../../src/index";
 import { DOCUMENTED_KEY_FAILURE_MS } from "../helpers/documented";
-import { call, expectProblem } from "../helpers/request";
+import { byTag, parse, text } from "../helpers/dom";
+import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
 import { type FakeFault, fake, upstreamPaths } from "../helpers/upstream";
 import { logLines, offNetwork } from "../setup";
 
@@ -297,5 +301,67 @@ describe("healthz with a broken config", () => {
     expect(res.json()).toMatchObject({ status: "error", upstream_base: null });
     expect(res.json().problems.join(" ")).toContain("BEATPASS_API_BASE");
     expect(res.text).not.toContain("leaky.example");
+  });
+});
+
+describe("problem types", () => {
+  it("with PUBLIC_BASE_URL, every hostname gives the same type URI", async () => {
+    const base = { PUBLIC_BASE_URL: "https://api.example.com/edge/" };
+    for (const host of [ORIGIN, "https://other-name.example"]) {
+      const ctx = createExecutionContext();
+      const req = new Request(`${host}/v1/tracks/abc`, { headers: { "CF-Connecting-IP": "192.0.2.200" } });
+      const res = await worker.fetch(req, { ...env, ...base }, ctx);
+      await waitOnExecutionContext(ctx);
+      expect((await res.json<{ type: string }>()).type).toBe("https://api.example.com/edge/problems/invalid_request");
+    }
+    // Without it, the type follows the hostname asked.
+    expect((await call("/v1/tracks/abc")).json().type).toBe(`${ORIGIN}/problems/invalid_request`);
+  });
+
+  it("an unusable PUBLIC_BASE_URL falls back to the request's origin (and the rest keeps working)", async () => {
+    for (const bad of ["javascript:alert(1)", "not a url", "https://x.example/?q=1"]) {
+      const res = await call("/v1/tracks/abc", {}, { PUBLIC_BASE_URL: bad });
+      expectProblem(res, 400, "invalid_request");
+    }
+    expect((await call("/v1/tracks/1", {}, { PUBLIC_BASE_URL: "not a url" })).status).toBe(200);
+  });
+
+  it("/problems/<code> is a page for a browser: what happened, why, what to do, no script", async () => {
+    const res = await call("/problems/upstream_budget_exhausted", {
+      headers: { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+    expect(res.headers.get("Content-Security-Policy")).toContain("default-src 'none'");
+    const doc = parse(res.text);
+    expect(byTag(doc, "h1").map(text)).toEqual([PROBLEMS.upstream_budget_exhausted.title]);
+    expect(byTag(doc, "dt").map(text)).toEqual(["Why", "What to do"]);
+    expect(byTag(doc, "script")).toEqual([]);
+  });
+
+  it("/problems/<code> is JSON for everyone else, with the same why and what to do", async () => {
+    const res = await call("/problems/not_found", { headers: { Accept: "application/json" } });
+    expect(res.headers.get("Content-Type")).toMatch(/^application\/json/);
+    const body = res.json();
+    expect(body).toMatchObject({ code: "not_found", status: 404, title: "Not found" });
+    expect(body.why.length).toBeGreaterThan(10);
+    expect(body.todo.length).toBeGreaterThan(10);
+    expect(res.headers.get("Vary")).toContain("Accept");
+  });
+});
+
+describe("Retry-After on 5xx", () => {
+  // Every code of the catalogue thrown as it is, through the app's own error handling.
+  const app = createApp();
+  app.get("/__throw/:code", (c) => {
+    throw new ApiError(c.req.param("code") as ProblemCode, "thrown by the test");
+  });
+  const fivexx = (Object.keys(PROBLEMS) as ProblemCode[]).filter((code) => PROBLEMS[code].status >= 500);
+
+  it.each(fivexx)("%s carries Retry-After unless a retry cannot cure it", async (code) => {
+    const ctx = createExecutionContext();
+    const res = await app.fetch(new Request(`${ORIGIN}/__throw/${code}`), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expectProblem(checked(res, await res.text()), PROBLEMS[code].status, code);
   });
 });
