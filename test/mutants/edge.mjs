@@ -20,6 +20,31 @@ const CONSUMER_LIMITS = T.consumerLimits;
 
 /** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
 export const EDGE = [
+  // ---- problem types and Retry-After ----
+  {
+    id: "problem-public-base-ignored",
+    file: PROBLEM,
+    from: `const base = publicBase(c.env, new URL(c.req.url).origin);`,
+    to: `const base = new URL(c.req.url).origin;`,
+    tests: [T.errors],
+    why: "Every hostname of a deployment would give its problems different type URIs.",
+  },
+  {
+    id: "problem-retry-after-default-missing",
+    file: PROBLEM,
+    from: `headers["Retry-After"] = String(DEFAULT_RETRY_AFTER_SECONDS);`,
+    to: ``,
+    tests: [T.errors],
+    why: "A 5xx with no better retry time (internal, purge not recorded) would not tell clients when to come back.",
+  },
+  {
+    id: "problem-page-never-html",
+    file: "src/routes/meta.ts",
+    from: `return html >= 0 && (json < 0 || html < json);`,
+    to: `return false;`,
+    tests: [T.errors],
+    why: "A developer following a problem's type URI in a browser would get raw JSON.",
+  },
   // ---- what shared caches may keep ----
   {
     id: "shared-age-counted-twice",
