@@ -27,7 +27,7 @@ const RUNTIME = {
 };
 
 // The keeper extends DurableObject from `cloudflare:workers`, which only workerd provides.
-const workersRuntime = {
+export const workersRuntime = {
   name: "cloudflare-workers",
   setup(b) {
     b.onResolve({ filter: /^cloudflare:workers$/ }, () => ({ path: "cloudflare:workers", namespace: "sim" }));

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import type { TtlFamily } from "./cache/policy";
 import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
 import { CATALOG_DOCS } from "./routes/catalog";
@@ -64,6 +65,24 @@ export function openApiFor(origin: string): { doc: Json; text: string } {
   return hit;
 }
 
+/** What each cache family means for a caller, in the operation's description. */
+const FAMILY_NOTE: Record<TtlFamily, string> = {
+  entity: "Cached as an entity (fresh 5 minutes by default, served stale up to a day if BeatPass fails).",
+  list: "Cached as a list (fresh 2 minutes by default).",
+  search: "Cached as a search (fresh 1 minute by default).",
+  taxonomy: "Cached as taxonomy (fresh 1 hour by default).",
+  media: "Cached as media (fresh 1 day by default).",
+  negative: "Cached as an answer that something does not exist.",
+};
+
+/** The tags operations use, declared once with what they group. */
+const TAGS = [
+  { name: "catalog", description: "BeatPass catalog data as JSON, cached at the edge." },
+  { name: "widgets", description: "Embeddable cards (HTML, SVG) and oEmbed for link previews." },
+  { name: "operators", description: "For the deployment's operator: purge webhook and health." },
+  { name: "meta", description: "This API's own description, demo page and problem types." },
+];
+
 export function buildOpenApi(origin: string): Json {
   const paths: Record<string, Json> = {};
   for (const d of CATALOG_DOCS) {
@@ -71,6 +90,7 @@ export function buildOpenApi(origin: string): Json {
       get: {
         operationId: d.name.replace(/-(\w)/g, (_, ch: string) => ch.toUpperCase()),
         summary: d.summary,
+        description: `${d.summary}. ${FAMILY_NOTE[d.family]} With the proxy's token BeatPass adds price, BPM, key, plays and licensing; fields outside the schema are dropped.`,
         tags: ["catalog"],
         parameters: [...parameters(d.params, "path"), ...parameters(d.query, "query")],
         responses: {
@@ -93,7 +113,10 @@ export function buildOpenApi(origin: string): Json {
       version: "0.1.0",
       description:
         "BeatPass catalog data (with the token-only fields) for browsers, widgets and servers, without the BeatPass token. Every error is RFC 9457 problem+json.",
+      license: { name: "MIT", identifier: "MIT" },
+      contact: { name: "beatpass-edge operators", url: `${origin}/docs` },
     },
+    tags: TAGS,
     servers: [{ url: origin }],
     security: [{}, { apiKey: [] }],
     paths,
@@ -141,6 +164,8 @@ function staticPaths(): Record<string, Json> {
       get: {
         operationId: "widget",
         summary: "An embeddable card: HTML for an iframe, or SVG when file ends in .svg (track, artist, album)",
+        description:
+          "An embeddable card for an iframe (HTML) or an <img> tag (SVG, when the file ends in .svg). Errors are drawn as cards (status 200, the code in X-Problem-Code) so a page never shows raw JSON.",
         tags: ["widgets"],
         parameters: [
           {
@@ -173,6 +198,8 @@ function staticPaths(): Record<string, Json> {
       get: {
         operationId: "oembed",
         summary: "oEmbed 1.0 rich response for a BeatPass track, artist, album or playlist URL",
+        description:
+          "oEmbed 1.0 (JSON) for a BeatPass page URL, so sites and chat apps can embed the card. The html member holds the iframe.",
         tags: ["widgets"],
         parameters: [
           { name: "url", in: "query", required: true, schema: { type: "string" } },
@@ -190,6 +217,8 @@ function staticPaths(): Record<string, Json> {
       post: {
         operationId: "purge",
         summary: "Make fresh BeatPass data appear at once for the listed resources (signed webhook)",
+        description:
+          'Signed webhook (HMAC-SHA256 of "<t>.<body>" in the signature header) that drops cached copies of the listed resources, and every list and search, deployment-wide.',
         tags: ["operators"],
         security: [{ purgeSignature: [] }],
         requestBody: {
@@ -221,6 +250,8 @@ function staticPaths(): Record<string, Json> {
       get: {
         operationId: "health",
         summary: "Token, breaker, rate-limit and cache state",
+        description:
+          "Token, breaker, rate-limit and cache state for monitors. Always 200; the status field says ok, warn or error.",
         tags: ["operators"],
         responses: { "200": { description: "Health report", content: { "application/json": {} } } },
       },
@@ -229,14 +260,15 @@ function staticPaths(): Record<string, Json> {
       get: {
         operationId: "problemType",
         summary: "What a problem code means",
+        description:
+          "What a problem code means, why it happens and what to do: a page for browsers, JSON otherwise. Problem type URIs resolve here.",
         tags: ["meta"],
         parameters: [
           { name: "code", in: "path", required: true, schema: { $ref: "#/components/schemas/ProblemCode" } },
         ],
         responses: {
           "200": {
-            description:
-              "What the code means: a page for browsers (Accept preferring text/html), JSON otherwise.",
+            description: "What the code means: a page for browsers (Accept preferring text/html), JSON otherwise.",
             content: {
               "application/json": {
                 schema: {
@@ -263,6 +295,7 @@ function staticPaths(): Record<string, Json> {
       get: {
         operationId: "openapi",
         summary: "This document",
+        description: "This OpenAPI 3.1 document, generated from the schemas the routes validate and answer with.",
         tags: ["meta"],
         responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": {} } } },
       },
@@ -271,6 +304,7 @@ function staticPaths(): Record<string, Json> {
       get: {
         operationId: "docs",
         summary: "This document, readable",
+        description: "This document as a readable HTML page.",
         tags: ["meta"],
         responses: { "200": html("API documentation") },
       },
@@ -279,6 +313,7 @@ function staticPaths(): Record<string, Json> {
       get: {
         operationId: "index",
         summary: "Widget demo page (HTML) or route index (Accept: application/json)",
+        description: "The widget demo page for browsers, or the route index as JSON (Accept: application/json).",
         tags: ["meta"],
         responses: { "200": html("Demo page") },
       },

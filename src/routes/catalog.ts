@@ -473,9 +473,10 @@ const ROUTES = [
 export const CATALOG_PATHS: readonly string[] = ROUTES.map((r) => r.path);
 
 /** What the OpenAPI document says about each route, from the same schemas the routes use. */
-export const CATALOG_DOCS = ROUTES.map(({ path, name, summary, params, query, response }) => ({
+export const CATALOG_DOCS = ROUTES.map(({ path, name, summary, params, query, response, family }) => ({
   path,
   name,
+  family,
   summary,
   params,
   query,
