@@ -65,6 +65,100 @@ export function openApiFor(origin: string): { doc: Json; text: string } {
   return hit;
 }
 
+/** Whether a route has any parameter a caller could get wrong. */
+function takesInput(params: z.ZodMiniType, query: z.ZodMiniType): boolean {
+  const count = (schema: z.ZodMiniType) =>
+    Object.keys((jsonSchema(schema, "input") as { properties?: Json }).properties ?? {}).length;
+  return count(params) + count(query) > 0;
+}
+
+const notModified = { "304": { description: "Not modified (If-None-Match matched)" } };
+
+/** JSON bodies of the service's own routes (the catalog's come from the zod schemas). */
+const OEMBED_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["version", "type", "provider_name", "provider_url", "title", "html", "width", "height", "cache_age"],
+  properties: {
+    version: { const: "1.0" },
+    type: { const: "rich" },
+    provider_name: { type: "string" },
+    provider_url: { type: "string" },
+    title: { type: "string" },
+    author_name: { type: "string" },
+    author_url: { type: "string" },
+    html: { type: "string", description: "An iframe of the card." },
+    width: { type: "integer", minimum: 1 },
+    height: { type: "integer", minimum: 1 },
+    cache_age: { type: "integer", minimum: 0 },
+  },
+};
+const PURGE_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["purged", "collections", "purged_at"],
+  properties: {
+    purged: { type: "array", items: { type: "string" }, description: "The resources purged, once each." },
+    collections: { const: true, description: "Lists and search results are purged with any resource." },
+    purged_at: { type: "string", format: "date-time" },
+  },
+};
+const HEALTH_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["status", "token_configured", "upstream_base"],
+  properties: {
+    status: { enum: ["ok", "warn", "error"] },
+    token_configured: { type: "boolean" },
+    token_next_configured: { type: "boolean" },
+    token_days_left: { type: ["integer", "null"] },
+    upstream_base: { type: ["string", "null"] },
+    problems: { type: "array", items: { type: "string" }, description: "With status error: what is wrong." },
+    warnings: { type: "array", items: { type: "string" } },
+    breakers: { type: "object", additionalProperties: { enum: ["closed", "open", "half-open"] } },
+    last_upstream_error: {
+      type: ["object", "null"],
+      additionalProperties: false,
+      properties: { code: { type: "string" }, at: { type: "string", format: "date-time" } },
+    },
+    rate_limit: {
+      type: ["object", "null"],
+      additionalProperties: false,
+      properties: {
+        limit: { type: ["integer", "null"] },
+        remaining: { type: ["integer", "null"] },
+        reset_at: { type: ["integer", "string", "null"] },
+        seen_at: { type: "string", format: "date-time" },
+      },
+    },
+    cache: {
+      type: "object",
+      description: "This isolate's counters since it started (hits by tier, misses, keeper calls, KV writes...).",
+      additionalProperties: {
+        anyOf: [
+          { type: "integer", minimum: 0 },
+          { type: "object", additionalProperties: { type: "integer", minimum: 0 } },
+        ],
+      },
+    },
+  },
+};
+const INDEX_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "description", "routes", "widgets", "oembed", "health", "openapi", "docs"],
+  properties: {
+    name: { type: "string" },
+    description: { type: "string" },
+    routes: { type: "array", items: { type: "string" } },
+    widgets: { type: "array", items: { type: "string" } },
+    oembed: { type: "string" },
+    health: { type: "string" },
+    openapi: { type: "string" },
+    docs: { type: "string" },
+  },
+};
+
 /** What each cache family means for a caller, in the operation's description. */
 const FAMILY_NOTE: Record<TtlFamily, string> = {
   entity: "Cached as an entity (fresh 5 minutes by default, served stale up to a day if BeatPass fails).",
@@ -100,7 +194,8 @@ export function buildOpenApi(origin: string): Json {
             content: { "application/json": { schema: jsonSchema(d.response, "output") } },
           },
           "304": { description: "Not modified (If-None-Match matched)" },
-          ...errorResponses([400, 401, 404, 429, 502, 503, 504]),
+          // 400 only where there is something to validate; 403/404/410 are BeatPass's answers, cached.
+          ...errorResponses([...(takesInput(d.params, d.query) ? [400] : []), 401, 403, 404, 410, 429, 502, 503, 504]),
         },
       },
     };
@@ -190,7 +285,8 @@ function staticPaths(): Record<string, Json> {
             description: "The card, or an error card (X-Problem-Code tells which)",
             content: { "text/html": {}, "image/svg+xml": {} },
           },
-          ...errorResponses([400, 404, 429]),
+          ...notModified,
+          ...errorResponses([400, 401, 404, 429]),
         },
       },
     },
@@ -205,11 +301,17 @@ function staticPaths(): Record<string, Json> {
           { name: "url", in: "query", required: true, schema: { type: "string" } },
           { name: "maxwidth", in: "query", schema: { type: "integer", minimum: 1 } },
           { name: "maxheight", in: "query", schema: { type: "integer", minimum: 1 } },
-          { name: "format", in: "query", schema: { type: "string", enum: ["json"] } },
+          {
+            name: "format",
+            in: "query",
+            description: "json (the default); xml is oEmbed's other format, answered 501.",
+            schema: { type: "string", enum: ["json", "xml"] },
+          },
         ],
         responses: {
-          "200": { description: "oEmbed rich response", content: { "application/json": {} } },
-          ...errorResponses([400, 404, 429, 501]),
+          "200": { description: "oEmbed rich response", content: { "application/json": { schema: OEMBED_SCHEMA } } },
+          ...notModified,
+          ...errorResponses([400, 401, 404, 429, 501, 502, 503, 504]),
         },
       },
     },
@@ -241,7 +343,7 @@ function staticPaths(): Record<string, Json> {
           },
         },
         responses: {
-          "200": { description: "What was purged", content: { "application/json": {} } },
+          "200": { description: "What was purged", content: { "application/json": { schema: PURGE_SCHEMA } } },
           ...errorResponses([400, 401, 409, 413, 503]),
         },
       },
@@ -253,7 +355,9 @@ function staticPaths(): Record<string, Json> {
         description:
           "Token, breaker, rate-limit and cache state for monitors. Always 200; the status field says ok, warn or error.",
         tags: ["operators"],
-        responses: { "200": { description: "Health report", content: { "application/json": {} } } },
+        responses: {
+          "200": { description: "Health report", content: { "application/json": { schema: HEALTH_SCHEMA } } },
+        },
       },
     },
     "/problems/{code}": {
@@ -315,7 +419,12 @@ function staticPaths(): Record<string, Json> {
         summary: "Widget demo page (HTML) or route index (Accept: application/json)",
         description: "The widget demo page for browsers, or the route index as JSON (Accept: application/json).",
         tags: ["meta"],
-        responses: { "200": html("Demo page") },
+        responses: {
+          "200": {
+            description: "Demo page, or the route index for Accept: application/json",
+            content: { "text/html": { schema: { type: "string" } }, "application/json": { schema: INDEX_SCHEMA } },
+          },
+        },
       },
     },
   };

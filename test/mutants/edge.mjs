@@ -20,6 +20,31 @@ const CONSUMER_LIMITS = T.consumerLimits;
 
 /** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
 export const EDGE = [
+  // ---- the OpenAPI contract ----
+  {
+    id: "contract-oembed-timeout-undocumented",
+    file: "src/openapi.ts",
+    from: `...errorResponses([400, 401, 404, 429, 501, 502, 503, 504]),`,
+    to: `...errorResponses([400, 401, 404, 429, 501, 502, 503]),`,
+    tests: [T.contract],
+    why: "Clients generated from the spec would not know /oembed can time out (504).",
+  },
+  {
+    id: "contract-catalog-gone-undocumented",
+    file: "src/openapi.ts",
+    from: `401, 403, 404, 410, 429, 502, 503, 504]),`,
+    to: `401, 403, 404, 429, 502, 503, 504]),`,
+    tests: [T.contract],
+    why: "The spec would omit 410 gone, which every catalog route answers when BeatPass removed the item.",
+  },
+  {
+    id: "contract-oembed-schema-open",
+    file: "src/openapi.ts",
+    from: `required: ["version", "type", "provider_name", "provider_url", "title", "html", "width", "height", "cache_age"],`,
+    to: `required: ["version", "type", "provider_name", "provider_url", "title", "html", "width", "height", "cache_age", "thumbnail_url"],`,
+    tests: [T.contract],
+    why: "A documented field the service never sends would pass unnoticed.",
+  },
   // ---- problem types and Retry-After ----
   {
     id: "problem-public-base-ignored",

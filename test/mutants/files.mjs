@@ -12,6 +12,7 @@ export const T = {
   projection: "test/integration/projection.test.ts",
   upstreamTrust: "test/integration/upstream-trust.test.ts",
   sharedCache: "test/integration/shared-cache.test.ts",
+  contract: "test/integration/contract.test.ts",
   unitCache: "test/unit/cache.test.ts",
   unitUpstream: "test/unit/upstream.test.ts",
   unitRender: "test/unit/render.test.ts",

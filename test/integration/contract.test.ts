@@ -1,0 +1,248 @@
+import { Validator } from "@cfworker/json-schema";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src/env";
+import { openApiFor } from "../../src/openapi";
+import { type Called, call, ORIGIN } from "../helpers/request";
+import { type FakeFault, fake } from "../helpers/upstream";
+
+/**
+ * The contract, from the spec's side: every operation of /openapi.json is called with valid
+ * and invalid examples and with the fake BeatPass's faults, one scenario per documented
+ * status; each answer must have a documented status and content type, and its body must
+ * validate (JSON Schema 2020-12, @cfworker/json-schema: it runs in workerd without eval)
+ * against the operation's schema. A documented status no scenario produces fails, and so does
+ * an operation without examples here.
+ */
+
+type Json = Record<string, unknown>;
+const doc = openApiFor(ORIGIN).doc as { paths: Record<string, Record<string, Json>>; components: Json };
+
+/** Replaces every local $ref with what it points at (the document's schemas are not recursive). */
+function inline(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(inline);
+  if (typeof node !== "object" || node === null) return node;
+  const ref = (node as Json).$ref;
+  if (typeof ref === "string" && ref.startsWith("#/")) {
+    let target: unknown = doc;
+    for (const part of ref.slice(2).split("/")) target = (target as Json)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
+    return inline(target);
+  }
+  return Object.fromEntries(Object.entries(node as Json).map(([k, v]) => [k, inline(v)]));
+}
+
+interface Operation {
+  path: string;
+  method: string;
+  id: string;
+  responses: Record<string, { content?: Record<string, { schema?: Json }> }>;
+}
+const OPERATIONS: Operation[] = Object.entries(doc.paths).flatMap(([path, methods]) =>
+  Object.entries(methods).map(([method, op]) => ({
+    path,
+    method,
+    id: String(op.operationId),
+    responses: inline(op.responses) as Operation["responses"],
+  })),
+);
+
+/** Checks one answer against the operation: declared status, declared content type, valid body. */
+function checkAgainstSpec(op: Operation, res: { status: number; headers: Headers; text: string }): void {
+  const declared = op.responses[String(res.status)];
+  if (!declared) throw new Error(`${op.id}: status ${res.status} is not documented`);
+  if (!declared.content) {
+    if (res.text !== "") throw new Error(`${op.id}: ${res.status} is documented without a body, got one`);
+    return;
+  }
+  const type = (res.headers.get("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
+  const media = declared.content[type];
+  if (!media) throw new Error(`${op.id}: ${res.status} ${type} is not a documented content type`);
+  if (!media.schema || !/json$/.test(type)) return;
+  const result = new Validator(media.schema as never, "2020-12", false).validate(JSON.parse(res.text));
+  if (!result.valid) {
+    const where = result.errors
+      .slice(0, 4)
+      .map((e) => `${e.instanceLocation} ${e.error}`)
+      .join("; ");
+    throw new Error(`${op.id}: ${res.status} body does not match its schema: ${where}`);
+  }
+}
+
+/** A request and what the world looks like while it is made. */
+interface Scenario {
+  path: string;
+  init?: RequestInit;
+  env?: Partial<Env>;
+  fault?: FakeFault & { path?: string };
+  /** Runs first (e.g. to fetch an ETag); returns request headers to add. */
+  before?: () => Promise<Record<string, string>>;
+}
+
+const refuseAll = { limit: async () => ({ success: false }) };
+const withEtag = (path: string) => async () => ({ "If-None-Match": (await call(path)).headers.get("ETag") ?? "" });
+const SECRET = "contract-test-secret-0123456789abcdef";
+
+/** Scenarios that give the usual statuses of a route that reads BeatPass through `upstream`. */
+function readScenarios(valid: string, invalid: string | undefined, upstream: string): Record<string, Scenario> {
+  return {
+    "200": { path: valid },
+    "304": { path: valid, before: withEtag(valid) },
+    ...(invalid ? { "400": { path: invalid } } : {}),
+    "401": { path: valid, init: { headers: { "X-Api-Key": "bp_not_a_key" } } },
+    "403": { path: valid, fault: { kind: "status", status: 403, path: upstream } },
+    "404": { path: valid, fault: { kind: "status", status: 404, path: upstream } },
+    "410": { path: valid, fault: { kind: "status", status: 410, path: upstream } },
+    "429": { path: valid, env: { RATE_LIMIT_ANON: refuseAll as never } },
+    "502": { path: valid, fault: { kind: "status", status: 500, path: upstream } },
+    "503": { path: valid, fault: { kind: "status", status: 503, path: upstream } },
+    "504": { path: valid, fault: { kind: "hang", path: upstream }, env: { UPSTREAM_TIMEOUT_MS: "50" } },
+  };
+}
+
+async function signedPurge(body: string, t = Math.floor(Date.now() / 1000)): Promise<RequestInit> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(SECRET),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${t}.${body}`)));
+  const hex = [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return {
+    method: "POST",
+    body,
+    headers: { "BeatPass-Edge-Signature": `t=${t},v1=${hex}`, "Content-Type": "application/json" },
+  };
+}
+
+/** Valid and invalid examples for every catalog route, by operation id. */
+const CATALOG: Record<string, [valid: string, invalid: string | undefined, upstream: string]> = {
+  tracks: ["/v1/tracks?per_page=5", "/v1/tracks?per_page=0", "/tracks"],
+  track: ["/v1/tracks/7?with=tags", "/v1/tracks/abc", "/tracks/7"],
+  trackLyrics: ["/v1/tracks/3/lyrics", "/v1/tracks/0/lyrics", "/tracks/3/lyrics"],
+  trackWave: ["/v1/tracks/7/wave", "/v1/tracks/-1/wave", "/tracks/7/wave"],
+  albums: ["/v1/albums?page=2", "/v1/albums?page=x", "/albums"],
+  album: ["/v1/albums/1?with=tracks", "/v1/albums/1?with=nope", "/albums/1"],
+  artists: ["/v1/artists", "/v1/artists?per_page=1000000000000", "/artists"],
+  artist: ["/v1/artists/3?with=genres", "/v1/artists/99999999999", "/artists/3"],
+  artistTracks: ["/v1/artists/3/tracks", "/v1/artists/x/tracks", "/artists/3/tracks"],
+  artistAlbums: ["/v1/artists/3/albums", "/v1/artists/x/albums", "/artists/3/albums"],
+  playlist: ["/v1/playlists/1", "/v1/playlists/1.5", "/playlists/1"],
+  playlistTracks: ["/v1/playlists/1/tracks", "/v1/playlists/x/tracks", "/playlists/1/tracks"],
+  genres: ["/v1/genres", undefined, "/genres"],
+  tagTracks: ["/v1/tags/dark/tracks", "/v1/tags/%3Cscript%3E/tracks", "/tags/dark/tracks"],
+  tagAlbums: ["/v1/tags/dark/albums", "/v1/tags/%3Cscript%3E/albums", "/tags/dark/albums"],
+  search: ["/v1/search?query=night&types=track", "/v1/search?query=night&types=nope", "/search"],
+  user: ["/v1/users/1", "/v1/users/x", "/users/1"],
+};
+
+const OEMBED = "/oembed?url=https%3A%2F%2Fbeatpass.ca%2Ftrack%2F7";
+const SCENARIOS: Record<string, Record<string, Scenario>> = {
+  ...Object.fromEntries(Object.entries(CATALOG).map(([id, [v, i, u]]) => [id, readScenarios(v, i, u)])),
+  widget: {
+    "200": { path: "/widget/track/7.svg" },
+    "304": { path: "/widget/album/1", before: withEtag("/widget/album/1") },
+    "400": { path: "/widget/track/7?theme=neon" },
+    "401": { path: "/widget/track/7", init: { headers: { "X-Api-Key": "bp_not_a_key" } } },
+    "404": { path: "/widget/playlist/1.svg" },
+    "429": { path: "/widget/track/7", env: { RATE_LIMIT_ANON: refuseAll as never } },
+  },
+  oembed: {
+    "200": { path: OEMBED },
+    "304": { path: OEMBED, before: withEtag(OEMBED) },
+    "400": { path: "/oembed?maxwidth=wide" },
+    "401": { path: OEMBED, init: { headers: { "X-Api-Key": "bp_not_a_key" } } },
+    "404": { path: OEMBED, fault: { kind: "status", status: 404, path: "/tracks/7" } },
+    "429": { path: OEMBED, env: { RATE_LIMIT_ANON: refuseAll as never } },
+    "501": { path: `${OEMBED}&format=xml` },
+    "502": { path: OEMBED, fault: { kind: "status", status: 500, path: "/tracks/7" } },
+    "503": { path: OEMBED, fault: { kind: "status", status: 503, path: "/tracks/7" } },
+    "504": { path: OEMBED, fault: { kind: "hang", path: "/tracks/7" }, env: { UPSTREAM_TIMEOUT_MS: "50" } },
+  },
+  purge: {
+    "200": { path: "/hooks/purge", before: async () => ({}), init: undefined },
+    "400": { path: "/hooks/purge" },
+    "401": { path: "/hooks/purge" },
+    "409": { path: "/hooks/purge" },
+    "413": { path: "/hooks/purge" },
+    "503": { path: "/hooks/purge", env: { PURGE_WEBHOOK_SECRET: undefined } },
+  },
+  health: { "200": { path: "/healthz" } },
+  problemType: { "200": { path: "/problems/not_found" }, "404": { path: "/problems/no_such_code" } },
+  openapi: { "200": { path: "/openapi.json" } },
+  docs: { "200": { path: "/docs" } },
+  index: { "200": { path: "/", init: { headers: { Accept: "application/json" } } } },
+};
+
+/** Purge scenarios need signatures made at call time. */
+async function purgeInit(status: string): Promise<RequestInit> {
+  const body = JSON.stringify({ resources: ["track:7"] });
+  switch (status) {
+    case "200":
+      return signedPurge(body);
+    case "400":
+      return signedPurge(JSON.stringify({ resources: ["nope"] }));
+    case "401":
+      return { ...(await signedPurge(body)), headers: { "BeatPass-Edge-Signature": "t=1,v1=00" } };
+    case "409": {
+      const init = await signedPurge(body);
+      await call("/hooks/purge", init, { PURGE_WEBHOOK_SECRET: SECRET });
+      return init;
+    }
+    case "413":
+      return signedPurge(JSON.stringify({ resources: ["track:7"], pad: "x".repeat(10_000) }));
+    default:
+      return signedPurge(body);
+  }
+}
+
+async function run(op: Operation, status: string, s: Scenario): Promise<Called> {
+  if (s.fault) fake.addFault({ ...s.fault });
+  const extra = s.before ? await s.before() : {};
+  let init: RequestInit = s.init ?? {};
+  const env: Partial<Env> = { ...s.env };
+  if (op.id === "purge") {
+    init = await purgeInit(status);
+    if (!("PURGE_WEBHOOK_SECRET" in env)) env.PURGE_WEBHOOK_SECRET = SECRET;
+  }
+  const headers = new Headers(init.headers);
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+  return call(s.path, { ...init, headers }, env);
+}
+
+describe("the OpenAPI contract", () => {
+  it("has examples for exactly the spec's operations", () => {
+    expect(Object.keys(SCENARIOS).sort()).toEqual(OPERATIONS.map((o) => o.id).sort());
+    expect(OPERATIONS.length).toBe(Object.values(doc.paths).reduce((n, m) => n + Object.keys(m).length, 0));
+  });
+
+  for (const op of OPERATIONS) {
+    describe(`${op.method.toUpperCase()} ${op.path} (${op.id})`, () => {
+      it("documents only statuses a scenario here produces", () => {
+        expect(Object.keys(op.responses).sort()).toEqual(Object.keys(SCENARIOS[op.id] ?? {}).sort());
+      });
+      for (const [status, scenario] of Object.entries(SCENARIOS[op.id] ?? {})) {
+        it(`${status}: answers as documented`, async () => {
+          const res = await run(op, status, scenario);
+          expect(res.status, res.text.slice(0, 300)).toBe(Number(status));
+          checkAgainstSpec(op, res);
+        });
+      }
+    });
+  }
+
+  it("refuses an answer with an undeclared status, content type or shape (the checker can fail)", () => {
+    const getTrack = OPERATIONS.find((o) => o.id === "track") as Operation;
+    const res = (status: number, type: string, text: string) => ({
+      status,
+      headers: new Headers({ "Content-Type": type }),
+      text,
+    });
+    expect(() => checkAgainstSpec(getTrack, res(418, "application/json", "{}"))).toThrow(/not documented/);
+    expect(() => checkAgainstSpec(getTrack, res(200, "text/plain", "hi"))).toThrow(/content type/);
+    expect(() => checkAgainstSpec(getTrack, res(200, "application/json", '{"data":{"id":"x"}}'))).toThrow(/schema/);
+    expect(() =>
+      checkAgainstSpec(getTrack, res(200, "application/json", '{"data":{"id":7,"name":"a","surprise":1}}')),
+    ).toThrow(/schema/);
+  });
+});
