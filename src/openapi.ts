@@ -5,6 +5,7 @@ import { PROBLEMS, problemSchema } from "./errors";
 import { CATALOG_DOCS } from "./routes/catalog";
 import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";
 import { OUTPUT_JSON_SCHEMA } from "./schemas/entities";
+import { INPUT_JSON_SCHEMA } from "./schemas/requests";
 import { WIDGET_HIDE } from "./schemas/widget";
 
 /**
@@ -20,7 +21,7 @@ const jsonSchema = (schema: z.ZodMiniType, io: "input" | "output"): Json => {
     io,
     unrepresentable: "any",
     override: (ctx) => {
-      const out = io === "output" ? OUTPUT_JSON_SCHEMA.get(ctx.zodSchema) : undefined;
+      const out = (io === "output" ? OUTPUT_JSON_SCHEMA : INPUT_JSON_SCHEMA).get(ctx.zodSchema);
       if (!out) return;
       for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Json)[k];
       Object.assign(ctx.jsonSchema, out);
@@ -32,13 +33,30 @@ const jsonSchema = (schema: z.ZodMiniType, io: "input" | "output"): Json => {
 /** Path and query parameters from a zod object schema (its input side: what callers send). */
 function parameters(schema: z.ZodMiniType, where: "path" | "query"): Json[] {
   const js = jsonSchema(schema, "input") as { properties?: Record<string, Json>; required?: string[] };
-  return Object.entries(js.properties ?? {}).map(([name, s]) => ({
-    name,
-    in: where,
-    required: where === "path" || (js.required ?? []).includes(name),
-    schema: s,
-  }));
+  return Object.entries(js.properties ?? {}).map(([name, s]) => {
+    const { "x-param": style, description, ...schema } = s as Json & { "x-param"?: Json; description?: string };
+    return {
+      name,
+      in: where,
+      description: [PARAM_DESCRIPTIONS[name] ?? `The ${name}.`, description].filter(Boolean).join(" "),
+      required: where === "path" || (js.required ?? []).includes(name),
+      ...style,
+      schema,
+    };
+  });
 }
+
+const PARAM_DESCRIPTIONS: Record<string, string> = {
+  id: "BeatPass's numeric id.",
+  name: "Tag name: 1-50 letters, digits, spaces, '_' or '-'.",
+  page: "Page number, from 1.",
+  per_page: "Items per page.",
+  perPage: "Same as per_page (BeatPass's other spelling).",
+  query: "Search text, 1-100 characters.",
+  with: "Related data to include.",
+  types: "Kinds of results to include (default: all).",
+  limit: "Results per kind.",
+};
 
 const problemRef = { $ref: "#/components/responses/Problem" };
 const errorResponses = (codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), problemRef]));
@@ -267,12 +285,35 @@ function staticPaths(): Record<string, Json> {
             name: "kind",
             in: "path",
             required: true,
+            description: "What the card shows.",
             schema: { type: "string", enum: ["track", "artist", "album", "playlist"] },
           },
-          { name: "file", in: "path", required: true, schema: { type: "string", pattern: "^[1-9][0-9]*(\\.svg)?$" } },
-          { name: "theme", in: "query", schema: { type: "string", enum: ["light", "dark", "auto"] } },
-          { name: "size", in: "query", schema: { type: "string", enum: ["compact", "standard"] } },
-          { name: "accent", in: "query", schema: { type: "string", pattern: "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" } },
+          {
+            name: "file",
+            in: "path",
+            required: true,
+            description:
+              "The item's id, with .svg for the SVG card (tracks, artists and albums; a playlist's .svg is 404).",
+            schema: { type: "string", pattern: "^[1-9][0-9]{0,9}(\\.svg)?$" },
+          },
+          {
+            name: "theme",
+            in: "query",
+            description: "Colours; auto follows the viewer's system setting.",
+            schema: { type: "string", enum: ["light", "dark", "auto"] },
+          },
+          {
+            name: "size",
+            in: "query",
+            description: "Card layout.",
+            schema: { type: "string", enum: ["compact", "standard"] },
+          },
+          {
+            name: "accent",
+            in: "query",
+            description: "Accent colour as 3 or 6 hex digits.",
+            schema: { type: "string", pattern: "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" },
+          },
           {
             name: "hide",
             in: "query",
@@ -298,9 +339,26 @@ function staticPaths(): Record<string, Json> {
           "oEmbed 1.0 (JSON) for a BeatPass page URL, so sites and chat apps can embed the card. The html member holds the iframe.",
         tags: ["widgets"],
         parameters: [
-          { name: "url", in: "query", required: true, schema: { type: "string" } },
-          { name: "maxwidth", in: "query", schema: { type: "integer", minimum: 1 } },
-          { name: "maxheight", in: "query", schema: { type: "integer", minimum: 1 } },
+          {
+            name: "url",
+            in: "query",
+            required: true,
+            description: "A BeatPass page URL (https://beatpass.ca/track/<id>, /artist/, /album/, /playlist/).",
+            schema: { type: "string" },
+          },
+          {
+            name: "maxwidth",
+            in: "query",
+            description: "Largest width the consumer can show (px).",
+            schema: { type: "integer", minimum: 1 },
+          },
+          {
+            name: "maxheight",
+            in: "query",
+            description:
+              "Largest height the consumer can show (px); below the standard card's height, the compact one.",
+            schema: { type: "integer", minimum: 1 },
+          },
           {
             name: "format",
             in: "query",
@@ -368,7 +426,13 @@ function staticPaths(): Record<string, Json> {
           "What a problem code means, why it happens and what to do: a page for browsers, JSON otherwise. Problem type URIs resolve here.",
         tags: ["meta"],
         parameters: [
-          { name: "code", in: "path", required: true, schema: { $ref: "#/components/schemas/ProblemCode" } },
+          {
+            name: "code",
+            in: "path",
+            required: true,
+            description: "A problem's code (the last segment of its type URI).",
+            schema: { $ref: "#/components/schemas/ProblemCode" },
+          },
         ],
         responses: {
           "200": {

@@ -14,12 +14,27 @@ export const MAX_QUERY_LENGTH = 100;
 export const MAX_SEARCH_LIMIT = 20;
 export const DEFAULT_SEARCH_LIMIT = 3;
 
+/**
+ * What a caller may send, as the OpenAPI document states it (src/openapi.ts): these schemas
+ * take strings and transform them, which JSON Schema cannot say, so each states the value it
+ * accepts. `x-param` carries parameter-level fields (a comma list's style).
+ */
+export const INPUT_JSON_SCHEMA = new Map<unknown, Record<string, unknown>>();
+function accepts<S>(schema: S, json: Record<string, unknown>): S {
+  INPUT_JSON_SCHEMA.set(schema, json);
+  return schema;
+}
+
 // Digits only: rejects "1e3", "0x1f", " 7", "+7", "7.0" and anything percent-decoded into a path.
 const digitsToNumber = (pattern: RegExp) =>
   z.pipe(z.string().check(z.regex(pattern, "must be a positive integer")), z.transform(Number));
 
 const positiveInt = (max: number) =>
-  digitsToNumber(/^[1-9][0-9]{0,9}$/).check(z.refine((n) => n <= max, `must be at most ${max}`));
+  accepts(digitsToNumber(/^[1-9][0-9]{0,9}$/).check(z.refine((n) => n <= max, `must be at most ${max}`)), {
+    type: "integer",
+    minimum: 1,
+    maximum: max,
+  });
 
 const entityId = positiveInt(2_147_483_647);
 
@@ -33,13 +48,16 @@ export const tagParamsSchema = z.object({
 });
 
 /** A count of at least 1, clamped to `max` rather than refused. */
-const clampedCount = (digits: RegExp, max: number) =>
-  z.pipe(
-    digitsToNumber(digits).check(z.refine((n) => n >= 1, "must be at least 1")),
-    z.transform((n: number) => Math.min(n, max)),
+const clampedCount = (digits: number, max: number) =>
+  accepts(
+    z.pipe(
+      digitsToNumber(new RegExp(`^[0-9]{1,${digits}}$`)).check(z.refine((n) => n >= 1, "must be at least 1")),
+      z.transform((n: number) => Math.min(n, max)),
+    ),
+    { type: "integer", minimum: 1, maximum: 10 ** digits - 1, description: `Larger values are clamped to ${max}.` },
   );
 
-const pageSize = clampedCount(/^[0-9]{1,6}$/, MAX_PER_PAGE);
+const pageSize = clampedCount(6, MAX_PER_PAGE);
 
 const listShape = {
   page: z.optional(positiveInt(MAX_PAGE)),
@@ -73,7 +91,7 @@ export const trackListQuerySchema = z.pipe(
 /** A comma list drawn from `allowed`, deduplicated and sorted so the cache key is canonical. */
 export function commaListSchema<T extends string>(allowed: readonly T[]) {
   const set = new Set<string>(allowed);
-  return z.pipe(
+  const schema = z.pipe(
     z.string().check(z.maxLength(200)),
     z.transform((raw: string, ctx) => {
       const parts = [
@@ -96,6 +114,12 @@ export function commaListSchema<T extends string>(allowed: readonly T[]) {
       return parts.sort().join(",") || undefined;
     }),
   );
+  return accepts(schema, {
+    type: "array",
+    items: { type: "string", enum: [...allowed] },
+    "x-param": { style: "form", explode: false },
+    description: `Comma-separated, any of: ${allowed.join(", ")}.`,
+  });
 }
 
 export const TRACK_WITH = ["album", "artists", "genres", "tags"] as const;
@@ -108,7 +132,7 @@ export const withQuerySchema = (allowed: readonly string[]) => z.object({ with: 
 export const searchQuerySchema = z.object({
   query: searchText,
   types: z.optional(commaListSchema(SEARCH_TYPES)),
-  limit: z._default(clampedCount(/^[0-9]{1,4}$/, MAX_SEARCH_LIMIT), DEFAULT_SEARCH_LIMIT),
+  limit: z._default(clampedCount(4, MAX_SEARCH_LIMIT), DEFAULT_SEARCH_LIMIT),
 });
 
 export const noQuerySchema = z.object({});
