@@ -4,7 +4,7 @@ import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
 import { CATALOG_DOCS } from "./routes/catalog";
 import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";
-import { OUTPUT_JSON_SCHEMA } from "./schemas/entities";
+import { NAMED_SCHEMAS, OUTPUT_JSON_SCHEMA } from "./schemas/entities";
 import { INPUT_JSON_SCHEMA } from "./schemas/requests";
 import { WIDGET_HIDE } from "./schemas/widget";
 
@@ -16,19 +16,48 @@ import { WIDGET_HIDE } from "./schemas/widget";
 
 type Json = Record<string, unknown>;
 
+/** States what a transforming schema accepts or outputs (JSON Schema cannot describe a transform). */
+const stateTransforms = (io: "input" | "output") => (ctx: { zodSchema: unknown; jsonSchema: object }) => {
+  const out = (io === "output" ? OUTPUT_JSON_SCHEMA : INPUT_JSON_SCHEMA).get(ctx.zodSchema);
+  if (!out) return;
+  for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Json)[k];
+  Object.assign(ctx.jsonSchema, out);
+};
+
 const jsonSchema = (schema: z.ZodMiniType, io: "input" | "output"): Json => {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, {
     io,
     unrepresentable: "any",
-    override: (ctx) => {
-      const out = (io === "output" ? OUTPUT_JSON_SCHEMA : INPUT_JSON_SCHEMA).get(ctx.zodSchema);
-      if (!out) return;
-      for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Json)[k];
-      Object.assign(ctx.jsonSchema, out);
-    },
+    override: stateTransforms(io),
   }) as Json;
   return rest;
 };
+
+/** The response name of a catalog route in components (track -> TrackResponse). */
+const responseName = (route: string) =>
+  `${route.replace(/(^|-)(\w)/g, (_, _dash: string, ch: string) => ch.toUpperCase())}Response`;
+
+/**
+ * Every entity and every catalog response as a named component schema, entities referenced
+ * from the responses by $ref, so generated clients get one type per entity.
+ */
+function componentSchemas(): Record<string, Json> {
+  const registry = z.registry<{ id: string }>();
+  for (const [schema, id] of NAMED_SCHEMAS) registry.add(schema, { id });
+  for (const d of CATALOG_DOCS) if (!registry.has(d.response)) registry.add(d.response, { id: responseName(d.name) });
+  registry.add(problemSchema, { id: "Problem" });
+  const { schemas } = z.toJSONSchema(registry, {
+    io: "output",
+    unrepresentable: "any",
+    uri: (id) => `#/components/schemas/${id}`,
+    override: stateTransforms("output"),
+  }) as { schemas: Record<string, Json> };
+  for (const s of Object.values(schemas)) {
+    delete s.$schema;
+    delete s.$id;
+  }
+  return schemas;
+}
 
 /** Path and query parameters from a zod object schema (its input side: what callers send). */
 function parameters(schema: z.ZodMiniType, where: "path" | "query"): Json[] {
@@ -209,7 +238,7 @@ export function buildOpenApi(origin: string): Json {
           "200": {
             description: "BeatPass data",
             headers: cacheHeaders,
-            content: { "application/json": { schema: jsonSchema(d.response, "output") } },
+            content: { "application/json": { schema: { $ref: `#/components/schemas/${responseName(d.name)}` } } },
           },
           "304": { description: "Not modified (If-None-Match matched)" },
           // 400 only where there is something to validate; 403/404/410 are BeatPass's answers, cached.
@@ -251,7 +280,7 @@ export function buildOpenApi(origin: string): Json {
         },
       },
       schemas: {
-        Problem: jsonSchema(problemSchema, "output"),
+        ...componentSchemas(),
         ProblemCode: {
           type: "string",
           enum: Object.keys(PROBLEMS),

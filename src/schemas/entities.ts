@@ -176,6 +176,23 @@ export const paginationSchema = z.object({
   last_page: z.optional(z.number().check(z.int(), z.positive())),
 });
 
+/** The entities under their names in the OpenAPI document's components (src/openapi.ts). */
+export const NAMED_SCHEMAS: [z.ZodMiniType, string][] = [
+  [genreSchema, "Genre"],
+  [tagSchema, "Tag"],
+  [artistRefSchema, "ArtistRef"],
+  [userSchema, "User"],
+  [trackSummarySchema, "TrackSummary"],
+  [albumSchema, "Album"],
+  [trackSchema, "Track"],
+  [artistSchema, "Artist"],
+  [playlistSchema, "Playlist"],
+  [lyricSchema, "Lyric"],
+  [waveSchema, "Wave"],
+  [searchResultsSchema, "SearchResults"],
+  [paginationSchema, "Pagination"],
+];
+
 export type Track = z.infer<typeof trackSchema>;
 export type TrackSummary = z.infer<typeof trackSummarySchema>;
 export type Album = z.infer<typeof albumSchema>;
