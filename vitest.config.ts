@@ -48,6 +48,16 @@ export default defineConfig({
         },
       },
       {
+        // The typed client as a consumer compiles it (tsc, no Workers types).
+        test: {
+          name: "types",
+          include: ["test/types/**/*.test.ts"],
+          environment: "node",
+          // Two or three tsc runs, seconds each on a busy machine.
+          testTimeout: 120_000,
+        },
+      },
+      {
         // The fleet simulation's own machinery (sim/): event queue, storage models.
         test: {
           name: "sim",

@@ -7,7 +7,7 @@ import { corsForApi } from "./http/cors";
 import { observe } from "./http/observe";
 import { problemResponse } from "./http/problem";
 import { logEvent } from "./lib/log";
-import { type CatalogSchema, catalogRoutes } from "./routes/catalog";
+import { catalogRoutes } from "./routes/catalog";
 import { hookRoutes } from "./routes/hooks";
 import { metaRoutes } from "./routes/meta";
 import { oembedRoutes } from "./routes/oembed";
@@ -19,8 +19,8 @@ import { widgetRoutes } from "./routes/widgets";
  * and client limits where they apply, then the routes. onError and notFound live only here, so every
  * failure on every route leaves as the same problem+json.
  */
-/** The app's type for hono/client: `hc<AppType>("https://your-worker")`. */
-export type AppType = Hono<AppEnv, CatalogSchema, "/">;
+/** The app's type for hono/client (src/client.ts: built without the Worker's runtime types). */
+export type { AppType } from "./client";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

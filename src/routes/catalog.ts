@@ -6,6 +6,7 @@ import { cacheKey, canonicalParams, parseKey } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
 import { cacheTagsForKey, invalidBefore, syncPurges } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
+import { CATALOG_CONTRACT } from "../contract";
 import { type AppEnv, type Config, type Env, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { readOnly } from "../http/methods";
@@ -15,33 +16,6 @@ import { validate } from "../http/validate";
 import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { memo } from "../lib/memo-budget";
 import type { Client, Trace } from "../lib/trace";
-import {
-  albumSchema,
-  artistRefSchema,
-  artistSchema,
-  genreSchema,
-  lyricSchema,
-  pageOf,
-  playlistSchema,
-  searchResultsSchema,
-  singleOf,
-  trackSchema,
-  trackSummarySchema,
-  userSchema,
-  waveSchema,
-} from "../schemas/entities";
-import {
-  ALBUM_WITH,
-  ARTIST_WITH,
-  idParamsSchema,
-  listQuerySchema,
-  noQuerySchema,
-  searchQuerySchema,
-  TRACK_WITH,
-  tagParamsSchema,
-  trackListQuerySchema,
-  withQuerySchema,
-} from "../schemas/requests";
 import * as bp from "../upstream/catalog";
 import { isUpstreamFailure, type UpstreamContext, UpstreamError } from "../upstream/client";
 import { check, KEY_FAILURE_MS } from "../upstream/guard";
@@ -100,10 +74,6 @@ export function pickParams(raw: Record<string, string | undefined>, names: reado
   }
   return out;
 }
-
-const none = noQuerySchema;
-const noParams = noQuerySchema;
-const listQuery = listQuerySchema;
 
 /** BeatPass's answers (not failures): cached as negative entries, never hidden behind old data. */
 const ANSWER_STATUSES = [403, 404, 410];
@@ -262,8 +232,6 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
     return input && lookup(config, env, deps, input.params, input.query, trace, input.key);
   };
 
-  // `types` exists only for the type checker: it carries each route's shape into AppType.
-  const types = undefined as unknown as { path: Path; param: z.input<P>; query: z.input<Q>; output: O };
   return {
     path: r.path,
     name: r.name,
@@ -275,195 +243,92 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
     register,
     reload,
     inputOf,
-    types,
   };
 }
 
 const ROUTES = [
   route({
-    path: "/tracks",
-    name: "tracks",
-    summary: "List tracks, optionally filtered by a search query",
-    response: pageOf(trackSummarySchema),
-    family: "list",
-    params: noParams,
-    query: trackListQuerySchema,
+    ...CATALOG_CONTRACT.tracks,
     subject: () => "track list",
     load: (up, _p, q) => bp.listTracks(up, q),
   }),
   route({
-    path: "/tracks/:id",
-    name: "track",
-    summary: "One track with BPM, key, price and licensing",
-    response: singleOf(trackSchema),
-    family: "entity",
-    params: idParamsSchema,
-    query: withQuerySchema(TRACK_WITH),
+    ...CATALOG_CONTRACT.track,
     subject: (p) => `track ${p.id}`,
     load: (up, p, q) => bp.getTrack(up, p.id, q),
   }),
   route({
-    path: "/tracks/:id/lyrics",
-    name: "track-lyrics",
-    summary: "A track's lyrics",
-    response: singleOf(lyricSchema),
-    family: "media",
-    params: idParamsSchema,
-    query: none,
+    ...CATALOG_CONTRACT.trackLyrics,
     subject: (p) => `lyrics for track ${p.id}`,
     load: (up, p) => bp.getTrackLyrics(up, p.id),
   }),
   route({
-    path: "/tracks/:id/wave",
-    name: "track-wave",
-    summary: "A track's waveform peaks",
-    response: singleOf(waveSchema),
-    family: "media",
-    params: idParamsSchema,
-    query: none,
+    ...CATALOG_CONTRACT.trackWave,
     subject: (p) => `waveform for track ${p.id}`,
     load: (up, p) => bp.getTrackWave(up, p.id),
   }),
   route({
-    path: "/albums",
-    name: "albums",
-    summary: "List albums",
-    response: pageOf(albumSchema),
-    family: "list",
-    params: noParams,
-    query: listQuery,
+    ...CATALOG_CONTRACT.albums,
     subject: () => "album list",
     load: (up, _p, q) => bp.listAlbums(up, q),
   }),
   route({
-    path: "/albums/:id",
-    name: "album",
-    summary: "One album",
-    response: singleOf(albumSchema),
-    family: "entity",
-    params: idParamsSchema,
-    query: withQuerySchema(ALBUM_WITH),
+    ...CATALOG_CONTRACT.album,
     subject: (p) => `album ${p.id}`,
     load: (up, p, q) => bp.getAlbum(up, p.id, q),
   }),
   route({
-    path: "/artists",
-    name: "artists",
-    summary: "List artists",
-    response: pageOf(artistRefSchema),
-    family: "list",
-    params: noParams,
-    query: listQuery,
+    ...CATALOG_CONTRACT.artists,
     subject: () => "artist list",
     load: (up, _p, q) => bp.listArtists(up, q),
   }),
   route({
-    path: "/artists/:id",
-    name: "artist",
-    summary: "One artist with profile, albums, top tracks and similar artists",
-    response: singleOf(artistSchema),
-    family: "entity",
-    params: idParamsSchema,
-    query: withQuerySchema(ARTIST_WITH),
+    ...CATALOG_CONTRACT.artist,
     subject: (p) => `artist ${p.id}`,
     load: (up, p, q) => bp.getArtist(up, p.id, q),
   }),
   route({
-    path: "/artists/:id/tracks",
-    name: "artist-tracks",
-    summary: "An artist's tracks",
-    response: pageOf(trackSummarySchema),
-    family: "list",
-    params: idParamsSchema,
-    query: listQuery,
+    ...CATALOG_CONTRACT.artistTracks,
     subject: (p) => `artist ${p.id}`,
     load: (up, p, q) => bp.listArtistTracks(up, p.id, q),
   }),
   route({
-    path: "/artists/:id/albums",
-    name: "artist-albums",
-    summary: "An artist's albums",
-    response: pageOf(albumSchema),
-    family: "list",
-    params: idParamsSchema,
-    query: listQuery,
+    ...CATALOG_CONTRACT.artistAlbums,
     subject: (p) => `artist ${p.id}`,
     load: (up, p, q) => bp.listArtistAlbums(up, p.id, q),
   }),
   route({
-    path: "/playlists/:id",
-    name: "playlist",
-    summary: "One playlist with its first page of tracks",
-    response: singleOf(playlistSchema),
-    family: "entity",
-    params: idParamsSchema,
-    query: none,
+    ...CATALOG_CONTRACT.playlist,
     subject: (p) => `playlist ${p.id}`,
     load: (up, p) => bp.getPlaylist(up, p.id),
   }),
   route({
-    path: "/playlists/:id/tracks",
-    name: "playlist-tracks",
-    summary: "A playlist's tracks",
-    response: pageOf(trackSummarySchema),
-    family: "list",
-    params: idParamsSchema,
-    query: listQuery,
+    ...CATALOG_CONTRACT.playlistTracks,
     subject: (p) => `playlist ${p.id}`,
     load: (up, p, q) => bp.listPlaylistTracks(up, p.id, q),
   }),
   route({
-    path: "/genres",
-    name: "genres",
-    summary: "All genres",
-    response: pageOf(genreSchema),
-    family: "taxonomy",
-    params: noParams,
-    query: none,
+    ...CATALOG_CONTRACT.genres,
     subject: () => "genre list",
     load: (up) => bp.listGenres(up),
   }),
   route({
-    path: "/tags/:name/tracks",
-    name: "tag-tracks",
-    summary: "Tracks with a tag",
-    response: pageOf(trackSummarySchema),
-    family: "list",
-    params: tagParamsSchema,
-    query: listQuery,
+    ...CATALOG_CONTRACT.tagTracks,
     subject: (p) => `tag "${p.name}"`,
     load: (up, p, q) => bp.listTagTracks(up, p.name, q),
   }),
   route({
-    path: "/tags/:name/albums",
-    name: "tag-albums",
-    summary: "Albums with a tag",
-    response: pageOf(albumSchema),
-    family: "list",
-    params: tagParamsSchema,
-    query: listQuery,
+    ...CATALOG_CONTRACT.tagAlbums,
     subject: (p) => `tag "${p.name}"`,
     load: (up, p, q) => bp.listTagAlbums(up, p.name, q),
   }),
   route({
-    path: "/search",
-    name: "search",
-    summary: "Search tracks, albums, artists, playlists and users",
-    response: singleOf(searchResultsSchema),
-    family: "search",
-    params: noParams,
-    query: searchQuerySchema,
+    ...CATALOG_CONTRACT.search,
     subject: () => "search results",
     load: (up, _p, q) => bp.search(up, q),
   }),
   route({
-    path: "/users/:id",
-    name: "user",
-    summary: "A user's public profile",
-    response: singleOf(userSchema),
-    family: "entity",
-    params: idParamsSchema,
-    query: none,
+    ...CATALOG_CONTRACT.user,
     subject: (p) => `user ${p.id}`,
     load: (up, p) => bp.getUser(up, p.id),
   }),
@@ -545,21 +410,3 @@ export function catalogRoutes(): Hono<AppEnv> {
   for (const r of ROUTES) r.register(app);
   return app;
 }
-
-type RouteTypes = (typeof ROUTES)[number]["types"];
-
-/**
- * The /v1 routes as a Hono schema, so `hc<AppType>()` from hono/client gives TypeScript
- * consumers typed paths, parameters and bodies. Built from the route table above; the app
- * registers routes in a loop, which Hono's own inference cannot follow.
- */
-export type CatalogSchema = {
-  [R in RouteTypes as `/v1${R["path"]}`]: {
-    $get: {
-      input: (Record<never, never> extends R["param"] ? unknown : { param: R["param"] }) & { query: R["query"] };
-      output: R["output"];
-      outputFormat: "json";
-      status: 200;
-    };
-  };
-};

@@ -1,0 +1,111 @@
+import type { Hono } from "hono";
+import type * as z from "zod/mini";
+import type { CATALOG_CONTRACT } from "./contract";
+import type { Problem } from "./errors";
+
+/**
+ * The Worker's type for hono/client: `hc<AppType>("https://your-worker")`. Built from the
+ * route contract (contract.ts: zod schemas only), not from the running app, so a consumer
+ * compiles it with nothing but the DOM lib: no Workers types, no bindings (`npm run
+ * build:types` writes types/client.d.ts). Each route's answers are a union by status, so
+ * `if (res.status === 404)` narrows `res.json()` to the problem body.
+ */
+
+type Contract = typeof CATALOG_CONTRACT;
+type Route = Contract[keyof Contract];
+
+/** What a /v1 route may answer with a problem (the OpenAPI document has each route's own list). */
+type CatalogProblemStatus = 400 | 401 | 403 | 404 | 410 | 429 | 500 | 502 | 503 | 504;
+type ProblemStatus = 400 | 401 | 404 | 405 | 409 | 413 | 429 | 500 | 501 | 502 | 503 | 504;
+
+type Answers<I, O, Status extends number> =
+  | { input: I; output: O; outputFormat: "json"; status: 200 }
+  | { input: I; output: Problem; outputFormat: "json"; status: Status }
+  | { input: I; output: ""; outputFormat: "text"; status: 304 };
+
+type RouteInput<R extends Route> = (Record<never, never> extends z.input<R["params"]>
+  ? unknown
+  : { param: z.input<R["params"]> }) & { query: z.input<R["query"]> };
+
+type CatalogSchema = {
+  [K in keyof Contract as `/v1${Contract[K]["path"]}`]: {
+    $get: Answers<RouteInput<Contract[K]>, z.output<Contract[K]["response"]>, CatalogProblemStatus>;
+  };
+};
+
+/** oEmbed 1.0 rich response (README, "Widgets"). */
+export interface OEmbed {
+  version: "1.0";
+  type: "rich";
+  provider_name: string;
+  provider_url: string;
+  title: string;
+  author_name?: string;
+  author_url?: string;
+  html: string;
+  width: number;
+  height: number;
+  cache_age: number;
+}
+
+export interface PurgeResult {
+  purged: string[];
+  collections: true;
+  purged_at: string;
+}
+
+export interface Health {
+  status: "ok" | "warn" | "error";
+  token_configured: boolean;
+  upstream_base: string | null;
+  [detail: string]: unknown;
+}
+
+type WidgetQuery = { theme?: string; size?: string; accent?: string; hide?: string };
+
+type ServiceSchema = {
+  "/widget/:kind/:file": {
+    $get:
+      | {
+          input: { param: { kind: "track" | "artist" | "album" | "playlist"; file: string }; query: WidgetQuery };
+          output: string;
+          outputFormat: "text";
+          status: 200 | 304;
+        }
+      | {
+          input: { param: { kind: "track" | "artist" | "album" | "playlist"; file: string }; query: WidgetQuery };
+          output: Problem;
+          outputFormat: "json";
+          status: 400 | 401 | 404 | 429;
+        };
+  };
+  "/oembed": {
+    $get: Answers<
+      { query: { url: string; maxwidth?: string; maxheight?: string; format?: string } },
+      OEmbed,
+      400 | 401 | 404 | 429 | 501 | 502 | 503 | 504
+    >;
+  };
+  "/hooks/purge": {
+    $post:
+      | { input: { json: { resources: string[] } }; output: PurgeResult; outputFormat: "json"; status: 200 }
+      | { input: { json: { resources: string[] } }; output: Problem; outputFormat: "json"; status: ProblemStatus };
+  };
+  "/healthz": { $get: { input: unknown; output: Health; outputFormat: "json"; status: 200 } };
+  "/problems/:code": {
+    $get:
+      | {
+          input: { param: { code: Problem["code"] } };
+          output: { code: Problem["code"]; title: string; status: number; why: string; todo: string };
+          outputFormat: "json";
+          status: 200;
+        }
+      | { input: { param: { code: string } }; output: Problem; outputFormat: "json"; status: 404 };
+  };
+};
+
+export type ApiSchema = CatalogSchema & ServiceSchema;
+
+// biome-ignore lint/complexity/noBannedTypes: Hono's own name for "no bindings, no variables".
+export type AppType = Hono<{}, ApiSchema, "/">;
+export type { Problem };
