@@ -33,7 +33,18 @@ const ROOT = process.cwd();
 // vitest 5 needs Node 22+: use the project's own Node (node-linux-*) even when this script
 // was started with an older one.
 const NODE = existsSync(join(ROOT, "node_modules/.bin/node")) ? join(ROOT, "node_modules/.bin/node") : process.execPath;
-const COPY = ["src", "test", "fake", "vitest.config.ts", "wrangler.toml", "tsconfig.json", "package.json"];
+const COPY = [
+  "src",
+  "test",
+  "fake",
+  "scripts",
+  "sim",
+  "vitest.config.ts",
+  "wrangler.toml",
+  "tsconfig.json",
+  "tsconfig.types.json",
+  "package.json",
+];
 // A run that takes this long is a hang the mutant caused (the suite takes about a minute).
 const RUN_BUDGET_MS = 5 * 60_000;
 
@@ -135,7 +146,7 @@ function finish(m, run, stage, t0) {
   return { m, result, stage, ms: Date.now() - t0, killedBy: run.passed ? undefined : run.failure };
 }
 
-/** Runs the Worker project of vitest in `dir`: the given files, or all of them. */
+/** Runs the Worker and types projects of vitest in `dir`: the given files, or all of them. */
 function vitest(dir, files) {
   const report = join(dir, "mutant-result.json");
   rmSync(report, { force: true });
@@ -147,6 +158,9 @@ function vitest(dir, files) {
         "run",
         "--project",
         "workers",
+        // The client types' project (tsc runs): the OpenAPI and AppType mutants are judged there.
+        "--project",
+        "types",
         "--bail=1",
         "--reporter=dot",
         "--reporter=json",

@@ -353,7 +353,7 @@ function staticPaths(): Record<string, Json> {
         responses: {
           "200": {
             description: "The card, or an error card (X-Problem-Code tells which)",
-            content: { "text/html": {}, "image/svg+xml": {} },
+            content: { "text/html": { schema: { type: "string" } }, "image/svg+xml": { schema: { type: "string" } } },
           },
           ...notModified,
           ...errorResponses([400, 401, 404, 429]),
@@ -494,7 +494,9 @@ function staticPaths(): Record<string, Json> {
         summary: "This document",
         description: "This OpenAPI 3.1 document, generated from the schemas the routes validate and answer with.",
         tags: ["meta"],
-        responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": {} } } },
+        responses: {
+          "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } },
+        },
       },
     },
     "/docs": {

@@ -45,6 +45,16 @@ export const EDGE = [
     tests: [T.contract],
     why: "A documented field the service never sends would pass unnoticed.",
   },
+  {
+    id: "contract-flags-untyped",
+    file: "src/schemas/entities.ts",
+    from: `  { type: "boolean" },
+);`,
+    to: `  {},
+);`,
+    tests: [T.clientTypes],
+    why: "Generated clients would type verified, public and collaborative as unknown.",
+  },
   // ---- problem types and Retry-After ----
   {
     id: "problem-public-base-ignored",

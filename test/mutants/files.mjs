@@ -13,6 +13,7 @@ export const T = {
   upstreamTrust: "test/integration/upstream-trust.test.ts",
   sharedCache: "test/integration/shared-cache.test.ts",
   contract: "test/integration/contract.test.ts",
+  clientTypes: "test/types/client.test.ts",
   unitCache: "test/unit/cache.test.ts",
   unitUpstream: "test/unit/upstream.test.ts",
   unitRender: "test/unit/render.test.ts",
