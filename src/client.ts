@@ -61,6 +61,17 @@ export interface Health {
   [detail: string]: unknown;
 }
 
+export interface RouteIndex {
+  name: string;
+  description: string;
+  routes: string[];
+  widgets: string[];
+  oembed: string;
+  health: string;
+  openapi: string;
+  docs: string;
+}
+
 type WidgetQuery = { theme?: string; size?: string; accent?: string; hide?: string };
 
 type ServiceSchema = {
@@ -92,6 +103,10 @@ type ServiceSchema = {
       | { input: { json: { resources: string[] } }; output: Problem; outputFormat: "json"; status: ProblemStatus };
   };
   "/healthz": { $get: { input: unknown; output: Health; outputFormat: "json"; status: 200 } };
+  /** The route index with Accept: application/json (a browser gets the demo page). */
+  "/": { $get: { input: unknown; output: RouteIndex; outputFormat: "json"; status: 200 } };
+  "/openapi.json": { $get: { input: unknown; output: Record<string, unknown>; outputFormat: "json"; status: 200 } };
+  "/docs": { $get: { input: unknown; output: string; outputFormat: "text"; status: 200 } };
   "/problems/:code": {
     $get:
       | {

@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import type { TtlFamily } from "./cache/policy";
 import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
+import { READ_METHODS } from "./http/methods";
 import { CATALOG_DOCS } from "./routes/catalog";
 import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";
 import { NAMED_SCHEMAS, OUTPUT_JSON_SCHEMA } from "./schemas/entities";
@@ -216,6 +217,40 @@ const FAMILY_NOTE: Record<TtlFamily, string> = {
   negative: "Cached as an answer that something does not exist.",
 };
 
+/**
+ * HEAD and OPTIONS beside every GET (src/http/methods.ts, readOnly): HEAD answers as GET
+ * without the body; OPTIONS answers 204 with Allow; any other method is 405.
+ */
+function withReadMethods(paths: Record<string, Json>): void {
+  for (const ops of Object.values(paths)) {
+    const get = ops.get as (Json & { responses: Record<string, Json> }) | undefined;
+    if (!get) continue;
+    ops.head = {
+      operationId: `${get.operationId}Head`,
+      summary: `${get.summary} (headers only)`,
+      description: "The same answer as GET, without its body.",
+      tags: get.tags,
+      parameters: get.parameters,
+      responses: Object.fromEntries(
+        Object.entries(get.responses).map(([status, r]) => [
+          status,
+          { description: typeof r.description === "string" ? r.description : "A problem (its body omitted)" },
+        ]),
+      ),
+    };
+    ops.options = {
+      operationId: `${get.operationId}Options`,
+      summary: "The methods this path takes",
+      description: `${READ_METHODS} (any other method answers 405 method_not_allowed with the same Allow header). A CORS preflight on the JSON routes gets its Access-Control headers here too.`,
+      tags: get.tags,
+      parameters: (get.parameters as Json[] | undefined)?.filter((p) => p.in === "path"),
+      responses: {
+        "204": { description: "No content", headers: { Allow: { schema: { const: READ_METHODS } } } },
+      },
+    };
+  }
+}
+
 /** The tags operations use, declared once with what they group. */
 const TAGS = [
   { name: "catalog", description: "BeatPass catalog data as JSON, cached at the edge." },
@@ -248,6 +283,7 @@ export function buildOpenApi(origin: string): Json {
     };
   }
   Object.assign(paths, staticPaths());
+  withReadMethods(paths);
   return {
     openapi: "3.1.0",
     info: {

@@ -554,10 +554,15 @@ describe("OpenAPI", () => {
     const documented = new Set(
       Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)),
     );
+    const routes = createApp().routes.map((r) => ({ ...r, path: r.path.replace(/:(\w+)/g, "{$1}") }));
+    // GET routes also answer HEAD; a path registered for ALL beside its GET (readOnly) answers OPTIONS.
+    const gets = new Set(routes.filter((r) => r.method === "GET").map((r) => r.path));
     const served = new Set(
-      createApp()
-        .routes.filter((r) => r.method !== "ALL")
-        .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`),
+      routes.flatMap((r) => {
+        if (r.method === "GET") return [`GET ${r.path}`, `HEAD ${r.path}`];
+        if (r.method === "ALL") return gets.has(r.path) ? [`OPTIONS ${r.path}`] : [];
+        return [`${r.method} ${r.path}`];
+      }),
     );
     expect([...documented].sort()).toEqual([...served].sort());
   });
