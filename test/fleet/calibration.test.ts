@@ -9,21 +9,26 @@ import { type Fleet, startFleet, startUpstream, type Upstream, until } from "./f
 // fake BeatPass on loopback), and the two must agree within 10% on what the model exists to
 // predict: requests sent to BeatPass and KV writes.
 //
-// The scenario: four tracks, each asked once a second for 40 s, alternating between the two
+// The scenario: four tracks, each asked every 0.8 s for 40 s, alternating between the two
 // isolates; entity TTLs of seconds (soft 3 s) so the refresh cycle repeats a dozen times, and
 // a 30 s staleIfError so KV copies are rewritten (past half their lifetime) during the run.
 // Only the memory tier is on: miniflare's Cache API is not one data centre's shared cache.
-// Request times sit half-way between TTL boundaries, so a loaded machine adding tens of
-// milliseconds to each request does not change which request finds a copy stale.
+// A copy is fetched at a request's time, so every later request of its key finds it a
+// multiple of 0.8 s old: 2.4 s (fresh) or 3.2 s (stale), at least 0.2 s from the 3 s
+// boundary, and a KV copy is rewritten at 16 s old, 1 s past half of 30 s. A loaded machine
+// delaying requests by tens of milliseconds does not change which request refreshes what.
+// (Asked once a second, a key's copy was exactly 3 s old at a request: a few ms of delay
+// decided between fresh and stale, and a busy CI run counted 14 KV writes against 12.)
 
 const SECONDS = 40;
+const INTERVAL_S = 0.8;
 const TRACKS = [1, 2, 3, 4];
 const VARS = {
   CACHE_POLICY: JSON.stringify({ entity: { soft: 3, hard: 6, staleIfError: 30 } }),
   CACHE_FAST_TIERS: "memory",
 };
-const SCRIPT = Array.from({ length: SECONDS }, (_, t) =>
-  TRACKS.map((id, k) => ({ at: t + k * 0.1 + 0.05, isolate: (t + k) % 2, id })),
+const SCRIPT = Array.from({ length: Math.round(SECONDS / INTERVAL_S) }, (_, n) =>
+  TRACKS.map((id, k) => ({ at: n * INTERVAL_S + k * 0.1 + 0.05, isolate: (n + k) % 2, id })),
 ).flat();
 
 let upstream: Upstream;
