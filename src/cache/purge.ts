@@ -59,6 +59,12 @@ const EMBEDS_OTHERS = new Set([
   "tag-albums",
 ]);
 
+/**
+ * Tag of what changes with a deploy, never with BeatPass data (the index, the OpenAPI
+ * document, docs, problem types, a 404 for a path that does not exist): no purge names it.
+ */
+export const META_TAG = "meta";
+
 /** Tag of every collection response (lists, search, items that embed others): any purge clears them. */
 export const COLLECTIONS_TAG = "collections";
 

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { META_TAG } from "../cache/purge";
 import type { AppEnv, Env } from "../env";
 import { type ApiError, DEFAULT_RETRY_AFTER_SECONDS, NOT_RETRYABLE, PROBLEM_CACHE_SECONDS, toProblem } from "../errors";
 import { logEvent } from "../lib/log";
@@ -16,6 +17,9 @@ export function problemResponse(c: Context<AppEnv>, err: ApiError): Response {
     "Content-Type": PROBLEM_CONTENT_TYPE,
     "Cache-Control": maxAge ? `public, max-age=${maxAge}` : "no-store",
   };
+  // A cacheable problem about a resource carries that resource's tags (routes/catalog.ts);
+  // one about no resource (a path or code that does not exist) changes only with a deploy.
+  if (maxAge && !headers["Cache-Tag"]) headers["Cache-Tag"] = META_TAG;
   if (err.status >= 500 && !headers["Retry-After"] && !NOT_RETRYABLE[err.code]) {
     headers["Retry-After"] = String(DEFAULT_RETRY_AFTER_SECONDS);
   }

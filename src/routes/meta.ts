@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { META_TAG } from "../cache/purge";
 import { cacheStats } from "../cache/stats";
 import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
@@ -21,6 +22,7 @@ export function metaRoutes(): Hono<AppEnv> {
 
   app.get("/", async (c) => {
     c.header("Cache-Control", "public, max-age=300");
+    c.header("Cache-Tag", META_TAG);
     c.header("Vary", "Accept");
     // Browsers get the demo page; API clients asking for JSON get the route index.
     if (!(c.req.header("Accept") ?? "").includes("application/json")) {
@@ -48,12 +50,14 @@ export function metaRoutes(): Hono<AppEnv> {
 
   app.get("/openapi.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");
+    c.header("Cache-Tag", META_TAG);
     return c.body(openApiFor(new URL(c.req.url).origin).text, 200, { "Content-Type": "application/json" });
   });
   readOnly(app, "/openapi.json");
 
   app.get("/docs", async (c) => {
     c.header("Cache-Control", "public, max-age=300");
+    c.header("Cache-Tag", META_TAG);
     c.header(
       "Content-Security-Policy",
       `default-src 'none'; style-src 'sha256-${await sha256Base64(DOCS_CSS)}'; img-src data:; base-uri 'none'; form-action 'none'`,
@@ -69,6 +73,7 @@ export function metaRoutes(): Hono<AppEnv> {
     if (!Object.hasOwn(PROBLEMS, code)) throw new ApiError("not_found", "There is no such problem type.");
     const p = PROBLEMS[code as ProblemCode];
     c.header("Cache-Control", "public, max-age=86400");
+    c.header("Cache-Tag", META_TAG);
     c.header("Vary", "Accept");
     if (prefersHtml(c.req.header("Accept"))) {
       c.header(

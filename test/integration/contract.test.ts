@@ -49,6 +49,10 @@ const OPERATIONS: Operation[] = Object.entries(doc.paths).flatMap(([path, method
 function checkAgainstSpec(op: Operation, res: { status: number; headers: Headers; text: string }): void {
   const declared = op.responses[String(res.status)];
   if (!declared) throw new Error(`${op.id}: status ${res.status} is not documented`);
+  // Whatever a shared cache may keep names what it is about, so a tag purge can reach it.
+  const cacheable = /^public/.test(res.headers.get("Cache-Control") ?? "") && op.method !== "options";
+  if (cacheable && !res.headers.get("Cache-Tag"))
+    throw new Error(`${op.id}: cacheable ${res.status} without Cache-Tag`);
   if (!declared.content) {
     if (res.text !== "") throw new Error(`${op.id}: ${res.status} is documented without a body, got one`);
     return;
