@@ -354,6 +354,8 @@ export const EDGE = [
     to: `detail: \`BeatPass failed with status \${status}.\` };`,
     tests: [T.errors],
     why: "A 502 without Retry-After.",
+    equivalent:
+      "problemResponse (src/http/problem.ts) gives every retryable 5xx without its own Retry-After the default 30 s: the same header as the mapping's",
   },
   {
     id: "mapping-4xx-blames-caller",
