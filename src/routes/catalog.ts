@@ -50,9 +50,9 @@ interface ReadRoute<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path exten
  * the parameters its schemas read: unknown parameters and padding are dropped by validation
  * anyway, so they make no new entries. Shared by the handlers and `reload`, byte-bounded.
  */
-const validated = memo<{ params: unknown; query: unknown; key: string }>("validated", {
+const validated = memo<{ params: unknown; query: unknown; key: string; tags: string[] }>("validated", {
   // The parsed values hold at most the raw text (the memo key) again, in small objects.
-  sizeOf: (v, memoKey) => stringBytes(v.key) + stringBytes(memoKey) + 3 * SMALL_OBJECT_BYTES,
+  sizeOf: (v, memoKey) => 2 * stringBytes(v.key) + stringBytes(memoKey) + 4 * SMALL_OBJECT_BYTES,
 });
 /** A longer key is not worth remembering (real ones are far shorter): validate it each time. */
 const MAX_VALIDATED_KEY_CHARS = 1024;
@@ -129,7 +129,7 @@ async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): 
 export { tierDeps } from "./deps";
 
 function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O>(r: ReadRoute<P, Q, Path, O>) {
-  type Input = { params: z.output<P>; query: z.output<Q>; key: string };
+  type Input = { params: z.output<P>; query: z.output<Q>; key: string; tags: string[] };
   const paramNames = schemaKeys(r.params);
   const queryNames = schemaKeys(r.query);
   // The names never overlap ("?" is percent-encoded inside canonicalParams).
@@ -139,6 +139,14 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
   };
   const remembered = (memoKey: string | undefined) =>
     memoKey === undefined ? undefined : (validated.get(memoKey) as Input | undefined);
+  /** Validated parameters with their cache key and Cache-Tag, remembered under `memoKey`. */
+  const remember = async (memoKey: string | undefined, params: z.output<P>, query: z.output<Q>) => {
+    const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
+    // Cache-Tag is a function of the key: worked out once per distinct request, not per hit.
+    const input: Input = { params, query, key, tags: cacheTagsForKey(key) };
+    if (memoKey !== undefined) validated.set(memoKey, input);
+    return input;
+  };
   async function lookup(
     config: Config,
     env: Env,
@@ -187,8 +195,7 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
       if (!input) {
         const params = validate("path", r.params, rawParams);
         const query = validate("query", r.query, rawQuery);
-        input = { params, query, key: await cacheKey(r.name, { ...(params as object), ...(query as object) }) };
-        if (memoKey !== undefined) validated.set(memoKey, input);
+        input = await remember(memoKey, params, query);
       }
       const { params, query } = input;
       const config = requireConfig(c.env);
@@ -201,7 +208,7 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
         const served = await traced(trace, () => getOrLoad(deps, opts));
         throwIfNegative(served, r.path, r.subject(params), opts.key);
         const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
-        return cachedJson(c, served, opts.policy, cacheTagsForKey(opts.key), upstreamStatus);
+        return cachedJson(c, served, opts.policy, input.tags, upstreamStatus);
       } catch (err) {
         throw problemFor(err, r.subject(params));
       }
@@ -219,9 +226,7 @@ function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends st
       const params = r.params.safeParse(rawParams);
       const query = r.query.safeParse(rawQuery);
       if (!params.success || !query.success) return undefined;
-      const key = await cacheKey(r.name, { ...(params.data as object), ...(query.data as object) });
-      input = { params: params.data, query: query.data, key };
-      if (memoKey !== undefined) validated.set(memoKey, input);
+      input = await remember(memoKey, params.data, query.data);
     }
     return input;
   };

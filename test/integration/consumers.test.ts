@@ -15,13 +15,13 @@ import { DOCUMENTED_LIMITS, DOCUMENTED_MAX_PURGE_BODY_BYTES } from "../helpers/d
 import { byTag, parse, text } from "../helpers/dom";
 import { createKey, randomKey } from "../helpers/keys";
 import { kvFailingReads } from "../helpers/kv";
+import { hmac, SIGNATURE_HEADER, signedPurge } from "../helpers/purge";
 import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
 const SECRET = "purge-secret-for-tests-0123456789abcdef";
-// README, "Purge": the header, its format and the tolerance, written out rather than imported.
-const SIGNATURE_HEADER = "BeatPass-Edge-Signature";
+// README, "Purge": the tolerance, written out rather than imported.
 const TOLERANCE_SECONDS = 300;
 // README, "API keys": "A revocation reaches every isolate within a minute."
 const REVOCATION_DELAY_MS = 60_000;
@@ -31,26 +31,9 @@ const PURGE_REACHES_OTHERS_MS = 5_000;
 const MAX_REQUEST_ID = 64;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** HMAC-SHA256 in hex, computed here rather than with the Worker's own helper. */
-async function hmac(secret: string, message: string): Promise<string> {
-  const enc = new TextEncoder();
-  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(message)));
-  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** A purge request signed as README "Purge" describes. */
-async function signed(body: string, opts: { t?: number; secret?: string; header?: string } = {}) {
-  const t = opts.t ?? Math.floor(Date.now() / 1000);
-  const sig = await hmac(opts.secret ?? SECRET, `${t}.${body}`);
-  return {
-    method: "POST",
-    body,
-    headers: { [SIGNATURE_HEADER]: opts.header ?? `t=${t},v1=${sig}`, "Content-Type": "application/json" },
-  };
-}
+/** A purge request signed as README "Purge" describes (with SECRET unless told otherwise). */
+const signed = (body: string, opts: { t?: number; secret?: string; header?: string } = {}) =>
+  signedPurge(opts.secret ?? SECRET, body, opts);
 const purge = (init: RequestInit, override: Partial<Env> = {}) =>
   call("/hooks/purge", init, { PURGE_WEBHOOK_SECRET: SECRET, ...override });
 const purgeBody = (...resources: string[]) => JSON.stringify({ resources });

@@ -2,6 +2,7 @@ import { Validator } from "@cfworker/json-schema";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { openApiFor } from "../../src/openapi";
+import { SIGNATURE_HEADER, signedPurge } from "../helpers/purge";
 import { type Called, call, ORIGIN } from "../helpers/request";
 import { type FakeFault, fake } from "../helpers/upstream";
 
@@ -102,22 +103,7 @@ function readScenarios(valid: string, invalid: string | undefined, upstream: str
   };
 }
 
-async function signedPurge(body: string, t = Math.floor(Date.now() / 1000)): Promise<RequestInit> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(SECRET),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${t}.${body}`)));
-  const hex = [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return {
-    method: "POST",
-    body,
-    headers: { "BeatPass-Edge-Signature": `t=${t},v1=${hex}`, "Content-Type": "application/json" },
-  };
-}
+const signed = (body: string) => signedPurge(SECRET, body);
 
 /** Valid and invalid examples for every catalog route, by operation id. */
 const CATALOG: Record<string, [valid: string, invalid: string | undefined, upstream: string]> = {
@@ -164,7 +150,7 @@ const SCENARIOS: Record<string, Record<string, Scenario>> = {
     "504": { path: OEMBED, fault: { kind: "hang", path: "/tracks/7" }, env: { UPSTREAM_TIMEOUT_MS: "50" } },
   },
   purge: {
-    "200": { path: "/hooks/purge", before: async () => ({}), init: undefined },
+    "200": { path: "/hooks/purge" },
     "400": { path: "/hooks/purge" },
     "401": { path: "/hooks/purge" },
     "409": { path: "/hooks/purge" },
@@ -204,20 +190,20 @@ async function purgeInit(status: string): Promise<RequestInit> {
   const body = JSON.stringify({ resources: ["track:7"] });
   switch (status) {
     case "200":
-      return signedPurge(body);
+      return signed(body);
     case "400":
-      return signedPurge(JSON.stringify({ resources: ["nope"] }));
+      return signed(JSON.stringify({ resources: ["nope"] }));
     case "401":
-      return { ...(await signedPurge(body)), headers: { "BeatPass-Edge-Signature": "t=1,v1=00" } };
+      return { ...(await signed(body)), headers: { [SIGNATURE_HEADER]: "t=1,v1=00" } };
     case "409": {
-      const init = await signedPurge(body);
+      const init = await signed(body);
       await call("/hooks/purge", init, { PURGE_WEBHOOK_SECRET: SECRET });
       return init;
     }
     case "413":
-      return signedPurge(JSON.stringify({ resources: ["track:7"], pad: "x".repeat(10_000) }));
+      return signed(JSON.stringify({ resources: ["track:7"], pad: "x".repeat(10_000) }));
     default:
-      return signedPurge(body);
+      return signed(body);
   }
 }
 
