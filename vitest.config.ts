@@ -1,6 +1,10 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { buildRaster } from "./raster/build.mjs";
 import { CANARY_TOKEN, FAKE_API_BASE } from "./test/helpers/constants.ts";
+
+// The PNG rasteriser runs beside the Worker under test as the Worker its RASTER binding names.
+const raster = buildRaster(".build/raster");
 
 export default defineConfig({
   test: {
@@ -18,6 +22,7 @@ export default defineConfig({
                 BEATPASS_API_BASE: FAKE_API_BASE,
                 IMAGE_HOSTS: "fake-beatpass.test,beatpass.ca,*.beatpass.ca",
               },
+              workers: [{ name: "beatpass-edge-raster", compatibilityDate: "2026-11-01", ...raster }],
             },
           }),
         ],

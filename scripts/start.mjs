@@ -32,6 +32,11 @@ const wrangler = spawn(
   [
     "node_modules/wrangler/bin/wrangler.js",
     "dev",
+    // The proxy, and the PNG rasteriser it reaches through its RASTER service binding.
+    "-c",
+    "wrangler.toml",
+    "-c",
+    "raster/wrangler.toml",
     "--local",
     "--ip",
     "127.0.0.1",

@@ -8,6 +8,7 @@ import { observe } from "./http/observe";
 import { problemResponse } from "./http/problem";
 import { logEvent } from "./lib/log";
 import { catalogRoutes } from "./routes/catalog";
+import { demoRoutes } from "./routes/demo";
 import { hookRoutes } from "./routes/hooks";
 import { metaRoutes } from "./routes/meta";
 import { oembedRoutes } from "./routes/oembed";
@@ -28,12 +29,14 @@ export function createApp(): Hono<AppEnv> {
   app.use(observe);
 
   for (const path of ["/v1/*", "/oembed", "/healthz", "/openapi.json"]) app.use(path, corsForApi);
-  for (const path of ["/v1/*", "/widget/*", "/oembed"]) app.use(path, clientLimits);
+  // Cards identify their client themselves and charge only misses (routes/widgets.ts).
+  for (const path of ["/v1/*", "/oembed"]) app.use(path, clientLimits);
 
   app.route("/v1", catalogRoutes());
   app.route("/", hookRoutes());
   app.route("/", widgetRoutes());
   app.route("/", oembedRoutes());
+  app.route("/", demoRoutes());
   app.route("/", metaRoutes());
 
   app.notFound((c) => problemResponse(c, new ApiError("not_found", "No route matches this path.")));

@@ -39,6 +39,8 @@ export interface Env {
   REQUEST_LOG?: string;
   /** Base of problem `type` URIs (default: the request's origin); see src/http/problem.ts. */
   PUBLIC_BASE_URL?: string;
+  /** The PNG rasteriser, a second Worker (raster/); without it .png cards answer 503. */
+  RASTER?: Fetcher;
   /** Workers Rate Limiting bindings, one per client tier (wrangler.toml [[ratelimits]]). */
   RATE_LIMIT_ANON?: RateLimit;
   RATE_LIMIT_STANDARD?: RateLimit;

@@ -29,6 +29,7 @@ export const PROBLEMS = {
   upstream_too_large: { status: 502, title: "BeatPass response too large" },
   config_error: { status: 503, title: "Proxy not configured" },
   purge_unavailable: { status: 503, title: "Purge not recorded" },
+  raster_unavailable: { status: 503, title: "PNG cards unavailable" },
   upstream_unauthorized: { status: 503, title: "BeatPass refused the proxy's credentials" },
   upstream_rate_limited: { status: 503, title: "BeatPass rate limit reached" },
   upstream_unavailable: { status: 503, title: "BeatPass unavailable" },

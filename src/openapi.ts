@@ -138,7 +138,18 @@ const OEMBED_SCHEMA = {
     html: { type: "string", description: "An iframe of the card." },
     width: { type: "integer", minimum: 1 },
     height: { type: "integer", minimum: 1 },
+    thumbnail_url: {
+      type: "string",
+      description: "The card as PNG: a 1200 x 630 link preview, or the card's own size.",
+    },
+    thumbnail_width: { type: "integer", minimum: 1 },
+    thumbnail_height: { type: "integer", minimum: 1 },
     cache_age: { type: "integer", minimum: 0 },
+  },
+  dependentRequired: {
+    thumbnail_url: ["thumbnail_width", "thumbnail_height"],
+    thumbnail_width: ["thumbnail_url", "thumbnail_height"],
+    thumbnail_height: ["thumbnail_url", "thumbnail_width"],
   },
 };
 const PURGE_SCHEMA = {
@@ -341,9 +352,10 @@ function staticPaths(): Record<string, Json> {
     "/widget/{kind}/{file}": {
       get: {
         operationId: "widget",
-        summary: "An embeddable card: HTML for an iframe, or SVG when file ends in .svg (track, artist, album)",
+        summary:
+          "An embeddable card: HTML for an iframe, SVG (.svg) for <img> tags, PNG (.png) for link previews and e-mail",
         description:
-          "An embeddable card for an iframe (HTML) or an <img> tag (SVG, when the file ends in .svg). Errors are drawn as cards (status 200, the code in X-Problem-Code) so a page never shows raw JSON.",
+          "An embeddable card for an iframe (HTML), an <img> tag (SVG, when the file ends in .svg) or a link preview or e-mail (PNG, .png). Errors are drawn as cards in the same format (status 200, the code in X-Problem-Code) so a page never shows raw JSON. Cards are not counted against the per-request limit; requests that would reach BeatPass count against the miss budget.",
         tags: ["widgets"],
         parameters: [
           {
@@ -357,9 +369,8 @@ function staticPaths(): Record<string, Json> {
             name: "file",
             in: "path",
             required: true,
-            description:
-              "The item's id, with .svg for the SVG card (tracks, artists and albums; a playlist's .svg is 404).",
-            schema: { type: "string", pattern: "^[1-9][0-9]{0,9}(\\.svg)?$" },
+            description: "The item's id, with .svg for the SVG card or .png for the PNG card.",
+            schema: { type: "string", pattern: "^[1-9][0-9]{0,9}(\\.svg|\\.png)?$" },
           },
           {
             name: "theme",
@@ -385,14 +396,38 @@ function staticPaths(): Record<string, Json> {
             schema: { type: "string" },
             description: `Comma list of ${WIDGET_HIDE.join(", ")}`,
           },
+          {
+            name: "layout",
+            in: "query",
+            description:
+              "PNG only: og (default) is a 1200 x 630 link preview, card the card alone at its SVG size (480 x 136 standard, 400 x 88 compact).",
+            schema: { type: "string", enum: ["og", "card"] },
+          },
         ],
         responses: {
           "200": {
             description: "The card, or an error card (X-Problem-Code tells which)",
-            content: { "text/html": { schema: { type: "string" } }, "image/svg+xml": { schema: { type: "string" } } },
+            content: {
+              "text/html": { schema: { type: "string" } },
+              "image/svg+xml": { schema: { type: "string" } },
+              "image/png": { schema: { type: "string", contentMediaType: "image/png" } },
+            },
           },
           ...notModified,
-          ...errorResponses([400, 401, 404, 429]),
+          ...errorResponses([400, 404, 503]),
+        },
+      },
+    },
+    "/embed.js": {
+      get: {
+        operationId: "embedScript",
+        summary: "Optional script that keeps card iframes at their card's height",
+        description:
+          'A dependency-free script for pages embedding cards: iframes marked data-beatpass-embed follow the height their card posts ({type: "beatpass-embed:resize", height}). Cached a day.',
+        tags: ["widgets"],
+        responses: {
+          "200": { description: "The script", content: { "text/javascript": { schema: { type: "string" } } } },
+          ...notModified,
         },
       },
     },
@@ -414,15 +449,40 @@ function staticPaths(): Record<string, Json> {
           {
             name: "maxwidth",
             in: "query",
-            description: "Largest width the consumer can show (px).",
+            description:
+              "Largest width the consumer can show (px); cards are 480 wide at most and 200 at least (404 below).",
             schema: { type: "integer", minimum: 1 },
           },
           {
             name: "maxheight",
             in: "query",
             description:
-              "Largest height the consumer can show (px); below the standard card's height, the compact one.",
+              "Largest height the consumer can show (px): the fullest layout that fits (standard, compact, compact without the track list); 404 when none does.",
             schema: { type: "integer", minimum: 1 },
+          },
+          {
+            name: "theme",
+            in: "query",
+            description: "Passed to the card.",
+            schema: { type: "string", enum: ["light", "dark", "auto"] },
+          },
+          {
+            name: "size",
+            in: "query",
+            description: "Passed to the card; without it, the size is chosen to fit maxheight.",
+            schema: { type: "string", enum: ["compact", "standard"] },
+          },
+          {
+            name: "accent",
+            in: "query",
+            description: "Passed to the card.",
+            schema: { type: "string", pattern: "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" },
+          },
+          {
+            name: "hide",
+            in: "query",
+            schema: { type: "string" },
+            description: `Passed to the card: comma list of ${WIDGET_HIDE.join(", ")}`,
           },
           {
             name: "format",

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv, Env } from "../env";
 import { ApiError } from "../errors";
@@ -59,7 +60,13 @@ async function charge(env: Env, tier: ClientTier, limitKey: string, detail = LIM
   });
 }
 
-export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {
+/**
+ * Who is calling (tier and limit key), charging the request to its limit when `chargeRequest`.
+ * Cards pass false: a card already rendered costs nothing upstream, and image proxies and
+ * shared addresses put thousands of viewers behind one IP, so for cards only the requests that
+ * would reach BeatPass are counted (the miss budget, src/clients/miss-budget.ts).
+ */
+export async function identifyClient(c: Context<AppEnv>, chargeRequest: boolean): Promise<Client> {
   const presented = c.req.header("X-Api-Key");
   const ipKey = ipLimitKey(c.req.header("CF-Connecting-IP"));
   let client: Client = { tier: "anon", limitKey: ipKey };
@@ -86,9 +93,14 @@ export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {
       );
     }
   }
-  c.set("client", client);
   // An anonymous request already charged to its IP (a key that failed to look up) pays once.
-  if (!(chargedToIp && client.tier === "anon")) await charge(c.env, client.tier, client.limitKey);
+  if (chargeRequest && !(chargedToIp && client.tier === "anon")) await charge(c.env, client.tier, client.limitKey);
+  return client;
+}
+
+export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {
+  const client = await identifyClient(c, true);
+  c.set("client", client);
   addHeader(c, "RateLimit-Policy", requestPolicy(client.tier));
   await next();
 });

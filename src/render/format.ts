@@ -39,3 +39,20 @@ export function durationLabel(t: Pick<TrackSummary, "duration" | "duration_text"
 export function artistNames(t: Pick<TrackSummary, "artists">): string {
   return (t.artists ?? []).map((a) => a.name).join(", ");
 }
+
+/** "23 tracks": BeatPass's total when it gave one (a first page may hold only 20). */
+export function trackCount(item: { tracks?: readonly unknown[] | null; tracks_total?: number }): string | undefined {
+  const n = Math.max(item.tracks_total ?? 0, item.tracks?.length ?? 0);
+  return n ? `${n} track${n === 1 ? "" : "s"}` : undefined;
+}
+
+const DATE = new Intl.DateTimeFormat("en-US", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+
+/** "Nov 20, 2025" from BeatPass's "2025-11-20" (or a timestamp starting so); else nothing. */
+export function dateLabel(raw: string | null | undefined): string | undefined {
+  const m = raw ? /^(\d{4})-(\d{2})-(\d{2})/.exec(raw) : null;
+  if (!m) return undefined;
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  // Date.UTC rolls 2025-02-31 over to March: such a date is not one.
+  return date.getUTCDate() === Number(m[3]) ? DATE.format(date) : undefined;
+}

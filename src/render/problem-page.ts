@@ -50,6 +50,10 @@ export const PROBLEM_GUIDE: Record<ProblemCode, { why: string; todo: string }> =
     why: "Your client caused too many requests to BeatPass (uncached data) this minute, or more than its share while the budget is under pressure.",
     todo: "Wait for Retry-After seconds; cached data keeps being served to you meanwhile.",
   },
+  raster_unavailable: {
+    why: "PNG cards are drawn by a second Worker (the rasteriser) that this deployment does not have or that failed.",
+    todo: "Use the SVG or HTML card meanwhile; the operator deploys raster/ (see docs/widgets.md).",
+  },
   internal: {
     why: "An unexpected error in this proxy; it has been logged with the request id.",
     todo: "Retry after Retry-After; if it persists, report the request id to the operator.",

@@ -1,74 +1,135 @@
-import type { Album, Artist, Track, Wave } from "../schemas/entities";
+import type { Album, Artist, Playlist, Track, Wave } from "../schemas/entities";
 import type { WidgetOptions } from "../schemas/widget";
-import { esc, truncate } from "./escape";
-import { artistNames, durationLabel, keyLabel, licenceLabel, priceLabel } from "./format";
-import { DEFAULT_ACCENT, PALETTES } from "./theme";
+import { esc } from "./escape";
+import { INTER_400, INTER_600 } from "./fonts/inter";
+import { artistNames, dateLabel, durationLabel, keyLabel, licenceLabel, priceLabel, trackCount } from "./format";
+import { fitText, textWidth, wrapText } from "./text";
+import { colours, PALETTES, type Palette } from "./theme";
 import { waveformPath } from "./waveform";
 
 /**
- * SVG cards for <img> tags and READMEs: no script, no external resource (artwork arrives
- * as a data: URI built by upstream/images.ts, or not at all), text escaped for XML and
- * truncated by code points, since an SVG cannot wrap or ellipsize text by itself.
+ * SVG cards for <img> tags and READMEs, and the source of the PNG cards: no script, no
+ * external resource (artwork arrives as a data: URI built by upstream/images.ts, or not at
+ * all), text escaped for XML. The font travels inside the SVG (Inter, ~29 KB) so every viewer
+ * sees the text at the width render/text.ts measured; a line is shortened with "…" only when
+ * it does not fit.
  */
 
-const SIZES = { standard: { w: 480, h: 136, art: 104 }, compact: { w: 400, h: 88, art: 64 } } as const;
+export const SVG_SIZES = {
+  standard: { w: 480, h: 136, art: 104 },
+  compact: { w: 400, h: 88, art: 64 },
+} as const;
+
+const TYPE = {
+  title: { px: 17, weight: 600 },
+  sub: { px: 13, weight: 400 },
+  facts: { px: 12, weight: 400 },
+  price: { px: 12, weight: 600 },
+} as const;
+
+const RIGHT = 16;
+const BADGE = 14;
 
 export interface SvgCardInput {
   title: string;
   subtitle: string;
   facts: string[];
   price?: string;
+  verified?: boolean;
+  /** A second muted line under the subtitle, instead of facts (error cards). */
+  detail?: string;
   artDataUri?: string;
   peaks?: readonly number[];
 }
 
-function style(o: WidgetOptions): string {
-  const accent = `#${o.accent ?? DEFAULT_ACCENT}`;
-  const rules = (p: (typeof PALETTES)[keyof typeof PALETTES]) =>
-    `.bg{fill:${p.bg};stroke:${p.border}}.t{fill:${p.fg}}.m{fill:${p.muted}}.chip{fill:${p.chip}}`;
-  const base = `text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif}.title{font-size:17px;font-weight:650}.sub{font-size:13px}.f{font-size:12px}.a{fill:${accent}}.pt{fill:#fff;font-size:12px;font-weight:600}`;
-  if (o.theme === "auto")
-    return `${base}${rules(PALETTES.light)}@media (prefers-color-scheme:dark){${rules(PALETTES.dark)}}`;
-  return `${base}${rules(PALETTES[o.theme])}`;
+export interface SvgRender {
+  /** Embed the font (SVG for browsers); resvg is given the font directly and needs none. */
+  fonts: boolean;
+  /** Draw the card centred on a canvas of this size (link previews), instead of alone. */
+  canvas?: { width: number; height: number };
 }
 
+const FONT_FACES = `@font-face{font-family:Inter;font-weight:400;src:url(data:font/woff2;base64,${INTER_400}) format("woff2")}@font-face{font-family:Inter;font-weight:600;src:url(data:font/woff2;base64,${INTER_600}) format("woff2")}`;
+
+function style(o: WidgetOptions, fonts: boolean): string {
+  const rules = (p: Palette) => {
+    const c = colours(p, o.accent);
+    return `.bg{fill:${c.bg};stroke:${c.border}}.page{fill:${c.chip}}.t{fill:${c.fg}}.m{fill:${c.muted}}.a{fill:${c.accent}}.pt{fill:${c.onAccent}}.v{fill:${c.accentText}}.vc{stroke:${c.bg}}`;
+  };
+  const base = `text{font-family:Inter,system-ui,sans-serif;font-kerning:none}.title{font-size:${TYPE.title.px}px;font-weight:600}.sub{font-size:${TYPE.sub.px}px}.f{font-size:${TYPE.facts.px}px}.pt{font-size:${TYPE.price.px}px;font-weight:600}`;
+  const themed =
+    o.theme === "auto"
+      ? `${rules(PALETTES.light)}@media (prefers-color-scheme:dark){${rules(PALETTES.dark)}}`
+      : rules(PALETTES[o.theme]);
+  return `${fonts ? FONT_FACES : ""}${base}${themed}`;
+}
+
+/** The verified mark: a check in a disc, in the same colour as the HTML card's. */
+const badge = (x: number, y: number) =>
+  `<g transform="translate(${x.toFixed(1)} ${y})"><circle class="v" cx="7" cy="7" r="7"/><path class="vc" d="M3.8 7.2l2.2 2.2 4.3-4.5" fill="none" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/></g>`;
+
 /** Renders one SVG card from already-formatted text. */
-export function svgCard(input: SvgCardInput, o: WidgetOptions): string {
-  const { w, h, art } = SIZES[o.size];
+export function svgCard(input: SvgCardInput, o: WidgetOptions, r: SvgRender): string {
+  const { w, h, art } = SVG_SIZES[o.size];
   const pad = (h - art) / 2;
   const hasArt = Boolean(input.artDataUri) && !o.hide.has("artwork");
   const x = hasArt ? pad + art + 14 : 16;
-  const textWidth = w - x - 14;
-  const maxChars = Math.floor(textWidth / 9);
-  const title = truncate(input.title, maxChars);
+  const room = w - x - RIGHT;
+  const titleRoom = input.verified ? room - BADGE - 6 : room;
+  const title = fitText(input.title, titleRoom, TYPE.title.px, TYPE.title.weight);
   const parts = [
     `<rect class="bg" x="0.5" y="0.5" width="${w - 1}" height="${h - 1}" rx="12"/>`,
     hasArt
       ? `<clipPath id="c"><rect x="${pad}" y="${pad}" width="${art}" height="${art}" rx="8"/></clipPath><image href="${esc(input.artDataUri)}" x="${pad}" y="${pad}" width="${art}" height="${art}" clip-path="url(#c)" preserveAspectRatio="xMidYMid slice"/>`
       : "",
     `<text class="t title" x="${x}" y="${pad + 18}">${esc(title)}</text>`,
+    input.verified ? badge(x + textWidth(title, TYPE.title.px, TYPE.title.weight) + 6, pad + 5) : "",
     input.subtitle
-      ? `<text class="m sub" x="${x}" y="${pad + 37}">${esc(truncate(input.subtitle, Math.floor(textWidth / 7.5)))}</text>`
+      ? `<text class="m sub" x="${x}" y="${pad + 37}">${esc(fitText(input.subtitle, room, TYPE.sub.px, TYPE.sub.weight))}</text>`
       : "",
   ];
-  if (o.size === "standard" || !input.subtitle) {
-    const line = truncate(input.facts.join("  ·  "), Math.floor((textWidth - (input.price ? 80 : 0)) / 6.6));
-    if (line) parts.push(`<text class="t f" x="${x}" y="${pad + 58}">${esc(line)}</text>`);
+  if (input.detail) {
+    parts.push(`<text class="m sub" x="${x}" y="${pad + 55}">${esc(input.detail)}</text>`);
+  } else if (o.size === "standard" || !input.subtitle) {
+    const y = o.size === "standard" ? pad + 58 : pad + 37;
+    let factsRoom = room;
     if (input.price) {
-      const pw = Math.max(56, [...input.price].length * 7.5 + 16);
+      const pw = Math.ceil(textWidth(input.price, TYPE.price.px, TYPE.price.weight)) + 20;
+      factsRoom -= pw + 8;
       parts.push(
-        `<rect class="a" x="${w - 14 - pw}" y="${pad + 45}" width="${pw}" height="20" rx="10"/><text class="pt" x="${w - 14 - pw / 2}" y="${pad + 59}" text-anchor="middle">${esc(input.price)}</text>`,
+        `<rect class="a" x="${w - RIGHT - pw}" y="${y - 14}" width="${pw}" height="20" rx="10"/><text class="pt" x="${w - RIGHT - pw / 2}" y="${y}" text-anchor="middle">${esc(input.price)}</text>`,
       );
     }
+    const line = fitText(input.facts.join("  ·  "), factsRoom, TYPE.facts.px, TYPE.facts.weight);
+    if (line) parts.push(`<text class="t f" x="${x}" y="${y}">${esc(line)}</text>`);
   }
   if (input.peaks?.length && !o.hide.has("waveform")) {
     const waveH = o.size === "standard" ? 28 : 20;
-    const bars = Math.floor(textWidth / 5);
-    const d = waveformPath(input.peaks, bars, textWidth, waveH);
+    const d = waveformPath(input.peaks, Math.floor(room / 5), room, waveH);
     parts.push(`<path class="a" transform="translate(${x} ${h - pad - waveH})" d="${d}"/>`);
   }
-  const label = esc([input.title, input.subtitle].filter(Boolean).join(" — "));
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${label}"><title>${label}</title><style>${style(o)}</style>${parts.join("")}</svg>`;
+  const label = esc(
+    [input.title, input.verified ? "verified" : "", input.subtitle].filter(Boolean).join(input.verified ? ", " : " — "),
+  );
+  return document(w, h, r, label, style(o, r.fonts), parts.join(""));
+}
+
+/**
+ * The root element: the card alone, or centred on a canvas (a link preview's 1200 x 630) by
+ * widening the viewBox, so nothing is drawn twice and text keeps its measured widths.
+ */
+function document(w: number, h: number, r: SvgRender, label: string, css: string, body: string): string {
+  let root = `width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"`;
+  let page = "";
+  if (r.canvas) {
+    const aspect = r.canvas.width / r.canvas.height;
+    const vw = Math.max(w * 1.12, (h * 1.5 * aspect) | 0);
+    const vh = vw / aspect;
+    const [vx, vy] = [(w - vw) / 2, (h - vh) / 2];
+    root = `width="${r.canvas.width}" height="${r.canvas.height}" viewBox="${vx} ${vy} ${vw} ${vh}"`;
+    page = `<rect class="page" x="${vx}" y="${vy}" width="${vw}" height="${vh}"/>`;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" ${root} role="img" aria-label="${label}"><title>${label}</title><style>${css}</style>${page}${body}</svg>`;
 }
 
 export function trackSvg(
@@ -76,6 +137,7 @@ export function trackSvg(
   wave: Wave | undefined,
   artDataUri: string | undefined,
   o: WidgetOptions,
+  r: SvgRender,
 ): string {
   const hd = o.hide;
   const facts = [
@@ -94,11 +156,11 @@ export function trackSvg(
       peaks: wave?.peaks,
     },
     o,
+    r,
   );
 }
 
-export function artistSvg(artist: Artist, artDataUri: string | undefined, o: WidgetOptions): string {
-  const verified = artist.verified && !o.hide.has("badge") ? "✔ verified" : undefined;
+export function artistSvg(artist: Artist, artDataUri: string | undefined, o: WidgetOptions, r: SvgRender): string {
   const top = o.hide.has("tracks")
     ? undefined
     : artist.top_tracks
@@ -109,24 +171,34 @@ export function artistSvg(artist: Artist, artDataUri: string | undefined, o: Wid
   return svgCard(
     {
       title: artist.name,
-      subtitle: [verified, genres].filter(Boolean).join("  ·  "),
+      subtitle: genres,
+      verified: Boolean(artist.verified) && !o.hide.has("badge"),
       facts: top ? [`Top: ${top}`] : [],
       artDataUri,
     },
     o,
+    r,
   );
 }
 
-export function albumSvg(album: Album, artDataUri: string | undefined, o: WidgetOptions): string {
-  const by = o.hide.has("artists") ? "" : (album.artists ?? []).map((a) => a.name).join(", ");
-  const n = album.tracks?.length;
-  const facts = [n ? `${n} track${n === 1 ? "" : "s"}` : undefined, album.release_date ?? undefined].filter(
-    (f): f is string => Boolean(f),
+export function collectionSvg(
+  kind: "album" | "playlist",
+  item: Album | Playlist,
+  artDataUri: string | undefined,
+  o: WidgetOptions,
+  r: SvgRender,
+): string {
+  const by = "artists" in item && !o.hide.has("artists") ? (item.artists ?? []).map((a) => a.name).join(", ") : "";
+  const when = "release_date" in item ? dateLabel(item.release_date) : undefined;
+  const facts = [kind === "playlist" ? "Playlist" : undefined, trackCount(item), when].filter((f): f is string =>
+    Boolean(f),
   );
-  return svgCard({ title: album.name, subtitle: by, facts, artDataUri }, o);
+  return svgCard({ title: item.name, subtitle: by, facts, artDataUri }, o, r);
 }
 
 /** A failure as an image: readable where an error status would show a broken image. */
-export function errorSvg(code: string, message: string, o: WidgetOptions): string {
-  return svgCard({ title: "BeatPass card unavailable", subtitle: message, facts: [code] }, o);
+export function errorSvg(heading: string, message: string, o: WidgetOptions, r: SvgRender): string {
+  const room = SVG_SIZES[o.size].w - 16 - RIGHT;
+  const [first = "", second] = wrapText(message, room, TYPE.sub.px, TYPE.sub.weight, 2);
+  return svgCard({ title: heading, subtitle: first, detail: second, facts: [] }, o, r);
 }

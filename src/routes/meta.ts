@@ -6,41 +6,17 @@ import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
 import { sha256Base64 } from "../lib/hash";
 import { openApiFor } from "../openapi";
-import { DEMO_CSS, demoPage } from "../render/demo";
 import { DOCS_CSS, docsPage } from "../render/docs";
 import { PROBLEM_GUIDE, PROBLEM_PAGE_CSS, problemPage } from "../render/problem-page";
 import { breakerStates, upstreamHealth } from "../upstream/guard";
-import { CATALOG_PATHS } from "./catalog";
 
 /** Days of token life left below which /healthz says "warn". */
 export const TOKEN_WARN_DAYS = 14;
 const DAY_MS = 86_400_000;
 
-/** Service routes that never touch BeatPass: index, health and the problem type pages. */
+/** Service routes that never touch BeatPass: health, the OpenAPI document and docs, problem type pages. */
 export function metaRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-
-  app.get("/", async (c) => {
-    c.header("Cache-Control", "public, max-age=300");
-    c.header("Cache-Tag", META_TAG);
-    c.header("Vary", "Accept");
-    // Browsers get the demo page; API clients asking for JSON get the route index.
-    if (!(c.req.header("Accept") ?? "").includes("application/json")) {
-      c.header("Content-Security-Policy", await demoCsp());
-      return c.html(demoPage(new URL(c.req.url).origin));
-    }
-    return c.json({
-      name: "beatpass-edge",
-      description: "BeatPass catalog data without the BeatPass token.",
-      routes: CATALOG_PATHS.map((p) => `/v1${p}`),
-      widgets: ["/widget/{track,artist,album,playlist}/:id", "/widget/{track,artist,album}/:id.svg"],
-      oembed: "/oembed?url=https://beatpass.ca/track/:id&format=json",
-      health: "/healthz",
-      openapi: "/openapi.json",
-      docs: "/docs",
-    });
-  });
-  readOnly(app, "/");
 
   app.get("/healthz", (c) => {
     c.header("Cache-Control", "no-store");
@@ -126,14 +102,6 @@ export function healthReport(env: Env, now: number) {
       : null,
     cache: cacheStats,
   };
-}
-
-let demoCspValue: string | undefined;
-
-/** The demo page may frame and show this Worker's own widgets and nothing else. */
-async function demoCsp(): Promise<string> {
-  demoCspValue ??= `default-src 'none'; style-src 'sha256-${await sha256Base64(DEMO_CSS)}'; img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'`;
-  return demoCspValue;
 }
 
 /** Whether an Accept header ranks text/html above JSON (a browser's does; fetch's default does not). */

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { etagFor } from "../cache/entry";
-import type { TtlFamily } from "../cache/policy";
 import { cacheTags } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
@@ -10,10 +9,14 @@ import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
 import { esc } from "../render/escape";
-import { CARD_HEIGHTS } from "../render/sizes";
+import type { Card } from "../render/html-card";
+import { DEFAULT_WIDTH, MIN_WIDTH } from "../render/layout";
+import { OG_IMAGE, pngSize } from "../render/png";
 import { BEATPASS_WEB_ORIGIN, beatpassPageUrl, type EntityKind } from "../render/urls";
-import type { Album, Artist, Playlist, Track } from "../schemas/entities";
-import { readThrough, tierDeps } from "./catalog";
+import type { Album, Artist, Track } from "../schemas/entities";
+import { optionsQuery, type WidgetOptions } from "../schemas/widget";
+import { type CardView, type LoadContext, loadCard, widgetOptions } from "./card-data";
+import { tierDeps } from "./deps";
 
 /**
  * oEmbed 1.0 (https://oembed.com) for BeatPass page URLs: a `rich` response whose html is
@@ -21,8 +24,6 @@ import { readThrough, tierDeps } from "./catalog";
  * other than json, and width/height within maxwidth/maxheight.
  */
 
-const DEFAULT_WIDTH = 480;
-const MIN_WIDTH = 280;
 const dimension = z
   .pipe(z.string().check(z.regex(/^[0-9]{1,5}$/, "must be a positive integer")), z.transform(Number))
   .check(z.refine((n) => n >= 1, "must be at least 1"));
@@ -51,56 +52,58 @@ export function parseBeatpassUrl(raw: string): { kind: EntityKind; id: number } 
   return { kind: m[1] as EntityKind, id: Number(m[2]) };
 }
 
-const ROUTE_FOR: Record<EntityKind, { name: string; family: TtlFamily }> = {
-  track: { name: "track", family: "entity" },
-  artist: { name: "artist", family: "entity" },
-  album: { name: "album", family: "entity" },
-  playlist: { name: "playlist", family: "entity" },
-};
-
-function authorOf(kind: EntityKind, data: unknown): { name?: string; url?: string } {
+/** oEmbed's author: the artist (an artist's card is its own author), linked to BeatPass. */
+function authorOf(kind: EntityKind, data: unknown): { author_name?: string; author_url?: string } {
+  if (kind === "artist") return { author_name: (data as Artist).name };
   const artists = kind === "track" ? (data as Track).artists : kind === "album" ? (data as Album).artists : undefined;
   const first = artists?.[0];
-  if (kind === "artist") return { name: (data as Artist).name };
   return first
-    ? { name: artists.map((a) => a.name).join(", "), url: beatpassPageUrl("artist", first.id, first.name) }
+    ? {
+        author_name: artists.map((a) => a.name).join(", "),
+        author_url: beatpassPageUrl("artist", first.id, first.name),
+      }
     : {};
 }
 
 export function oembedRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/oembed", async (c) => {
-    const q = validate("query", oembedQuerySchema, c.req.query());
+    const query = c.req.query();
+    const q = validate("query", oembedQuerySchema, query);
+    const asked = widgetOptions(query);
     if (q.format !== "json") throw new ApiError("unsupported_format", "Only format=json is available.");
     const target = parseBeatpassUrl(q.url);
     if (!target) throw new ApiError("not_found", "That is not a BeatPass track, artist, album or playlist URL.");
+    const maxwidth = q.maxwidth ?? Number.POSITIVE_INFINITY;
+    if (maxwidth < MIN_WIDTH) throw new ApiError("not_found", `No card fits in less than ${MIN_WIDTH} px of width.`);
 
     const config = requireConfig(c.env);
-    const route = ROUTE_FOR[target.kind];
-    const { data, served } = await readThrough(
-      route.name,
-      { id: String(target.id) },
-      `${target.kind} ${target.id}`,
+    const l: LoadContext = {
       config,
-      c.env,
-      tierDeps(c.env, c.executionCtx, config, c.get("client"), c.get("trace")),
-      c.get("trace"),
-      c.get("client"),
-    );
-    const item = data as Track | Artist | Album | Playlist;
-
-    const width = Math.max(MIN_WIDTH, Math.min(DEFAULT_WIDTH, q.maxwidth ?? DEFAULT_WIDTH));
-    const heights = CARD_HEIGHTS[target.kind];
-    const size = q.maxheight !== undefined && q.maxheight < heights.standard ? "compact" : "standard";
-    const height = Math.min(heights[size], q.maxheight ?? Number.POSITIVE_INFINITY);
-    const src = `${new URL(c.req.url).origin}/widget/${target.kind}/${target.id}${size === "compact" ? "?size=compact" : ""}`;
-    const title = item.name;
-    const author = authorOf(target.kind, item);
-    const policy = config.policy[route.family];
+      env: c.env,
+      deps: tierDeps(c.env, c.executionCtx, config, c.get("client"), c.get("trace")),
+      options: asked,
+      trace: c.get("trace"),
+      client: c.get("client"),
+    };
+    // The waveform does not change a card's height: sizing the frame needs one read.
+    const view = await loadCard(target.kind, target.id, l, { wave: false });
+    const fit = fitting(query.size === undefined, asked, view, q.maxheight ?? Number.POSITIVE_INFINITY);
+    if (!fit) throw new ApiError("not_found", "No layout of this card fits in the given maxheight.");
+    const width = Math.min(DEFAULT_WIDTH, maxwidth);
+    const origin = new URL(c.req.url).origin;
+    const options = optionsQuery(fit.options);
+    const src = `${origin}/widget/${target.kind}/${target.id}${options}`;
+    const thumb = thumbnail(`${origin}/widget/${target.kind}/${target.id}.png`, options, fit.options, maxwidth, q);
+    const title = fit.card.title;
+    const author = authorOf(target.kind, view.data);
+    const policy = view.policy;
     // The body depends on the item's data and on the size and origin asked for, so the ETag does too.
-    const etag = await etagFor(`${served.entry.etag}|${src}|${width}|${height}`);
+    const etag = await etagFor(
+      [view.primary.entry.etag, src, width, fit.card.height, thumb?.thumbnail_url ?? "-"].join("|"),
+    );
     const tags = cacheTags(target.kind, { id: String(target.id) });
-    const headers = cacheHeaders({ ...served, entry: { ...served.entry, etag } }, policy, tags);
+    const headers = cacheHeaders({ ...view.primary, entry: { ...view.primary.entry, etag } }, policy, tags);
     if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
     const oembed = {
       version: "1.0",
@@ -108,15 +111,55 @@ export function oembedRoutes(): Hono<AppEnv> {
       provider_name: "BeatPass",
       provider_url: BEATPASS_WEB_ORIGIN,
       title,
-      ...(author.name ? { author_name: author.name } : {}),
-      ...(author.url ? { author_url: author.url } : {}),
-      html: `<iframe src="${esc(src)}" width="${width}" height="${height}" style="border:0;max-width:100%" loading="lazy" title="${esc(title)} on BeatPass"></iframe>`,
+      ...author,
+      html: `<iframe src="${esc(src)}" width="${width}" height="${fit.card.height}" style="border:0;max-width:100%" loading="lazy" title="${esc(title)} on BeatPass" data-beatpass-embed></iframe><script async src="${esc(origin)}/embed.js"></script>`,
       width,
-      height,
+      height: fit.card.height,
+      ...thumb,
       cache_age: policy.soft,
     };
     return send(c, JSON.stringify(oembed), 200, { ...headers, "Content-Type": "application/json" });
   });
   readOnly(app, "/oembed");
   return app;
+}
+
+/**
+ * The first layout, from fullest to smallest, whose height fits `maxheight`: the size asked
+ * for if there was one; else standard, compact, then compact without the track list.
+ */
+function fitting(
+  free: boolean,
+  base: WidgetOptions,
+  view: CardView,
+  maxheight: number,
+): { options: WidgetOptions; card: Card } | undefined {
+  const candidates = free
+    ? [
+        { ...base, size: "standard" as const },
+        { ...base, size: "compact" as const },
+        { ...base, size: "compact" as const, hide: new Set([...base.hide, "tracks" as const]) },
+      ]
+    : [base];
+  for (const options of candidates) {
+    // Drawing the card is how its height is known: the same rows the widget will draw.
+    const card = view.html(options);
+    if (card.height <= maxheight) return { options, card };
+  }
+  return undefined;
+}
+
+/** The PNG preview, at link-preview size or at the card's own size when that is all that fits. */
+function thumbnail(base: string, options: string, o: WidgetOptions, maxwidth: number, q: { maxheight?: number }) {
+  const maxheight = q.maxheight ?? Number.POSITIVE_INFINITY;
+  if (OG_IMAGE.width <= maxwidth && OG_IMAGE.height <= maxheight)
+    return { thumbnail_url: `${base}${options}`, thumbnail_width: OG_IMAGE.width, thumbnail_height: OG_IMAGE.height };
+  const own = pngSize("card", o.size);
+  if (own.width > maxwidth || own.height > maxheight) return undefined;
+  const sep = options ? "&" : "?";
+  return {
+    thumbnail_url: `${base}${options}${sep}layout=card`,
+    thumbnail_width: own.width,
+    thumbnail_height: own.height,
+  };
 }

@@ -125,6 +125,8 @@ export const albumSchema = z.object({
   genres: z.nullish(z.array(genreSchema)),
   tags: z.nullish(z.array(tagSchema)),
   tracks: z.nullish(z.array(trackSummarySchema)),
+  /** How many tracks the album has, when `tracks` is present (it may hold only the first page). */
+  tracks_total: z.optional(count),
 });
 
 /** A single track (GET /tracks/:id), which may embed its album. */
@@ -142,6 +144,8 @@ export const artistSchema = z.extend(artistRefSchema, {
   similar: z.nullish(z.array(artistRefSchema)),
   top_tracks: z.nullish(z.array(trackSummarySchema)),
   albums: z.nullish(z.array(albumSchema)),
+  /** How many albums the artist has, when `albums` is present (it may hold only the first page). */
+  albums_total: z.optional(count),
 });
 
 export const playlistSchema = z.object({
@@ -153,6 +157,8 @@ export const playlistSchema = z.object({
   description: z.nullish(text),
   totalDuration: z.nullish(count),
   tracks: z.nullish(z.array(trackSummarySchema)),
+  /** How many tracks the playlist has; `tracks` holds only the first page (20). */
+  tracks_total: z.optional(count),
 });
 
 export const lyricSchema = z.object({ id, text });

@@ -46,3 +46,19 @@ export type WidgetOptions = z.output<typeof widgetQuerySchema>;
 export function optionsKey(o: WidgetOptions): string {
   return `${o.theme}|${o.size}|${o.accent ?? ""}|${[...o.hide].sort().join(",")}`;
 }
+
+/**
+ * The options as a query string ("" or "?theme=dark&size=compact"), defaults left out, in a
+ * fixed order: the canonical URL of a card with these options.
+ */
+export function optionsQuery(o: WidgetOptions): string {
+  const params: [string, string][] = [];
+  if (o.theme !== "auto") params.push(["theme", o.theme]);
+  if (o.size !== "standard") params.push(["size", o.size]);
+  if (o.accent) params.push(["accent", o.accent]);
+  if (o.hide.size) params.push(["hide", [...o.hide].sort().join(",")]);
+  return params.length ? `?${new URLSearchParams(params).toString().replaceAll("%2C", ",")}` : "";
+}
+
+/** What a PNG card is drawn for: a link preview (1200 x 630) or the card's own size. */
+export const pngQuerySchema = z.object({ layout: z._default(z.enum(["og", "card"]), "og") });

@@ -14,7 +14,7 @@ import {
   waveSchema,
 } from "../schemas/entities";
 import { type UpstreamContext, UpstreamError, upstreamGet } from "./client";
-import { asArray, itemsOf, page, parseOrThrow, sameId, single } from "./envelope";
+import { asArray, itemsOf, page, parseOrThrow, sameId, single, totalOf } from "./envelope";
 
 /**
  * One function per BeatPass read. Each names its upstream path from fixed segments plus
@@ -61,7 +61,10 @@ export async function listAlbums(up: UpstreamContext, q: ListParams) {
 
 export async function getAlbum(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
   const { body } = await upstreamGet(up, ["albums", String(id)], { with: q.with });
-  return single(body, "album", albumSchema, "/albums/{id}", id);
+  const album = obj(obj(body).album);
+  // Tracks come as an array, or as a paginator whose total may exceed the page.
+  const merged = { ...album, tracks: itemsOf(album.tracks), tracks_total: totalOf(album.tracks) };
+  return single({ album: merged }, "album", albumSchema, "/albums/{id}", id);
 }
 
 export async function listArtists(up: UpstreamContext, q: ListParams) {
@@ -75,7 +78,11 @@ export async function getArtist(up: UpstreamContext, id: number, q: { with?: str
   const artist = obj(b.artist);
   // `albums` is a paginator inside the artist (Feb 2026 spec) or an array beside it (2026 draft).
   const albums = artist.albums ?? b.albums;
-  const merged = { ...artist, albums: albums === undefined ? undefined : itemsOf(albums) };
+  const merged = {
+    ...artist,
+    albums: albums === undefined ? undefined : itemsOf(albums),
+    albums_total: totalOf(albums),
+  };
   return { data: sameId(parseOrThrow(artistSchema, merged, "/artists/{id}"), id, "/artists/{id}") };
 }
 
@@ -99,6 +106,7 @@ export async function getPlaylist(up: UpstreamContext, id: number) {
     ...playlist,
     totalDuration: playlist.totalDuration ?? b.totalDuration,
     tracks: tracks === undefined || tracks === null ? undefined : itemsOf(tracks),
+    tracks_total: totalOf(tracks),
   };
   return { data: sameId(parseOrThrow(playlistSchema, merged, "/playlists/{id}"), id, "/playlists/{id}") };
 }

@@ -63,6 +63,18 @@ export function itemsOf(value: unknown): unknown {
   return value;
 }
 
+/**
+ * How many items a nested list has in all: the paginator's `total` (a playlist's first 20 of
+ * 23 tracks says 23), else the length of a plain array; undefined when there is no list.
+ * A total smaller than the items at hand is not believed.
+ */
+export function totalOf(value: unknown): number | undefined {
+  const items = itemsOf(value);
+  if (!Array.isArray(items)) return undefined;
+  const total = isObj(value) ? paginatorMetaSchema.safeParse(value).data?.total : undefined;
+  return total !== undefined && total >= items.length ? total : items.length;
+}
+
 /** Finds the page of items wherever this endpoint's envelope put it. */
 export function page<S extends z.ZodMiniType>(
   body: unknown,

@@ -133,9 +133,13 @@ const SCENARIOS: Record<string, Record<string, Scenario>> = {
     "200": { path: "/widget/track/7.svg" },
     "304": { path: "/widget/album/1", before: withEtag("/widget/album/1") },
     "400": { path: "/widget/track/7?theme=neon" },
-    "401": { path: "/widget/track/7", init: { headers: { "X-Api-Key": "bp_not_a_key" } } },
-    "404": { path: "/widget/playlist/1.svg" },
-    "429": { path: "/widget/track/7", env: { RATE_LIMIT_ANON: refuseAll as never } },
+    "404": { path: "/widget/user/1" },
+    // A deployment without the rasteriser cannot draw a PNG card, not even an error card.
+    "503": { path: "/widget/track/7.png", env: { RASTER: undefined } },
+  },
+  embedScript: {
+    "200": { path: "/embed.js" },
+    "304": { path: "/embed.js", before: withEtag("/embed.js") },
   },
   oembed: {
     "200": { path: OEMBED },

@@ -1,0 +1,4 @@
+export function buildRaster(outdir: string): {
+  modulesRoot: string;
+  modules: { type: "ESModule" | "CompiledWasm"; path: string }[];
+};

@@ -1,0 +1,50 @@
+import { ApiError } from "../errors";
+import type { CardSize } from "./layout";
+import { SVG_SIZES, type SvgRender } from "./svg-card";
+
+/**
+ * PNG cards are the SVG cards rasterised by a second Worker (raster/, resvg compiled to
+ * WebAssembly) behind the RASTER service binding. It is a Worker of its own because the
+ * renderer is 2.4 MB of WebAssembly: in this Worker it would make every cold start of every
+ * JSON and card request compile it, and multiply the bundle eight times over, for the few
+ * requests that want a PNG (which are cached once drawn).
+ */
+
+/** A link preview's image (Open Graph's recommended 1.91:1). */
+export const OG_IMAGE = { width: 1200, height: 630 } as const;
+
+export type PngLayout = "og" | "card";
+
+/** The pixel size of a PNG card. */
+export function pngSize(layout: PngLayout, size: CardSize): { width: number; height: number } {
+  if (layout === "og") return OG_IMAGE;
+  const { w, h } = SVG_SIZES[size];
+  return { width: w, height: h };
+}
+
+/** How the SVG is drawn for a PNG: no embedded font (the rasteriser has it), maybe on a canvas. */
+export function svgForPng(layout: PngLayout): SvgRender {
+  return layout === "og" ? { fonts: false, canvas: OG_IMAGE } : { fonts: false };
+}
+
+/** The SVG as PNG bytes, from the rasteriser. */
+export async function rasterise(raster: Fetcher | undefined, svg: string): Promise<Uint8Array> {
+  if (!raster) throw new ApiError("raster_unavailable", "This deployment has no PNG rasteriser (RASTER binding).");
+  let res: Response;
+  try {
+    res = await raster.fetch("https://raster.internal/png", {
+      method: "POST",
+      headers: { "Content-Type": "image/svg+xml" },
+      body: svg,
+    });
+  } catch (err) {
+    throw new ApiError("raster_unavailable", "The PNG rasteriser could not be reached.", { cause: err });
+  }
+  if (!res.ok || res.headers.get("Content-Type") !== "image/png") {
+    await res.body?.cancel();
+    throw new ApiError("raster_unavailable", "The PNG rasteriser failed.", {
+      cause: new Error(`raster answered ${res.status}`),
+    });
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}

@@ -1,0 +1,94 @@
+import { ApiError } from "../errors";
+import { logEvent } from "../lib/log";
+import { BEATPASS_WEB_ORIGIN, type EntityKind } from "../render/urls";
+
+/**
+ * How a card fails, decided once: in words a listener understands, drawn in the card's own
+ * format (HTML, SVG or PNG) and sent with status 200. The problem code travels in
+ * X-Problem-Code for whoever debugs the embed; the viewer never sees it.
+ *
+ * Why 200: a card is looked at, not parsed. Image proxies such as GitHub's camo replace a
+ * non-2xx image with a broken-image icon, so an error card with a 4xx/5xx status would never
+ * be seen; an iframe shows any body, and keeping 200 there too leaves every non-2xx answer of
+ * this Worker a problem+json document. Invalid input (400) is not drawn: it is the embedder's
+ * mistake, answered as problem+json like on every other route.
+ */
+
+export interface ViewerError {
+  code: string;
+  heading: string;
+  message: string;
+  /** Where "Open BeatPass" leads. */
+  href: string;
+  cacheControl: string;
+}
+
+const NOUN: Record<EntityKind, string> = { track: "track", artist: "artist", album: "album", playlist: "playlist" };
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * The viewer's version of a failure. Caching: "does not exist" for a minute, anything
+ * transient for ten seconds (a card recovers quickly once BeatPass does), and a client's own
+ * limit never in a shared cache (it is about that viewer's network, not the card).
+ */
+export function viewerError(err: unknown, kind: EntityKind, pageUrl: string, requestId: string): ViewerError {
+  const problem =
+    err instanceof ApiError ? err : new ApiError("internal", "An unexpected error occurred.", { cause: err });
+  if (problem.code === "invalid_request") throw problem;
+  if (problem.status >= 500) {
+    logEvent(problem.code === "internal" ? "error" : "warn", "widget_failed", {
+      request_id: requestId,
+      code: problem.code,
+      cause: problem.cause instanceof Error ? problem.cause.message : undefined,
+    });
+  }
+  const noun = NOUN[kind];
+  const base = { code: problem.code, href: pageUrl };
+  switch (problem.code) {
+    case "not_found":
+      return {
+        ...base,
+        heading: `${capital(noun)} unavailable`,
+        message: `This ${noun} isn't available on BeatPass.`,
+        cacheControl: "public, max-age=60",
+      };
+    case "gone":
+      return {
+        ...base,
+        heading: `${capital(noun)} removed`,
+        message: `This ${noun} was removed from BeatPass.`,
+        cacheControl: "public, max-age=60",
+      };
+    case "forbidden":
+      return {
+        ...base,
+        heading: `${capital(noun)} is private`,
+        message: `This ${noun} is private on BeatPass.`,
+        cacheControl: "public, max-age=60",
+      };
+    case "invalid_api_key":
+      return {
+        ...base,
+        heading: "Card unavailable",
+        message: "This card can't be shown with the key it was requested with.",
+        href: BEATPASS_WEB_ORIGIN,
+        cacheControl: "private, no-store",
+      };
+    case "rate_limited":
+    case "client_miss_budget":
+      return {
+        ...base,
+        heading: "Card paused",
+        message: "Too many new cards were loaded from your network. Try again in a minute.",
+        href: BEATPASS_WEB_ORIGIN,
+        cacheControl: "private, no-store",
+      };
+    default:
+      return {
+        ...base,
+        heading: "BeatPass is unavailable",
+        message: "BeatPass can't be reached right now. Try again in a moment.",
+        cacheControl: "public, max-age=10",
+      };
+  }
+}
