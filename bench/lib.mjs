@@ -38,6 +38,9 @@ export function bundle(outdir, extra = []) {
 
 /** workerd processes this process started that earlier calls have not returned yet. */
 const seenPids = new Set();
+export function workerdPids() {
+  return newWorkerdPids();
+}
 function newWorkerdPids() {
   const res = spawnSync("pgrep", ["-P", String(process.pid), "workerd"], { encoding: "utf8" });
   const pids = (res.stdout ?? "").split("\n").filter((p) => p && !seenPids.has(p));

@@ -11,11 +11,12 @@ import { cpus, totalmem } from "node:os";
 import { startFakeServer } from "../fake/server.mjs";
 import { cpuInIsolate } from "./inisolate.mjs";
 import { bundle, interleaved, load, median, pinning, pinSelf, startWorker, zipf } from "./lib.mjs";
+import { pngBench } from "./png.mjs";
 import { writeResults } from "./report.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
-const PORTS = { fake: 18990, target: 18991, baseline: 18992, reference: 18993, isolate: 18994 };
+const PORTS = { fake: 18990, target: 18991, baseline: 18992, reference: 18993, isolate: 18994, png: 18995 };
 const log = (...a) => process.stderr.write(`${a.join(" ")}\n`);
 
 log("bundling...");
@@ -184,6 +185,9 @@ const isolateCpu = {
   baseline: (await cpuInIsolate({ script: BASELINES["fixed body"], port: PORTS.isolate, paths: ["/"] }))["/"],
 };
 
+log("measuring PNG cards...");
+const png = await pngBench({ workerFile: shipped.file, port: PORTS.png, bindings: baseBindings });
+
 // A miss every time: unique list queries, BeatPass answering after 100 ms.
 log("scenario: miss with a 100 ms upstream");
 let q = 0;
@@ -266,6 +270,7 @@ const report = writeResults({
   sizes,
   shipped,
   startupRows,
+  png,
 });
 log(JSON.stringify({ rows }));
 process.stdout.write(report);

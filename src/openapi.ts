@@ -140,7 +140,8 @@ const OEMBED_SCHEMA = {
     height: { type: "integer", minimum: 1 },
     thumbnail_url: {
       type: "string",
-      description: "The card as PNG: a 1200 x 630 link preview, or the card's own size.",
+      description:
+        "The card as a PNG link preview (1.91:1): 1200 x 630, or smaller to fit maxwidth and maxheight; absent when that is under 200 px wide.",
     },
     thumbnail_width: { type: "integer", minimum: 1 },
     thumbnail_height: { type: "integer", minimum: 1 },
@@ -402,6 +403,12 @@ function staticPaths(): Record<string, Json> {
             description:
               "PNG only: og (default) is a 1200 x 630 link preview, card the card alone at its SVG size (480 x 136 standard, 400 x 88 compact).",
             schema: { type: "string", enum: ["og", "card"] },
+          },
+          {
+            name: "width",
+            in: "query",
+            description: "PNG with layout=og only: the preview's width (its height follows at 1.91:1).",
+            schema: { type: "integer", minimum: 200, maximum: 1200 },
           },
         ],
         responses: {

@@ -15,16 +15,19 @@ export const OG_IMAGE = { width: 1200, height: 630 } as const;
 
 export type PngLayout = "og" | "card";
 
-/** The pixel size of a PNG card. */
-export function pngSize(layout: PngLayout, size: CardSize): { width: number; height: number } {
-  if (layout === "og") return OG_IMAGE;
+/** The pixel size of a PNG card; `width` scales a link preview (same 1.91:1). */
+export function pngSize(layout: PngLayout, size: CardSize, width?: number): { width: number; height: number } {
+  if (layout === "og") {
+    const w = width ?? OG_IMAGE.width;
+    return { width: w, height: Math.round((w * OG_IMAGE.height) / OG_IMAGE.width) };
+  }
   const { w, h } = SVG_SIZES[size];
   return { width: w, height: h };
 }
 
 /** How the SVG is drawn for a PNG: no embedded font (the rasteriser has it), maybe on a canvas. */
-export function svgForPng(layout: PngLayout): SvgRender {
-  return layout === "og" ? { fonts: false, canvas: OG_IMAGE } : { fonts: false };
+export function svgForPng(layout: PngLayout, size: CardSize, width?: number): SvgRender {
+  return layout === "og" ? { fonts: false, canvas: pngSize(layout, size, width) } : { fonts: false };
 }
 
 /** The SVG as PNG bytes, from the rasteriser. */

@@ -100,7 +100,7 @@ export function svgCard(input: SvgCardInput, o: WidgetOptions, r: SvgRender): st
         `<rect class="a" x="${w - RIGHT - pw}" y="${y - 14}" width="${pw}" height="20" rx="10"/><text class="pt" x="${w - RIGHT - pw / 2}" y="${y}" text-anchor="middle">${esc(input.price)}</text>`,
       );
     }
-    const line = fitText(input.facts.join("  ·  "), factsRoom, TYPE.facts.px, TYPE.facts.weight);
+    const line = fitText(input.facts.join(" · "), factsRoom, TYPE.facts.px, TYPE.facts.weight);
     if (line) parts.push(`<text class="t f" x="${x}" y="${y}">${esc(line)}</text>`);
   }
   if (input.peaks?.length && !o.hide.has("waveform")) {

@@ -14,7 +14,7 @@ import { DEFAULT_WIDTH, MIN_WIDTH } from "../render/layout";
 import { OG_IMAGE, pngSize } from "../render/png";
 import { BEATPASS_WEB_ORIGIN, beatpassPageUrl, type EntityKind } from "../render/urls";
 import type { Album, Artist, Track } from "../schemas/entities";
-import { optionsQuery, type WidgetOptions } from "../schemas/widget";
+import { optionsQuery, PNG_MAX_WIDTH, PNG_MIN_WIDTH, type WidgetOptions } from "../schemas/widget";
 import { type CardView, type LoadContext, loadCard, widgetOptions } from "./card-data";
 import { tierDeps } from "./deps";
 
@@ -94,13 +94,14 @@ export function oembedRoutes(): Hono<AppEnv> {
     const origin = new URL(c.req.url).origin;
     const options = optionsQuery(fit.options);
     const src = `${origin}/widget/${target.kind}/${target.id}${options}`;
-    const thumb = thumbnail(`${origin}/widget/${target.kind}/${target.id}.png`, options, fit.options, maxwidth, q);
+    const maxheight = q.maxheight ?? Number.POSITIVE_INFINITY;
+    const thumb = thumbnail(`${origin}/widget/${target.kind}/${target.id}.png`, options, maxwidth, maxheight);
     const title = fit.card.title;
     const author = authorOf(target.kind, view.data);
     const policy = view.policy;
     // The body depends on the item's data and on the size and origin asked for, so the ETag does too.
     const etag = await etagFor(
-      [view.primary.entry.etag, src, width, fit.card.height, thumb?.thumbnail_url ?? "-"].join("|"),
+      [view.primary.entry.etag, src, width, fit.card.height, thumb.thumbnail_url ?? "-"].join("|"),
     );
     const tags = cacheTags(target.kind, { id: String(target.id) });
     const headers = cacheHeaders({ ...view.primary, entry: { ...view.primary.entry, etag } }, policy, tags);
@@ -149,17 +150,14 @@ function fitting(
   return undefined;
 }
 
-/** The PNG preview, at link-preview size or at the card's own size when that is all that fits. */
-function thumbnail(base: string, options: string, o: WidgetOptions, maxwidth: number, q: { maxheight?: number }) {
-  const maxheight = q.maxheight ?? Number.POSITIVE_INFINITY;
-  if (OG_IMAGE.width <= maxwidth && OG_IMAGE.height <= maxheight)
-    return { thumbnail_url: `${base}${options}`, thumbnail_width: OG_IMAGE.width, thumbnail_height: OG_IMAGE.height };
-  const own = pngSize("card", o.size);
-  if (own.width > maxwidth || own.height > maxheight) return undefined;
-  const sep = options ? "&" : "?";
-  return {
-    thumbnail_url: `${base}${options}${sep}layout=card`,
-    thumbnail_width: own.width,
-    thumbnail_height: own.height,
-  };
+/**
+ * The PNG link preview, as large as the consumer allows: oEmbed 1.0 (section 2.3.4) wants
+ * the thumbnail within maxwidth and maxheight too. None when that is under 200 px wide.
+ */
+function thumbnail(base: string, options: string, maxwidth: number, maxheight: number) {
+  const fit = Math.floor(Math.min(PNG_MAX_WIDTH, maxwidth, (maxheight * OG_IMAGE.width) / OG_IMAGE.height));
+  if (fit < PNG_MIN_WIDTH) return {};
+  const { width, height } = pngSize("og", "standard", fit);
+  const query = fit === PNG_MAX_WIDTH ? options : `${options}${options ? "&" : "?"}width=${fit}`;
+  return { thumbnail_url: `${base}${query}`, thumbnail_width: width, thumbnail_height: height };
 }

@@ -49,7 +49,9 @@ export function widgetRoutes(): Hono<AppEnv> {
     if (!isKind(kind)) throw new ApiError("not_found", "There is no such widget.");
     const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
     const options = widgetOptions(c.req.query());
-    const layout: PngLayout = format === "png" ? validate("query", pngQuerySchema, c.req.query()).layout : "og";
+    const png = format === "png" ? validate("query", pngQuerySchema, c.req.query()) : undefined;
+    const layout: PngLayout = png?.layout ?? "og";
+    const width = png?.width;
     const config = requireConfig(c.env);
     const page = beatpassPageUrl(kind, id, "");
     try {
@@ -63,7 +65,7 @@ export function widgetRoutes(): Hono<AppEnv> {
         trace: c.get("trace"),
         client,
       };
-      return await respond(c, { kind, id, format, layout }, await loadCard(kind, id, l), l);
+      return await respond(c, { kind, id, format, layout, width }, await loadCard(kind, id, l), l);
     } catch (err) {
       const e = viewerError(err, kind, page, c.get("requestId"));
       const tags = cacheTags(kind, { id: String(id) });
@@ -76,7 +78,7 @@ export function widgetRoutes(): Hono<AppEnv> {
       const ctx = { options, imageHosts: config.imageHosts };
       if (format === "svg") return send(c, errorSvg(e.heading, e.message, options, { fonts: true }), 200, headers);
       if (format === "png") {
-        const svg = errorSvg(e.heading, e.message, options, svgForPng(layout));
+        const svg = errorSvg(e.heading, e.message, options, svgForPng(layout, options.size, width));
         return send(c, await rasterise(c.env.RASTER, svg), 200, headers);
       }
       const card = errorCard(e.heading, e.message, e.href, ctx);
@@ -92,6 +94,8 @@ interface Target {
   id: number;
   format: Format;
   layout: PngLayout;
+  /** A link preview's width, when not the full 1200. */
+  width: number | undefined;
 }
 
 async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadContext): Promise<Response> {
@@ -103,7 +107,7 @@ async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadCon
     origin,
     t.kind,
     t.format,
-    t.format === "png" ? t.layout : "",
+    t.format === "png" ? `${t.layout}:${t.width ?? ""}` : "",
     optionsKey(l.options),
     ...view.etagParts,
     art?.etag ?? "-",
@@ -151,7 +155,8 @@ async function render(
   artDataUri: string | undefined,
 ): Promise<string | Uint8Array> {
   if (t.format === "svg") return view.svg(artDataUri, { fonts: true });
-  if (t.format === "png") return rasterise(l.env.RASTER, view.svg(artDataUri, svgForPng(t.layout)));
+  if (t.format === "png")
+    return rasterise(l.env.RASTER, view.svg(artDataUri, svgForPng(t.layout, l.options.size, t.width)));
   const card = view.html();
   return htmlPage(card, themeCss(l.options) + CARD_CSS, l.options.size, pageLinks(origin, t, card, l));
 }

@@ -60,5 +60,28 @@ export function optionsQuery(o: WidgetOptions): string {
   return params.length ? `?${new URLSearchParams(params).toString().replaceAll("%2C", ",")}` : "";
 }
 
-/** What a PNG card is drawn for: a link preview (1200 x 630) or the card's own size. */
-export const pngQuerySchema = z.object({ layout: z._default(z.enum(["og", "card"]), "og") });
+/** PNG previews are at most this wide (Open Graph's recommended size), and at least 200. */
+export const PNG_MAX_WIDTH = 1200;
+export const PNG_MIN_WIDTH = 200;
+
+/**
+ * What a PNG card is drawn for: a link preview (1200 x 630, or `width` wide at the same
+ * 1.91:1, for oEmbed thumbnails that must fit a consumer's maxwidth) or the card's own size.
+ */
+export const pngQuerySchema = z
+  .object({
+    layout: z._default(z.enum(["og", "card"]), "og"),
+    width: z.optional(
+      z
+        .pipe(z.string().check(z.regex(/^[0-9]{3,4}$/, "must be a whole number of pixels")), z.transform(Number))
+        .check(
+          z.refine((n) => n >= PNG_MIN_WIDTH && n <= PNG_MAX_WIDTH, `must be ${PNG_MIN_WIDTH} to ${PNG_MAX_WIDTH}`),
+        ),
+    ),
+  })
+  .check(
+    z.refine((q) => q.width === undefined || q.layout === "og", {
+      message: "applies to layout=og only",
+      path: ["width"],
+    }),
+  );

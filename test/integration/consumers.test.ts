@@ -140,10 +140,11 @@ describe("API keys", () => {
     expect(keyed.headers.get("RateLimit-Policy")).toBe(`"partner";q=${limit};w=${periodSeconds}`);
   });
 
-  it("a standard key gets the standard tier's policy, on /v1, /widget and /oembed", async () => {
+  // Cards carry no request policy: they are not counted per request.
+  it("a standard key gets the standard tier's policy, on /v1 and /oembed", async () => {
     const key = await createKey({ tier: "standard" });
     const { limit, periodSeconds } = DOCUMENTED_LIMITS.standard;
-    for (const path of ["/v1/genres", "/widget/track/1", "/oembed?url=https%3A%2F%2Fbeatpass.ca%2Ftrack%2F1"]) {
+    for (const path of ["/v1/genres", "/oembed?url=https%3A%2F%2Fbeatpass.ca%2Ftrack%2F1"]) {
       const res = await call(path, { headers: { "X-Api-Key": key } });
       expect(res.status, path).toBe(200);
       expect(res.headers.get("RateLimit-Policy"), path).toBe(`"standard";q=${limit};w=${periodSeconds}`);

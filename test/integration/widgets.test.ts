@@ -1,9 +1,13 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { XSS_NAME } from "../../fake/catalog.mjs";
-import { all, byTag, parse, text, unsafeBits } from "../helpers/dom";
-import { type Called, call, expectProblem } from "../helpers/request";
+import worker from "../../src/index";
+import { DOCUMENTED_MISS_LIMITS } from "../helpers/documented";
+import { all, byTag, CARD_RESIZE_SCRIPT, cardUnsafeBits, parse, text, unsafeBits } from "../helpers/dom";
+import { type Called, call, checked, expectProblem, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
+import { inOneWindow } from "../helpers/window";
 
 type Doc = ReturnType<typeof parse>;
 type El = ReturnType<typeof all>[number];
@@ -15,9 +19,9 @@ function expectEmbedHeaders(res: Called) {
   expect(res.headers.get("X-Frame-Options")).toBeNull();
 }
 
-/** The hash source a CSP needs to allow exactly this <style> content (computed here, not by src/). */
-async function styleHash(css: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(css));
+/** The CSP hash source that allows exactly this inline content (computed here, not by src/). */
+async function hashSource(content: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(content));
   return `'sha256-${btoa(String.fromCharCode(...new Uint8Array(digest)))}'`;
 }
 
@@ -34,13 +38,19 @@ function directives(csp: string | null): Record<string, string> {
   return out;
 }
 
-/** The CSP an HTML card must carry: its own stylesheet by hash and nothing else it does not need. */
+/**
+ * The CSP an HTML card must carry: its own stylesheet and its one fixed resize script, each by
+ * hash, and nothing else it does not need. Also holds the page to having exactly that one
+ * script: attribute-less, its text the fixed script (so no upstream data is in it).
+ */
 async function expectedHtmlCsp(doc: Doc, imgSrc: string, frameAncestors: string) {
   const styles = byTag(doc, "style");
   expect(styles).toHaveLength(1);
+  expect(byTag(doc, "script").map((s) => [s.attribs, text(s)])).toEqual([[{}, CARD_RESIZE_SCRIPT]]);
   return {
     "default-src": "'none'",
-    "style-src": await styleHash(text(styles[0]!)),
+    "style-src": await hashSource(text(styles[0]!)),
+    "script-src": await hashSource(CARD_RESIZE_SCRIPT),
     "img-src": `${imgSrc} data:`,
     "frame-ancestors": frameAncestors,
     "base-uri": "'none'",
@@ -50,8 +60,90 @@ async function expectedHtmlCsp(doc: Doc, imgSrc: string, frameAncestors: string)
 
 // vitest.config.ts sets IMAGE_HOSTS for the Worker under test to these three.
 const TEST_IMG_SRC = "https://fake-beatpass.test https://beatpass.ca https://*.beatpass.ca";
-// Opened directly, an SVG card is a document: no script, no fetch, inline style only.
-const SVG_CSP = { "default-src": "'none'", "style-src": "'unsafe-inline'", "img-src": "data:" };
+// Opened directly, an SVG card is a document: no script, no fetch, inline style and the
+// embedded font (data: URIs) only.
+const SVG_CSP = {
+  "default-src": "'none'",
+  "style-src": "'unsafe-inline'",
+  "img-src": "data:",
+  "font-src": "data:",
+};
+
+/**
+ * Card heights from the card design ("Cards that fit every frame"): a 1 px border and the
+ * padding around a text column of fixed rows (title 22; artists or genres 20; fact chips 22
+ * below a gap; waveform; list rows of 25 below a gap; the "N more" line 18 below a gap; an
+ * error's two 20 px lines), which is never shorter than the artwork (96 standard, 64 compact).
+ * Written out as sums here rather than taken from src/render/layout.ts, so a change to the
+ * layout that forgets the frame heights (or the reverse) fails.
+ */
+const HEIGHT = {
+  // 1 + 12 + (title 22 + artists 20 + facts 8+22 + waveform 8+36 = 116 > art 96) + 12 + 1
+  trackStandard: 1 + 12 + (22 + 20 + (8 + 22) + (8 + 36)) + 12 + 1,
+  // 1 + 8 + (title 22 + artists 20 + facts 6+22 + waveform 6+24 = 100 > art 64) + 8 + 1
+  trackCompact: 1 + 8 + (22 + 20 + (6 + 22) + (6 + 24)) + 8 + 1,
+  // playlist 6: title, "23 tracks", 8 rows of 25 below 8, "15 more" 18 below 6
+  playlist6Standard: 1 + 12 + (22 + 20 + (8 + 8 * 25) + (6 + 18)) + 12 + 1,
+  // compact: 3 rows below 6, "20 more" 18 below 4
+  playlist6Compact: 1 + 8 + (22 + 20 + (6 + 3 * 25) + (4 + 18)) + 8 + 1,
+  // compact without the list: title and "23 tracks" (42) are shorter than the 64 px artwork
+  playlist6CompactNoTracks: 1 + 8 + 64 + 8 + 1,
+} as const;
+
+/** The meta tags of a card page, by property or name. */
+function metaOf(doc: Doc): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of byTag(doc, "meta")) {
+    const key = m.attribs.property ?? m.attribs.name;
+    if (key) {
+      expect(out, `meta ${key} appears once`).not.toHaveProperty(key);
+      out[key] = m.attribs.content ?? "";
+    }
+  }
+  return out;
+}
+
+const oembedLink = (doc: Doc) => byTag(doc, "link").find((l) => l.attribs.type === "application/json+oembed");
+
+// ---- PNG ----
+
+interface Bytes extends Called {
+  bytes: Uint8Array;
+}
+
+let byteClients = 0;
+/**
+ * `call` for binary bodies: the same cross-cutting checks, with the body as bytes (call()
+ * decodes it as text, which mangles a PNG). Each request is a client of its own, from a
+ * range (198.18.0.0/15, for benchmarks) no other test uses.
+ */
+async function callBytes(path: string, init: RequestInit = {}): Promise<Bytes> {
+  const ctx = createExecutionContext();
+  const req = new Request(`${ORIGIN}${path}`, init);
+  byteClients++;
+  if (!req.headers.has("CF-Connecting-IP"))
+    req.headers.set("CF-Connecting-IP", `198.18.${(byteClients >> 8) & 255}.${byteClients & 255}`);
+  const res = await worker.fetch(req, env, ctx);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  await waitOnExecutionContext(ctx);
+  return { ...checked(res, new TextDecoder("latin1").decode(bytes)), bytes };
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** A PNG's pixel size from its IHDR chunk (which the PNG spec puts first), checking the signature. */
+function pngDimensions(bytes: Uint8Array): { width: number; height: number } {
+  expect([...bytes.slice(0, 8)], "PNG signature").toEqual(PNG_SIGNATURE);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  expect(new TextDecoder().decode(bytes.slice(12, 16)), "first chunk").toBe("IHDR");
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** The pixel size an SVG card declares on its root. */
+function svgDimensions(markup: string): { width: number; height: number } {
+  const root = byTag(parse(markup, true), "svg")[0]!;
+  return { width: Number(root.attribs.width), height: Number(root.attribs.height) };
+}
 
 describe("HTML widgets", () => {
   it.each([
@@ -59,22 +151,23 @@ describe("HTML widgets", () => {
     ["/widget/artist/3", "Lumen Loops"],
     ["/widget/album/1", "Night Drive Pack"],
     ["/widget/playlist/1", "Late Night Trap"],
-  ])("%s renders a card with its exact CSP, nosniff, ETag and caching", async (path, name) => {
+  ])("%s renders a card with its exact CSP, one fixed script, nosniff, ETag and caching", async (path, name) => {
     const res = await call(path);
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
     expectEmbedHeaders(res);
     const doc = parse(res.text);
+    expect(cardUnsafeBits(doc)).toEqual([]);
     expect(text(byTag(doc, "h1")[0]!)).toContain(name);
     expect(directives(res.headers.get("Content-Security-Policy"))).toEqual(
       await expectedHtmlCsp(doc, TEST_IMG_SRC, "*"),
     );
-    const oembed = byTag(doc, "link").find((l) => l.attribs.type === "application/json+oembed");
+    const oembed = oembedLink(doc);
     expect(oembed?.attribs.href).toMatch(/^https:\/\/proxy\.test\/oembed\?url=https%3A%2F%2Fbeatpass\.ca%2F/);
     expect(oembed?.attribs.title).toBe(name);
   });
 
-  it("the CSP's style hash follows the stylesheet of each theme and accent", async () => {
+  it("the CSP's style hash follows the stylesheet of each theme and accent; the script hash never changes", async () => {
     for (const q of ["?theme=dark", "?theme=light&accent=ff0066", "?size=compact"]) {
       const res = await call(`/widget/track/1${q}`);
       const doc = parse(res.text);
@@ -92,16 +185,17 @@ describe("HTML widgets", () => {
     );
   });
 
-  it("draws the track's artwork, facts and waveform with two upstream requests, then none", async () => {
+  it("draws the track's artwork, facts (price first) and waveform with two upstream requests, then none", async () => {
     const res = await call("/widget/track/1");
     const doc = parse(res.text);
     expect(byTag(doc, "img")[0]?.attribs.src).toBe("https://fake-beatpass.test/images/tracks/1.jpg");
-    expect(byTag(doc, "li").map((li) => text(li))).toEqual([
-      "107 BPM",
-      "F minor",
-      "3:29",
-      "Lease or exclusive",
-      "$24.99",
+    // The price leads, so a narrow frame that hides the last chips never hides it.
+    expect(byTag(doc, "li").map((li) => [text(li), li.attribs.class])).toEqual([
+      ["$24.99", "price"],
+      ["107 BPM", undefined],
+      ["F minor", undefined],
+      ["3:29", undefined],
+      ["Lease or exclusive", undefined],
     ]);
     expect(byTag(doc, "path")).toHaveLength(1);
     expect(upstreamPaths().sort()).toEqual(["/tracks/1", "/tracks/1/wave"]);
@@ -134,16 +228,27 @@ describe("HTML widgets", () => {
   it("shows the fake's hostile track's name as text and runs none of it", async () => {
     const res = await call("/widget/track/61");
     const doc = parse(res.text);
-    expect(unsafeBits(doc)).toEqual([]);
+    expect(cardUnsafeBits(doc)).toEqual([]);
     expect(text(byTag(doc, "h1")[0]!)).toBe(XSS_NAME);
+    expect(byTag(doc, "script")).toHaveLength(1);
     for (const img of byTag(doc, "img")) expect(img.attribs.src).toMatch(/^https:\/\/fake-beatpass\.test\/images\//);
   });
 
-  it("degrades to no waveform when the waveform read fails", async () => {
+  it("draws a flat waveform row when the waveform read fails, so the card keeps its height", async () => {
     fake.addFault({ kind: "status", status: 500, path: "/tracks/4/wave" });
     const res = await call("/widget/track/4");
     expect(res.status).toBe(200);
-    expect(byTag(parse(res.text), "svg")).toEqual([]);
+    expect(res.headers.get("X-Problem-Code")).toBeNull();
+    const doc = parse(res.text);
+    const waves = byTag(doc, "svg");
+    expect(waves.map((s) => s.attribs.class)).toEqual(["wave"]);
+    // Every bar has the minimum height of 1: a flat line.
+    const bars = byTag(doc, "path")[0]!.attribs.d!.match(/v[0-9.]+/g) ?? [];
+    expect(bars.length).toBeGreaterThan(0);
+    expect(new Set(bars)).toEqual(new Set(["v1.0"]));
+    expect(metaOf(doc)["twitter:player:height"]).toBe(String(HEIGHT.trackStandard));
+    // hide=waveform is the one way to drop the row.
+    expect(byTag(parse((await call("/widget/track/4?hide=waveform")).text), "svg")).toEqual([]);
   });
 
   it("frame-ancestors follows FRAME_ANCESTORS", async () => {
@@ -165,7 +270,7 @@ describe("HTML widgets", () => {
     "javascript:x",
     "https:",
   ])("FRAME_ANCESTORS=%s is a 503 config error, not a wider policy", async (value) => {
-    for (const path of ["/widget/track/1", "/widget/track/1.svg"])
+    for (const path of ["/widget/track/1", "/widget/track/1.svg", "/widget/track/1.png"])
       expectProblem(await call(path, {}, { FRAME_ANCESTORS: value }), 503, "config_error");
     expect(upstreamPaths()).toEqual([]);
   });
@@ -179,9 +284,131 @@ describe("HTML widgets", () => {
     "img.example/path",
     "*",
   ])("IMAGE_HOSTS=%s is a 503 config error, not a wider policy", async (value) => {
-    for (const path of ["/widget/track/1", "/widget/track/1.svg"])
+    for (const path of ["/widget/track/1", "/widget/track/1.svg", "/widget/track/1.png"])
       expectProblem(await call(path, {}, { IMAGE_HOSTS: value }), 503, "config_error");
     expect(upstreamPaths()).toEqual([]);
+  });
+});
+
+describe("link previews (Open Graph and Twitter player)", () => {
+  it.each([
+    ["track", 1, "Midnight Run", "music.song"],
+    ["artist", 3, "Lumen Loops", "profile"],
+    ["album", 1, "Night Drive Pack", "music.album"],
+    ["playlist", 6, "Fresh Finds", "music.playlist"],
+  ])(
+    "a %s card page unfurls: og:* with a 1200 x 630 PNG, and a Twitter player as tall as its oEmbed frame",
+    async (kind, id, name, ogType) => {
+      const doc = parse((await call(`/widget/${kind}/${id}`)).text);
+      const meta = metaOf(doc);
+      const card = `https://proxy.test/widget/${kind}/${id}`;
+      expect(meta).toMatchObject({
+        "og:type": ogType,
+        "og:title": name,
+        "og:url": card,
+        "og:image": `${card}.png`,
+        "og:image:width": "1200",
+        "og:image:height": "630",
+        "twitter:card": "player",
+        "twitter:player": card,
+      });
+      expect(meta["og:description"]).toMatch(/\S/);
+      expect(meta["og:description"]).not.toMatch(/undefined|null|NaN/);
+
+      // The player is exactly as tall as the frame oEmbed gives the same card.
+      const oembed = oembedSchema.parse(
+        (await call(`/oembed?url=${encodeURIComponent(`https://beatpass.ca/${kind}/${id}`)}`)).json(),
+      );
+      expect(Number(meta["twitter:player:height"])).toBe(oembed.height);
+      expect(byTag(parse(oembed.html), "iframe")[0]!.attribs.src).toBe(meta["twitter:player"]);
+
+      // og:image is a PNG of the size it declares.
+      const png = await callBytes(new URL(meta["og:image"]!).pathname);
+      expect(png.status).toBe(200);
+      expect(png.headers.get("Content-Type")).toBe("image/png");
+      expect(pngDimensions(png.bytes)).toEqual({ width: 1200, height: 630 });
+    },
+  );
+
+  it("the preview URLs carry the card's options in canonical order", async () => {
+    const doc = parse((await call("/widget/track/1?hide=price,bpm&accent=FACC15&size=compact&theme=dark")).text);
+    const meta = metaOf(doc);
+    const query = "?theme=dark&size=compact&accent=facc15&hide=bpm,price";
+    expect(meta["og:url"]).toBe(`https://proxy.test/widget/track/1${query}`);
+    expect(meta["twitter:player"]).toBe(`https://proxy.test/widget/track/1${query}`);
+    expect(meta["og:image"]).toBe(`https://proxy.test/widget/track/1.png${query}`);
+    expect(Number(meta["twitter:player:height"])).toBe(HEIGHT.trackCompact);
+  });
+});
+
+describe("nested totals", () => {
+  it("/v1/playlists/6 says 23 tracks in all while carrying the first 20", async () => {
+    const data = (await call("/v1/playlists/6")).json().data;
+    expect(data.tracks).toHaveLength(20);
+    expect(data.tracks_total).toBe(23);
+  });
+
+  it.each([
+    ["", 8, "15 more on BeatPass"],
+    ["?size=compact", 3, "20 more on BeatPass"],
+  ])("the playlist 6 card%s says 23 tracks, lists %i and links to the rest", async (q, rows, more) => {
+    const doc = parse((await call(`/widget/playlist/6${q}`)).text);
+    expect(text(byTag(doc, "p").find((p) => p.attribs.class === "sub")!)).toBe("23 tracks");
+    expect(byTag(doc, "ol")[0]!.children.filter((n) => "name" in n)).toHaveLength(rows);
+    const link = byTag(doc, "p").find((p) => p.attribs.class === "more");
+    expect(text(link!)).toBe(more);
+    expect(byTag(link!, "a")[0]!.attribs.href).toBe("https://beatpass.ca/playlist/6/fresh-finds");
+  });
+
+  it("the playlist 6 SVG says 23 tracks", async () => {
+    expect(text(parse((await call("/widget/playlist/6.svg")).text, true))).toContain("23 tracks");
+  });
+
+  const album = (id: number, tracks: unknown) => ({
+    status: "success",
+    album: { id, name: "Paged", artists: [{ id: 5, name: "A" }], tracks },
+  });
+  const summary = (id: number) => ({ id, name: `Song ${id}`, duration: 120_000 });
+  const paginator = (total: number, data: unknown[]) => ({
+    current_page: 1,
+    per_page: data.length,
+    last_page: Math.ceil(total / data.length),
+    from: 1,
+    to: data.length,
+    total,
+    data,
+  });
+
+  it("an album whose tracks come as a paginator counts BeatPass's total, in JSON and in the card", async () => {
+    fake.addFault({ kind: "body", path: "/albums/901", body: album(901, paginator(30, [1, 2].map(summary))) });
+    const data = (await call("/v1/albums/901?with=tracks")).json().data;
+    expect(data.tracks.map((t: { id: number }) => t.id)).toEqual([1, 2]);
+    expect(data.tracks_total).toBe(30);
+
+    const doc = parse((await call("/widget/album/901")).text);
+    expect(text(byTag(doc, "p").find((p) => p.attribs.class === "sub")!)).toBe("A · 30 tracks");
+    expect(text(byTag(doc, "p").find((p) => p.attribs.class === "more")!)).toBe("28 more on BeatPass");
+  });
+
+  it("an album's tracks as a plain array count themselves; a paginator total below its items is not believed", async () => {
+    fake.addFault({ kind: "body", path: "/albums/902", body: album(902, [1, 2, 3].map(summary)) });
+    fake.addFault({ kind: "body", path: "/albums/903", body: album(903, paginator(1, [1, 2].map(summary))) });
+    expect((await call("/v1/albums/902?with=tracks")).json().data.tracks_total).toBe(3);
+    expect((await call("/v1/albums/903?with=tracks")).json().data.tracks_total).toBe(2);
+    const doc = parse((await call("/widget/album/903")).text);
+    expect(byTag(doc, "p").find((p) => p.attribs.class === "more")).toBeUndefined();
+  });
+
+  it("an artist's albums paginator gives albums_total", async () => {
+    const albums = paginator(42, [{ id: 1, name: "One" }]);
+    fake.addFault({
+      kind: "body",
+      path: "/artists/904",
+      body: { status: "success", artist: { id: 904, name: "X", albums } },
+    });
+    const data = (await call("/v1/artists/904?with=albums")).json().data;
+    expect(data.albums).toHaveLength(1);
+    expect(data.albums_total).toBe(42);
   });
 });
 
@@ -210,9 +437,10 @@ describe("artwork URLs from BeatPass", () => {
     const html = parse((await call("/widget/track/7?hide=waveform")).text);
     expect(byTag(html, "img").map((i) => i.attribs.src)).toEqual(shown ? [image] : []);
     if (!shown) {
-      // The SVG card does not even try to fetch it (a fetch to any host but the fake fails the test).
+      // The SVG and PNG cards do not even try to fetch it (a fetch to any host but the fake fails the test).
       const svg = parse((await call("/widget/track/7.svg?hide=waveform")).text, true);
       expect(byTag(svg, "image")).toEqual([]);
+      expect((await callBytes("/widget/track/7.png?hide=waveform")).status).toBe(200);
       expect(fake.requests.filter((r) => !r.path.startsWith("/api/"))).toEqual([]);
     }
   });
@@ -236,9 +464,12 @@ describe("artwork URLs from BeatPass", () => {
   });
 });
 
+/** Every url(...) in an SVG card's stylesheet. */
+const cssUrls = (doc: Doc) => [...text(byTag(doc, "style")[0]!).matchAll(/url\(([^)]*)\)/g)].map((m) => m[1]!);
+
 describe("SVG widgets", () => {
-  it.each(["/widget/track/1.svg", "/widget/artist/3.svg", "/widget/album/1.svg"])(
-    "%s is a self-contained image with inlined artwork and its exact CSP",
+  it.each(["/widget/track/1.svg", "/widget/artist/3.svg", "/widget/album/1.svg", "/widget/playlist/6.svg"])(
+    "%s is a self-contained image with inlined artwork and font, and its exact CSP",
     async (path) => {
       const res = await call(path);
       expect(res.status).toBe(200);
@@ -251,6 +482,11 @@ describe("SVG widgets", () => {
       const hrefs = byTag(doc, "image").map((i) => i.attribs.href ?? "");
       expect(hrefs).toHaveLength(1);
       expect(hrefs[0]).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/=]+$/);
+      // The font travels inside (regular and semibold), as data: URIs: no fetch when shown.
+      const urls = cssUrls(doc);
+      expect(urls).toHaveLength(2);
+      for (const u of urls) expect(u).toMatch(/^data:font\/woff2;base64,[A-Za-z0-9+/=]+$/);
+      expect(text(byTag(doc, "style")[0]!)).toMatch(/@font-face\{font-family:Inter;font-weight:400;/);
       // Artwork is fetched without the BeatPass token.
       const imageRequest = fake.requests.find((r) => r.path.startsWith("/images/"));
       expect(imageRequest?.headers.authorization).toBeUndefined();
@@ -262,6 +498,24 @@ describe("SVG widgets", () => {
     const before = fake.requests.length;
     await call("/widget/track/1.svg?theme=dark");
     expect(fake.requests.length).toBe(before);
+  });
+
+  it("draws the verified mark as a badge (a disc and a check), not a character", async () => {
+    const doc = parse((await call("/widget/artist/3.svg")).text, true);
+    expect(text(doc)).not.toContain("✔");
+    const badges = byTag(doc, "g").filter((g) => byTag(g, "circle").length === 1 && byTag(g, "path").length === 1);
+    expect(badges).toHaveLength(1);
+    expect(byTag(doc, "svg")[0]!.attribs["aria-label"]).toContain("verified");
+    // hide=badge removes it.
+    const hidden = parse((await call("/widget/artist/3.svg?hide=badge")).text, true);
+    expect(byTag(hidden, "circle")).toEqual([]);
+  });
+
+  it("writes an album's release date as a reader would (May 1, 2025)", async () => {
+    // The fake's album 1 was released 2025-05-01.
+    const texts = byTag(parse((await call("/widget/album/1.svg")).text, true), "text").map((t) => text(t));
+    expect(texts.some((t) => t.includes("May 1, 2025"))).toBe(true);
+    expect(texts.join(" ")).not.toContain("2025-05-01");
   });
 
   it("leaves artwork out when the image fails", async () => {
@@ -306,12 +560,52 @@ describe("SVG widgets", () => {
     expect(res.status).toBe(200);
     const doc = parse(res.text, true);
     expect(byTag(doc, "image")).toEqual([]);
-    expect(res.text).not.toContain("data:");
+    // The only data: URIs left are the embedded font's.
+    expect(res.text).not.toMatch(/data:(?!font\/woff2;base64,)/);
     expect(fake.requests.some((r) => r.path.startsWith("/images/"))).toBe(true);
   });
+});
 
-  it("playlists have no SVG card", async () => {
-    expectProblem(await call("/widget/playlist/1.svg"), 404, "not_found");
+describe("PNG widgets", () => {
+  it.each(["track/1", "artist/3", "album/1", "playlist/6"])(
+    "/widget/%s.png is a 1200 x 630 link-preview image; layout=card is the SVG card's size",
+    async (item) => {
+      const og = await callBytes(`/widget/${item}.png`);
+      expect(og.status).toBe(200);
+      expect(og.headers.get("Content-Type")).toBe("image/png");
+      expect(og.headers.get("Cross-Origin-Resource-Policy")).toBe("cross-origin");
+      expectEmbedHeaders(og);
+      expect(pngDimensions(og.bytes)).toEqual({ width: 1200, height: 630 });
+
+      for (const size of ["standard", "compact"]) {
+        const png = await callBytes(`/widget/${item}.png?layout=card&size=${size}`);
+        expect(png.headers.get("Content-Type")).toBe("image/png");
+        const svg = await call(`/widget/${item}.svg?size=${size}`);
+        expect(pngDimensions(png.bytes)).toEqual(svgDimensions(svg.text));
+      }
+    },
+  );
+
+  it("answers If-None-Match with 304, and layouts have different ETags", async () => {
+    const og = await callBytes("/widget/track/1.png");
+    const card = await callBytes("/widget/track/1.png?layout=card");
+    expect(og.headers.get("ETag")).not.toBe(card.headers.get("ETag"));
+    const again = await callBytes("/widget/track/1.png", { headers: { "If-None-Match": og.headers.get("ETag")! } });
+    expect(again.status).toBe(304);
+    expect(again.bytes).toHaveLength(0);
+  });
+
+  it("a hostile track still rasterises (its SVG stays well-formed)", async () => {
+    const png = await callBytes("/widget/track/61.png");
+    expect(png.status).toBe(200);
+    expect(png.headers.get("X-Problem-Code")).toBeNull();
+    expect(pngDimensions(png.bytes)).toEqual({ width: 1200, height: 630 });
+  });
+
+  it("layout other than og or card is a 400 problem, before any upstream request", async () => {
+    const problem = expectProblem(await call("/widget/track/1.png?layout=poster"), 400, "invalid_request");
+    expect(problem.errors?.map((e) => e.name)).toContain("layout");
+    expect(upstreamPaths()).toEqual([]);
   });
 });
 
@@ -323,8 +617,8 @@ describe("SVG widgets", () => {
  * exactly the benign card's elements and attributes, and show the attack as text wherever
  * the benign card shows the label (control characters removed: XML forbids them).
  */
-const ATTACK = `"><img src=x onerror=alert(1)>'&amp;\u0001</title></style>`;
-const SHOWN = `"><img src=x onerror=alert(1)>'&amp;</title></style>`;
+const ATTACK = `"><img src=x onerror=alert(1)>'&amp;\u0001</title></style><script>alert(3)</script>`;
+const SHOWN = `"><img src=x onerror=alert(1)>'&amp;</title></style><script>alert(3)</script>`;
 const LABEL = /⟦[a-z0-9]+⟧/g;
 const benign = (label: string) => label;
 const hostile = (label: string) => `${label}${ATTACK}`;
@@ -382,7 +676,8 @@ const BODIES: Record<Kind, (id: number, v: V) => unknown> = {
       id,
       name: v("⟦al⟧"),
       image: "javascript:alert(1)",
-      release_date: v("⟦rd⟧"),
+      // Read as a date (the card shows "Nov 20, 2025"); whatever follows the date is dropped.
+      release_date: `2025-11-20${v("⟦rd⟧")}`,
       artists: artistRefs(v),
       tracks: summaries(v),
     },
@@ -400,8 +695,9 @@ const SHOWS: Record<string, string[]> = {
   "artist html": ["⟦an⟧", "⟦g1⟧", "⟦g2⟧", "⟦t1⟧", "⟦t2⟧", "⟦d1⟧"],
   "artist svg": ["⟦an⟧", "⟦g1⟧", "⟦g2⟧", "⟦t1⟧", "⟦t2⟧"],
   "album html": ["⟦al⟧", "⟦a1⟧", "⟦a2⟧", "⟦t1⟧", "⟦t2⟧", "⟦d1⟧"],
-  "album svg": ["⟦al⟧", "⟦a1⟧", "⟦a2⟧", "⟦rd⟧"],
+  "album svg": ["⟦al⟧", "⟦a1⟧", "⟦a2⟧", "Nov 20, 2025"],
   "playlist html": ["⟦pl⟧", "⟦t1⟧", "⟦t2⟧", "⟦d1⟧"],
+  "playlist svg": ["⟦pl⟧", "2 tracks"],
 };
 
 const NAME_LABEL: Record<Kind, string> = { track: "⟦tn⟧", artist: "⟦an⟧", album: "⟦al⟧", playlist: "⟦pl⟧" };
@@ -428,11 +724,19 @@ const ownText = (el: El) =>
     })
     .join("");
 
-/** The hostile card is the benign card with every label followed by the attack, shown as text. */
+// SVG places the verified badge right after the title as measured, so its x follows the
+// title's width; nothing else about the badge may differ.
+const BADGE_POSITION = /^translate\([0-9.]+ [0-9.]+\)$/;
+
+/**
+ * The hostile card is the benign card with every label followed by the attack, shown as text
+ * (and its own id, 802 for 801, in the URLs it builds).
+ */
 function expectSameCard(benignMarkup: string, hostileMarkup: string, xml: boolean) {
+  const expect802 = (s: string) => expand(s).replace(/\/801(?=[/.?"]|$)/g, "/802");
   const b = parse(benignMarkup, xml);
   const h = parse(hostileMarkup, xml);
-  expect(unsafeBits(h)).toEqual([]);
+  expect(xml ? unsafeBits(h) : cardUnsafeBits(h)).toEqual([]);
   expect(shape(h), "elements and attributes").toEqual(shape(b));
   expect(hostileMarkup).not.toMatch(XML_FORBIDDEN);
   const [be, he] = [all(b), all(h)];
@@ -441,11 +745,15 @@ function expectSameCard(benignMarkup: string, hostileMarkup: string, xml: boolea
     for (const [name, value] of Object.entries(el.attribs)) {
       // Links carry ids and slugs (checked below), everything else must match.
       if (name === "href") continue;
-      expect(value, `<${el.name} ${name}>`).toBe(expand(ref.attribs[name]!));
+      if (xml && el.name === "g" && name === "transform" && BADGE_POSITION.test(value)) {
+        expect(ref.attribs[name]).toMatch(BADGE_POSITION);
+        continue;
+      }
+      expect(value, `<${el.name} ${name}>`).toBe(expect802(ref.attribs[name]!));
     }
     const got = ownText(el);
-    const want = expand(ownText(ref));
-    // SVG text cannot wrap, so long lines end in "…": then what is shown is the start.
+    const want = expect802(ownText(ref));
+    // SVG text cannot wrap, so a line too long to fit ends in "…": then what is shown is the start.
     if (xml && got !== want && got.endsWith("…")) expect(want.startsWith(got.slice(0, -1)), got).toBe(true);
     else expect(got, `text of <${el.name}>`).toBe(want);
   }
@@ -468,6 +776,7 @@ describe("hostile strings in every upstream field", () => {
     ["album", "html"],
     ["album", "svg"],
     ["playlist", "html"],
+    ["playlist", "svg"],
   ] as const)("%s %s card shows them as text and injects nothing", async (kind, format) => {
     serve(kind, 801, benign);
     serve(kind, 802, hostile);
@@ -480,12 +789,15 @@ describe("hostile strings in every upstream field", () => {
     const { h } = expectSameCard(quiet.text, loud.text, format === "svg");
 
     if (format === "html") {
-      // The title, the document title and the oEmbed discovery link carry the full name.
+      // The title, the document title, the preview tags and the oEmbed discovery link carry the full name.
       const name = expand(NAME_LABEL[kind]);
       expect(text(byTag(h, "h1")[0]!)).toContain(name);
       expect(text(byTag(h, "title")[0]!)).toBe(`${name} · BeatPass`);
-      expect(byTag(h, "link").find((l) => l.attribs.type === "application/json+oembed")?.attribs.title).toBe(name);
+      expect(metaOf(h)["og:title"]).toBe(name);
+      expect(oembedLink(h)?.attribs.title).toBe(name);
       expect(byTag(h, "img")).toEqual([]); // javascript: artwork
+      // The one script is still the fixed one: no upstream text reached it.
+      expect(byTag(h, "script").map((s) => text(s))).toEqual([CARD_RESIZE_SCRIPT]);
       expect(directives(loud.headers.get("Content-Security-Policy"))).toEqual(
         await expectedHtmlCsp(h, TEST_IMG_SRC, "*"),
       );
@@ -495,6 +807,10 @@ describe("hostile strings in every upstream field", () => {
       expect(text(byTag(h, "title")[0]!)).toBe(label);
       expect(label).toContain(SHOWN);
       expect(directives(loud.headers.get("Content-Security-Policy"))).toEqual(SVG_CSP);
+      // The rasteriser takes the same markup.
+      const png = await callBytes(`/widget/${kind}/802.png`);
+      expect(png.headers.get("Content-Type")).toBe("image/png");
+      expect(png.headers.get("X-Problem-Code")).toBeNull();
     }
   });
 
@@ -522,43 +838,91 @@ describe("hostile strings in every upstream field", () => {
     expect(body.author_name).toBe(author?.replace(LABEL, (l) => hostile(l)));
     expect(body.html).not.toMatch(XML_FORBIDDEN);
     const doc = parse(body.html);
-    expect(unsafeBits(doc).filter((b) => b !== "<iframe>")).toEqual([]);
-    expect(shape(doc)).toEqual(["iframe[height loading src style title width]"]);
-    const iframe = byTag(doc, "iframe")[0]!;
-    expect(iframe.attribs.title).toBe(`${expand(name)} on BeatPass`);
-    expect(iframe.attribs.src).toBe(`https://proxy.test/widget/${kind}/802`);
+    expectOembedMarkup(doc, `https://proxy.test/widget/${kind}/802`);
+    expect(byTag(doc, "iframe")[0]!.attribs.title).toBe(`${expand(name)} on BeatPass`);
   });
 });
 
+/**
+ * oEmbed's html: the iframe, marked for embed.js, then the embed.js script tag, and nothing
+ * else: no handler, no inline script, no other element.
+ */
+function expectOembedMarkup(doc: Doc, src: string) {
+  expect(unsafeBits(doc).sort()).toEqual(["<iframe>", "<script>"]);
+  expect(shape(doc)).toEqual(["iframe[data-beatpass-embed height loading src style title width]", "script[async src]"]);
+  expect(byTag(doc, "iframe")[0]!.attribs.src).toBe(src);
+  const script = byTag(doc, "script")[0]!;
+  expect(script.attribs.src).toBe("https://proxy.test/embed.js");
+  expect(text(script)).toBe("");
+}
+
 describe("widget failures", () => {
   it.each([
-    ["/widget/track/999", "not_found", "public, max-age=60", "This item is not on BeatPass."],
-    ["/widget/track/999.svg", "not_found", "public, max-age=60", "This item is not on BeatPass."],
-  ])("%s draws an error card with status 200 (%s)", async (path, code, cacheControl, message) => {
-    const res = await call(path);
-    expect(res.status).toBe(200);
-    expect(res.headers.get("X-Problem-Code")).toBe(code);
-    expect(res.headers.get("Cache-Control")).toBe(cacheControl);
-    const svg = path.endsWith(".svg");
-    const doc = parse(res.text, svg);
-    expect(unsafeBits(doc)).toEqual([]);
-    expect(text(doc)).toContain(message);
-    expect(text(doc)).toContain(code);
-    expect(directives(res.headers.get("Content-Security-Policy"))).toEqual(
-      svg ? SVG_CSP : await expectedHtmlCsp(doc, TEST_IMG_SRC, "*"),
-    );
-  });
-
-  it("an upstream outage is an error card cached for ten seconds, without BeatPass's words", async () => {
-    fake.addFault({ kind: "status", status: 500, body: { message: "SQLSTATE secret" }, path: "/albums/2" });
-    for (const path of ["/widget/album/2", "/widget/album/2.svg"]) {
+    ["/widget/track/999", "html"],
+    ["/widget/track/999.svg", "svg"],
+  ] as const)(
+    "%s draws an error card in the viewer's words, status 200, the code only in X-Problem-Code",
+    async (path, format) => {
       const res = await call(path);
       expect(res.status).toBe(200);
-      expect(res.headers.get("X-Problem-Code")).toBe("upstream_error");
-      expect(res.headers.get("Cache-Control")).toBe("public, max-age=10");
-      expect(res.text).not.toContain("SQLSTATE");
-    }
+      expect(res.headers.get("X-Problem-Code")).toBe("not_found");
+      expect(res.headers.get("Cache-Control")).toBe("public, max-age=60");
+      const svg = format === "svg";
+      const doc = parse(res.text, svg);
+      expect(svg ? unsafeBits(doc) : cardUnsafeBits(doc)).toEqual([]);
+      const shown = text(doc).replace(/\s+/g, " ");
+      expect(shown).toContain("Track unavailable");
+      expect(shown).toContain("This track isn't available on BeatPass.");
+      // Problem codes are for whoever debugs the embed, not for the viewer.
+      expect(res.text).not.toContain("not_found");
+      expect(directives(res.headers.get("Content-Security-Policy"))).toEqual(
+        svg ? SVG_CSP : await expectedHtmlCsp(doc, TEST_IMG_SRC, "*"),
+      );
+      if (!svg) {
+        const links = byTag(doc, "a");
+        expect(links.map((a) => text(a))).toEqual(["Open BeatPass"]);
+        expect(links[0]!.attribs.href).toMatch(/^https:\/\/beatpass\.ca\/track\/999\//);
+        expect(links[0]!.attribs.rel).toBe("noopener noreferrer");
+      }
+    },
+  );
+
+  it("/widget/track/999.png draws the error card as a PNG, status 200", async () => {
+    const res = await callBytes("/widget/track/999.png");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toBe("image/png");
+    expect(res.headers.get("X-Problem-Code")).toBe("not_found");
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=60");
+    expect(pngDimensions(res.bytes)).toEqual({ width: 1200, height: 630 });
   });
+
+  it.each([
+    [410, "gone", "Album removed", "This album was removed from BeatPass.", "public, max-age=60"],
+    [403, "forbidden", "Album is private", "This album is private on BeatPass.", "public, max-age=60"],
+    [500, "upstream_error", "BeatPass is unavailable", "BeatPass can't be reached right now.", "public, max-age=10"],
+  ])(
+    "BeatPass answering %i is an error card (%s) in the viewer's words, cached as %s",
+    async (status, code, heading, message, cacheControl) => {
+      fake.addFault({ kind: "status", status, body: { message: "SQLSTATE secret" }, path: "/albums/2" });
+      for (const path of ["/widget/album/2", "/widget/album/2.svg"]) {
+        const res = await call(path);
+        expect(res.status).toBe(200);
+        expect(res.headers.get("X-Problem-Code")).toBe(code);
+        expect(res.headers.get("Cache-Control")).toBe(cacheControl);
+        const shown = text(parse(res.text, path.endsWith(".svg"))).replace(/\s+/g, " ");
+        expect(shown).toContain(heading);
+        expect(shown).toContain(message);
+        expect(res.text).not.toContain(code);
+        expect(res.text).not.toContain("SQLSTATE");
+      }
+      const png = await callBytes("/widget/album/2.png");
+      expect([png.status, png.headers.get("Content-Type"), png.headers.get("X-Problem-Code")]).toEqual([
+        200,
+        "image/png",
+        code,
+      ]);
+    },
+  );
 
   it.each([
     ["/widget/track/abc", "id"],
@@ -567,6 +931,8 @@ describe("widget failures", () => {
     ["/widget/track/1?accent=fff;}body{", "accent"],
     ["/widget/track/1?hide=price,cookies", "hide"],
     ["/widget/track/1?size=huge", "size"],
+    ["/widget/track/1.svg?size=huge", "size"],
+    ["/widget/track/1.png?theme=neon", "theme"],
   ])("bad input %s is a 400 problem naming %s, with no upstream request", async (path, name) => {
     const problem = expectProblem(await call(path), 400, "invalid_request");
     expect(problem.errors?.map((e) => e.name)).toContain(name);
@@ -576,6 +942,85 @@ describe("widget failures", () => {
   it("an unknown widget kind is a 404 problem", async () => {
     expectProblem(await call("/widget/user/1"), 404, "not_found");
   });
+});
+
+// ---- per-client limits: cards are charged only for misses ----
+
+/**
+ * Workers Rate Limiting (miniflare's too) counts per key in windows aligned to the wall-clock
+ * minute. These tests use addresses (203.0.113.200 and up, TEST-NET-3) no other test uses, and
+ * repeat a burst that crossed a minute boundary once with new addresses (helpers/window.ts).
+ */
+const MISS_LIMIT = DOCUMENTED_MISS_LIMITS.anon.limit;
+
+describe("cards and per-client limits", () => {
+  it("a cached card asked for 200 times from one address is the real card every time", async () => {
+    expect((await call("/widget/track/1")).status).toBe(200);
+    const answers = await inOneWindow(async (attempt) => {
+      const headers = { "CF-Connecting-IP": `203.0.113.${200 + attempt}` };
+      const seen: Called[] = [];
+      for (let i = 0; i < 200; i++) seen.push(await call("/widget/track/1", { headers }));
+      return seen;
+    });
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get("X-Problem-Code")).toBeNull();
+      expect(text(byTag(parse(res.text), "h1")[0]!)).toBe("Midnight Run");
+    }
+    // All from the cache: the first view's two reads were the only ones.
+    expect(upstreamPaths().sort()).toEqual(["/tracks/1", "/tracks/1/wave"]);
+  }, 120_000);
+
+  it("past its miss budget, a client's cold cards are error cards in their own format, status 200, never stored", async () => {
+    expect((await call("/widget/track/1")).status).toBe(200);
+    const { ip, within, over } = await inOneWindow(async (attempt) => {
+      const ip = `203.0.113.${210 + attempt}`;
+      const headers = { "CF-Connecting-IP": ip };
+      // Ids the fake lacks: each costs one miss (no waveform is asked for a missing track).
+      const cold = (i: number) => 700_000 + attempt * 1000 + i;
+      const within: Called[] = [];
+      for (let i = 0; i < MISS_LIMIT; i++) within.push(await call(`/widget/track/${cold(i)}`, { headers }));
+      const over = {
+        html: await call(`/widget/track/${cold(MISS_LIMIT)}`, { headers }),
+        svg: await call(`/widget/track/${cold(MISS_LIMIT + 1)}.svg`, { headers }),
+        png: await callBytes(`/widget/track/${cold(MISS_LIMIT + 2)}.png`, { headers }),
+      };
+      return { ip, within, over };
+    });
+    // The first MISS_LIMIT reached BeatPass (which has no such tracks).
+    expect(within.map((r) => [r.status, r.headers.get("X-Problem-Code")])).toEqual(
+      Array(MISS_LIMIT).fill([200, "not_found"]),
+    );
+    for (const res of Object.values(over)) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get("X-Problem-Code")).toBe("client_miss_budget");
+      // About this viewer's network, not the card: no shared cache may keep it.
+      expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+    }
+    expect(over.html.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
+    const html = parse(over.html.text);
+    expect(cardUnsafeBits(html)).toEqual([]);
+    expect(text(byTag(html, "h1")[0]!)).toBe("Card paused");
+    expect(over.html.text).not.toContain("client_miss_budget");
+    expect(directives(over.html.headers.get("Content-Security-Policy"))).toEqual(
+      await expectedHtmlCsp(html, TEST_IMG_SRC, "*"),
+    );
+    expect(over.svg.headers.get("Content-Type")).toBe("image/svg+xml; charset=utf-8");
+    const svg = parse(over.svg.text, true);
+    expect(svg.children.find((n) => "name" in n && n.name === "svg")).toBeDefined();
+    expect(unsafeBits(svg)).toEqual([]);
+    expect(text(svg)).toContain("Card paused");
+    expect(over.png.headers.get("Content-Type")).toBe("image/png");
+    expect(pngDimensions(over.png.bytes)).toEqual({ width: 1200, height: 630 });
+
+    // Only the cold cards cost: 1 warm-up track and waveform, then MISS_LIMIT missing tracks.
+    expect(upstreamPaths().filter((p) => p.startsWith("/tracks/7"))).toHaveLength(MISS_LIMIT);
+    // Cached cards are still this client's; another client's cold card is unaffected.
+    const cached = await call("/widget/track/1", { headers: { "CF-Connecting-IP": ip } });
+    expect([cached.status, cached.headers.get("X-Problem-Code")]).toEqual([200, null]);
+    const other = await call("/widget/track/3", { headers: { "CF-Connecting-IP": "203.0.113.230" } });
+    expect([other.status, other.headers.get("X-Problem-Code")]).toEqual([200, null]);
+  }, 120_000);
 });
 
 const oembedSchema = z
@@ -591,8 +1036,16 @@ const oembedSchema = z
     provider_name: z.string().optional(),
     provider_url: z.string().url().optional(),
     cache_age: z.number().int().nonnegative().optional(),
+    thumbnail_url: z.string().url().optional(),
+    thumbnail_width: z.number().int().positive().optional(),
+    thumbnail_height: z.number().int().positive().optional(),
   })
-  .strict();
+  .strict()
+  // oEmbed 1.0, 2.3.4: the three thumbnail fields come together or not at all.
+  .refine(
+    (b) => new Set([b.thumbnail_url, b.thumbnail_width, b.thumbnail_height].map((v) => v === undefined)).size === 1,
+    "thumbnail_url, thumbnail_width and thumbnail_height come together",
+  );
 
 describe("oEmbed", () => {
   const url = (u: string, extra = "") => `/oembed?url=${encodeURIComponent(u)}${extra}`;
@@ -603,42 +1056,136 @@ describe("oEmbed", () => {
     ["https://www.beatpass.ca/artist/3", "artist", 3],
     ["https://beatpass.ca/album/1/night-drive-pack/embed", "album", 1],
     ["https://beatpass.ca/playlist/2/study-loops", "playlist", 2],
-  ])("%s -> a rich response framing /widget/%s/%i", async (page, kind, id) => {
+  ])("%s -> a rich response framing /widget/%s/%i, followed by embed.js", async (page, kind, id) => {
     const res = await call(url(page, "&format=json"));
     expect(res.status).toBe(200);
     const body = oembedSchema.parse(res.json());
+    const doc = parse(body.html);
+    expectOembedMarkup(doc, `https://proxy.test/widget/${kind}/${id}`);
     const iframe = iframeOf(body);
-    expect(iframe.attribs.src).toBe(`https://proxy.test/widget/${kind}/${id}`);
     expect(Number(iframe.attribs.width)).toBe(body.width);
     expect(Number(iframe.attribs.height)).toBe(body.height);
   });
 
-  // README, "Widgets": the documented track embed is 480 x 176.
-  it("without limits, a track is the documented 480 x 176 card", async () => {
+  it("without limits, a track is the 480 px wide standard card at its exact height", async () => {
     const body = oembedSchema.parse((await call(url("https://beatpass.ca/track/1"))).json());
-    expect([body.width, body.height]).toEqual([480, 176]);
+    expect([body.width, body.height]).toEqual([480, HEIGHT.trackStandard]);
     expect(iframeOf(body).attribs.src).toBe("https://proxy.test/widget/track/1");
   });
 
   it.each([
-    ["&maxwidth=320", 320, undefined],
-    ["&maxwidth=400&maxheight=1000", 400, 1000],
-    ["&maxwidth=5000", 5000, undefined],
-    ["&maxheight=150", undefined, 150],
-    ["&maxheight=100", undefined, 100],
-    ["&maxwidth=300&maxheight=150", 300, 150],
-  ])("honours %s", async (extra, maxwidth, maxheight) => {
+    ["&maxwidth=320", 320, ""],
+    ["&maxwidth=400&maxheight=1000", 400, ""],
+    ["&maxwidth=5000", 480, ""],
+    ["&maxwidth=200", 200, ""],
+    [`&maxheight=${HEIGHT.trackStandard}`, 480, ""],
+    [`&maxheight=${HEIGHT.trackStandard - 1}`, 480, "?size=compact"],
+    [`&maxheight=${HEIGHT.trackCompact}`, 480, "?size=compact"],
+    ["&maxwidth=300&maxheight=130", 300, "?size=compact"],
+  ])("a track with %s is %i wide, framing /widget/track/1%s", async (extra, width, query) => {
     const body = oembedSchema.parse((await call(url("https://beatpass.ca/track/1", extra))).json());
-    if (maxwidth) expect(body.width).toBeLessThanOrEqual(maxwidth);
-    if (maxheight) expect(body.height).toBeLessThanOrEqual(maxheight);
+    expect(body.width).toBe(width);
+    expect(body.height).toBe(query ? HEIGHT.trackCompact : HEIGHT.trackStandard);
     const iframe = iframeOf(body);
     expect([Number(iframe.attribs.width), Number(iframe.attribs.height)]).toEqual([body.width, body.height]);
-    // Shorter than the standard card (README: 176 for a track) means the compact card.
-    expect(iframe.attribs.src).toBe(
-      maxheight && maxheight < 176
-        ? "https://proxy.test/widget/track/1?size=compact"
-        : "https://proxy.test/widget/track/1",
+    expect(iframe.attribs.src).toBe(`https://proxy.test/widget/track/1${query}`);
+  });
+
+  // Without a size asked for: standard, else compact, else compact without the track list.
+  it.each([
+    [HEIGHT.playlist6Standard, "", HEIGHT.playlist6Standard],
+    [HEIGHT.playlist6Standard - 1, "?size=compact", HEIGHT.playlist6Compact],
+    [HEIGHT.playlist6Compact, "?size=compact", HEIGHT.playlist6Compact],
+    [HEIGHT.playlist6Compact - 1, "?size=compact&hide=tracks", HEIGHT.playlist6CompactNoTracks],
+    [HEIGHT.playlist6CompactNoTracks, "?size=compact&hide=tracks", HEIGHT.playlist6CompactNoTracks],
+  ])("playlist 6 with maxheight=%i frames /widget/playlist/6%s, %i tall", async (maxheight, query, height) => {
+    const body = oembedSchema.parse(
+      (await call(url("https://beatpass.ca/playlist/6", `&maxheight=${maxheight}`))).json(),
     );
+    expect(iframeOf(body).attribs.src).toBe(`https://proxy.test/widget/playlist/6${query}`);
+    expect(body.height).toBe(height);
+    // The frame is the card's own height: the card at that URL says so too.
+    const card = parse((await call(`/widget/playlist/6${query}`)).text);
+    expect(Number(metaOf(card)["twitter:player:height"])).toBe(height);
+  });
+
+  it.each([
+    ["track/1", `&maxheight=${HEIGHT.trackCompact - 1}`],
+    ["playlist/6", `&maxheight=${HEIGHT.playlist6CompactNoTracks - 1}`],
+    // An explicit size is not swapped for a smaller one.
+    ["track/1", `&size=standard&maxheight=${HEIGHT.trackStandard - 1}`],
+    ["playlist/6", `&size=compact&maxheight=${HEIGHT.playlist6Compact - 1}`],
+    ["track/1", "&maxwidth=199"],
+    ["track/1", "&maxwidth=1"],
+  ])("404 when no layout of %s fits %s", async (item, extra) => {
+    expectProblem(await call(url(`https://beatpass.ca/${item}`, extra)), 404, "not_found");
+  });
+
+  it("passes theme, size, accent and hide into the iframe src, canonical and without defaults", async () => {
+    const body = oembedSchema.parse(
+      (await call(url("https://beatpass.ca/track/1", "&hide=price,bpm&accent=FACC15&theme=dark&size=compact"))).json(),
+    );
+    expect(iframeOf(body).attribs.src).toBe(
+      "https://proxy.test/widget/track/1?theme=dark&size=compact&accent=facc15&hide=bpm,price",
+    );
+    const defaults = oembedSchema.parse(
+      (await call(url("https://beatpass.ca/track/1", "&theme=auto&size=standard"))).json(),
+    );
+    expect(iframeOf(defaults).attribs.src).toBe("https://proxy.test/widget/track/1");
+    expectProblem(await call(url("https://beatpass.ca/track/1", "&theme=neon")), 400, "invalid_request");
+  });
+
+  it("a card's discovery link carries its options, and following it frames the same card", async () => {
+    const card = parse((await call("/widget/track/1?theme=dark&size=compact")).text);
+    const href = oembedLink(card)!.attribs.href!;
+    const discovery = new URL(href);
+    expect(discovery.origin + discovery.pathname).toBe("https://proxy.test/oembed");
+    expect(discovery.searchParams.get("theme")).toBe("dark");
+    expect(discovery.searchParams.get("size")).toBe("compact");
+    expect(discovery.searchParams.get("format")).toBe("json");
+    expect(discovery.searchParams.get("url")).toBe("https://beatpass.ca/track/1/midnight-run");
+    const body = oembedSchema.parse((await call(discovery.pathname + discovery.search)).json());
+    expect(iframeOf(body).attribs.src).toBe("https://proxy.test/widget/track/1?theme=dark&size=compact");
+    expect(body.height).toBe(HEIGHT.trackCompact);
+  });
+
+  it.each(["", "&maxwidth=600", `&maxheight=${HEIGHT.trackCompact}`, "&theme=dark&size=compact"])(
+    "with %s the thumbnail is this card's PNG, of the size the answer declares",
+    async (extra) => {
+      const body = oembedSchema.parse((await call(url("https://beatpass.ca/track/1", extra))).json());
+      expect(body.thumbnail_url).toBeDefined();
+      const thumb = new URL(body.thumbnail_url!);
+      expect(thumb.origin).toBe("https://proxy.test");
+      expect(thumb.pathname).toBe("/widget/track/1.png");
+      // The same card options as the framed card (a PNG's own layout= and width= aside).
+      const cardOptions = (u: string) => {
+        const params = new URL(u).searchParams;
+        params.delete("layout");
+        params.delete("width");
+        return Object.fromEntries(params);
+      };
+      // oEmbed 1.0: the thumbnail respects maxwidth and maxheight too.
+      const bound = (name: string) => Number(new URLSearchParams(extra).get(name) ?? Number.POSITIVE_INFINITY);
+      expect(body.thumbnail_width).toBeLessThanOrEqual(Math.min(1200, bound("maxwidth")));
+      expect(body.thumbnail_height).toBeLessThanOrEqual(Math.min(630, bound("maxheight")));
+      // As large as allowed, at the link preview's 1.91:1.
+      expect(Math.abs(body.thumbnail_width! / body.thumbnail_height! - 1200 / 630)).toBeLessThan(0.01);
+      expect(cardOptions(thumb.href)).toEqual(cardOptions(iframeOf(body).attribs.src!));
+      const png = await callBytes(thumb.pathname + thumb.search);
+      expect(png.status).toBe(200);
+      expect(png.headers.get("Content-Type")).toBe("image/png");
+      expect(pngDimensions(png.bytes)).toEqual({ width: body.thumbnail_width, height: body.thumbnail_height });
+    },
+  );
+
+  it("a maxheight under a 200 px wide preview's height leaves the thumbnail out, not the embed", async () => {
+    const body = oembedSchema.parse((await call(url("https://beatpass.ca/artist/3", "&maxheight=100"))).json());
+    expect(body.height).toBeLessThanOrEqual(100);
+    expect([body.thumbnail_url, body.thumbnail_width, body.thumbnail_height]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it("a narrower maxwidth gives a narrower embed", async () => {
@@ -646,12 +1193,14 @@ describe("oEmbed", () => {
     const narrow = oembedSchema.parse((await call(url("https://beatpass.ca/album/1", "&maxwidth=320"))).json());
     expect(narrow.width).toBe(320);
     expect(wide.width).toBeGreaterThan(320);
+    // Heights do not depend on the width (every row has a fixed height).
+    expect(narrow.height).toBe(wide.height);
   });
 
   it("gives each size its own ETag and answers If-None-Match with 304", async () => {
     const wide = await call(url("https://beatpass.ca/track/1"));
     const narrow = await call(url("https://beatpass.ca/track/1", "&maxwidth=300"));
-    const short = await call(url("https://beatpass.ca/track/1", "&maxheight=150"));
+    const short = await call(url("https://beatpass.ca/track/1", "&maxheight=130"));
     const etags = [wide, narrow, short].map((r) => r.headers.get("ETag"));
     for (const etag of etags) expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
     expect(new Set(etags).size).toBe(3);
@@ -669,7 +1218,7 @@ describe("oEmbed", () => {
 
   it("escapes the fake's hostile title inside the iframe html", async () => {
     const body = oembedSchema.parse((await call(url("https://beatpass.ca/track/61"))).json());
-    expect(unsafeBits(parse(body.html)).filter((b) => b !== "<iframe>")).toEqual([]);
+    expectOembedMarkup(parse(body.html), "https://proxy.test/widget/track/61");
     expect(iframeOf(body).attribs.title).toBe(`${XSS_NAME} on BeatPass`);
   });
 
@@ -712,22 +1261,175 @@ describe("oEmbed", () => {
   });
 });
 
-describe("the demo page", () => {
-  it("embeds every widget in light and dark with copyable snippets", async () => {
-    const res = await call("/");
-    expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
-    expect(res.headers.get("Content-Security-Policy")).toContain("frame-src 'self'");
-    const doc = parse(res.text);
-    const frames = byTag(doc, "iframe").map((f) => f.attribs.src);
-    for (const kind of ["track/1", "artist/3", "album/1", "playlist/1"]) {
-      expect(frames).toContain(`https://proxy.test/widget/${kind}?theme=light`);
-      expect(frames).toContain(`https://proxy.test/widget/${kind}?theme=dark`);
+describe("card contrast (WCAG AA, 4.5:1 for text)", () => {
+  // WCAG 2.x relative luminance and contrast ratio, written out here rather than imported.
+  const luminance = (hex: string) => {
+    expect(hex).toMatch(/^#[0-9a-f]{6}$/);
+    const n = Number.parseInt(hex.slice(1), 16);
+    const [r, g, b] = [(n >> 16) & 255, (n >> 8) & 255, n & 255].map((v) => {
+      const c = v / 255;
+      return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  const contrast = (a: string, b: string) => {
+    const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+    return (x! + 0.05) / (y! + 0.05);
+  };
+
+  it("the contrast function agrees with WCAG's reference values", () => {
+    expect(contrast("#000000", "#ffffff")).toBeCloseTo(21, 5);
+    expect(contrast("#777777", "#ffffff")).toBeCloseTo(4.48, 2);
+    expect(contrast("#ffffff", "#ffffff")).toBe(1);
+  });
+
+  /** The custom properties of each :root block in a card's stylesheet. */
+  const rootVars = (css: string) =>
+    [...css.matchAll(/:root\{([^}]*)\}/g)].map(
+      (m) =>
+        Object.fromEntries([...m[1]!.matchAll(/(--[a-z-]+):([^;]+);/g)].map((d) => [d[1]!, d[2]!])) as Record<
+          string,
+          string
+        >,
+    );
+
+  /** `fill` of each class rule in an SVG card's stylesheet (a class may have several rules). */
+  const fills = (css: string) =>
+    Object.fromEntries(
+      [...css.matchAll(/\.([a-z]+)\{[^}]*?fill:(#[0-9a-f]{6})/g)].map((m) => [m[1]!, m[2]!]),
+    ) as Record<string, string>;
+
+  const ACCENTS = ["000000", "ffffff", "facc15", "7c3aed", "22c55e"];
+
+  it.each(ACCENTS.flatMap((accent) => (["light", "dark"] as const).map((theme) => [accent, theme] as const)))(
+    "accent %s on %s: the price's text on the accent, and accent-coloured text on the card, both reach 4.5:1",
+    async (accent, theme) => {
+      const doc = parse((await call(`/widget/track/1?theme=${theme}&accent=${accent}`)).text);
+      const blocks = rootVars(text(byTag(doc, "style")[0]!));
+      expect(blocks).toHaveLength(1);
+      const v = blocks[0]!;
+      // The chip is the site's own colour; only the text on and around it adapts.
+      expect(v["--accent"]).toBe(`#${accent}`);
+      expect(contrast(v["--on-accent"]!, v["--accent"]!)).toBeGreaterThanOrEqual(4.5);
+      expect(contrast(v["--accent-text"]!, v["--bg"]!)).toBeGreaterThanOrEqual(4.5);
+      expect(contrast(v["--fg"]!, v["--bg"]!)).toBeGreaterThanOrEqual(4.5);
+
+      const svg = parse((await call(`/widget/track/1.svg?theme=${theme}&accent=${accent}`)).text, true);
+      const f = fills(text(byTag(svg, "style")[0]!));
+      expect(f.a).toBe(`#${accent}`);
+      expect(contrast(f.pt!, f.a!)).toBeGreaterThanOrEqual(4.5);
+    },
+  );
+
+  it("theme=auto holds both palettes to the same bar", async () => {
+    for (const accent of ACCENTS) {
+      const doc = parse((await call(`/widget/track/1?accent=${accent}`)).text);
+      const blocks = rootVars(text(byTag(doc, "style")[0]!));
+      expect(blocks).toHaveLength(2);
+      for (const v of blocks) {
+        expect(contrast(v["--on-accent"]!, v["--accent"]!)).toBeGreaterThanOrEqual(4.5);
+        expect(contrast(v["--accent-text"]!, v["--bg"]!)).toBeGreaterThanOrEqual(4.5);
+      }
     }
+  });
+});
+
+describe("/embed.js", () => {
+  it("is served as JavaScript, cached for at least a day, with an ETag that answers 304", async () => {
+    const res = await call("/embed.js");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toMatch(/^text\/javascript(;|$)/);
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    const maxAge = Number(/(?:^|,\s*)max-age=(\d+)/.exec(res.headers.get("Cache-Control") ?? "")?.[1]);
+    expect(maxAge).toBeGreaterThanOrEqual(86_400);
+    expect(res.headers.get("Cache-Control")).toMatch(/^public\b/);
+    const etag = res.headers.get("ETag");
+    expect(etag).toMatch(/^(W\/)?"[^"]+"$/);
+    // It listens for the cards' message and sizes only frames marked for it, from their own origin.
+    expect(res.text).toContain("beatpass-embed:resize");
+    expect(res.text).toContain("iframe[data-beatpass-embed]");
+    expect(res.text).toContain("event.origin");
+    expect(res.text).not.toMatch(/\beval\(|new Function|innerHTML|document\.write/);
+
+    const again = await call("/embed.js", { headers: { "If-None-Match": etag! } });
+    expect(again.status).toBe(304);
+    expect(again.text).toBe("");
+    expect(again.headers.get("ETag")).toBe(etag);
+    expect((await call("/embed.js", { headers: { "If-None-Match": '"other"' } })).status).toBe(200);
+  });
+
+  it("answers HEAD with the headers and no body", async () => {
+    const res = await call("/embed.js", { method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe("");
+    expect(res.headers.get("Content-Type")).toMatch(/^text\/javascript(;|$)/);
+    expect(res.headers.get("ETag")).toBe((await call("/embed.js")).headers.get("ETag"));
+  });
+});
+
+describe("the demo page", () => {
+  const ITEMS = [
+    ["track", 1],
+    ["artist", 3],
+    ["album", 1],
+    ["playlist", 6],
+  ] as const;
+
+  it("embeds every card at its exact height in light and dark, with the four snippets", async () => {
+    const res = await call("/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+    const doc = parse(res.text);
+    expect(directives(res.headers.get("Content-Security-Policy"))).toEqual({
+      "default-src": "'none'",
+      "style-src": await hashSource(text(byTag(doc, "style")[0]!)),
+      "script-src": "'self'",
+      "img-src": "'self' data:",
+      "frame-src": "'self'",
+      "base-uri": "'none'",
+      "form-action": "'none'",
+    });
+    // Its only script is embed.js, from this origin; no inline code, no handlers.
+    expect(byTag(doc, "script").map((s) => [s.attribs.src, text(s)])).toEqual([["/embed.js", ""]]);
+    expect(unsafeBits(doc).filter((b) => b !== "<iframe>" && b !== "<script>")).toEqual([]);
+
+    const frames = byTag(doc, "iframe");
+    const images = byTag(doc, "img").map((i) => i.attribs.src);
     const snippets = byTag(doc, "code").map((c) => text(c));
-    expect(snippets.some((s) => s.startsWith('<iframe src="https://proxy.test/widget/track/1"'))).toBe(true);
-    expect(snippets.some((s) => s.startsWith('<img src="https://proxy.test/widget/track/1.svg"'))).toBe(true);
-    expect(snippets.some((s) => s.startsWith("https://proxy.test/oembed?url="))).toBe(true);
-    expect(upstreamPaths()).toEqual([]);
+    for (const [kind, id] of ITEMS) {
+      const widget = `https://proxy.test/widget/${kind}/${id}`;
+      const page = `https://beatpass.ca/${kind}/${id}`;
+      const oembed = oembedSchema.parse((await call(`/oembed?url=${encodeURIComponent(page)}`)).json());
+      for (const theme of ["light", "dark"]) {
+        const frame = frames.find((f) => f.attribs.src === `${widget}?theme=${theme}`);
+        expect(frame, `${kind} ${theme} frame`).toBeDefined();
+        expect(Number(frame!.attribs.height), `${kind} ${theme} height`).toBe(oembed.height);
+        expect(frame!.attribs).toHaveProperty("data-beatpass-embed");
+        expect(images).toContain(`${widget}.svg?theme=${theme}`);
+      }
+      const mine = snippets.filter(
+        (s) => s.includes(`/${kind}/${id}`) || s.includes(encodeURIComponent(`/${kind}/${id}`)),
+      );
+      expect(mine).toEqual([
+        `<iframe src="${widget}" width="480" height="${oembed.height}" style="border:0;max-width:100%" loading="lazy" title="BeatPass ${kind}" data-beatpass-embed></iframe>\n<script async src="https://proxy.test/embed.js"></script>`,
+        `<img src="${widget}.svg" alt="BeatPass ${kind}">`,
+        `<a href="${page}"><img src="${widget}.png?layout=card" width="480" height="136" alt="BeatPass ${kind}"></a>`,
+        `https://proxy.test/oembed?url=${encodeURIComponent(page)}&format=json`,
+      ]);
+    }
+    expect(
+      frames.find((f) => f.attribs.src === "https://proxy.test/widget/playlist/6?theme=light")?.attribs.height,
+    ).toBe(String(HEIGHT.playlist6Standard));
+  });
+
+  it("the e-mail snippet's size is the PNG's own", async () => {
+    const png = await callBytes("/widget/track/1.png?layout=card");
+    expect(pngDimensions(png.bytes)).toEqual({ width: 480, height: 136 });
+  });
+
+  it("reads each card's data once and sizes it without the waveform", async () => {
+    await call("/");
+    expect(upstreamPaths().sort()).toEqual(["/albums/1", "/artists/3", "/playlists/6", "/tracks/1"]);
   });
 
   it("gives API clients the JSON route index instead", async () => {

@@ -1,0 +1,114 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { buildRaster } from "../raster/build.mjs";
+import { COMPAT_DATE, COMPAT_FLAGS, median, percentile, pinning, workerdPids } from "./lib.mjs";
+
+/**
+ * PNG cards: the shipped Worker and the rasteriser (raster/) in one workerd, bound as in
+ * wrangler.toml, asked for PNGs no memo has drawn (each request a new accent). For every
+ * request, the CPU time workerd's threads used (/proc/<pid>/task/<tid>/schedstat, ns) and
+ * the wall time; so a row is the whole cost of a PNG miss: reads from cache, the SVG, resvg,
+ * PNG encoding. Also: how big the rasteriser is next to the Worker, and how long it takes to
+ * start, the reasons it is a Worker of its own.
+ */
+
+function threadCpuNs(pids) {
+  let ns = 0;
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // The thread ended.
+      }
+    }
+  }
+  return ns;
+}
+
+export async function pngBench({ workerFile, bindings, port, renders = 60 }) {
+  const raster = buildRaster("bench/.build/raster");
+  const rasterBytes = readFileSync(`${raster.modulesRoot}/index_bg.wasm`);
+  const started = performance.now();
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port,
+      workers: [
+        {
+          name: "beatpass-edge",
+          scriptPath: workerFile,
+          modules: true,
+          compatibilityDate: COMPAT_DATE,
+          compatibilityFlags: COMPAT_FLAGS,
+          kvNamespaces: ["BEATPASS_CACHE"],
+          durableObjects: { UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true } },
+          bindings,
+          serviceBindings: { RASTER: "beatpass-edge-raster" },
+          handleStructuredLogs: () => {},
+        },
+        { name: "beatpass-edge-raster", compatibilityDate: COMPAT_DATE, ...raster },
+      ],
+    }),
+  );
+  await mf.ready;
+  const readyMs = performance.now() - started;
+  const pids = workerdPids();
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    // First PNG: the rasteriser's isolate compiles and instantiates resvg.
+    const t0 = performance.now();
+    const first = await fetch(`${url}/widget/track/1.png`);
+    await first.arrayBuffer();
+    const firstMs = performance.now() - t0;
+    const rows = [];
+    for (const [name, path, layout] of [
+      ["track, link preview 1200 × 630", "track", ""],
+      ["track, card size 480 × 136", "track", "&layout=card"],
+      ["album, link preview 1200 × 630", "album", ""],
+    ]) {
+      const cpuMs = [];
+      const wallMs = [];
+      const bytes = [];
+      for (let i = 0; i < renders; i++) {
+        const id = (i % 10) + 1;
+        const accent = (0x100000 + i * 7919 + rows.length * 104729).toString(16).slice(-6);
+        const before = threadCpuNs(pids);
+        const w0 = performance.now();
+        const res = await fetch(`${url}/widget/${path}/${id}.png?accent=${accent}${layout}`);
+        const body = new Uint8Array(await res.arrayBuffer());
+        wallMs.push(performance.now() - w0);
+        cpuMs.push((threadCpuNs(pids) - before) / 1e6);
+        if (res.status !== 200 || res.headers.get("Content-Type") !== "image/png")
+          throw new Error(`${path}: ${res.status} ${res.headers.get("X-Problem-Code")}`);
+        // The first ten also load the card's data and artwork: not what is measured.
+        if (i < 10) {
+          cpuMs.pop();
+          wallMs.pop();
+        } else bytes.push(body.length);
+      }
+      const sorted = (xs) => [...xs].sort((a, b) => a - b);
+      rows.push({
+        name,
+        renders: cpuMs.length,
+        cpuP50: median(cpuMs),
+        cpuP99: percentile(sorted(cpuMs), 99),
+        wallP50: median(wallMs),
+        wallP99: percentile(sorted(wallMs), 99),
+        bytesMax: Math.max(...bytes),
+        bytesMedian: median(bytes),
+      });
+    }
+    return {
+      rows,
+      firstMs,
+      readyMs,
+      pinned: pinning,
+      rasterWasmKiB: rasterBytes.length / 1024,
+      rasterWasmGzipKiB: gzipSync(rasterBytes, { level: 9 }).length / 1024,
+    };
+  } finally {
+    await mf.dispose();
+  }
+}
