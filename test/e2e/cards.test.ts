@@ -326,7 +326,7 @@ a{color:#00a8fc;text-decoration:none}.embed{margin-top:6px;max-width:432px;backg
 .site{font-size:12px;color:#b5bac1;margin-top:8px}.title{font-weight:600;margin-top:8px}.desc{font-size:14px;margin-top:8px}
 .embed img{display:block;margin-top:16px;width:100%;border-radius:4px}</style></head><body><div class="chat">
 <div><span class="who">mira.writes</span><span class="when">Today at 21:04</span></div>
-<div>new one just dropped 🔥 <a href="${esc(url)}">${esc(url)}</a></div>
+<div>new one just dropped: <a href="${esc(url)}">${esc(url)}</a></div>
 <div class="embed"><div class="site">BeatPass</div><div class="title"><a href="${esc(url)}">${esc(meta.title ?? "")}</a></div>
 <div class="desc">${esc(meta.description ?? "")}</div><img src="${esc(meta.image ?? "")}" alt=""></div></div></body></html>`;
 }
