@@ -54,14 +54,19 @@ if (command === "create") {
 } else if (command === "list") {
   const keys = JSON.parse(kv(["key", "list", "--prefix", PREFIX], flags));
   if (keys.length === 0) console.log("No API keys.");
-  for (const entry of keys) {
-    const r = readRecord(entry);
-    const state = r.revoked_at
-      ? `revoked ${r.revoked_at}`
-      : r.expires_at && Date.parse(r.expires_at) <= Date.now()
-        ? `expired ${r.expires_at}`
-        : "active";
-    console.log(`${r.id}  ${r.tier.padEnd(8)}  ${state.padEnd(34)}  ${r.name}`);
+  else {
+    const rows = keys
+      .map(readRecord)
+      .map((r) => [
+        r.id,
+        r.tier,
+        r.revoked_at ? "revoked" : r.expires_at && Date.parse(r.expires_at) <= Date.now() ? "expired" : "active",
+        day(r.created_at),
+        day(r.expires_at) || "never",
+        day(r.revoked_at),
+        r.name,
+      ]);
+    table([["ID", "TIER", "STATE", "CREATED", "EXPIRES", "REVOKED", "NAME"], ...rows]);
   }
 } else if (command === "revoke") {
   const id = flags.id;
@@ -76,6 +81,18 @@ if (command === "create") {
   die(
     "usage: keys.mjs create --name NAME --tier standard|partner [--expires DATE] | list | revoke --id ID  [--remote] [--env ENV]",
   );
+}
+
+/** The date part of an ISO timestamp ("" for none). */
+function day(iso) {
+  return iso ? String(iso).slice(0, 10) : "";
+}
+
+/** Columns padded to their widest cell; the last one (the name) left free. */
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  for (const r of rows)
+    console.log(r.map((cell, i) => (i < r.length - 1 ? String(cell).padEnd(widths[i]) : cell)).join("  "));
 }
 
 function putRecord(name, record) {

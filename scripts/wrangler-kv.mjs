@@ -44,9 +44,24 @@ export function kv(args, flags, { input } = {}) {
       input,
     },
   );
-  if (res.status !== 0) {
-    process.stderr.write(res.stderr || res.stdout);
-    throw new Error(`wrangler kv ${args[0]} ${args[1]} failed`);
-  }
+  if (res.status !== 0) fail(flags, `${res.stderr ?? ""}${res.stdout ?? ""}`);
   return res.stdout;
+}
+
+// What wrangler says when it has no Cloudflare credentials (interactive or not).
+const NO_LOGIN = /CLOUDFLARE_API_TOKEN|not authenticated|wrangler login|not logged in/i;
+
+/** Ends the script with one sentence an operator can act on: no stack trace. */
+function fail(flags, output) {
+  if (flags.remote && NO_LOGIN.test(output)) {
+    console.error(
+      "Not logged in to Cloudflare: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN), then repeat the command.",
+    );
+  } else {
+    // wrangler's own first error line, without its colours and log-file footer.
+    const plain = output.replace(/\u001b\[[0-9;]*m/g, "");
+    const line = plain.split("\n").find((l) => /ERROR|error/.test(l)) ?? plain.trim().split("\n")[0] ?? "";
+    console.error(`wrangler kv failed: ${line.replace(/^.*?\[ERROR\]\s*/, "").trim() || "no output"}`);
+  }
+  process.exit(1);
 }

@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { problemSchema } from "../../src/errors";
 import { DOCUMENTED_LIMITS, DOCUMENTED_MISS_LIMITS } from "../helpers/documented";
@@ -99,7 +101,10 @@ describe("operator commands against npm start", () => {
     const doomed = await create("e2e doomed");
 
     const list = await run(["scripts/keys.mjs", "list", "--persist-to", stack.state]);
-    expect(list.stdout).toMatch(/^[0-9a-f]{12}\s+partner\s+active\s+e2e bot$/m);
+    // A header row, then one row per key: id, tier, state, created, expires, revoked, name.
+    expect(list.stdout.split("\n")[0]).toMatch(/^ID\s+TIER\s+STATE\s+CREATED\s+EXPIRES\s+REVOKED\s+NAME$/);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(list.stdout).toMatch(new RegExp(`^[0-9a-f]{12}\\s+partner\\s+active\\s+${today}\\s+never\\s+e2e bot$`, "m"));
     for (const key of [kept, doomed]) expect(list.stdout).not.toContain(key);
     const doomedId = /^([0-9a-f]{12})\s.*e2e doomed$/m.exec(list.stdout)?.[1] ?? "";
     const revoked = await run(["scripts/keys.mjs", "revoke", "--id", doomedId, "--persist-to", stack.state]);
@@ -113,6 +118,17 @@ describe("operator commands against npm start", () => {
     const refused = await fetch(`${stack.base}/v1/genres`, { headers: { "X-Api-Key": doomed } });
     expect(refused.status).toBe(401);
     expect(problemSchema.parse(await refused.json()).code).toBe("invalid_api_key");
+  });
+
+  it("key:list --remote without a Cloudflare login says so in one sentence, with no stack trace", async () => {
+    const home = mkdtempSync(join(tmpdir(), "no-login-"));
+    const env = { HOME: home, XDG_CONFIG_HOME: home, CLOUDFLARE_API_TOKEN: "", CLOUDFLARE_ACCOUNT_ID: "" };
+    const out = await run(["scripts/keys.mjs", "list", "--remote"], env);
+    expect(out.status).not.toBe(0);
+    expect(out.stdout).toBe("");
+    expect(out.stderr.trim().split("\n")).toEqual([
+      "Not logged in to Cloudflare: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN), then repeat the command.",
+    ]);
   });
 
   it("npm run purge signs a purge the running proxy accepts", async () => {
