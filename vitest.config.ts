@@ -63,6 +63,10 @@ export default defineConfig({
         },
       },
       {
+        // The repository's documentation against the repository itself.
+        test: { name: "repo", include: ["test/repo/**/*.test.ts"], environment: "node" },
+      },
+      {
         // The fleet simulation's own machinery (sim/): event queue, storage models.
         test: {
           name: "sim",

@@ -33,7 +33,7 @@ class HttpError extends Error {
 const notFound = () => new HttpError(404, { message: "Resource not found." });
 const unauthenticated = () => new HttpError(401, { message: "Unauthenticated." });
 
-// ---- projections: token tier vs anonymous tier (REFERENCE.md §1.3) ----
+// ---- projections: token tier vs anonymous tier (docs/beatpass-api/REFERENCE.md §1.3) ----
 
 const artistRef = (a) => ({
   id: a.id,

@@ -39,6 +39,7 @@ const COPY = [
   "fake",
   "scripts",
   "sim",
+  "raster",
   "vitest.config.ts",
   "wrangler.toml",
   "tsconfig.json",

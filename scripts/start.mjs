@@ -15,7 +15,7 @@ const LOCAL_PURGE_SECRET = "local-purge-secret-not-for-production-use";
 // wrangler dev is up in a few seconds on an idle machine; allow for a loaded one.
 const STARTUP_BUDGET_MS = 90_000;
 
-// Keep wrangler from reaching for the network (TOOLCHAIN.md §4): no telemetry, no update
+// Keep wrangler from reaching for the network (docs/toolchain.md §4): no telemetry, no update
 // check, no Request.cf download.
 export const QUIET_WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: "false",
@@ -51,8 +51,13 @@ const wrangler = spawn(
     `IMAGE_HOSTS:127.0.0.1:${FAKE_PORT},beatpass.ca,*.beatpass.ca`,
     "--var",
     `PURGE_WEBHOOK_SECRET:${LOCAL_PURGE_SECRET}`,
+    // Every request, hit or miss, gets its log line here (deployments default to misses).
+    "--var",
+    "REQUEST_LOG:all",
+    // "log" is the level that shows the Worker's console.log, where the request log goes
+    // ("info" would hide it).
     "--log-level",
-    process.env.WRANGLER_LOG ?? "info",
+    process.env.WRANGLER_LOG ?? "log",
     // Crons do not fire locally; this exposes /__scheduled to run the refresh-ahead by hand.
     "--test-scheduled",
     // Anything after `npm start --` goes to wrangler, e.g. `--persist-to /tmp/state`.
@@ -66,7 +71,7 @@ waitForProxy(base).then((ok) => {
   if (!ok) return;
   console.log(`
 beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
-  open ${base}/                      # the widget demo page
+  ${base}/                           # in a browser: the widget demo page
   curl ${base}/v1/tracks/1
   curl '${base}/v1/tracks?per_page=5'
   curl '${base}/v1/artists/3?with=albums,topTracks'
@@ -74,7 +79,7 @@ beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
   curl -i ${base}/v1/nope          # problem+json 404
   curl ${base}/healthz
   curl ${base}/__scheduled          # run the refresh-ahead cron once
-  open ${base}/docs                 # the API reference (OpenAPI at /openapi.json)
+  ${base}/docs                       # in a browser: the API reference (OpenAPI at /openapi.json)
   PURGE_WEBHOOK_SECRET=${LOCAL_PURGE_SECRET} npm run purge -- track:1
 Press Ctrl+C to stop.`);
 });

@@ -3,7 +3,7 @@
  * per-isolate fallback and the fleet simulation all decide with the same code.
  *
  * The bucket's tokens come back WINDOW_MS (plus TRANSIT_MS) after they were spent: a sliding window, the way
- * BeatPass counts (REFERENCE.md §2: "60 requests per minute means 60 within any 60-second
+ * BeatPass counts (docs/beatpass-api/REFERENCE.md §2: "60 requests per minute means 60 within any 60-second
  * window"). A classic token bucket refilled at N/min with a burst of N would let 2N through
  * in one 60-second window; this never grants more than N in any window.
  */

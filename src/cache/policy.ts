@@ -9,7 +9,7 @@ import * as z from "zod/mini";
  *         │ refreshed in background │ (5xx, timeout, 429, bad payload)
  *
  * BeatPass publishes no cache headers, so these are our choices. Every viewer of every
- * embed shares one token's ~300 requests/minute (REFERENCE.md §2): that pushes windows up;
+ * embed shares one token's ~300 requests/minute (docs/beatpass-api/REFERENCE.md §2): that pushes windows up;
  * prices and play counts going stale pushes `soft` down. Overridable per family with the
  * CACHE_POLICY var, e.g. `{"entity":{"soft":120}}`.
  */

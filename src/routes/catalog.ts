@@ -22,7 +22,7 @@ import { check, KEY_FAILURE_MS } from "../upstream/guard";
 import { loadTimeoutMs, tierDeps } from "./deps";
 
 /**
- * The /v1 read routes. Each mirrors one BeatPass catalog read (REFERENCE.md §4.1) and is
+ * The /v1 read routes. Each mirrors one BeatPass catalog read (docs/beatpass-api/REFERENCE.md §4.1) and is
  * a row here: how to validate it, which cache family it belongs to, which upstream call
  * loads it. The handler they share validates first, then asks the cache engine, which
  * answers from a tier or from BeatPass. The scheduled refresh reuses the same rows to

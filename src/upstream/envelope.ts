@@ -3,7 +3,7 @@ import type { Page, Pagination, Single } from "../schemas/entities";
 import { UpstreamError } from "./client";
 
 /**
- * BeatPass wraps its data in several envelopes (REFERENCE.md §5 and §4.4): a Laravel
+ * BeatPass wraps its data in several envelopes (docs/beatpass-api/REFERENCE.md §5 and §4.4): a Laravel
  * paginator under the entity's plural key, the same under `pagination`, or, in the 2026
  * draft spec, a bare array next to a top-level `pagination`. These helpers accept all of
  * them and hand back our own `{data}` / `{data, pagination}` shapes.

@@ -6,7 +6,7 @@ import type { RateLimitInfo } from "./client";
  *
  * - The 429 pause: after a 429 no request leaves until Retry-After has passed. It covers
  *   every family, because BeatPass counts one limit for the token across endpoints
- *   (REFERENCE.md §2) and cannot tell us which limit tripped. The budget keeper spreads it
+ *   (docs/beatpass-api/REFERENCE.md §2) and cannot tell us which limit tripped. The budget keeper spreads it
  *   to every other isolate (src/budget/); this copy saves the round trip meanwhile.
  * (One key's repeated failures are that key's problem: the cache engine remembers its error
  * for KEY_FAILURE_MS, src/cache/engine.ts, so they never reach this far.)

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,8 @@ export interface StackInfo {
   state: string;
   /** What `npm start` printed up to "beatpass-edge is up". */
   output: string;
+  /** Everything `npm start` prints, as it prints it (its request log included). */
+  logFile: string;
 }
 
 export interface Stack {
@@ -29,18 +31,19 @@ export async function startStack(proxyPort: number, fakePort: number): Promise<S
       throw new Error(`port ${port} is already in use: stop what holds it (a leftover npm start?)`);
   }
   const state = mkdtempSync(join(tmpdir(), "beatpass-edge-e2e-"));
+  const logFile = join(state, "npm-start.log");
   let output = "";
   const child: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", state], {
-    env: { ...process.env, PORT: String(proxyPort), FAKE_BEATPASS_PORT: String(fakePort), WRANGLER_LOG: "warn" },
+    env: { ...process.env, PORT: String(proxyPort), FAKE_BEATPASS_PORT: String(fakePort) },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  child.stdout?.on("data", (d: Buffer) => {
+  const record = (d: Buffer) => {
     output += d;
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    output += d;
-  });
+    appendFileSync(logFile, d);
+  };
+  child.stdout?.on("data", record);
+  child.stderr?.on("data", record);
   const stop = async () => {
     const exited = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", r));
     // The whole process group: if start.mjs itself died, wrangler and workerd may live on.
@@ -61,7 +64,13 @@ export async function startStack(proxyPort: number, fakePort: number): Promise<S
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    info: () => ({ base: `http://127.0.0.1:${proxyPort}`, fake: `http://127.0.0.1:${fakePort}`, state, output }),
+    info: () => ({
+      base: `http://127.0.0.1:${proxyPort}`,
+      fake: `http://127.0.0.1:${fakePort}`,
+      state,
+      output,
+      logFile,
+    }),
     stop,
   };
 }

@@ -17,6 +17,17 @@ describe("npm start", () => {
     expect(stack.output).toContain(`curl ${stack.base}/v1/tracks/1`);
   });
 
+  it("prints one log line per request, hits included", async () => {
+    const path = "/v1/genres?e2e-log=1";
+    for (let i = 0; i < 2; i++) expect((await fetch(`${stack.base}${path}`)).status).toBe(200);
+    const lines = () =>
+      readFileSync(stack.logFile, "utf8")
+        .split("\n")
+        .filter((l) => l.includes('"event":"request"') && l.includes('"route":"/v1/genres"'));
+    await expect.poll(() => lines().length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(lines().some((l) => l.includes('"cache":"hit"'))).toBe(true);
+  });
+
   it("serves real-looking track data at /v1/tracks/1", async () => {
     const res = await fetch(`${stack.base}/v1/tracks/1`);
     expect(res.status).toBe(200);

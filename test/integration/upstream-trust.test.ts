@@ -11,7 +11,7 @@ import { fake, upstreamPaths } from "../helpers/upstream";
  */
 
 const S = 1000;
-// BeatPass's own body for a track, as the fake catalogue holds it (REFERENCE.md §4.1).
+// BeatPass's own body for a track, as the fake catalogue holds it (docs/beatpass-api/REFERENCE.md §4.1).
 const trackBody = (id: number) => ({ status: "success", track: TRACKS.find((t) => t.id === id) });
 
 describe("only a 200 with a JSON body is data", () => {
