@@ -48,6 +48,9 @@ export function kv(args, flags, { input } = {}) {
   return res.stdout;
 }
 
+// wrangler's terminal colours (ESC [ ... m), stripped from the line shown.
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 // What wrangler says when it has no Cloudflare credentials (interactive or not).
 const NO_LOGIN = /CLOUDFLARE_API_TOKEN|not authenticated|wrangler login|not logged in/i;
 
@@ -59,7 +62,7 @@ function fail(flags, output) {
     );
   } else {
     // wrangler's own first error line, without its colours and log-file footer.
-    const plain = output.replace(/\u001b\[[0-9;]*m/g, "");
+    const plain = output.replace(ANSI_COLOUR, "");
     const line = plain.split("\n").find((l) => /ERROR|error/.test(l)) ?? plain.trim().split("\n")[0] ?? "";
     console.error(`wrangler kv failed: ${line.replace(/^.*?\[ERROR\]\s*/, "").trim() || "no output"}`);
   }

@@ -52,7 +52,10 @@ export const PARAMS = {
   },
 
   // ---- BeatPass ----
-  upstreamLimitPerMinute: { value: 300, source: "docs/beatpass-api/REFERENCE.md §2: 300 requests/min per token, sliding window" },
+  upstreamLimitPerMinute: {
+    value: 300,
+    source: "docs/beatpass-api/REFERENCE.md §2: 300 requests/min per token, sliding window",
+  },
   upstreamRetryAfterS: { value: 60, source: "docs/beatpass-api/REFERENCE.md §2: 429 carries Retry-After: 60" },
   upstreamLatencyMedianMs: { value: 180, source: "assumed: a Laravel API behind a CDN, median" },
   upstreamLatencySigma: { value: 0.6, source: "assumed: log-normal spread (p99 ~ 4x the median)" },

@@ -67,6 +67,8 @@ export function widgetRoutes(): Hono<AppEnv> {
       };
       return await respond(c, { kind, id, format, layout, width }, await loadCard(kind, id, l), l);
     } catch (err) {
+      // Without a rasteriser a PNG error card cannot be drawn either: say so once, plainly.
+      if (err instanceof ApiError && err.code === "raster_unavailable") throw err;
       const e = viewerError(err, kind, page, c.get("requestId"));
       const tags = cacheTags(kind, { id: String(id) });
       const headers: Record<string, string> = {

@@ -602,6 +602,38 @@ describe("PNG widgets", () => {
     expect(pngDimensions(png.bytes)).toEqual({ width: 1200, height: 630 });
   });
 
+  it("width= scales a link preview from 200 to 1200 px; any other width is a 400 problem, before any upstream request", async () => {
+    for (const width of ["199", "1201", "9999"]) {
+      const problem = expectProblem(await call(`/widget/track/1.png?width=${width}`), 400, "invalid_request");
+      expect(problem.errors?.map((e) => e.name)).toContain("width");
+    }
+    expect(upstreamPaths()).toEqual([]);
+    for (const width of [200, 1200]) {
+      const png = await callBytes(`/widget/track/1.png?width=${width}`);
+      expect(pngDimensions(png.bytes)).toEqual({ width, height: Math.round((width * 630) / 1200) });
+    }
+  });
+
+  it("a rasteriser answering anything but image/png is a 503 problem, never served as the PNG", async () => {
+    const RASTER = {
+      fetch: async () =>
+        new Response("<html>rasteriser error page</html>", { headers: { "Content-Type": "text/html" } }),
+    } as unknown as Fetcher;
+    // Options no other test asks for: this card's PNG is not already rendered and kept.
+    let calls = 0;
+    const counting = {
+      fetch: (...a: Parameters<Fetcher["fetch"]>) => {
+        calls++;
+        return RASTER.fetch(...a);
+      },
+    } as Fetcher;
+    const res = await call("/widget/track/2.png?width=321&theme=dark", {}, { RASTER: counting });
+    expectProblem(res, 503, "raster_unavailable");
+    expect(res.text).not.toContain("rasteriser error page");
+    // Not a second try at drawing an error card through the same failing rasteriser.
+    expect(calls).toBe(1);
+  });
+
   it("layout other than og or card is a 400 problem, before any upstream request", async () => {
     const problem = expectProblem(await call("/widget/track/1.png?layout=poster"), 400, "invalid_request");
     expect(problem.errors?.map((e) => e.name)).toContain("layout");
@@ -886,6 +918,13 @@ describe("widget failures", () => {
       }
     },
   );
+
+  it("an SVG error card carries the font its message was wrapped for", async () => {
+    // errorSvg wraps the message to Inter's advance widths: drawn in a fallback font it could overflow.
+    const urls = cssUrls(parse((await call("/widget/track/999.svg")).text, true));
+    expect(urls).toHaveLength(2);
+    for (const u of urls) expect(u).toMatch(/^data:font\/woff2;base64,[A-Za-z0-9+/=]+$/);
+  });
 
   it("/widget/track/999.png draws the error card as a PNG, status 200", async () => {
     const res = await callBytes("/widget/track/999.png");
@@ -1214,6 +1253,19 @@ describe("oEmbed", () => {
       headers: { "If-None-Match": wide.headers.get("ETag")! },
     });
     expect(stale.status).toBe(200);
+  });
+
+  it("two answers that differ only in their width have different ETags", async () => {
+    const [a, b] = [
+      await call(url("https://beatpass.ca/track/1", "&maxwidth=300&maxheight=130")),
+      await call(url("https://beatpass.ca/track/1", "&maxwidth=350&maxheight=130")),
+    ];
+    const [ba, bb] = [a, b].map((r) => oembedSchema.parse(r.json()));
+    // The same compact card and the same thumbnail (bounded by maxheight): only the width differs.
+    expect([ba!.width, bb!.width]).toEqual([300, 350]);
+    expect(iframeOf(ba!).attribs.src).toBe(iframeOf(bb!).attribs.src);
+    expect(ba!.thumbnail_url).toBe(bb!.thumbnail_url);
+    expect(a.headers.get("ETag")).not.toBe(b.headers.get("ETag"));
   });
 
   it("escapes the fake's hostile title inside the iframe html", async () => {

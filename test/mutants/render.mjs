@@ -2,11 +2,21 @@ import { T } from "./files.mjs";
 
 const ESCAPE = "src/render/escape.ts";
 const HTML = "src/render/html-card.ts";
+const PAGE = "src/render/page.ts";
 const SVG = "src/render/svg-card.ts";
 const URLS = "src/render/urls.ts";
 const WIDGETS = "src/routes/widgets.ts";
+const LAYOUT = "src/render/layout.ts";
+const THEME = "src/render/theme.ts";
+const TEXT = "src/render/text.ts";
+const PNG = "src/render/png.ts";
+const FAILURE = "src/routes/widget-failure.ts";
+const OPTIONS = "src/schemas/widget.ts";
 
-/** Cards run on other people's pages: every upstream string escaped, the CSP exact. */
+/**
+ * Cards run on other people's pages: every upstream string escaped, the CSP exact, frames as
+ * tall as the cards they hold, text readable and fitted, failures in a listener's words.
+ */
 export const RENDER = [
   {
     id: "escape-no-quote",
@@ -43,16 +53,24 @@ export const RENDER = [
   {
     id: "html-title-unescaped",
     file: HTML,
-    from: `rel="noopener noreferrer">\${esc(name)}</a></h1>`,
-    to: `rel="noopener noreferrer">\${name}</a></h1>`,
+    from: `rel="noopener noreferrer">\${esc(name)}</a>\${badge}</h1>`,
+    to: `rel="noopener noreferrer">\${name}</a>\${badge}</h1>`,
     tests: [T.unitRender, T.widgets],
     why: "The card's title is an upstream string.",
   },
   {
+    id: "html-sub-unescaped",
+    file: HTML,
+    from: `const sub = (text: string | undefined) => (text ? \`<p class="sub" dir="auto">\${esc(text)}</p>\` : "");`,
+    to: `const sub = (text: string | undefined) => (text ? \`<p class="sub" dir="auto">\${text}</p>\` : "");`,
+    tests: [T.unitRender, T.widgets],
+    why: "The line under every card's title (artists, genres, album artists) is upstream strings.",
+  },
+  {
     id: "html-artists-unescaped",
     file: HTML,
-    from: `<p class="sub" dir="auto">\${esc(artistNames(track))}</p>`,
-    to: `<p class="sub" dir="auto">\${artistNames(track)}</p>`,
+    from: `\${sub(artists)}\${chips}`,
+    to: `\${artists ? \`<p class="sub" dir="auto">\${artists}</p>\` : ""}\${chips}`,
     tests: [T.unitRender, T.widgets],
     why: "Artist names are upstream strings.",
   },
@@ -67,16 +85,16 @@ export const RENDER = [
   {
     id: "html-genres-unescaped",
     file: HTML,
-    from: `const sub = genres ? \`<p class="sub" dir="auto">\${esc(genres)}</p>\` : "";`,
-    to: `const sub = genres ? \`<p class="sub" dir="auto">\${genres}</p>\` : "";`,
+    from: `\${sub(genres)}\${list.html}`,
+    to: `\${genres ? \`<p class="sub" dir="auto">\${genres}</p>\` : ""}\${list.html}`,
     tests: [T.unitRender, T.widgets],
     why: "Genre names are upstream strings.",
   },
   {
     id: "html-collection-sub-unescaped",
     file: HTML,
-    from: `const subHtml = sub && !ctx.options.hide.has("artists") ? \`<p class="sub" dir="auto">\${esc(sub)}</p>\` : "";`,
-    to: `const subHtml = sub && !ctx.options.hide.has("artists") ? \`<p class="sub" dir="auto">\${sub}</p>\` : "";`,
+    from: `\${sub(line)}\${list.html}`,
+    to: `\${line ? \`<p class="sub" dir="auto">\${line}</p>\` : ""}\${list.html}`,
     tests: [T.unitRender, T.widgets],
     why: "Album artists are upstream strings.",
   },
@@ -91,8 +109,8 @@ export const RENDER = [
   {
     id: "html-price-unescaped",
     file: HTML,
-    from: `lis.push(\`<li class="price">\${esc(priceItem)}</li>\`);`,
-    to: `lis.push(\`<li class="price">\${priceItem}</li>\`);`,
+    from: `lis.unshift(\`<li class="price">\${esc(priceItem)}</li>\`);`,
+    to: `lis.unshift(\`<li class="price">\${priceItem}</li>\`);`,
     tests: [T.unitRender, T.widgets],
     equivalent:
       "priceLabel() (the only source of priceItem) emits Intl currency text for a finite number and a /^[A-Z]{3}$/ code (else USD): never & < > \" ' or a control character, so esc() changes nothing",
@@ -100,7 +118,7 @@ export const RENDER = [
   },
   {
     id: "html-page-title-unescaped",
-    file: HTML,
+    file: PAGE,
     from: `<title>\${esc(card.title)} · BeatPass</title>`,
     to: `<title>\${card.title} · BeatPass</title>`,
     tests: [T.unitRender, T.widgets],
@@ -108,7 +126,7 @@ export const RENDER = [
   },
   {
     id: "html-oembed-link-title-unescaped",
-    file: HTML,
+    file: PAGE,
     from: `title="\${esc(card.title)}">\``,
     to: `title="\${card.title}">\``,
     tests: [T.unitRender, T.widgets],
@@ -133,16 +151,16 @@ export const RENDER = [
   {
     id: "svg-subtitle-unescaped",
     file: SVG,
-    from: `\${esc(truncate(input.subtitle, Math.floor(textWidth / 7.5)))}</text>`,
-    to: `\${truncate(input.subtitle, Math.floor(textWidth / 7.5))}</text>`,
+    from: `\${esc(fitText(input.subtitle, room, TYPE.sub.px, TYPE.sub.weight))}</text>`,
+    to: `\${fitText(input.subtitle, room, TYPE.sub.px, TYPE.sub.weight)}</text>`,
     tests: [T.unitRender, T.widgets],
     why: "The SVG subtitle is an upstream string.",
   },
   {
     id: "svg-facts-unescaped",
     file: SVG,
-    from: `y="\${pad + 58}">\${esc(line)}</text>`,
-    to: `y="\${pad + 58}">\${line}</text>`,
+    from: `if (line) parts.push(\`<text class="t f" x="\${x}" y="\${y}">\${esc(line)}</text>\`);`,
+    to: `if (line) parts.push(\`<text class="t f" x="\${x}" y="\${y}">\${line}</text>\`);`,
     tests: [T.unitRender, T.widgets],
     why: "The SVG facts line carries upstream strings.",
   },
@@ -157,8 +175,8 @@ export const RENDER = [
   {
     id: "svg-label-unescaped",
     file: SVG,
-    from: `const label = esc([input.title, input.subtitle].filter(Boolean).join(" — "));`,
-    to: `const label = [input.title, input.subtitle].filter(Boolean).join(" — ");`,
+    from: `const label = esc(`,
+    to: `const label = String(`,
     tests: [T.unitRender, T.widgets],
     why: "The SVG's accessible label is an upstream string inside an attribute.",
   },
@@ -230,8 +248,8 @@ export const RENDER = [
   {
     id: "csp-svg-images-any",
     file: WIDGETS,
-    from: `"default-src 'none'; style-src 'unsafe-inline'; img-src data:",`,
-    to: `"default-src 'none'; style-src 'unsafe-inline'; img-src *",`,
+    from: `"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:",`,
+    to: `"default-src 'none'; style-src 'unsafe-inline'; img-src *; font-src data:",`,
     tests: [T.widgets],
     why: "An SVG card opened as a document could load images from anywhere.",
   },
@@ -242,5 +260,209 @@ export const RENDER = [
     to: ``,
     tests: [T.widgets],
     why: "Pages with COEP could not show the SVG card.",
+  },
+  {
+    id: "csp-svg-no-font-src",
+    file: WIDGETS,
+    from: `"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:",`,
+    to: `"default-src 'none'; style-src 'unsafe-inline'; img-src data:",`,
+    tests: [T.widgets],
+    why: "An SVG card opened as a document would be refused its own embedded font: text measured for Inter drawn in a fallback font overflows.",
+  },
+  {
+    id: "csp-no-script-hash",
+    file: WIDGETS,
+    from: `\`script-src 'sha256-\${scriptHash}'\`,`,
+    to: ``,
+    tests: [T.widgets],
+    why: "The card's resize script would be blocked (default-src 'none'): embed.js would never learn a card's height.",
+  },
+  {
+    id: "widgets-discovery-options-dropped",
+    file: WIDGETS,
+    from: `const extra = query ? \`&\${query.slice(1)}\` : "";`,
+    to: `const extra = "";`,
+    tests: [T.widgets],
+    why: "A compact or dark card's oEmbed discovery link would describe the standard light card: an unfurl frames another card at another height.",
+  },
+  {
+    id: "widgets-error-svg-no-font",
+    file: WIDGETS,
+    from: `errorSvg(e.heading, e.message, options, { fonts: true })`,
+    to: `errorSvg(e.heading, e.message, options, { fonts: false })`,
+    tests: [T.widgets],
+    why: "An SVG error card's lines, wrapped to Inter's widths, would be drawn in whatever font the viewer has and run off the card.",
+  },
+  {
+    id: "options-query-size-dropped",
+    file: OPTIONS,
+    from: `if (o.size !== "standard") params.push(["size", o.size]);`,
+    to: ``,
+    tests: [T.widgets],
+    why: "oEmbed's compact fallback would frame the standard card at the compact card's height (clipped), and compact cards' previews would show the standard one.",
+  },
+  // ---- how a card fails ----
+  {
+    id: "failure-limit-cached-publicly",
+    file: FAILURE,
+    from: `message: "Too many new cards were loaded from your network. Try again in a minute.",
+        href: BEATPASS_WEB_ORIGIN,
+        cacheControl: "private, no-store",`,
+    to: `message: "Too many new cards were loaded from your network. Try again in a minute.",
+        href: BEATPASS_WEB_ORIGIN,
+        cacheControl: "public, max-age=10",`,
+    tests: [T.widgets],
+    why: "One viewer's 'Card paused' (about their network) could be stored by a shared cache and shown to everyone else.",
+  },
+  {
+    id: "failure-code-shown",
+    file: FAILURE,
+    from: `message: "BeatPass can't be reached right now. Try again in a moment.",`,
+    to: `message: \`BeatPass can't be reached right now (\${problem.code}). Try again in a moment.\`,`,
+    tests: [T.widgets],
+    why: "Listeners would read problem codes such as upstream_error on someone else's page; the code belongs in X-Problem-Code.",
+  },
+  {
+    id: "failure-invalid-request-drawn",
+    file: FAILURE,
+    from: `if (problem.code === "invalid_request") throw problem;`,
+    to: ``,
+    tests: [T.widgets],
+    equivalent:
+      "every invalid_request a card can meet (id, theme/size/accent/hide, PNG layout/width) is validated before the try block whose errors reach viewerError; inside it only fixed, already-validated parameters are validated (readThrough), so this check never sees one",
+    why: "An embedder's typo (theme=neon) would be drawn as a card saying BeatPass is down, status 200, instead of a 400 naming the parameter.",
+  },
+  // ---- card geometry: every frame height is summed from render/layout.ts ----
+  {
+    id: "layout-height-no-border",
+    file: LAYOUT,
+    from: `return 2 * BORDER + 2 * m.pad + inner;`,
+    to: `return 2 * m.pad + inner;`,
+    tests: [T.unitRender, T.widgets],
+    why: "Every advertised frame would be 2 px shorter than its card: the bottom border clipped, or a scrollbar.",
+  },
+  {
+    id: "layout-height-sub-forgotten",
+    file: LAYOUT,
+    from: `(rows.sub ? m.sub : 0) +`,
+    to: ``,
+    tests: [T.unitRender, T.widgets],
+    why: "Frames would leave out the artists/genres line: every card with one clipped by 20 px.",
+  },
+  {
+    id: "layout-art-minimum-ignored",
+    file: LAYOUT,
+    from: `const inner = rows.art ? Math.max(m.art, text) : text;`,
+    to: `const inner = text;`,
+    tests: [T.unitRender, T.widgets],
+    why: "A card whose text is shorter than its artwork would get a frame that cuts the artwork off.",
+  },
+  {
+    id: "css-row-height-differs",
+    file: THEME,
+    from: `.list li{display:flex;gap:8px;height:\${S.row}px;`,
+    to: `.list li{display:flex;gap:8px;height:24px;`,
+    tests: [T.unitRender, T.widgets],
+    why: "List rows drawn 1 px shorter than layout.ts sums them: an 8-track card leaves an 8 px gap under it in its frame.",
+  },
+  // ---- contrast: text on and in the site's accent stays readable ----
+  {
+    id: "contrast-on-accent-inverted",
+    file: THEME,
+    from: `>= contrast(accent, "#111827") ? "#ffffff" : "#111827";`,
+    to: `>= contrast(accent, "#111827") ? "#111827" : "#ffffff";`,
+    tests: [T.widgets, T.unitRender],
+    why: "The price would be written in the colour that reads worse on the site's accent (white on yellow).",
+  },
+  {
+    id: "contrast-aa-lowered",
+    file: THEME,
+    from: `const AA = 4.5;`,
+    to: `const AA = 3;`,
+    tests: [T.widgets, T.unitRender],
+    why: "Links and the verified mark in a pale accent would stop at 3:1 (large-text AA) although they are small text.",
+  },
+  // ---- text measured for SVG ----
+  {
+    id: "fittext-no-ellipsis",
+    file: TEXT,
+    from: `return \`\${out.trimEnd()}\${ELLIPSIS}\`;`,
+    to: `return out.trimEnd();`,
+    tests: [T.unitRender, T.widgets],
+    why: "A shortened SVG title would end mid-word with no sign that it goes on.",
+  },
+  {
+    id: "fittext-ellipsis-width-ignored",
+    file: TEXT,
+    from: `const room = max - textWidth(ELLIPSIS, px, weight);`,
+    to: `const room = max;`,
+    tests: [T.unitRender, T.widgets],
+    why: "A shortened line would be as wide as the room plus the '…': it runs over the price chip or off the card.",
+  },
+  {
+    id: "wraptext-last-line-unshortened",
+    file: TEXT,
+    from: `if (rest) out.push(fitText(rest, max, px, weight));`,
+    to: `if (rest) out.push(rest);`,
+    tests: [T.unitRender, T.widgets],
+    why: "An SVG error card's second line would run off the card instead of ending in '…'.",
+  },
+  // ---- what the cards say ----
+  {
+    id: "tracklist-more-from-page",
+    file: HTML,
+    from: `const rest = Math.max(total ?? 0, tracks.length) - shown.length;`,
+    to: `const rest = tracks.length - shown.length;`,
+    tests: [T.unitRender, T.widgets],
+    why: "A 23-track playlist (20 at hand) would say '12 more' instead of 15: the first page taken for the whole list.",
+  },
+  {
+    id: "tracklist-compact-uncapped",
+    file: HTML,
+    from: `const shown = tracks.slice(0, METRICS[ctx.options.size].items);`,
+    to: `const shown = tracks.slice(0, METRICS.standard.items);`,
+    tests: [T.unitRender, T.widgets],
+    why: "Compact cards would list 8 tracks instead of 3: far taller than anyone asking for compact expects.",
+  },
+  {
+    id: "trackcard-wave-row-needs-wave",
+    file: HTML,
+    from: `const showWave = !h.has("waveform");`,
+    to: `const showWave = !h.has("waveform") && Boolean(wave?.peaks?.length);`,
+    tests: [T.unitRender, T.widgets],
+    why: "A failed waveform read would drop the row: the card 44 px shorter than the frame oEmbed (which never reads the waveform) advertised.",
+  },
+  {
+    id: "page-meta-unescaped",
+    file: PAGE,
+    from: `\`<meta \${attr}="\${key}" content="\${esc(value)}">\`;`,
+    to: `\`<meta \${attr}="\${key}" content="\${value}">\`;`,
+    tests: [T.unitRender, T.widgets],
+    why: "Open Graph and Twitter tags carry upstream titles and descriptions: a quote would break out into the card's head.",
+  },
+  // ---- SVG and PNG ----
+  {
+    id: "svg-fonts-never-embedded",
+    file: SVG,
+    from: `return \`\${fonts ? FONT_FACES : ""}\${base}\${themed}\`;`,
+    to: `return \`\${base}\${themed}\`;`,
+    tests: [T.unitRender, T.widgets],
+    why: "SVG cards would be drawn in the viewer's fallback font while measured for Inter: lines overflow or ellipsize wrongly.",
+  },
+  {
+    id: "png-any-content-type",
+    file: PNG,
+    from: `if (!res.ok || res.headers.get("Content-Type") !== "image/png") {`,
+    to: `if (!res.ok) {`,
+    tests: [T.widgets],
+    why: "Whatever the rasteriser answered with 200 (an HTML error page) would be served and cached as image/png.",
+  },
+  {
+    id: "png-width-unbounded",
+    file: OPTIONS,
+    from: `z.refine((n) => n >= PNG_MIN_WIDTH && n <= PNG_MAX_WIDTH,`,
+    to: `z.refine((n) => n >= PNG_MIN_WIDTH,`,
+    tests: [T.widgets],
+    why: "width=9999 would rasterise a 9999 x 5249 PNG: anyone could make the rasteriser burn CPU and memory per request.",
   },
 ];

@@ -352,4 +352,20 @@ export const UPSTREAM = [
     tests: [T.widgets],
     why: "Any content (HTML, SVG with script) would be inlined into SVG cards as 'artwork'.",
   },
+  {
+    id: "totalof-ignores-paginator",
+    file: ENVELOPE,
+    from: `return total !== undefined && total >= items.length ? total : items.length;`,
+    to: `return items.length;`,
+    tests: [T.widgets, T.unitUpstream],
+    why: "A playlist of 23 whose first page holds 20 would be '20 tracks' in JSON and on its card, with no link to the rest.",
+  },
+  {
+    id: "totalof-believes-small-total",
+    file: ENVELOPE,
+    from: `return total !== undefined && total >= items.length ? total : items.length;`,
+    to: `return total ?? items.length;`,
+    tests: [T.widgets, T.unitUpstream],
+    why: "A paginator claiming fewer items than it carries would make cards say '1 track' over a list of two.",
+  },
 ];

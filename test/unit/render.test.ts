@@ -3,6 +3,7 @@ import { esc } from "../../src/render/escape";
 import { artistCard, type Card, collectionCard, errorCard, trackCard } from "../../src/render/html-card";
 import { htmlPage, type PageLinks } from "../../src/render/page";
 import { artistSvg, collectionSvg, errorSvg, type SvgRender, svgCard, trackSvg } from "../../src/render/svg-card";
+import { fitText, textWidth } from "../../src/render/text";
 import { CARD_CSS, themeCss } from "../../src/render/theme";
 import { allowedUrl } from "../../src/render/urls";
 import type { Album, Artist, Playlist, Track } from "../../src/schemas/entities";
@@ -243,7 +244,7 @@ describe("HTML card heights", () => {
       { hide: "waveform,price,bpm,key,duration,license,artwork" },
       1 + 12 + (22 + 20) + 12 + 1,
     ],
-  ])("a track card, %s, is %i px tall", (_name, q, height) => {
+  ])("a track card, %s, is as tall as its rows add up to", (_name, q, height) => {
     expect(trackCard(full, { peaks: [0.5] }, ctx(q as Record<string, string>)).height).toBe(height);
   });
 
@@ -258,7 +259,7 @@ describe("HTML card heights", () => {
     ["standard", {}, 1 + 12 + (22 + 20 + (8 + 8 * 25) + (6 + 18)) + 12 + 1],
     ["compact", { size: "compact" }, 1 + 8 + (22 + 20 + (6 + 3 * 25) + (4 + 18)) + 8 + 1],
     ["compact, hide=tracks", { size: "compact", hide: "tracks" }, 1 + 8 + 64 + 8 + 1],
-  ])("a playlist of 23 tracks (20 at hand), %s, is %i px tall", (_name, q, height) => {
+  ])("a playlist of 23 tracks (20 at hand), %s, is as tall as its rows add up to", (_name, q, height) => {
     const playlist: Playlist = {
       id: 6,
       name: "P",
@@ -267,6 +268,48 @@ describe("HTML card heights", () => {
       tracks_total: 23,
     };
     expect(collectionCard("playlist", playlist, ctx(q as Record<string, string>)).height).toBe(height);
+  });
+
+  /** CARD_CSS's declarations by selector (grouped selectors split; the narrow-frame @media rules left out). */
+  const cssRules = (css: string) => {
+    const out: Record<string, Record<string, string>> = {};
+    const outsideMedia = css.replace(/@media[^{]*\{(?:[^{}]*\{[^{}]*\})*\}/g, "");
+    for (const [, selectors, body] of outsideMedia.matchAll(/([^{}]+)\{([^{}]*)\}/g)) {
+      for (const selector of selectors!.split(",")) {
+        const rule = out[selector.trim()] ?? {};
+        out[selector.trim()] = rule;
+        for (const decl of body!.split(";")) {
+          const colon = decl.indexOf(":");
+          if (colon > 0) rule[decl.slice(0, colon).trim()] = decl.slice(colon + 1).trim();
+        }
+      }
+    }
+    return out;
+  };
+
+  it("the stylesheet draws every row at the height these sums count", () => {
+    const r = cssRules(CARD_CSS);
+    // border-box: a row's height includes its padding and border (a list row's 1 px rule).
+    expect(r["*"]).toMatchObject({ "box-sizing": "border-box" });
+    expect(r[".card"]).toMatchObject({ padding: "12px", border: "1px solid var(--border)" });
+    expect(r[".art"]).toMatchObject({ width: "96px", height: "96px" });
+    expect(r[".has-art .meta"]).toMatchObject({ "min-height": "96px" });
+    expect(r[".title"]).toMatchObject({ margin: "0", height: "22px" });
+    expect(r[".sub"]).toMatchObject({ margin: "0", height: "20px" });
+    expect(r[".facts"]).toMatchObject({ margin: "0", height: "30px", padding: "8px 0 0" });
+    expect(r[".facts li"]).toMatchObject({ height: "22px" });
+    expect(r[".wave"]).toMatchObject({ height: "36px", "margin-top": "8px" });
+    expect(r[".list"]).toMatchObject({ margin: "8px 0 0" });
+    expect(r[".list li"]).toMatchObject({ height: "25px" });
+    expect(r[".more"]).toMatchObject({ margin: "6px 0 0", height: "18px" });
+    expect(r[".msg"]).toMatchObject({ margin: "0", height: "40px" });
+    expect(r[".compact .card"]).toMatchObject({ padding: "8px" });
+    expect(r[".compact .art"]).toMatchObject({ width: "64px", height: "64px" });
+    expect(r[".compact .has-art .meta"]).toMatchObject({ "min-height": "64px" });
+    expect(r[".compact .facts"]).toMatchObject({ height: "28px", "padding-top": "6px" });
+    expect(r[".compact .wave"]).toMatchObject({ height: "24px", "margin-top": "6px" });
+    expect(r[".compact .list"]).toMatchObject({ "margin-top": "6px" });
+    expect(r[".compact .more"]).toMatchObject({ "margin-top": "4px" });
   });
 
   it("an error card is title, two lines of message and the link", () => {
@@ -507,6 +550,31 @@ describe("SVG card drawing", () => {
     expect(words.startsWith(long[1]!)).toBe(true);
     expect(long[2]!.endsWith("…")).toBe(true);
     expect(words).toContain(long[2]!.slice(0, -1).trim());
+  });
+});
+
+describe("fitText", () => {
+  it("keeps a line that fits, else the longest prefix that fits with its '…', never wider than the room", () => {
+    const lines = ["W".repeat(60), "i".repeat(200), "Midnight-Run-Remix-2025", "🎹".repeat(40), "مُنتِج-الإيقاع"];
+    for (const [px, weight] of [
+      [17, 600],
+      [12, 400],
+    ] as const) {
+      for (const max of [40, 97.5, 180, 333]) {
+        for (const line of lines) {
+          const out = fitText(line, max, px, weight);
+          const what = `${line} in ${max} px at ${px}/${weight}: ${out}`;
+          expect(textWidth(out, px, weight), what).toBeLessThanOrEqual(max + 1e-9);
+          if (out === line) continue;
+          expect(out.endsWith("…"), what).toBe(true);
+          const kept = [...out.slice(0, -1)];
+          expect(line.startsWith(kept.join("")), what).toBe(true);
+          // One more character and the "…" would not have fitted.
+          const longer = [...line].slice(0, kept.length + 1).join("");
+          expect(textWidth(`${longer}…`, px, weight), what).toBeGreaterThan(max);
+        }
+      }
+    }
   });
 });
 
