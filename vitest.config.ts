@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildRaster } from "./raster/build.mjs";
-import { CANARY_TOKEN, FAKE_API_BASE } from "./test/helpers/constants.ts";
+import { CANARY_TOKEN, FAKE_API_BASE, OPERATOR_KEY } from "./test/helpers/constants.ts";
 
 // The PNG rasteriser runs beside the Worker under test as the Worker its RASTER binding names.
 const raster = buildRaster(".build/raster");
@@ -21,6 +21,7 @@ export default defineConfig({
                 BEATPASS_TOKEN: CANARY_TOKEN,
                 BEATPASS_API_BASE: FAKE_API_BASE,
                 IMAGE_HOSTS: "fake-beatpass.test,beatpass.ca,*.beatpass.ca",
+                OPERATOR_KEY,
               },
               workers: [{ name: "beatpass-edge-raster", compatibilityDate: "2026-11-01", ...raster }],
             },

@@ -7,6 +7,7 @@ const ok = (cond) => (cond ? "met" : "**missed**");
 
 const TARGETS = {
   "JSON track, memory tier hit": { rps: 0.8, latency: 1.25 },
+  "JSON track, memory tier hit, default logging": { rps: 0.7 },
   "JSON track, Cache API hit (memory off)": { rps: 0.8, latency: 1.25 },
   "JSON track, KV-only hit": { rps: 0.8 },
   "widget HTML hit": { rps: 0.6 },
@@ -25,7 +26,7 @@ export function writeResults(r) {
     "",
     `- Machine: ${r.machine}`,
     `- Command: \`${r.command}\``,
-    "- Setup: the Worker bundled by `wrangler deploy --dry-run` as deployed, under workerd through miniflare, against the fake BeatPass on loopback, with `REQUEST_LOG=off` except where a row says otherwise. Baselines run in the same runtime at the same time: a Worker returning a fixed body of the same size as the track response, one reading that body from KV, one reading it from the Cache API.",
+    "- Setup: the Worker bundled by `wrangler deploy --dry-run` as deployed, under workerd through miniflare, against the fake BeatPass on loopback, with `REQUEST_LOG=off` except where a row says otherwise ("default logging" is what a deployment gets: misses, and 1% of hits). Baselines run in the same runtime at the same time: a Worker returning a fixed body of the same size as the track response, one reading that body from KV, one reading it from the Cache API.",
     "- Reference (rows against the fixed body): a Worker that returns exactly the bytes our hit returned, body and every header, captured from it, and does nothing else. Its ratio to the baseline is the ceiling for ours (what the runtime charges for sending that answer); our ratio to it is the cost of our own code.",
     `- Load: autocannon, 10 connections, ${r.rounds} rounds of ${r.seconds} s runs per row (each Worker once per round, back to back, order reversed every other round). Each ratio is the median of the per-round ratios, with the lowest and highest round in brackets. ${r.pinning ? "The load generator runs on core 0 and every workerd on core 1 (taskset)." : "No CPU pinning (taskset unavailable or BENCH_PIN=0): load generator and Workers share the cores."}`,
     "- Two ways in: **entry**, through miniflare's entry worker as `wrangler dev` serves it (a second Worker in front, standing in for Cloudflare's front line), and **direct**, straight from workerd's socket (`unsafeDirectSockets`). Direct is the stricter view: the baseline there does almost nothing.",

@@ -54,6 +54,7 @@ const baseBindings = {
   BEATPASS_API_BASE: fake.apiBase,
   IMAGE_HOSTS: `127.0.0.1:${PORTS.fake}`,
   REQUEST_LOG: "off",
+  OPERATOR_KEY: "bench-operator-key",
   // The keeper grants every permit (its cost is measured, not its refusals): misses here run
   // far past BeatPass's 300 a minute, which the fake does not enforce.
   UPSTREAM_BUDGET_PER_MINUTE: "100000",
@@ -163,6 +164,8 @@ async function scenario(name, { path = "/v1/tracks/1", bindings = {}, baselineKi
 }
 
 await scenario("JSON track, memory tier hit");
+// What a deployment gets out of the box: misses logged, and 1% of hits (REQUEST_LOG_SAMPLE).
+await scenario("JSON track, memory tier hit, default logging", { bindings: { REQUEST_LOG: "misses" } });
 await scenario("JSON track, memory tier hit, REQUEST_LOG=all", { bindings: { REQUEST_LOG: "all" } });
 const cacheApiOnly = { bindings: { CACHE_FAST_TIERS: "cache_api" } };
 await scenario("JSON track, Cache API hit (memory off)", cacheApiOnly);
@@ -218,7 +221,9 @@ const zipfResult = await withTarget(
     const r = await load(t.url, { seconds: ZIPF_SECONDS, connections: 10, pick: () => `/v1/tracks/${nextId()}` });
     // Let loads still in flight when the load generator stopped finish their KV writes.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const health = await (await fetch(`${t.url}/healthz`)).json();
+    const health = await (
+      await fetch(`${t.url}/healthz`, { headers: { "X-Operator-Key": "bench-operator-key" } })
+    ).json();
     const kv = await t.mf.getKVNamespace("BEATPASS_CACHE");
     const stored = (await kv.list()).keys.filter((k) => !k.name.startsWith("v1:meta:"));
     return {

@@ -12,6 +12,7 @@ const FAKE_PORT = Number(process.env.FAKE_BEATPASS_PORT ?? 8790);
 const FAKE_TOKEN = "local-fake-token";
 // Local only, like the fake's token: lets `npm run purge` be tried against `npm start`.
 const LOCAL_PURGE_SECRET = "local-purge-secret-not-for-production-use";
+const LOCAL_OPERATOR_KEY = "local-operator-key-not-for-production-use";
 // wrangler dev is up in a few seconds on an idle machine; allow for a loaded one.
 const STARTUP_BUDGET_MS = 90_000;
 
@@ -51,6 +52,8 @@ const wrangler = spawn(
     `IMAGE_HOSTS:127.0.0.1:${FAKE_PORT},beatpass.ca,*.beatpass.ca`,
     "--var",
     `PURGE_WEBHOOK_SECRET:${LOCAL_PURGE_SECRET}`,
+    "--var",
+    `OPERATOR_KEY:${LOCAL_OPERATOR_KEY}`,
     // Every request, hit or miss, gets its log line here (deployments default to misses).
     "--var",
     "REQUEST_LOG:all",
@@ -77,7 +80,8 @@ beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
   curl '${base}/v1/artists/3?with=albums,topTracks'
   curl '${base}/v1/search?query=night'
   curl -i ${base}/v1/nope          # problem+json 404
-  curl ${base}/healthz
+  curl ${base}/healthz                                   # status; its details need the operator key:
+  curl -H 'X-Operator-Key: ${LOCAL_OPERATOR_KEY}' ${base}/healthz
   curl ${base}/__scheduled          # run the refresh-ahead cron once
   ${base}/docs                       # in a browser: the API reference (OpenAPI at /openapi.json)
   PURGE_WEBHOOK_SECRET=${LOCAL_PURGE_SECRET} npm run purge -- track:1

@@ -1,8 +1,9 @@
 import * as z from "zod/mini";
 import type { UpstreamBudget } from "./budget/keeper";
 import { DEFAULT_UPSTREAM_BUDGET_PER_MINUTE } from "./budget/window";
-import { type CachePolicy, parsePolicy } from "./cache/policy";
+import { type CachePolicy, defaultPolicy, parsePolicy } from "./cache/policy";
 import { ApiError } from "./errors";
+import { logEvent } from "./lib/log";
 import type { Client, Trace } from "./lib/trace";
 
 /** Bindings declared in wrangler.toml plus the secrets that `wrangler types` cannot see. */
@@ -35,8 +36,12 @@ export interface Env {
   ALLOWED_ORIGINS?: string;
   /** HMAC secret of the purge webhook; without it /hooks/purge answers 503. */
   PURGE_WEBHOOK_SECRET?: string;
-  /** Which requests get a log line: `all` (default), `misses` (not fresh cache hits) or `off`. */
+  /** Which requests get a log line: `misses` (default: all but fresh cache hits), `all` or `off`. */
   REQUEST_LOG?: string;
+  /** With REQUEST_LOG=misses, the share of hits logged too: `0.01` (default) or `1%`. */
+  REQUEST_LOG_SAMPLE?: string;
+  /** Sent as X-Operator-Key, shows /healthz's details (upstream, breakers, headroom); unset: nobody. */
+  OPERATOR_KEY?: string;
   /** Base of problem `type` URIs (default: the request's origin); see src/http/problem.ts. */
   PUBLIC_BASE_URL?: string;
   /** The PNG rasteriser, a second Worker (raster/); without it .png cards answer 503. */
@@ -68,6 +73,8 @@ export interface Config {
   purgeSecret: string | undefined;
   fastTiers: { memory: boolean; cacheApi: boolean };
   requestLog: RequestLogMode;
+  /** Share of cache hits logged when requestLog is "misses" (0..1). */
+  requestLogSample: number;
 }
 
 export type RequestLogMode = "all" | "misses" | "off";
@@ -202,10 +209,27 @@ const configSchema = z.object({
     ),
     { memory: true, cacheApi: true },
   ),
-  REQUEST_LOG: z._default(z.enum(["all", "misses", "off"]), "all"),
+  REQUEST_LOG: z._default(z.enum(["all", "misses", "off"]), "misses"),
+  // A share of cache hits logged when REQUEST_LOG=misses: "0.01" or "1%".
+  REQUEST_LOG_SAMPLE: z._default(
+    z
+      .pipe(
+        z.string().check(z.regex(/^\d+(\.\d+)?%?$/)),
+        z.transform((s: string) => (s.endsWith("%") ? Number(s.slice(0, -1)) / 100 : Number(s))),
+      )
+      .check(z.refine((n) => n >= 0 && n <= 1)),
+    0.01,
+  ),
 });
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
+/**
+ * What the operator should know about the config, one sentence each, naming the var and
+ * what it expects. `issues` stop data routes (503 config_error); `warnings` each disable or
+ * default one feature and nothing else.
+ */
+export type ConfigResult =
+  | { ok: true; config: Config; warnings: string[] }
+  | { ok: false; issues: string[]; warnings: string[] };
 
 // env is the same object for every request an isolate serves, so parse it once.
 const parsed = new WeakMap<object, ConfigResult>();
@@ -216,11 +240,59 @@ export function loadConfig(env: Env): ConfigResult {
   if (hit) return hit;
   const out = parseConfig(env);
   parsed.set(env, out);
+  // Once per isolate and env: the same sentences /healthz shows its operator.
+  for (const message of [...(out.ok ? [] : out.issues), ...out.warnings])
+    logEvent(out.ok ? "warn" : "error", "config_invalid", { message });
   return out;
 }
 
+type Shape = typeof configSchema.shape;
+type Parsed = { [K in keyof Shape]: z.output<Shape[K]> };
+
+/**
+ * For each optional var: what it must look like, and what happens while it does not. A
+ * fallback is the default, or the restrictive choice where the default would open
+ * something the operator meant to close (origins, framing, image hosts).
+ */
+const SOFT: {
+  [K in Exclude<keyof Shape, "BEATPASS_API_BASE">]: { expected: string; effect: string; fallback?: unknown };
+} = {
+  BEATPASS_TOKEN: { expected: "the BeatPass token", effect: "served anonymously" },
+  BEATPASS_TOKEN_NEXT: { expected: "the next BeatPass token", effect: "no rotation" },
+  BEATPASS_TOKEN_EXPIRES_AT: {
+    expected: "a date such as 2027-03-01",
+    effect: "the token's expiry is not tracked",
+  },
+  UPSTREAM_TIMEOUT_MS: { expected: "whole milliseconds from 10 to 30000", effect: "using 8000" },
+  REFRESH_BUDGET_PER_MINUTE: { expected: "a whole number from 0 to 300", effect: "using 60" },
+  UPSTREAM_BUDGET_PER_MINUTE: { expected: "a whole number from 1 to 100000", effect: "using 240" },
+  UPSTREAM_BUDGET_TIMEOUT_MS: { expected: "whole milliseconds from 10 to 30000", effect: "using 1000" },
+  IMAGE_HOSTS: {
+    expected: "a comma list of host, host:port or *.domain (at most 20)",
+    effect: "cards show no artwork",
+    fallback: [],
+  },
+  FRAME_ANCESTORS: {
+    expected: "space-separated *, 'self', 'none' or http(s) origins",
+    effect: "cards may be framed only by this Worker's own pages",
+    fallback: "'self'",
+  },
+  ALLOWED_ORIGINS: {
+    expected: "a comma list of origins such as https://app.example",
+    effect: "no browser origin may read the JSON API",
+    fallback: [],
+  },
+  PURGE_WEBHOOK_SECRET: { expected: "at least 32 characters", effect: "the purge webhook is off" },
+  CACHE_FAST_TIERS: {
+    expected: "memory, cache_api, both (comma list) or none",
+    effect: "using memory,cache_api",
+  },
+  REQUEST_LOG: { expected: "all, misses or off", effect: "using misses" },
+  REQUEST_LOG_SAMPLE: { expected: "a share of hits from 0 to 1, or a percentage such as 1%", effect: "using 1%" },
+};
+
 function parseConfig(env: Env): ConfigResult {
-  const result = configSchema.safeParse({
+  const raw: Record<keyof Shape, unknown> = {
     BEATPASS_API_BASE: env.BEATPASS_API_BASE || undefined,
     BEATPASS_TOKEN: env.BEATPASS_TOKEN,
     BEATPASS_TOKEN_NEXT: env.BEATPASS_TOKEN_NEXT,
@@ -235,43 +307,76 @@ function parseConfig(env: Env): ConfigResult {
     PURGE_WEBHOOK_SECRET: env.PURGE_WEBHOOK_SECRET,
     CACHE_FAST_TIERS: env.CACHE_FAST_TIERS || undefined,
     REQUEST_LOG: env.REQUEST_LOG || undefined,
-  });
+    REQUEST_LOG_SAMPLE: env.REQUEST_LOG_SAMPLE || undefined,
+  };
+  const issues: string[] = [];
+  const warnings: string[] = [];
+  const d = {} as Record<keyof Shape, unknown>;
+  for (const name of Object.keys(raw) as (keyof Shape)[]) {
+    const result = configSchema.shape[name].safeParse(raw[name]);
+    if (result.success) {
+      d[name] = result.data;
+      continue;
+    }
+    if (name === "BEATPASS_API_BASE") {
+      issues.push(
+        `BEATPASS_API_BASE is invalid: expected an https URL such as ${DEFAULT_API_BASE} (http only for a loopback host), without credentials, query or fragment; no data can be served until it is fixed.`,
+      );
+      continue;
+    }
+    const soft = SOFT[name];
+    // Values are not repeated: a URL may carry credentials, a secret is a secret.
+    warnings.push(`${name} is invalid: expected ${soft.expected}; ${soft.effect}.`);
+    d[name] = "fallback" in soft ? soft.fallback : configSchema.shape[name].parse(undefined);
+  }
   const policy = parsePolicy(env.CACHE_POLICY || undefined);
-  const issues = [
-    ...(result.success ? [] : result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)),
-    ...(policy.ok ? [] : [policy.issue]),
-  ];
-  if (!result.success || !policy.ok) return { ok: false, issues };
-  const d = result.data;
+  if (!policy.ok) warnings.push(`${policy.issue}; using the default cache windows.`);
+  // Bindings, by name: a missing one is a deployment mistake worth a clear sentence, not a TypeError.
+  if (!env.BEATPASS_CACHE)
+    issues.push(
+      'BEATPASS_CACHE: the KV namespace binding is missing (wrangler.toml [[kv_namespaces]] binding = "BEATPASS_CACHE"); no data can be served until it is bound.',
+    );
+  if (!env.UPSTREAM_BUDGET)
+    warnings.push(
+      "UPSTREAM_BUDGET: the budget keeper's Durable Object binding is missing (wrangler.toml [[durable_objects.bindings]]); each isolate falls back to a small allowance of its own and the deployment-wide budget is not enforced.",
+    );
+  if (issues.length) return { ok: false, issues, warnings };
+  const p = d as Parsed;
   return {
     ok: true,
+    warnings,
     config: {
-      apiBase: d.BEATPASS_API_BASE,
-      token: d.BEATPASS_TOKEN,
-      tokenNext: d.BEATPASS_TOKEN_NEXT,
-      tokenExpiresAt: d.BEATPASS_TOKEN_EXPIRES_AT,
-      upstreamTimeoutMs: d.UPSTREAM_TIMEOUT_MS,
-      policy: policy.policy,
-      refreshBudgetPerMinute: d.REFRESH_BUDGET_PER_MINUTE,
-      budgetPerMinute: d.UPSTREAM_BUDGET_PER_MINUTE,
-      budgetTimeoutMs: d.UPSTREAM_BUDGET_TIMEOUT_MS,
-      imageHosts: d.IMAGE_HOSTS,
-      frameAncestors: d.FRAME_ANCESTORS,
-      allowedOrigins: d.ALLOWED_ORIGINS,
-      purgeSecret: d.PURGE_WEBHOOK_SECRET,
-      fastTiers: d.CACHE_FAST_TIERS,
-      requestLog: d.REQUEST_LOG,
+      apiBase: p.BEATPASS_API_BASE,
+      token: p.BEATPASS_TOKEN,
+      tokenNext: p.BEATPASS_TOKEN_NEXT,
+      tokenExpiresAt: p.BEATPASS_TOKEN_EXPIRES_AT,
+      upstreamTimeoutMs: p.UPSTREAM_TIMEOUT_MS,
+      policy: policy.ok ? policy.policy : defaultPolicy(),
+      refreshBudgetPerMinute: p.REFRESH_BUDGET_PER_MINUTE,
+      budgetPerMinute: p.UPSTREAM_BUDGET_PER_MINUTE,
+      budgetTimeoutMs: p.UPSTREAM_BUDGET_TIMEOUT_MS,
+      imageHosts: p.IMAGE_HOSTS,
+      frameAncestors: p.FRAME_ANCESTORS,
+      allowedOrigins: p.ALLOWED_ORIGINS,
+      purgeSecret: p.PURGE_WEBHOOK_SECRET,
+      fastTiers: p.CACHE_FAST_TIERS,
+      requestLog: p.REQUEST_LOG,
+      requestLogSample: p.REQUEST_LOG_SAMPLE,
     },
   };
 }
 
-/** The parsed config, or a 503 config_error problem when the Worker's vars are unusable. */
+/** The parsed config, or a 503 config_error problem naming what is wrong (never a value). */
 export function requireConfig(env: Env): Config {
   const result = loadConfig(env);
   if (result.ok) return result.config;
-  // The issues name the offending var; they go to the log, never to the viewer.
-  throw new ApiError("config_error", "The proxy is misconfigured; its operator can see why in the logs.", {
-    headers: { "Retry-After": "300" },
-    cause: new Error(`invalid config: ${result.issues.join("; ")}`),
-  });
+  const names = result.issues.map((i) => i.split(/[ :]/)[0]).join(" and ");
+  throw new ApiError(
+    "config_error",
+    `The proxy is misconfigured (${names}); its operator can see how in /healthz and the logs.`,
+    {
+      headers: { "Retry-After": "300" },
+      cause: new Error(`invalid config: ${result.issues.join(" ")}`),
+    },
+  );
 }

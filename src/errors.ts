@@ -30,6 +30,7 @@ export const PROBLEMS = {
   config_error: { status: 503, title: "Proxy not configured" },
   purge_unavailable: { status: 503, title: "Purge not recorded" },
   raster_unavailable: { status: 503, title: "PNG cards unavailable" },
+  unhealthy: { status: 503, title: "Not healthy" },
   upstream_unauthorized: { status: 503, title: "BeatPass refused the proxy's credentials" },
   upstream_rate_limited: { status: 503, title: "BeatPass rate limit reached" },
   upstream_unavailable: { status: 503, title: "BeatPass unavailable" },

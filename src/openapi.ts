@@ -166,7 +166,8 @@ const PURGE_SCHEMA = {
 const HEALTH_SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["status", "token_configured", "upstream_base"],
+  required: ["status"],
+  description: "Everyone gets the status; the rest only with the operator key.",
   properties: {
     status: { enum: ["ok", "warn", "error"] },
     token_configured: { type: "boolean" },
@@ -319,6 +320,12 @@ export function buildOpenApi(origin: string): Json {
           description: `Optional. Raises your limits: ${Object.entries(TIER_LIMITS)
             .map(([t, l]) => `${t} ${l.limit}/${l.periodSeconds}s`)
             .join(", ")}.`,
+        },
+        operatorKey: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Operator-Key",
+          description: "The OPERATOR_KEY secret: shows /healthz's whole report.",
         },
         purgeSignature: {
           type: "apiKey",
@@ -541,12 +548,20 @@ function staticPaths(): Record<string, Json> {
     "/healthz": {
       get: {
         operationId: "health",
-        summary: "Token, breaker, rate-limit and cache state",
+        summary: "Health: status for everyone; token, config, breaker, rate-limit and cache state for the operator",
         description:
-          "Token, breaker, rate-limit and cache state for monitors. Always 200; the status field says ok, warn or error.",
+          "For monitors: 200 with status ok or warn, 503 when the proxy cannot serve data (status error). With X-Operator-Key: <OPERATOR_KEY>, the whole report (also at 503): config problems naming each var, token, upstream base, breakers, BeatPass's rate-limit headroom, cache counters.",
         tags: ["operators"],
+        security: [{}, { operatorKey: [] }],
         responses: {
           "200": { description: "Health report", content: { "application/json": { schema: HEALTH_SCHEMA } } },
+          "503": {
+            description: "Not healthy: a problem (unhealthy) for everyone, the report for the operator",
+            content: {
+              "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
+              "application/json": { schema: HEALTH_SCHEMA },
+            },
+          },
         },
       },
     },

@@ -1,5 +1,6 @@
 import { LoadRefused, loadOnce } from "./cache/engine";
 import { hotKeys } from "./cache/hot";
+import { loggableKey } from "./cache/keys";
 import { readTiers } from "./cache/tiers";
 import { type Env, loadConfig } from "./env";
 import { logEvent } from "./lib/log";
@@ -72,7 +73,7 @@ export async function refreshAhead(env: Env, ctx: ExecutionContext): Promise<Ref
     failed: report.failed.length,
     skipped: report.skipped,
     budget: report.budget,
-    keys: report.refreshed.slice(0, 20),
+    keys: report.refreshed.slice(0, 20).map(loggableKey),
   });
   return report;
 }

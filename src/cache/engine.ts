@@ -1,6 +1,7 @@
 import type { LoadOutcome } from "../budget/leases";
 import { logEvent } from "../lib/log";
 import { type Entry, newEntry } from "./entry";
+import { loggableKey } from "./keys";
 import type { FamilyPolicy } from "./policy";
 import { cacheStats } from "./stats";
 import { adoptNewerFromKv, memory, readTiers, type Tier, type TierDeps, writeTiers } from "./tiers";
@@ -290,7 +291,7 @@ function refreshInBackground(deps: TierDeps, opts: LookupOptions, previous: Entr
   const refresh = loadOnce(deps, opts, previous, "background").catch((err: unknown) => {
     if (err instanceof LoadRefused && err.reason === "skipped") return;
     logEvent("warn", "background_refresh_failed", {
-      key: opts.key,
+      key: loggableKey(opts.key),
       error: err instanceof Error ? err.message : String(err),
     });
   });

@@ -40,3 +40,17 @@ export function parseKey(key: string): { route: string; params: Record<string, s
   }
   return { route: m[2] ?? "", params };
 }
+
+/**
+ * A cache key as it may appear in a log line: the route and parameter names, numeric values
+ * (ids, pages) kept, every other value dropped. Search terms and tag names are what people
+ * typed, and the README promises they are not logged.
+ */
+export function loggableKey(key: string): string {
+  const parsed = parseKey(key);
+  if (!parsed) return key.replace(/:sha256=[0-9a-f]+$/, ":sha256");
+  const params = Object.entries(parsed.params)
+    .map(([k, v]) => `${k}=${/^\d{1,12}$/.test(v) ? v : "*"}`)
+    .join("&");
+  return `${KEY_VERSION}:${parsed.route}:${params}`;
+}

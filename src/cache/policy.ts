@@ -46,6 +46,11 @@ const seconds = z.number().check(z.int(), z.minimum(1), z.maximum(31_536_000));
 const overrideSchema = z.partial(z.strictObject({ soft: seconds, hard: seconds, staleIfError: seconds }));
 const policyOverrideSchema = z.partialRecord(z.enum(TTL_FAMILIES as [TtlFamily, ...TtlFamily[]]), overrideSchema);
 
+/** The default windows, as a CachePolicy of its own (a copy: callers may not change the defaults). */
+export function defaultPolicy(): CachePolicy {
+  return Object.fromEntries(TTL_FAMILIES.map((f) => [f, { ...DEFAULT_POLICY[f] }])) as CachePolicy;
+}
+
 /** Merges a CACHE_POLICY override (JSON string or object) over the defaults; windows must nest. */
 export function parsePolicy(raw: unknown): { ok: true; policy: CachePolicy } | { ok: false; issue: string } {
   let value = raw;
@@ -53,7 +58,7 @@ export function parsePolicy(raw: unknown): { ok: true; policy: CachePolicy } | {
     try {
       value = JSON.parse(raw);
     } catch {
-      return { ok: false, issue: "CACHE_POLICY: not valid JSON" };
+      return { ok: false, issue: 'CACHE_POLICY is not valid JSON: expected an object such as {"entity":{"soft":120}}' };
     }
   }
   const parsed = policyOverrideSchema.safeParse(value ?? {});

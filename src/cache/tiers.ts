@@ -3,6 +3,7 @@ import { logEvent } from "../lib/log";
 import { memo, registerMemo } from "../lib/memo-budget";
 import type { Coordinator } from "./engine";
 import type { Entry, KvMetadata } from "./entry";
+import { loggableKey } from "./keys";
 import { MemoryTier } from "./memory";
 import { cacheStats } from "./stats";
 
@@ -75,7 +76,11 @@ export async function readTiers(
 ): Promise<{ entry: Entry; tier: Tier } | undefined> {
   const fast = deps.fast ?? ALL_FAST;
   const inMemory = fast.memory ? memory.get(key) : undefined;
-  if (inMemory) return { entry: inMemory, tier: "memory" };
+  if (inMemory) {
+    // A copy past its soft window (freshInMemory counted the fresh ones).
+    cacheStats.hits.memory++;
+    return { entry: inMemory, tier: "memory" };
+  }
 
   const fromCache = fast.cacheApi ? await readCacheApi(key) : undefined;
   if (fromCache) {
@@ -127,7 +132,7 @@ export function writeTiers(
         .put(key, entry.body, { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, keepSeconds), metadata })
         .catch(async (err: unknown) => {
           cacheStats.kv_write_failures++;
-          logEvent("warn", "kv_write_failed", { key, error: String(err) });
+          logEvent("warn", "kv_write_failed", { key: loggableKey(key), error: String(err) });
           entry.kv = kvCopy;
           if (lastKvWrite.get(key)?.at === now) lastKvWrite.delete(key);
           if (fast.cacheApi) await writeCacheApi(key, entry, keepSeconds);
@@ -166,7 +171,7 @@ async function readKv(kv: KVNamespace, key: string): Promise<Entry | undefined> 
     if (typeof metadata.status === "number") entry.status = metadata.status;
     return entry;
   } catch (err) {
-    logEvent("warn", "kv_read_failed", { key, error: String(err) });
+    logEvent("warn", "kv_read_failed", { key: loggableKey(key), error: String(err) });
     return undefined;
   }
 }
@@ -186,7 +191,7 @@ async function readCacheApi(key: string): Promise<Entry | undefined> {
     cacheStats.hits.cache_api++;
     return entry;
   } catch (err) {
-    logEvent("warn", "cache_api_read_failed", { key, error: String(err) });
+    logEvent("warn", "cache_api_read_failed", { key: loggableKey(key), error: String(err) });
     return undefined;
   }
 }
@@ -203,7 +208,7 @@ async function writeCacheApi(key: string, entry: Entry, keepSeconds: number): Pr
     if (entry.status) headers.set(H_STATUS, String(entry.status));
     await caches.default.put(cacheUrl(key), new Response(entry.body, { headers }));
   } catch (err) {
-    logEvent("warn", "cache_api_write_failed", { key, error: String(err) });
+    logEvent("warn", "cache_api_write_failed", { key: loggableKey(key), error: String(err) });
   }
 }
 

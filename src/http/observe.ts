@@ -28,7 +28,11 @@ export const observe = createMiddleware<AppEnv>(async (c, next) => {
   const status = c.res.status;
   const config = loadConfig(c.env);
   const mode = config.ok ? config.config.requestLog : "all";
-  if (mode === "off" || (mode === "misses" && trace.cache === "hit" && status < 400)) return;
+  if (mode === "off") return;
+  // "misses": every request that did work or failed, and a sample of hits (each log line is
+  // billed, and at a hit's cost it is most of the work: bench/RESULTS.md).
+  const sample = config.ok ? config.config.requestLogSample : 1;
+  if (mode === "misses" && trace.cache === "hit" && status < 400 && Math.random() >= sample) return;
   const client = c.get("client");
   logEvent(status >= 500 ? "warn" : "info", "request", {
     request_id: requestId,

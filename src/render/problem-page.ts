@@ -54,6 +54,10 @@ export const PROBLEM_GUIDE: Record<ProblemCode, { why: string; todo: string }> =
     why: "PNG cards are drawn by a second Worker (the rasteriser) that this deployment does not have or that failed.",
     todo: "Use the SVG or HTML card meanwhile; the operator deploys raster/ (see docs/widgets.md).",
   },
+  unhealthy: {
+    why: "/healthz found the proxy unable to serve data as configured (a missing binding, an unusable BEATPASS_API_BASE or no token).",
+    todo: "Operators: ask /healthz with the X-Operator-Key header (OPERATOR_KEY) to read which setting, then fix it and redeploy.",
+  },
   internal: {
     why: "An unexpected error in this proxy; it has been logged with the request id.",
     todo: "Retry after Retry-After; if it persists, report the request id to the operator.",

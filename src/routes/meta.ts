@@ -4,11 +4,15 @@ import { cacheStats } from "../cache/stats";
 import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
+import { addHeader, send } from "../http/send";
 import { sha256Base64 } from "../lib/hash";
 import { openApiFor } from "../openapi";
 import { DOCS_CSS, docsPage } from "../render/docs";
 import { PROBLEM_GUIDE, PROBLEM_PAGE_CSS, problemPage } from "../render/problem-page";
 import { breakerStates, upstreamHealth } from "../upstream/guard";
+
+/** The header that carries the OPERATOR_KEY (not Authorization: nothing here takes a Bearer token). */
+export const OPERATOR_HEADER = "X-Operator-Key";
 
 /** Days of token life left below which /healthz says "warn". */
 export const TOKEN_WARN_DAYS = 14;
@@ -18,9 +22,17 @@ const DAY_MS = 86_400_000;
 export function metaRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get("/healthz", (c) => {
-    c.header("Cache-Control", "no-store");
-    return c.json(healthReport(c.env, Date.now()));
+  // Everyone learns whether the proxy is healthy (a monitor needs no secret for that); only
+  // the operator's key shows why and the rest (upstream base, breakers, headroom, counters).
+  app.get("/healthz", async (c) => {
+    const report = healthReport(c.env, Date.now());
+    const status = report.status === "error" ? 503 : 200;
+    addHeader(c, "Vary", OPERATOR_HEADER);
+    const headers = { "Cache-Control": "no-store", "Content-Type": "application/json" };
+    if (await isOperator(c.env, c.req.header(OPERATOR_HEADER))) return send(c, JSON.stringify(report), status, headers);
+    if (status === 503)
+      throw new ApiError("unhealthy", "The proxy cannot serve data as configured; its operator's /healthz says why.");
+    return send(c, JSON.stringify({ status: report.status }), 200, headers);
   });
   readOnly(app, "/healthz");
 
@@ -66,18 +78,34 @@ export function metaRoutes(): Hono<AppEnv> {
   return app;
 }
 
+/** Whether the OPERATOR_KEY was presented in X-Operator-Key (compared as digests). */
+async function isOperator(env: Env, presented: string | undefined): Promise<boolean> {
+  const key = env.OPERATOR_KEY?.trim();
+  if (!key || !presented) return false;
+  const [a, b] = await Promise.all([sha256Base64(key), sha256Base64(presented)]);
+  return a === b;
+}
+
 /**
- * What an operator needs at a glance. Always 200 with a `status` field ("ok", "warn",
- * "error"): a monitor reads the body, and non-2xx answers are reserved for problem+json.
- * It says whether a token exists, never anything derived from its value.
+ * What an operator needs at a glance, with a `status` ("ok", "warn", "error"; /healthz
+ * answers 503 for "error"). Every config sentence names its var; a missing token is told
+ * apart from a wrong var. It says whether a token exists, never anything derived from it.
  */
 export function healthReport(env: Env, now: number) {
   const result = loadConfig(env);
-  if (!result.ok) return { status: "error", token_configured: false, upstream_base: null, problems: result.issues };
+  const tokenConfigured = Boolean(env.BEATPASS_TOKEN?.trim());
+  if (!result.ok)
+    return {
+      status: "error",
+      token_configured: tokenConfigured,
+      upstream_base: null,
+      problems: result.issues,
+      warnings: result.warnings,
+    };
   const { config } = result;
   const daysLeft = config.tokenExpiresAt ? Math.floor((config.tokenExpiresAt.getTime() - now) / DAY_MS) : null;
   const breakers = breakerStates(now);
-  const warnings: string[] = [];
+  const warnings: string[] = [...result.warnings];
   if (daysLeft !== null && daysLeft < TOKEN_WARN_DAYS) warnings.push(`token expires in ${daysLeft} day(s)`);
   if (Object.values(breakers).some((b) => b !== "closed")) warnings.push("circuit breaker open");
   const rl = upstreamHealth.rateLimit;

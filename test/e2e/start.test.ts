@@ -75,7 +75,9 @@ describe("npm start", () => {
   });
 
   it("never shows the fake's token", async () => {
-    const res = await fetch(`${stack.base}/healthz`);
+    const operatorKey = /X-Operator-Key: (\S+)'/.exec(stack.output)?.[1] ?? "";
+    expect(operatorKey).not.toBe("");
+    const res = await fetch(`${stack.base}/healthz`, { headers: { "X-Operator-Key": operatorKey } });
     const text = await res.text();
     expect(JSON.parse(text)).toMatchObject({ status: "ok", token_configured: true });
     expect(text).not.toContain("local-fake-token");

@@ -2,7 +2,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { bundleIsolate } from "../../sim/bundle.mjs";
 import { runScenario } from "../../sim/simulate.mjs";
-import { type Fleet, startFleet, startUpstream, type Upstream, until } from "./fleet";
+import { FLEET_OPERATOR_KEY, type Fleet, startFleet, startUpstream, type Upstream, until } from "./fleet";
 
 // Calibration of the fleet simulation (sim/): one small scenario run twice, by the simulator
 // and by the real bundled Worker (two instances sharing KV and the keeper in miniflare, the
@@ -58,7 +58,9 @@ async function realRun(): Promise<{ upstream: number; kvWrites: number; statuses
   const f = fleet;
   const counts = async () => {
     let kvWrites = 0;
-    for (const i of [0, 1]) kvWrites += (await f.fetchVia(i, "/healthz")).json().cache.kv_writes;
+    for (const i of [0, 1])
+      kvWrites += (await f.fetchVia(i, "/healthz", { headers: { "X-Operator-Key": FLEET_OPERATOR_KEY } })).json().cache
+        .kv_writes;
     return { upstream: upstream.count(), kvWrites };
   };
   let last = await counts();

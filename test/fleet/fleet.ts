@@ -171,11 +171,16 @@ export interface FleetOptions {
 }
 
 /** Vars every fleet runs with unless a test overrides them. */
+/** Sent as X-Operator-Key to read /healthz's counters. */
+export const FLEET_OPERATOR_KEY = "fleet-operator-key-0a8d2c6e4f1b3a57";
+
 export const FLEET_VARS = {
   // A busy machine must never trip the keeper fallback or an upstream timeout: the
   // scenarios test the keeper, not those.
   UPSTREAM_BUDGET_TIMEOUT_MS: "10000",
   UPSTREAM_TIMEOUT_MS: "30000",
+  // /healthz's counters are the operator's.
+  OPERATOR_KEY: FLEET_OPERATOR_KEY,
 };
 
 let clientCounter = 0;

@@ -1,7 +1,16 @@
 import { createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE } from "../helpers/documented";
-import { EGRESS_REFUSED, expectProblem, type Fleet, startFleet, startUpstream, type Upstream, until } from "./fleet";
+import {
+  EGRESS_REFUSED,
+  expectProblem,
+  FLEET_OPERATOR_KEY,
+  type Fleet,
+  startFleet,
+  startUpstream,
+  type Upstream,
+  until,
+} from "./fleet";
 
 // The harness itself: several instances of one bundle in one miniflare, one KV, one keeper,
 // and no way out but to the fake.
@@ -19,7 +28,7 @@ afterAll(async () => {
 describe("fleet harness", () => {
   it("runs every instance of the one bundle", async () => {
     for (let i = 0; i < fleet.size; i++) {
-      const res = await fleet.fetchVia(i, "/healthz");
+      const res = await fleet.fetchVia(i, "/healthz", { headers: { "X-Operator-Key": FLEET_OPERATOR_KEY } });
       expect(res.status).toBe(200);
       expect(res.json().status).toBe("ok");
     }

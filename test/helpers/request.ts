@@ -3,7 +3,7 @@ import { expect } from "vitest";
 import type { Env } from "../../src/env";
 import type { Problem } from "../../src/errors";
 import worker from "../../src/index";
-import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "./constants";
+import { CANARY_TOKEN, CANARY_TOKEN_NEXT, OPERATOR_KEY } from "./constants";
 import { expectProblemResponse } from "./problem";
 
 export const ORIGIN = "https://proxy.test";
@@ -62,4 +62,9 @@ export function assertSafe(headers: Headers, body: string): void {
 /** Asserts an RFC 9457 problem response with the given status and code (helpers/problem.ts), and returns its body. */
 export function expectProblem(res: Called, status: number, code: string): Problem {
   return expectProblemResponse(res, status, code, ORIGIN);
+}
+
+/** /healthz as the operator sees it (the whole report). */
+export function health(envOverride: Partial<Env> = {}): Promise<Called> {
+  return call("/healthz", { headers: { "X-Operator-Key": OPERATOR_KEY } }, envOverride);
 }

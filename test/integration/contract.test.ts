@@ -2,6 +2,7 @@ import { Validator } from "@cfworker/json-schema";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { openApiFor } from "../../src/openapi";
+import { OPERATOR_KEY } from "../helpers/constants";
 import { SIGNATURE_HEADER, signedPurge } from "../helpers/purge";
 import { type Called, call, ORIGIN } from "../helpers/request";
 import { type FakeFault, fake } from "../helpers/upstream";
@@ -161,7 +162,10 @@ const SCENARIOS: Record<string, Record<string, Scenario>> = {
     "413": { path: "/hooks/purge" },
     "503": { path: "/hooks/purge", env: { PURGE_WEBHOOK_SECRET: undefined } },
   },
-  health: { "200": { path: "/healthz" } },
+  health: {
+    "200": { path: "/healthz", init: { headers: { "X-Operator-Key": OPERATOR_KEY } } },
+    "503": { path: "/healthz", env: { BEATPASS_TOKEN: undefined } },
+  },
   problemType: { "200": { path: "/problems/not_found" }, "404": { path: "/problems/no_such_code" } },
   openapi: { "200": { path: "/openapi.json" } },
   docs: { "200": { path: "/docs" } },

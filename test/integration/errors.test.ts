@@ -1,11 +1,12 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
+import type { Env } from "../../src/env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../../src/errors";
 import worker from "../../src/index";
 import { DOCUMENTED_KEY_FAILURE_MS } from "../helpers/documented";
 import { byTag, parse, text } from "../helpers/dom";
-import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
+import { call, checked, expectProblem, health, ORIGIN } from "../helpers/request";
 import { type FakeFault, fake, upstreamPaths } from "../helpers/upstream";
 import { logLines, offNetwork } from "../setup";
 
@@ -272,35 +273,145 @@ describe("configuration problems", () => {
     expect(upstreamPaths()).toEqual([]);
   });
 
-  it.each(["60000", "9", "abc"])("UPSTREAM_TIMEOUT_MS=%s (outside 10-30000) gives 503 config_error", async (ms) => {
-    expectProblem(await call("/v1/tracks/1", {}, { UPSTREAM_TIMEOUT_MS: ms }), 503, "config_error");
+  it("an unsafe BEATPASS_API_BASE is named in the 503, without its value", async () => {
+    const res = await call("/v1/tracks/1", {}, { BEATPASS_API_BASE: "https://user:pw@open.beatpass.ca/api/v1" });
+    expect(expectProblem(res, 503, "config_error").detail).toContain("BEATPASS_API_BASE");
+    expect(res.text).not.toContain("pw@");
+  });
+
+  it("a missing KV binding is named, in the 503 and in /healthz, instead of a TypeError per request", async () => {
+    const res = await call("/v1/tracks/1", {}, { BEATPASS_CACHE: undefined });
+    expect(expectProblem(res, 503, "config_error").detail).toContain("BEATPASS_CACHE");
     expect(upstreamPaths()).toEqual([]);
+    const h = await health({ BEATPASS_CACHE: undefined });
+    expect(h.status).toBe(503);
+    expect(h.json().status).toBe("error");
+    expect(h.json().problems.join(" ")).toMatch(/BEATPASS_CACHE: the KV namespace binding is missing/);
+    expect(logLines.join("\n")).not.toContain("TypeError");
+  });
+});
+
+/**
+ * An optional var that is wrong turns off or defaults its own feature and nothing else: the
+ * data keeps flowing, /healthz says "warn" with one sentence naming the var and what it
+ * expects, and the log says it once.
+ */
+describe("configuration that fails soft", () => {
+  const sentence = async (env: Partial<Env>, name: string) => {
+    const h = await health(env);
+    expect(h.status).toBe(200);
+    expect(h.json().status).toBe("warn");
+    const said = (h.json().warnings as string[]).find((w) => w.startsWith(`${name} `));
+    expect(said, JSON.stringify(h.json().warnings)).toMatch(new RegExp(`^${name} is invalid: expected .+; .+\\.$`));
+    return said as string;
+  };
+
+  it.each([
+    ["UPSTREAM_TIMEOUT_MS", "60000", "using 8000"],
+    ["UPSTREAM_TIMEOUT_MS", "abc", "using 8000"],
+    ["REFRESH_BUDGET_PER_MINUTE", "-1", "using 60"],
+    ["UPSTREAM_BUDGET_PER_MINUTE", "lots", "using 240"],
+    ["REQUEST_LOG", "verbose", "using misses"],
+    ["REQUEST_LOG_SAMPLE", "150%", "using 1%"],
+    ["CACHE_FAST_TIERS", "ram", "using memory,cache_api"],
+    ["BEATPASS_TOKEN_EXPIRES_AT", "next spring", "not tracked"],
+  ])("%s=%s: data is served, and /healthz names it (%s)", async (name, value, effect) => {
+    const env = { [name]: value };
+    for (let i = 0; i < 2; i++) expect((await call("/v1/tracks/1", {}, env)).status).toBe(200);
+    expect(await sentence(env, name)).toContain(effect);
+    // Said in the log when the config is read (once per isolate and env, not per request).
+    expect(logLines.some((l) => l.includes('"config_invalid"') && l.includes(`${name} is invalid`))).toBe(true);
   });
 
   it.each([
     ['{"entity":{"soft":600,"hard":300}}', "hard below soft"],
-    ['{"entity":{"staleIfError":100}}', "staleIfError below hard"],
-    ['{"entity":{"soft":0}}', "zero"],
     ['{"nope":{"soft":1}}', "unknown family"],
-  ])("CACHE_POLICY %s (%s) gives 503 config_error", async (policy) => {
-    expectProblem(await call("/v1/tracks/1", {}, { CACHE_POLICY: policy }), 503, "config_error");
-    expect(upstreamPaths()).toEqual([]);
+    ["{not json", "not JSON"],
+  ])("CACHE_POLICY %s (%s): served with the default windows", async (policy) => {
+    const res = await call("/v1/tracks/1", {}, { CACHE_POLICY: policy });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toContain("max-age=300");
+    const h = (await health({ CACHE_POLICY: policy })).json();
+    expect(h.status).toBe("warn");
+    expect(h.warnings.join(" ")).toMatch(/CACHE_POLICY.*using the default cache windows/);
   });
 
-  it("healthz says the token is missing without failing", async () => {
-    const res = await call("/healthz", {}, { BEATPASS_TOKEN: undefined });
+  it("a short PURGE_WEBHOOK_SECRET turns off the purge webhook only, without repeating the secret", async () => {
+    const env = { PURGE_WEBHOOK_SECRET: "short-secret-xyz" };
+    expect((await call("/v1/tracks/1", {}, env)).status).toBe(200);
+    const purge = await call("/hooks/purge", { method: "POST", body: "{}" }, env);
+    expect(expectProblem(purge, 503, "config_error").detail).toContain("PURGE_WEBHOOK_SECRET");
+    const said = await sentence(env, "PURGE_WEBHOOK_SECRET");
+    expect(said).toContain("the purge webhook is off");
+    expect(said).not.toContain("short-secret-xyz");
+  });
+
+  it("bad ALLOWED_ORIGINS lets no origin in (not every origin)", async () => {
+    const env = { ALLOWED_ORIGINS: "app.example" };
+    const res = await call("/v1/tracks/1", { headers: { Origin: "https://evil.example" } }, env);
     expect(res.status).toBe(200);
-    expect(res.json()).toMatchObject({ status: "error", token_configured: false });
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    await sentence(env, "ALLOWED_ORIGINS");
+  });
+
+  it("bad FRAME_ANCESTORS keeps cards framable by this Worker's own pages only", async () => {
+    const env = { FRAME_ANCESTORS: "javascript:alert(1)" };
+    const res = await call("/widget/track/1", {}, env);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'self'");
+    await sentence(env, "FRAME_ANCESTORS");
+  });
+
+  it("bad IMAGE_HOSTS draws cards without artwork", async () => {
+    const env = { IMAGE_HOSTS: "not a host!" };
+    const res = await call("/widget/track/1", {}, env);
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain("<img");
+    await sentence(env, "IMAGE_HOSTS");
+  });
+
+  it("a missing budget keeper binding is named; misses fall back to the isolate's allowance", async () => {
+    const env = { UPSTREAM_BUDGET: undefined };
+    expect((await call("/v1/tracks/1", {}, env)).status).toBe(200);
+    const h = (await health(env)).json();
+    expect(h.status).toBe("warn");
+    expect(h.warnings.join(" ")).toMatch(/UPSTREAM_BUDGET: the budget keeper's Durable Object binding is missing/);
   });
 });
 
-describe("healthz with a broken config", () => {
-  it("names the bad var without failing or echoing its value", async () => {
-    const res = await call("/healthz", {}, { BEATPASS_API_BASE: "http://leaky.example/api" });
-    expect(res.status).toBe(200);
-    expect(res.json()).toMatchObject({ status: "error", upstream_base: null });
+describe("healthz", () => {
+  it("tells everyone the status, and only the operator the rest", async () => {
+    const anyone = await call("/healthz");
+    expect([anyone.status, anyone.json()]).toEqual([200, { status: "ok" }]);
+    const wrong = await call("/healthz", { headers: { "X-Operator-Key": "not-the-key" } });
+    expect(wrong.json()).toEqual({ status: "ok" });
+    const operator = await health();
+    expect(operator.json()).toMatchObject({ status: "ok", upstream_base: "https://fake-beatpass.test/api/v1" });
+    expect(operator.headers.get("Vary")).toContain("X-Operator-Key");
+    // Without an OPERATOR_KEY nobody sees the details, whatever they send.
+    expect((await health({ OPERATOR_KEY: undefined })).json()).toEqual({ status: "ok" });
+  });
+
+  it("answers 503 when the proxy cannot serve data: a problem for everyone, the report for the operator", async () => {
+    const env = { BEATPASS_TOKEN: undefined };
+    expectProblem(await call("/healthz", {}, env), 503, "unhealthy");
+    const res = await health(env);
+    expect(res.status).toBe(503);
+    expect(res.json()).toMatchObject({ status: "error", token_configured: false });
+  });
+
+  it("a wrong var is not reported as a missing token", async () => {
+    const res = await health({ BEATPASS_API_BASE: "http://leaky.example/api" });
+    expect(res.status).toBe(503);
+    expect(res.json()).toMatchObject({ status: "error", token_configured: true, upstream_base: null });
     expect(res.json().problems.join(" ")).toContain("BEATPASS_API_BASE");
     expect(res.text).not.toContain("leaky.example");
+  });
+
+  it("counts memory hits", async () => {
+    const before = (await health()).json().cache.hits.memory;
+    for (let i = 0; i < 3; i++) expect((await call("/v1/tracks/1")).status).toBe(200);
+    expect((await health()).json().cache.hits.memory).toBeGreaterThanOrEqual(before + 2);
   });
 });
 

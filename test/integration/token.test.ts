@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CATALOG_PATHS } from "../../src/routes/catalog";
 import { CANARY_TOKEN } from "../helpers/constants";
-import { call } from "../helpers/request";
+import { call, health } from "../helpers/request";
 import { fake } from "../helpers/upstream";
 import { logLines } from "../setup";
 
@@ -45,7 +45,7 @@ describe("the token never leaves the Worker", () => {
   });
 
   it("healthz reports a token exists without any part of it", async () => {
-    const res = await call("/healthz");
+    const res = await health();
     expect(res.json()).toMatchObject({
       status: "ok",
       token_configured: true,

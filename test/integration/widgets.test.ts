@@ -259,8 +259,9 @@ describe("HTML widgets", () => {
     );
   });
 
-  // A value that smuggles a directive (";"), a scheme-wide source or a path must be refused
-  // as a whole: a card with a wider policy than configured is worse than no card.
+  // A value that smuggles a directive (";"), a scheme-wide source or a path is refused as a
+  // whole, and the card falls back to the narrower policy: framing by this Worker's own pages
+  // only, no artwork. A card with a wider policy than configured is worse than either.
   it.each([
     "https://a.example; script-src *",
     "https://a.example;script-src https://evil.example",
@@ -269,10 +270,13 @@ describe("HTML widgets", () => {
     "https://a.example/path",
     "javascript:x",
     "https:",
-  ])("FRAME_ANCESTORS=%s is a 503 config error, not a wider policy", async (value) => {
-    for (const path of ["/widget/track/1", "/widget/track/1.svg", "/widget/track/1.png"])
-      expectProblem(await call(path, {}, { FRAME_ANCESTORS: value }), 503, "config_error");
-    expect(upstreamPaths()).toEqual([]);
+  ])("FRAME_ANCESTORS=%s is refused: cards may be framed by this Worker only", async (value) => {
+    const res = await call("/widget/track/1", {}, { FRAME_ANCESTORS: value });
+    expect(res.status).toBe(200);
+    const csp = directives(res.headers.get("Content-Security-Policy"));
+    expect(csp["frame-ancestors"]).toBe("'self'");
+    expect(csp["script-src"]).toMatch(/^'sha256-[A-Za-z0-9+/=]+'$/);
+    expect(Object.keys(csp)).not.toContain("report-uri");
   });
 
   it.each([
@@ -283,10 +287,11 @@ describe("HTML widgets", () => {
     "https://img.example",
     "img.example/path",
     "*",
-  ])("IMAGE_HOSTS=%s is a 503 config error, not a wider policy", async (value) => {
-    for (const path of ["/widget/track/1", "/widget/track/1.svg", "/widget/track/1.png"])
-      expectProblem(await call(path, {}, { IMAGE_HOSTS: value }), 503, "config_error");
-    expect(upstreamPaths()).toEqual([]);
+  ])("IMAGE_HOSTS=%s is refused: cards show no artwork and allow no image host", async (value) => {
+    const res = await call("/widget/track/1", {}, { IMAGE_HOSTS: value });
+    expect(res.status).toBe(200);
+    expect(directives(res.headers.get("Content-Security-Policy"))["img-src"]).toBe("data:");
+    expect(byTag(parse(res.text), "img")).toEqual([]);
   });
 });
 
