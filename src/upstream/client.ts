@@ -86,8 +86,10 @@ export interface UpstreamContext {
   trace?: Trace;
 }
 
-// Tokens BeatPass refused in this isolate; the next token is tried first from then on.
-const rejectedTokens = new Set<string>();
+// The BEATPASS_TOKEN_NEXT value that has worked in this isolate: from then on it leads, for
+// good. A 401 alone proves nothing about a token (BeatPass may refuse one resource to any
+// token), so it never demotes a token that has worked; only a success moves the lead.
+let provenNext: string | undefined;
 const NETWORK_RETRY_MIN_BUDGET_MS = 250;
 
 /**
@@ -129,7 +131,7 @@ export async function upstreamGet(
 
 function tokenOrder(config: Config): string[] {
   const all = [config.token, config.tokenNext].filter((t): t is string => Boolean(t));
-  return [...all.filter((t) => !rejectedTokens.has(t)), ...all.filter((t) => rejectedTokens.has(t))];
+  return config.tokenNext && provenNext === config.tokenNext ? all.reverse() : all;
 }
 
 async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: string[]): Promise<UpstreamResponse> {
@@ -137,7 +139,9 @@ async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: s
   for (let i = 0; ; i++) {
     const token = tokens[i] as string;
     try {
-      return await fetchOnce(url, path, token, deadline);
+      const result = await fetchOnce(url, path, token, deadline);
+      if (token === up.config.tokenNext) provenNext = token;
+      return result;
     } catch (err) {
       const next = tokens[i + 1];
       if (!(err instanceof UpstreamError) || err.status !== 401 || !next) throw err;
@@ -147,7 +151,6 @@ async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: s
         token: which,
         retrying_with: which === "BEATPASS_TOKEN" ? "BEATPASS_TOKEN_NEXT" : "BEATPASS_TOKEN",
       });
-      rejectedTokens.add(token);
     }
   }
 }
@@ -252,7 +255,7 @@ const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
 /** Forgets which tokens were refused (tests). */
 export function resetTokenState(): void {
-  rejectedTokens.clear();
+  provenNext = undefined;
 }
 
 async function discard(res: Response): Promise<void> {

@@ -495,6 +495,29 @@ describe("token rotation", () => {
     expect(fake.requests[2]?.headers.authorization).toBe(`Bearer ${CANARY_TOKEN_NEXT}`);
   });
 
+  it("once BEATPASS_TOKEN_NEXT has worked it keeps the lead: a 401 for one resource never flips back", async () => {
+    const next = { BEATPASS_TOKEN_NEXT: CANARY_TOKEN_NEXT };
+    fake.acceptTokens([CANARY_TOKEN_NEXT]);
+    expect((await call("/v1/tracks/1", {}, next)).status).toBe(200);
+    // Now both tokens are good, but BeatPass refuses one resource to anyone (401 for it).
+    fake.acceptTokens([CANARY_TOKEN, CANARY_TOKEN_NEXT]);
+    fake.addFault({ kind: "status", status: 401, path: "/tracks/5" });
+    expectProblem(await call("/v1/tracks/5", {}, next), 503, "upstream_unauthorized");
+    fake.requests.length = 0;
+    for (const id of [2, 3, 4]) expect((await call(`/v1/tracks/${id}`, {}, next)).status).toBe(200);
+    // One request per miss, each with the token that has worked.
+    expect(fake.requests.map((r) => r.headers.authorization)).toEqual(Array(3).fill(`Bearer ${CANARY_TOKEN_NEXT}`));
+  });
+
+  it("a 401 for one resource does not demote a working BEATPASS_TOKEN either", async () => {
+    const next = { BEATPASS_TOKEN_NEXT: CANARY_TOKEN_NEXT };
+    fake.addFault({ kind: "status", status: 401, path: "/tracks/5" });
+    expectProblem(await call("/v1/tracks/5", {}, next), 503, "upstream_unauthorized");
+    fake.requests.length = 0;
+    for (const id of [2, 3]) expect((await call(`/v1/tracks/${id}`, {}, next)).status).toBe(200);
+    expect(fake.requests.map((r) => r.headers.authorization)).toEqual(Array(2).fill(`Bearer ${CANARY_TOKEN}`));
+  });
+
   it("without a next token a 401 is a 503 upstream_unauthorized after one request", async () => {
     fake.acceptTokens(["some-other-token"]);
     expectProblem(await call("/v1/tracks/1"), 503, "upstream_unauthorized");
