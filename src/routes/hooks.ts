@@ -45,7 +45,7 @@ export function hookRoutes(): Hono<AppEnv> {
         // README, "Errors": every 5xx answer carries Retry-After (as requireConfig's does).
         headers: { "Retry-After": "300" },
       });
-    const bytes = await readCapped(c.req.raw, MAX_BODY_BYTES);
+    const bytes = await readCapped(c.req.raw, MAX_BODY_BYTES, { cancel: false });
     if (!bytes) throw new ApiError("payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
     const body = new TextDecoder().decode(bytes);
 

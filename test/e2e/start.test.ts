@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
@@ -142,6 +143,32 @@ describe("operator commands against npm start", () => {
     expect(out.stderr.trim().split("\n")).toEqual([
       "Not logged in to Cloudflare: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN), then repeat the command.",
     ]);
+  });
+
+  it("an oversized purge body is a 413, and the next request on the same connection is answered", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    // `chunks`: the body streamed without a Content-Length, so only reading finds it too big.
+    const send = (method: string, path: string, chunks: string[] = []) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const headers = chunks.length > 1 ? { "Transfer-Encoding": "chunked" } : undefined;
+        const req = request(`${stack.base}${path}`, { method, agent, headers, timeout: 10_000 }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
+        req.on("error", reject);
+        for (const chunk of chunks.slice(0, -1)) req.write(chunk);
+        req.end(chunks.at(-1));
+      });
+    try {
+      const big = JSON.stringify({ resources: Array(2000).fill("track:123456") });
+      for (const body of [[big], big.match(/.{1,4096}/gs) ?? []]) {
+        expect((await send("POST", "/hooks/purge", body)).status).toBe(413);
+        expect(await send("GET", "/v1/genres")).toEqual({ status: 200, reused: true });
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("npm run purge signs a purge the running proxy accepts", async () => {
