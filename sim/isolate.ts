@@ -12,6 +12,7 @@ export { DEFAULT_POLICY } from "../src/cache/policy";
 export { invalidBefore, syncPurges } from "../src/cache/purge";
 export { requireConfig } from "../src/env";
 export { resetIsolate } from "../src/isolate";
-export { keyForRequest, lookupForKey, problemFor } from "../src/routes/catalog";
+export { keyForRequest, lookupForKey } from "../src/routes/catalog";
 export { tierDeps } from "../src/routes/deps";
+export { problemFor } from "../src/routes/read-route";
 export { refreshAhead } from "../src/scheduled";

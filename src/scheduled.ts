@@ -4,7 +4,8 @@ import { loggableKey } from "./cache/keys";
 import { readTiers } from "./cache/tiers";
 import { type Env, loadConfig } from "./env";
 import { logEvent } from "./lib/log";
-import { lookupForKey, tierDeps } from "./routes/catalog";
+import { lookupForKey } from "./routes/catalog";
+import { tierDeps } from "./routes/deps";
 import { upstreamHealth } from "./upstream/guard";
 
 /**

@@ -14,7 +14,8 @@ import { allowedUrl, type EntityKind } from "../render/urls";
 import type { Album, Artist, Playlist, Track, Wave } from "../schemas/entities";
 import { type WidgetOptions, widgetQuerySchema } from "../schemas/widget";
 import { fetchImageDataUri } from "../upstream/images";
-import { pickParams, readThrough, schemaKeys } from "./catalog";
+import { readThrough } from "./catalog";
+import { pickParams, schemaKeys } from "./params";
 
 /**
  * What a card is drawn from, for every kind: the reads (through the same cache engine as the

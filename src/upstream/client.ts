@@ -2,7 +2,9 @@ import type { Config } from "../env";
 import { logEvent } from "../lib/log";
 import { readCapped } from "../lib/read-capped";
 import type { Trace } from "../lib/trace";
-import { admit, pause, recordRateLimit, settle } from "./guard";
+import { admit, pause, type RateLimitInfo, recordRateLimit, settle } from "./guard";
+
+export type { RateLimitInfo };
 
 /** Largest upstream body we read; anything bigger is refused before it is buffered whole. */
 export const MAX_UPSTREAM_BYTES = 2 * 1024 * 1024;
@@ -42,12 +44,6 @@ export class UpstreamError extends Error {
     this.status = options.status;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
-}
-
-export interface RateLimitInfo {
-  limit?: number;
-  remaining?: number;
-  resetAt?: number;
 }
 
 export interface UpstreamResponse {

@@ -1,5 +1,11 @@
 import { logEvent } from "../lib/log";
-import type { RateLimitInfo } from "./client";
+
+/** BeatPass's X-RateLimit-* headers of its last answer (here, not in client.ts: the guard keeps them). */
+export interface RateLimitInfo {
+  limit?: number;
+  remaining?: number;
+  resetAt?: number;
+}
 
 /**
  * This isolate's view of BeatPass's health, consulted before every upstream request:

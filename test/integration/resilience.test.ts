@@ -503,6 +503,10 @@ describe("token rotation", () => {
     fake.acceptTokens([CANARY_TOKEN, CANARY_TOKEN_NEXT]);
     fake.addFault({ kind: "status", status: 401, path: "/tracks/5" });
     expectProblem(await call("/v1/tracks/5", {}, next), 503, "upstream_unauthorized");
+    // Refused to the new token once while the old one still works: still no flip back.
+    fake.acceptTokens([CANARY_TOKEN]);
+    expect((await call("/v1/tracks/6", {}, next)).status).toBe(200);
+    fake.acceptTokens([CANARY_TOKEN, CANARY_TOKEN_NEXT]);
     fake.requests.length = 0;
     for (const id of [2, 3, 4]) expect((await call(`/v1/tracks/${id}`, {}, next)).status).toBe(200);
     // One request per miss, each with the token that has worked.

@@ -9,6 +9,7 @@ const PURGE = "src/cache/purge.ts";
 const KEYS = "src/cache/keys.ts";
 const POLICY = "src/cache/policy.ts";
 const CATALOG = "src/routes/catalog.ts";
+const READ_ROUTE = "src/routes/read-route.ts";
 const REQUESTS = "src/schemas/requests.ts";
 const HOOKS = "src/routes/hooks.ts";
 
@@ -115,7 +116,7 @@ export const CACHE = [
   },
   {
     id: "catalog-refusal-not-stale-worthy",
-    file: CATALOG,
+    file: READ_ROUTE,
     from: `if (err instanceof LoadRefused) return true;`,
     to: ``,
     tests: [T.budget, T.resilience],
@@ -123,7 +124,7 @@ export const CACHE = [
   },
   {
     id: "catalog-miss-budget-not-stale-worthy",
-    file: CATALOG,
+    file: READ_ROUTE,
     from: `if (err instanceof ApiError) return err.code === "client_miss_budget";`,
     to: `if (err instanceof ApiError) return false;`,
     tests: [T.budget],
@@ -131,7 +132,7 @@ export const CACHE = [
   },
   {
     id: "catalog-raw-query-memoised",
-    file: CATALOG,
+    file: READ_ROUTE,
     from: `const rawQuery = pickParams(c.req.query(), queryNames);`,
     to: `const rawQuery = c.req.query();`,
     tests: [T.memoBudget, T.cache, T.validation],
@@ -139,7 +140,7 @@ export const CACHE = [
   },
   {
     id: "catalog-403-hidden-by-stale",
-    file: CATALOG,
+    file: READ_ROUTE,
     from: `const ANSWER_STATUSES = [403, 404, 410];`,
     to: `const ANSWER_STATUSES = [404, 410];`,
     tests: [T.resilience, T.budget, T.errors],
@@ -188,7 +189,7 @@ export const CACHE = [
   {
     id: "tiers-kv-read-failure-fails-request",
     file: TIERS,
-    from: `logEvent("warn", "kv_read_failed", { key, error: String(err) });
+    from: `logEvent("warn", "kv_read_failed", { key: loggableKey(key), error: String(err) });
     return undefined;`,
     to: `throw err;`,
     tests: [T.cache, T.resilience],

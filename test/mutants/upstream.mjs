@@ -150,10 +150,18 @@ export const UPSTREAM = [
   {
     id: "client-keeps-leading-with-rejected-token",
     file: CLIENT,
-    from: `return [...all.filter((t) => !rejectedTokens.has(t)), ...all.filter((t) => rejectedTokens.has(t))];`,
+    from: `return config.tokenNext && provenNext === config.tokenNext ? all.reverse() : all;`,
     to: `return all;`,
     tests: [T.resilience, T.token],
     why: "After a rotation every request would first spend a call on the dead token.",
+  },
+  {
+    id: "client-401-flips-lead-back",
+    file: CLIENT,
+    from: `if (token === up.config.tokenNext) provenNext = token;`,
+    to: `provenNext = token === up.config.tokenNext ? token : undefined;`,
+    tests: [T.resilience],
+    why: "One resource BeatPass refuses to the new token would hand the lead back to the old one, which dies at rotation.",
   },
   {
     id: "client-next-token-on-403",

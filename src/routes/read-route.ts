@@ -1,0 +1,233 @@
+import type { Hono } from "hono";
+import type * as z from "zod/mini";
+import { getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
+import { maybeFlushHotKeys, recordHit } from "../cache/hot";
+import { cacheKey, canonicalParams } from "../cache/keys";
+import type { TtlFamily } from "../cache/policy";
+import { cacheTagsForKey, invalidBefore, syncPurges } from "../cache/purge";
+import type { TierDeps } from "../cache/tiers";
+import { type AppEnv, type Config, type Env, requireConfig } from "../env";
+import { ApiError } from "../errors";
+import { readOnly } from "../http/methods";
+import { cachedJson } from "../http/respond";
+import { problemForRefusal, problemForUpstream } from "../http/upstream-problem";
+import { validate } from "../http/validate";
+import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
+import { memo } from "../lib/memo-budget";
+import type { Trace } from "../lib/trace";
+import { isUpstreamFailure, type UpstreamContext, UpstreamError } from "../upstream/client";
+import { check, KEY_FAILURE_MS } from "../upstream/guard";
+import { loadTimeoutMs, tierDeps } from "./deps";
+import { pickParams, schemaKeys } from "./params";
+
+/**
+ * One /v1 read route as a row of routes/catalog.ts becomes: its handler (validate, ask the
+ * cache engine, answer or map the failure to a problem), and the lookup the scheduled
+ * refresh and other features (cards, oEmbed) rebuild from stored parameters.
+ */
+
+export interface ReadRoute<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O> {
+  path: Path;
+  /** Cache key namespace; change it if the route's output changes shape. */
+  name: string;
+  /** One line for the OpenAPI document. */
+  summary: string;
+  /** The body this route answers with (documented, and checked against responses in tests). */
+  response: z.ZodMiniType;
+  family: TtlFamily;
+  params: P;
+  query: Q;
+  /** Names the resource in error details, e.g. "track 7". */
+  subject: (p: z.output<P>) => string;
+  load: (up: UpstreamContext, p: z.output<P>, q: z.output<Q>) => Promise<O>;
+}
+
+/**
+ * Validated parameters, for every route, keyed by the route's name and the raw values of only
+ * the parameters its schemas read: unknown parameters and padding are dropped by validation
+ * anyway, so they make no new entries. Shared by the handlers and `reload`, byte-bounded.
+ */
+const validated = memo<{ params: unknown; query: unknown; key: string; tags: string[] }>("validated", {
+  // The parsed values hold at most the raw text (the memo key) again, in small objects.
+  sizeOf: (v, memoKey) => 2 * stringBytes(v.key) + stringBytes(memoKey) + 4 * SMALL_OBJECT_BYTES,
+});
+/** A longer key is not worth remembering (real ones are far shorter): validate it each time. */
+const MAX_VALIDATED_KEY_CHARS = 1024;
+
+/** The parameter names a schema reads: an object's keys, through pipes into transforms. */
+
+/** BeatPass's answers (not failures): cached as negative entries, never hidden behind old data. */
+const ANSWER_STATUSES = [403, 404, 410];
+const answerStatus = (err: unknown) =>
+  err instanceof UpstreamError && err.kind === "status" && ANSWER_STATUSES.includes(err.status ?? 0)
+    ? err.status
+    : undefined;
+
+/** A copy, even an old one, beats an upstream failure, a refused permit or a spent miss budget. */
+function serveStaleOn(err: unknown): boolean {
+  if (err instanceof LoadRefused) return true;
+  if (err instanceof ApiError) return err.code === "client_miss_budget";
+  return err instanceof UpstreamError && answerStatus(err) === undefined;
+}
+
+/** What the viewer gets for a failed lookup of `subject` (an ApiError, or `err` itself). */
+export function problemFor(err: unknown, subject: string): unknown {
+  if (err instanceof UpstreamError) return problemForUpstream(err, subject);
+  if (err instanceof LoadRefused) return problemForRefusal(err);
+  return err;
+}
+
+/** A negative entry is BeatPass's answer for `subject`: the same problem as when it was fetched. */
+/** A cached 404/410/403 is the answer: a problem a shared cache may keep, tagged like the data would be. */
+export function throwIfNegative(served: Served, path: string, subject: string, key: string): void {
+  const status = served.entry.status;
+  if (!status) return;
+  const problem = problemForUpstream(new UpstreamError("status", path, { status }), subject);
+  problem.headers["Cache-Tag"] = cacheTagsForKey(key).join(",");
+  throw problem;
+}
+
+/** Runs a cache lookup and notes in the trace how it was answered and how long it took. */
+export async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): Promise<Served> {
+  const started = Date.now();
+  const upstreamBefore = (trace?.upstreamMs ?? 0) + (trace?.budgetMs ?? 0);
+  try {
+    const served = await lookup();
+    if (trace && trace.cache === undefined) {
+      trace.cache =
+        served.state === "fresh" ? "hit" : served.state === "miss" && served.collapsed ? "collapsed" : served.state;
+      if (served.tier && served.state !== "miss") trace.tier = served.tier;
+    }
+    return served;
+  } finally {
+    if (trace) {
+      const upstream = (trace.upstreamMs ?? 0) + (trace.budgetMs ?? 0) - upstreamBefore;
+      trace.cacheMs = (trace.cacheMs ?? 0) + Math.max(0, Date.now() - started - upstream);
+    }
+  }
+}
+
+export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O>(
+  r: ReadRoute<P, Q, Path, O>,
+) {
+  type Input = { params: z.output<P>; query: z.output<Q>; key: string; tags: string[] };
+  const paramNames = schemaKeys(r.params);
+  const queryNames = schemaKeys(r.query);
+  // The names never overlap ("?" is percent-encoded inside canonicalParams).
+  const memoKeyOf = (params: Record<string, string>, query: Record<string, string>) => {
+    const k = `${r.name}:${canonicalParams(params)}?${canonicalParams(query)}`;
+    return k.length <= MAX_VALIDATED_KEY_CHARS ? k : undefined;
+  };
+  const remembered = (memoKey: string | undefined) =>
+    memoKey === undefined ? undefined : (validated.get(memoKey) as Input | undefined);
+  /** Validated parameters with their cache key and Cache-Tag, remembered under `memoKey`. */
+  const remember = async (memoKey: string | undefined, params: z.output<P>, query: z.output<Q>) => {
+    const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
+    // Cache-Tag is a function of the key: worked out once per distinct request, not per hit.
+    const input: Input = { params, query, key, tags: cacheTagsForKey(key) };
+    if (memoKey !== undefined) validated.set(memoKey, input);
+    return input;
+  };
+  async function lookup(
+    config: Config,
+    env: Env,
+    deps: TierDeps,
+    params: z.output<P>,
+    query: z.output<Q>,
+    trace?: Trace,
+    knownKey?: string,
+  ): Promise<LookupOptions> {
+    const key = knownKey ?? (await cacheKey(r.name, { ...(params as object), ...(query as object) }));
+    await syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
+    return {
+      key,
+      policy: config.policy[r.family],
+      negativePolicy: config.policy.negative,
+      serveStaleOn,
+      answerStatus,
+      failureMemoMs: (err) => (isUpstreamFailure(err) ? KEY_FAILURE_MS : undefined),
+      precheck: () => {
+        const refusal = check(r.family, Date.now());
+        if (!refusal.ok)
+          throw new UpstreamError(refusal.reason, r.path, { retryAfterSeconds: refusal.retryAfterSeconds });
+      },
+      invalidBefore: invalidBefore(key),
+      load: async (purpose) => {
+        const up: UpstreamContext = {
+          config,
+          family: r.family,
+          timeoutMs: loadTimeoutMs(config, purpose),
+          onRateLimited: (seconds) => deps.coordinator?.pause(seconds),
+          // Only the request waiting on this load reports it in its log line.
+          trace: purpose === "foreground" ? trace : undefined,
+        };
+        return JSON.stringify(await r.load(up, params, query));
+      },
+    };
+  }
+
+  const register = (app: Hono<AppEnv>) => {
+    app.get(r.path, async (c) => {
+      // Validation is a pure function of the known parameters: input seen before skips zod and key building.
+      const rawParams = pickParams(c.req.param() as Record<string, string>, paramNames);
+      const rawQuery = pickParams(c.req.query(), queryNames);
+      const memoKey = memoKeyOf(rawParams, rawQuery);
+      let input = remembered(memoKey);
+      if (!input) {
+        const params = validate("path", r.params, rawParams);
+        const query = validate("query", r.query, rawQuery);
+        input = await remember(memoKey, params, query);
+      }
+      const { params, query } = input;
+      const config = requireConfig(c.env);
+      const trace = c.get("trace");
+      const deps = tierDeps(c.env, c.executionCtx, config, c.get("client"), trace);
+      const opts = await lookup(config, c.env, deps, params, query, trace, input.key);
+      recordHit(opts.key, c.get("client")?.limitKey);
+      maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());
+      try {
+        const served = await traced(trace, () => getOrLoad(deps, opts));
+        throwIfNegative(served, r.path, r.subject(params), opts.key);
+        const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
+        return cachedJson(c, served, opts.policy, input.tags, upstreamStatus);
+      } catch (err) {
+        throw problemFor(err, r.subject(params));
+      }
+    });
+    readOnly(app, r.path);
+  };
+
+  /** Validated input for stored (or raw) parameters, or undefined when they are invalid. */
+  const inputOf = async (stored: Record<string, string>): Promise<Input | undefined> => {
+    const rawParams = pickParams(stored, paramNames);
+    const rawQuery = pickParams(stored, queryNames);
+    const memoKey = memoKeyOf(rawParams, rawQuery);
+    let input = remembered(memoKey);
+    if (!input) {
+      const params = r.params.safeParse(rawParams);
+      const query = r.query.safeParse(rawQuery);
+      if (!params.success || !query.success) return undefined;
+      input = await remember(memoKey, params.data, query.data);
+    }
+    return input;
+  };
+
+  /** Rebuilds the lookup for a key's stored parameters (they were validated once already). */
+  const reload = async (config: Config, env: Env, deps: TierDeps, stored: Record<string, string>, trace?: Trace) => {
+    const input = await inputOf(stored);
+    return input && lookup(config, env, deps, input.params, input.query, trace, input.key);
+  };
+
+  return {
+    path: r.path,
+    name: r.name,
+    family: r.family,
+    summary: r.summary,
+    params: r.params,
+    query: r.query,
+    response: r.response,
+    register,
+    reload,
+    inputOf,
+  };
+}
