@@ -63,6 +63,8 @@ const wrangler = spawn(
     process.env.WRANGLER_LOG ?? "log",
     // Crons do not fire locally; this exposes /__scheduled to run the refresh-ahead by hand.
     "--test-scheduled",
+    // Its own state folder: `npm run dev` (the real BeatPass) keeps .wrangler/dev-state.
+    ...(process.argv.includes("--persist-to") ? [] : ["--persist-to", ".wrangler/start-state"]),
     // Anything after `npm start --` goes to wrangler, e.g. `--persist-to /tmp/state`.
     ...process.argv.slice(2),
   ],

@@ -1,5 +1,6 @@
 import { budgetCoordinator } from "../budget/client";
 import type { Purpose } from "../cache/engine";
+import { kvNamespace, namespaced } from "../cache/namespace";
 import type { TierDeps } from "../cache/tiers";
 import { admitMiss } from "../clients/miss-budget";
 import type { Config, Env } from "../env";
@@ -30,7 +31,7 @@ export function tierDeps(
 ): TierDeps {
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
   return {
-    kv: env.BEATPASS_CACHE,
+    kv: namespaced(env.BEATPASS_CACHE, kvNamespace(config.apiBase)),
     waitUntil,
     now: () => Date.now(),
     fast: config.fastTiers,

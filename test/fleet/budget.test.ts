@@ -8,6 +8,7 @@ import {
   spread,
   startFleet,
   startUpstream,
+  storedKey,
   type Upstream,
   until,
 } from "./fleet";
@@ -20,7 +21,7 @@ import {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const track = (id: number) => `/v1/tracks/${id}`;
 const upstreamTrack = (id: number) => `/tracks/${id}`;
-const trackKey = (id: number) => `v1:track:id=${id}`;
+const trackKey = (id: number) => storedKey(upstream, `v1:track:id=${id}`);
 
 let upstream: Upstream;
 let fleet: Fleet | undefined;

@@ -4,6 +4,7 @@ import { expect, inject } from "vitest";
 import type { FakeBeatpass } from "../../fake/beatpass.d.mts";
 import { startFakeServer } from "../../fake/server.mjs";
 import { COMPAT_DATE, COMPAT_FLAGS, ratelimits } from "../../scripts/wrangler-toml.mjs";
+import { kvNamespace } from "../../src/cache/namespace";
 import type { Problem } from "../../src/errors";
 import { expectProblemResponse } from "../helpers/problem";
 
@@ -171,6 +172,15 @@ export interface FleetOptions {
 }
 
 /** Vars every fleet runs with unless a test overrides them. */
+/**
+ * Where the fleet stores a cache key in its shared KV: under the namespace of the upstream it
+ * was started against (src/cache/namespace.ts: a local BeatPass gets its own).
+ */
+export function storedKey(upstream: Upstream, key: string): string {
+  const ns = kvNamespace(new URL(upstream.apiBase));
+  return ns ? `${ns}:${key}` : key;
+}
+
 /** Sent as X-Operator-Key to read /healthz's counters. */
 export const FLEET_OPERATOR_KEY = "fleet-operator-key-0a8d2c6e4f1b3a57";
 

@@ -8,6 +8,7 @@ import {
   type Fleet,
   startFleet,
   startUpstream,
+  storedKey,
   type Upstream,
   until,
 } from "./fleet";
@@ -39,7 +40,7 @@ describe("fleet harness", () => {
     expect(first.status).toBe(200);
     const kv = await fleet.kv();
     // The store happens in waitUntil, after the answer.
-    await until("the KV copy", async () => (await kv.get("v1:track:id=1", "text")) !== null);
+    await until("the KV copy", async () => (await kv.get(storedKey(upstream, "v1:track:id=1"), "text")) !== null);
     const second = await fleet.fetchVia(1, "/v1/tracks/1");
     expect(second.status).toBe(200);
     expect(second.headers.get("Cache-Status")).toMatch(/; hit;/);

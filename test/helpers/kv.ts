@@ -1,4 +1,6 @@
 import { env } from "cloudflare:test";
+import { kvNamespace } from "../../src/cache/namespace";
+import { FAKE_API_BASE } from "./constants";
 
 type Put = (key: string, value: string, opts?: KVNamespacePutOptions) => Promise<void>;
 
@@ -58,4 +60,13 @@ export function kvFailingReads(): KVNamespace {
     delete: kv.delete.bind(kv),
     list: kv.list.bind(kv),
   } as unknown as KVNamespace;
+}
+
+/**
+ * Where the Worker under test stores a cache key in KV: under the namespace of the fake's
+ * API base (src/cache/namespace.ts; tests of that rule assert the behaviour, not this).
+ */
+export function storedKey(key: string, apiBase = FAKE_API_BASE): string {
+  const ns = kvNamespace(new URL(apiBase));
+  return ns ? `${ns}:${key}` : key;
 }

@@ -12,6 +12,7 @@ import {
   DOCUMENTED_MISS_LIMITS,
   DOCUMENTED_POLICY,
 } from "../helpers/documented";
+import { storedKey } from "../helpers/kv";
 import { call, expectProblem } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { inOneWindow } from "../helpers/window";
@@ -242,7 +243,7 @@ describe("a refusal for one client's share", () => {
         if (method !== "getWithMetadata") return typeof value === "function" ? value.bind(target) : value;
         return async (...args: unknown[]) => {
           const out = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (args[0] === key && ++reads === 2) setTimeout(releaseFirst, 0);
+          if (args[0] === storedKey(key) && ++reads === 2) setTimeout(releaseFirst, 0);
           return out;
         };
       },

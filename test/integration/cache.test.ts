@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { memory, resetTiers } from "../../src/cache/tiers";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
+import { storedKey } from "../helpers/kv";
 import { call } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
@@ -55,7 +56,7 @@ describe("KV cache", () => {
   it("stores the normalised body under a versioned key with the route family's TTL", async () => {
     await call("/v1/tracks/1?with=tags,album");
     const { keys } = await env.BEATPASS_CACHE.list();
-    expect(keys.map((k) => k.name)).toEqual(["v1:track:id=1&with=album%2Ctags"]);
+    expect(keys.map((k) => k.name)).toEqual([storedKey("v1:track:id=1&with=album%2Ctags")]);
     const stored = await env.BEATPASS_CACHE.getWithMetadata<{ fetched_at: number; etag: string }>(keys[0]!.name);
     expect(JSON.parse(stored.value!).data.id).toBe(1);
     expect(stored.metadata?.fetched_at).toBeTypeOf("number");
@@ -132,5 +133,25 @@ describe("KV cache", () => {
     const head = await call("/v1/tracks/1", { method: "HEAD" });
     expect(head.headers.get("Cache-Status")).toContain("hit");
     expect(upstreamPaths()).toEqual(["/tracks/1"]);
+  });
+});
+
+describe("cache namespaces", () => {
+  // npm start (the local fake) and npm run dev (the real BeatPass) share one KV in a developer's
+  // state folder if told to; data from one BeatPass must never be served as the other's.
+  it("data cached from one BeatPass base is not served for another", async () => {
+    // KV alone (no fast tiers, no keeper relaying loads between isolates): two dev processes
+    // share a state folder's KV, never a process.
+    const only = { CACHE_FAST_TIERS: "none", UPSTREAM_BUDGET: undefined };
+    const a = { BEATPASS_API_BASE: "https://fake-beatpass.test/api/v1", ...only };
+    const b = { BEATPASS_API_BASE: "https://fake-beatpass.test/other/api/v1", ...only };
+    expect((await call("/v1/genres", {}, a)).status).toBe(200);
+    expect(fake.requests).toHaveLength(1);
+    // Base b asks its own BeatPass (which has no such path): not answered from a's KV entry.
+    await call("/v1/genres", {}, b);
+    expect(fake.requests.map((r) => r.path)).toEqual(["/api/v1/genres", "/other/api/v1/genres"]);
+    // Base a again: its own copy, no upstream request.
+    expect((await call("/v1/genres", {}, a)).status).toBe(200);
+    expect(fake.requests).toHaveLength(2);
   });
 });

@@ -6,6 +6,7 @@ import { ApiError, PROBLEMS, type ProblemCode } from "../../src/errors";
 import worker from "../../src/index";
 import { DOCUMENTED_KEY_FAILURE_MS } from "../helpers/documented";
 import { byTag, parse, text } from "../helpers/dom";
+import { storedKey } from "../helpers/kv";
 import { call, checked, expectProblem, health, ORIGIN } from "../helpers/request";
 import { type FakeFault, fake, upstreamPaths } from "../helpers/upstream";
 import { logLines, offNetwork } from "../setup";
@@ -144,7 +145,7 @@ describe("the upstream error table", () => {
     expect(res.headers.get("Cache-Status")).toBeNull();
     if ([403, 404, 410].includes(row.status)) {
       // BeatPass's answers are cached as answers: the repeat costs nothing upstream.
-      expect(await dataKeys()).toEqual(["v1:track:id=7"]);
+      expect(await dataKeys()).toEqual([storedKey("v1:track:id=7")]);
       expectProblem(await call("/v1/tracks/7"), row.status, row.code);
       expect(upstreamPaths()).toEqual(["/tracks/7"]);
       return;

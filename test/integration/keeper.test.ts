@@ -5,6 +5,7 @@ import worker from "../../src/index";
 import { keeper, observedKeeper, unreachableKeeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY, DOCUMENTED_RELAY_MS, DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE } from "../helpers/documented";
+import { storedKey } from "../helpers/kv";
 import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
 import { upstreamPaths } from "../helpers/upstream";
 
@@ -212,7 +213,7 @@ describe("a key another isolate is loading", () => {
       expect(stale.status).toBe(200);
       expect(stale.headers.get("Cache-Status")).toContain("detail=stale-if-error");
     }
-    expect(await env.BEATPASS_CACHE.get(trackKey(7))).not.toBeNull();
+    expect(await env.BEATPASS_CACHE.get(storedKey(trackKey(7)))).not.toBeNull();
   });
 });
 

@@ -13,7 +13,7 @@ import {
   DOCUMENTED_KEY_FAILURE_MS,
   DOCUMENTED_POLICY,
 } from "../helpers/documented";
-import { kvWithPut } from "../helpers/kv";
+import { kvWithPut, storedKey } from "../helpers/kv";
 import { assertSafe, call, expectProblem, health, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
@@ -148,7 +148,7 @@ describe("stale-if-error", () => {
     clock.advance(ENTITY.soft * S + S);
     fake.addFault({ kind: "status", status: 404, path: "/tracks/9" });
     expect((await call("/v1/tracks/9")).status).toBe(200); // stale, refresh learns of the 404
-    const stored = await env.BEATPASS_CACHE.getWithMetadata<{ status?: number }>("v1:track:id=9");
+    const stored = await env.BEATPASS_CACHE.getWithMetadata<{ status?: number }>(storedKey("v1:track:id=9"));
     expect(stored.value).toBe("");
     expect(stored.metadata?.status).toBe(404);
     expectProblem(await call("/v1/tracks/9"), 404, "not_found");
@@ -179,7 +179,7 @@ describe("stale-if-error", () => {
     clock.advance(DOCUMENTED_POLICY.negative.hard * S + S);
     fake.addFault({ kind: "status", status: 500, path: "/tracks/9", times: 1 });
     expectProblem(await call("/v1/tracks/9"), 502, "upstream_error");
-    expect(await env.BEATPASS_CACHE.get("v1:track:id=9")).not.toBe(JSON.stringify(first.json()));
+    expect(await env.BEATPASS_CACHE.get(storedKey("v1:track:id=9"))).not.toBe(JSON.stringify(first.json()));
     expect(upstreamPaths()).toEqual(["/tracks/9", "/tracks/9", "/tracks/9"]);
   });
 });
@@ -378,10 +378,10 @@ describe("KV write failures", () => {
       return real(key, value, opts);
     });
     await call("/v1/tracks/8", {}, { BEATPASS_CACHE: flaky });
-    expect(await kv.get("v1:track:id=8")).toBeNull();
+    expect(await kv.get(storedKey("v1:track:id=8"))).toBeNull();
     clock.advance(ENTITY.soft * S + S); // stale: served, and refreshed in the background
     await call("/v1/tracks/8", {}, { BEATPASS_CACHE: flaky });
-    expect(JSON.parse((await kv.get("v1:track:id=8")) ?? "null")?.data.id).toBe(8);
+    expect(JSON.parse((await kv.get(storedKey("v1:track:id=8"))) ?? "null")?.data.id).toBe(8);
     expect(upstreamPaths()).toEqual(["/tracks/8", "/tracks/8"]);
   });
 });
