@@ -22,7 +22,10 @@ const wrapped = new WeakMap<KVNamespace, Map<string, KVNamespace>>();
 export function namespaced(kv: KVNamespace, ns: string): KVNamespace {
   if (!ns) return kv;
   let byNs = wrapped.get(kv);
-  if (!byNs) wrapped.set(kv, (byNs = new Map()));
+  if (!byNs) {
+    byNs = new Map();
+    wrapped.set(kv, byNs);
+  }
   let view = byNs.get(ns);
   if (!view) {
     const at = (key: string) => `${ns}:${key}`;

@@ -8,7 +8,6 @@ const KEEPER = "src/budget/keeper.ts";
 const PURGE = "src/cache/purge.ts";
 const KEYS = "src/cache/keys.ts";
 const POLICY = "src/cache/policy.ts";
-const CATALOG = "src/routes/catalog.ts";
 const READ_ROUTE = "src/routes/read-route.ts";
 const REQUESTS = "src/schemas/requests.ts";
 const HOOKS = "src/routes/hooks.ts";
