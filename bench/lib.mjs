@@ -4,6 +4,7 @@ import { cpus } from "node:os";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { COMPAT_DATE, COMPAT_FLAGS } from "../scripts/wrangler-toml.mjs";
 import { zipf as zipfRank } from "../sim/random.mjs";
 
 /** Helpers for bench/run.mjs: bundling, workers under miniflare, load runs. */
@@ -14,8 +15,9 @@ export const QUIET = {
   WRANGLER_HIDE_BANNER: "true",
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
 };
-// Every Worker in the benchmark runs under the deployed Worker's date and flags.
-export { COMPAT_DATE, COMPAT_FLAGS } from "../scripts/wrangler-toml.mjs";
+// Every Worker in the benchmark runs under the deployed Worker's date and flags. (Imported,
+// then exported: a bare re-export would leave startWorker below without the names.)
+export { COMPAT_DATE, COMPAT_FLAGS };
 
 /** Bundles the Worker with wrangler (as `deploy` would) and returns its sizes. */
 export function bundle(outdir, extra = []) {

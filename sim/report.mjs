@@ -39,7 +39,8 @@ export function monthlyCost(r, p = PARAMS) {
     durableObjects:
       over(perRequest(r.keeper.requests), PRICES.doRequests) +
       over(r.budget === "on" ? PRICES.doDuration.gbSecondsPerMonth : 0, PRICES.doDuration),
-    // REQUEST_LOG=all (the default): one line per request, plus the Worker's event lines.
+    // REQUEST_LOG=all: one line per request, plus the Worker's event lines (the upper bound;
+    // the default, misses and 1% of hits, writes a small share of the request lines).
     logs: over(requests + perRequest(r.logLines), PRICES.logs),
   };
   return { ...lines, total: Object.values(lines).reduce((a, b) => a + b, 0), requests };
@@ -94,7 +95,7 @@ export function report(scenarios, results, { wallS, threads }) {
   out.push("## Monthly cost (estimate)");
   out.push("");
   out.push(
-    `An estimate, not a quote: a 30-day month of each scenario at its full stated scale, priced from Cloudflare's published Workers Paid prices (${PRICES.source}; table dated ${PRICES.asOf}). Per-request counts from the simulated part are scaled to the full traffic; CPU is ${PARAMS.cpuMsPerHit.value} ms per request plus ${PARAMS.cpuMsPerMiss.value} ms per upstream load; logs assume REQUEST_LOG=all (one line per request). The Cache API and the rate-limiting bindings cost nothing.`,
+    `An estimate, not a quote: a 30-day month of each scenario at its full stated scale, priced from Cloudflare's published Workers Paid prices (${PRICES.source}; table dated ${PRICES.asOf}). Per-request counts from the simulated part are scaled to the full traffic; CPU is ${PARAMS.cpuMsPerHit.value} ms per request plus ${PARAMS.cpuMsPerMiss.value} ms per upstream load; logs assume REQUEST_LOG=all (one line per request): an upper bound, since the default (misses and 1% of hits) writes a small share of those lines. The Cache API and the rate-limiting bindings cost nothing.`,
   );
   out.push("");
   out.push("| scenario | budget | requests/month | Workers | KV | Durable Objects | Logs | total |");
