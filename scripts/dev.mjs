@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { wranglerDevArgs } from "./wrangler-dev.mjs";
 import { QUIET } from "./wrangler-kv.mjs";
 
 /**
@@ -26,24 +27,9 @@ if (!existsSync(".dev.vars")) {
 }
 
 const args = process.argv.slice(2);
-const wrangler = spawn(
-  process.execPath,
-  [
-    "node_modules/wrangler/bin/wrangler.js",
-    "dev",
-    "-c",
-    "wrangler.toml",
-    "-c",
-    "raster/wrangler.toml",
-    "--local",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    PORT,
-    ...(args.includes("--persist-to") ? [] : ["--persist-to", STATE]),
-    ...args,
-  ],
-  { stdio: "inherit", env: { ...process.env, ...QUIET } },
-);
+const wrangler = spawn(process.execPath, wranglerDevArgs({ port: PORT, state: STATE, userArgs: args }), {
+  stdio: "inherit",
+  env: { ...process.env, ...QUIET },
+});
 wrangler.on("exit", (code) => process.exit(code ?? 0));
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => wrangler.kill(signal));

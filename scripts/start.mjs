@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { startFakeServer } from "../fake/server.mjs";
+import { wranglerDevArgs } from "./wrangler-dev.mjs";
+import { QUIET } from "./wrangler-kv.mjs";
 
 /**
  * `npm start`: the proxy on http://127.0.0.1:8787 in front of a local fake BeatPass, so it
@@ -16,59 +18,43 @@ const LOCAL_OPERATOR_KEY = "local-operator-key-not-for-production-use";
 // wrangler dev is up in a few seconds on an idle machine; allow for a loaded one.
 const STARTUP_BUDGET_MS = 90_000;
 
-// Keep wrangler from reaching for the network (docs/toolchain.md §4): no telemetry, no update
-// check, no Request.cf download.
-export const QUIET_WRANGLER_ENV = {
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_SEND_ERROR_REPORTS: "false",
-  WRANGLER_HIDE_BANNER: "true",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-};
-
 const fake = await startFakeServer({ port: FAKE_PORT, token: FAKE_TOKEN });
 console.log(`Fake BeatPass: ${fake.apiBase}`);
 
 const wrangler = spawn(
   process.execPath,
-  [
-    "node_modules/wrangler/bin/wrangler.js",
-    "dev",
-    // The proxy, and the PNG rasteriser it reaches through its RASTER service binding.
-    "-c",
-    "wrangler.toml",
-    "-c",
-    "raster/wrangler.toml",
-    "--local",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(PROXY_PORT),
-    "--var",
-    `BEATPASS_API_BASE:${fake.apiBase}`,
-    "--var",
-    `BEATPASS_TOKEN:${FAKE_TOKEN}`,
-    // The fake serves its own artwork; let the widgets show it.
-    "--var",
-    `IMAGE_HOSTS:127.0.0.1:${FAKE_PORT},beatpass.ca,*.beatpass.ca`,
-    "--var",
-    `PURGE_WEBHOOK_SECRET:${LOCAL_PURGE_SECRET}`,
-    "--var",
-    `OPERATOR_KEY:${LOCAL_OPERATOR_KEY}`,
-    // Every request, hit or miss, gets its log line here (deployments default to misses).
-    "--var",
-    "REQUEST_LOG:all",
-    // "log" is the level that shows the Worker's console.log, where the request log goes
-    // ("info" would hide it).
-    "--log-level",
-    process.env.WRANGLER_LOG ?? "log",
-    // Crons do not fire locally; this exposes /__scheduled to run the refresh-ahead by hand.
-    "--test-scheduled",
+  wranglerDevArgs({
+    port: PROXY_PORT,
     // Its own state folder: `npm run dev` (the real BeatPass) keeps .wrangler/dev-state.
-    ...(process.argv.includes("--persist-to") ? [] : ["--persist-to", ".wrangler/start-state"]),
+    state: ".wrangler/start-state",
+    extra: [
+      "--var",
+      `BEATPASS_API_BASE:${fake.apiBase}`,
+      "--var",
+      `BEATPASS_TOKEN:${FAKE_TOKEN}`,
+      // The fake serves its own artwork; let the widgets show it.
+      "--var",
+      `IMAGE_HOSTS:127.0.0.1:${FAKE_PORT},beatpass.ca,*.beatpass.ca`,
+      "--var",
+      `PURGE_WEBHOOK_SECRET:${LOCAL_PURGE_SECRET}`,
+      "--var",
+      `OPERATOR_KEY:${LOCAL_OPERATOR_KEY}`,
+      // Every request, hit or miss, gets its log line here (deployments default to misses).
+      "--var",
+      "REQUEST_LOG:all",
+      // "log" is the level that shows the Worker's console.log, where the request log goes
+      // ("info" would hide it).
+      "--log-level",
+      process.env.WRANGLER_LOG ?? "log",
+      // Crons do not fire locally; this exposes /__scheduled to run the refresh-ahead by hand.
+      "--test-scheduled",
+    ],
     // Anything after `npm start --` goes to wrangler, e.g. `--persist-to /tmp/state`.
-    ...process.argv.slice(2),
-  ],
-  { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...QUIET_WRANGLER_ENV } },
+    userArgs: process.argv.slice(2),
+  }),
+  // QUIET keeps wrangler off the network (docs/toolchain.md §4): no telemetry, no update
+  // check, no Request.cf download.
+  { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...QUIET } },
 );
 
 const base = `http://127.0.0.1:${PROXY_PORT}`;

@@ -263,10 +263,22 @@ const SOFT: {
     expected: "a date such as 2027-03-01",
     effect: "the token's expiry is not tracked",
   },
-  UPSTREAM_TIMEOUT_MS: { expected: "whole milliseconds from 10 to 30000", effect: "using 8000" },
-  REFRESH_BUDGET_PER_MINUTE: { expected: "a whole number from 0 to 300", effect: "using 60" },
-  UPSTREAM_BUDGET_PER_MINUTE: { expected: "a whole number from 1 to 100000", effect: "using 240" },
-  UPSTREAM_BUDGET_TIMEOUT_MS: { expected: "whole milliseconds from 10 to 30000", effect: "using 1000" },
+  UPSTREAM_TIMEOUT_MS: {
+    expected: "whole milliseconds from 10 to 30000",
+    effect: `using ${DEFAULT_UPSTREAM_TIMEOUT_MS}`,
+  },
+  REFRESH_BUDGET_PER_MINUTE: {
+    expected: "a whole number from 0 to 300",
+    effect: `using ${DEFAULT_REFRESH_BUDGET_PER_MINUTE}`,
+  },
+  UPSTREAM_BUDGET_PER_MINUTE: {
+    expected: "a whole number from 1 to 100000",
+    effect: `using ${DEFAULT_UPSTREAM_BUDGET_PER_MINUTE}`,
+  },
+  UPSTREAM_BUDGET_TIMEOUT_MS: {
+    expected: "whole milliseconds from 10 to 30000",
+    effect: `using ${DEFAULT_BUDGET_TIMEOUT_MS}`,
+  },
   IMAGE_HOSTS: {
     expected: "a comma list of host, host:port or *.domain (at most 20)",
     effect: "cards show no artwork",

@@ -354,6 +354,26 @@ export function buildOpenApi(origin: string): Json {
   };
 }
 
+/** The card options (schemas/widget.ts) as query parameters, each with its own description. */
+function cardOptionParams(says: { theme: string; size: string; accent: string; hide: string }): Json[] {
+  return [
+    {
+      name: "theme",
+      in: "query",
+      description: says.theme,
+      schema: { type: "string", enum: ["light", "dark", "auto"] },
+    },
+    { name: "size", in: "query", description: says.size, schema: { type: "string", enum: ["compact", "standard"] } },
+    {
+      name: "accent",
+      in: "query",
+      description: says.accent,
+      schema: { type: "string", pattern: "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" },
+    },
+    { name: "hide", in: "query", schema: { type: "string" }, description: `${says.hide} ${WIDGET_HIDE.join(", ")}` },
+  ];
+}
+
 function staticPaths(): Record<string, Json> {
   const html = (description: string) => ({ description, content: { "text/html": { schema: { type: "string" } } } });
   return {
@@ -380,30 +400,12 @@ function staticPaths(): Record<string, Json> {
             description: "The item's id, with .svg for the SVG card or .png for the PNG card.",
             schema: { type: "string", pattern: "^[1-9][0-9]{0,9}(\\.svg|\\.png)?$" },
           },
-          {
-            name: "theme",
-            in: "query",
-            description: "Colours; auto follows the viewer's system setting.",
-            schema: { type: "string", enum: ["light", "dark", "auto"] },
-          },
-          {
-            name: "size",
-            in: "query",
-            description: "Card layout.",
-            schema: { type: "string", enum: ["compact", "standard"] },
-          },
-          {
-            name: "accent",
-            in: "query",
-            description: "Accent colour as 3 or 6 hex digits.",
-            schema: { type: "string", pattern: "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" },
-          },
-          {
-            name: "hide",
-            in: "query",
-            schema: { type: "string" },
-            description: `Comma list of ${WIDGET_HIDE.join(", ")}`,
-          },
+          ...cardOptionParams({
+            theme: "Colours; auto follows the viewer's system setting.",
+            size: "Card layout.",
+            accent: "Accent colour as 3 or 6 hex digits.",
+            hide: "Comma list of",
+          }),
           {
             name: "layout",
             in: "query",
@@ -474,30 +476,12 @@ function staticPaths(): Record<string, Json> {
               "Largest height the consumer can show (px): the fullest layout that fits (standard, compact, compact without the track list); 404 when none does.",
             schema: { type: "integer", minimum: 1 },
           },
-          {
-            name: "theme",
-            in: "query",
-            description: "Passed to the card.",
-            schema: { type: "string", enum: ["light", "dark", "auto"] },
-          },
-          {
-            name: "size",
-            in: "query",
-            description: "Passed to the card; without it, the size is chosen to fit maxheight.",
-            schema: { type: "string", enum: ["compact", "standard"] },
-          },
-          {
-            name: "accent",
-            in: "query",
-            description: "Passed to the card.",
-            schema: { type: "string", pattern: "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" },
-          },
-          {
-            name: "hide",
-            in: "query",
-            schema: { type: "string" },
-            description: `Passed to the card: comma list of ${WIDGET_HIDE.join(", ")}`,
-          },
+          ...cardOptionParams({
+            theme: "Passed to the card.",
+            size: "Passed to the card; without it, the size is chosen to fit maxheight.",
+            accent: "Passed to the card.",
+            hide: "Passed to the card: comma list of",
+          }),
           {
             name: "format",
             in: "query",

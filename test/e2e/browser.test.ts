@@ -77,7 +77,7 @@ describe.skipIf(!HAVE_CHROMIUM)("widgets in real Chromium", () => {
 
       for (const id of ["light", "dark"]) {
         const frame = tab.frameLocator(`#${id}`);
-        await expect.poll(() => frame.locator("h1").textContent()).toBe(XSS_NAME);
+        await expect.poll(() => frame.locator("h1").textContent(), { timeout: 10_000 }).toBe(XSS_NAME);
         // The card's one script is its own height reporter, with none of the data in it.
         expect(await frame.locator("script").count()).toBe(1);
         expect(await frame.locator("script").textContent()).not.toContain("alert");

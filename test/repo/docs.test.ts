@@ -80,10 +80,8 @@ describe("the two local modes", () => {
   // npm start (the fake BeatPass) and npm run dev (the real one) keep separate local state by
   // default; cache.test.ts checks that data cached for one base is never served for another.
   it("npm start and npm run dev persist to different state folders", () => {
-    const folder = (file: string) => /"--persist-to", "([^"]+)"/.exec(readFileSync(file, "utf8"))?.[1];
-    const start = folder("scripts/start.mjs");
-    const dev =
-      folder("scripts/dev.mjs") ?? /const STATE = "([^"]+)"/.exec(readFileSync("scripts/dev.mjs", "utf8"))?.[1];
+    const start = /state: "([^"]+)"/.exec(readFileSync("scripts/start.mjs", "utf8"))?.[1];
+    const dev = /const STATE = "([^"]+)"/.exec(readFileSync("scripts/dev.mjs", "utf8"))?.[1];
     expect(start).toBeTruthy();
     expect(dev).toBeTruthy();
     expect(start).not.toBe(dev);
