@@ -136,6 +136,8 @@ export function writeResults(r) {
     ),
     "",
     `Why a second Worker: resvg is ${f(p.rasterWasmKiB)} KiB of WebAssembly (${f(p.rasterWasmGzipKiB)} KiB gzip) against the Worker's ${f(r.shipped.gzipKiB, 1)} KiB gzip, and its first PNG in a fresh isolate took ${f(p.firstMs)} ms (compiling and instantiating it); in the main Worker every cold start of every route would carry that. Both Workers started in ${f(p.readyMs)} ms.`,
+    "",
+    `Warm-up, kept out of the table: after its first PNG a fresh rasteriser isolate runs resvg on V8's baseline WebAssembly code while the optimised code compiles on background threads. The ${p.warmupRenders} renders after the first one used ${f(p.warmupCpuMs)} ms of CPU in all (the last ten ${f(p.warmupTailCpuMs, 1)} ms each, the steady state): a cost each new isolate pays once.`,
   );
   const ba = JSON.parse(readFileSync("bench/before-after.json", "utf8"));
   push(

@@ -1,6 +1,7 @@
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
 import resvgWasm from "@resvg/resvg-wasm/index_bg.wasm";
 import { INTER_400, INTER_600 } from "../src/render/fonts/inter";
+import { encodePng } from "./encode";
 
 /**
  * The PNG rasteriser: a Worker of its own behind the main Worker's RASTER service binding
@@ -29,7 +30,7 @@ function init(): Promise<unknown> {
   return ready;
 }
 
-function render(svg: string): Uint8Array {
+function render(svg: string): Promise<Uint8Array> {
   const resvg = new Resvg(svg, {
     fitTo: { mode: "original" },
     font: { fontBuffers: fonts, loadSystemFonts: false, defaultFontFamily: "Inter" },
@@ -38,7 +39,7 @@ function render(svg: string): Uint8Array {
     if (resvg.width > MAX_SIDE || resvg.height > MAX_SIDE) throw new RangeError("canvas too large");
     const image = resvg.render();
     try {
-      return image.asPng();
+      return encodePng(image.pixels, image.width, image.height);
     } finally {
       image.free();
     }
@@ -58,7 +59,7 @@ export default {
     if (svg.length > MAX_SVG_BYTES) return text(413, "SVG too large");
     await init();
     try {
-      return new Response(render(svg), { headers: { "Content-Type": "image/png" } });
+      return new Response(await render(svg), { headers: { "Content-Type": "image/png" } });
     } catch (err) {
       return text(422, err instanceof Error ? err.message : "render failed");
     }

@@ -31,6 +31,8 @@ const dollars = (x) => `$${x < 100 ? x.toFixed(2) : Math.round(x).toLocaleString
 export function monthlyCost(r, p = PARAMS) {
   const requests = r.rps * MONTH_S;
   const perRequest = (n) => (n / (r.viewers.requests + r.attackers.requests)) * requests;
+  // Not scaled: BeatPass answers at most 300 a minute per token whatever the fleet's size, and
+  // with the budget on the keeper caps the whole fleet at the budget, sampled or not.
   const upstream = (r.upstream.requests / r.durationS) * MONTH_S;
   const cpuMs = requests * p.cpuMsPerHit.value + upstream * p.cpuMsPerMiss.value;
   const lines = {
@@ -59,7 +61,7 @@ export function report(scenarios, results, { wallS, threads }) {
   );
   out.push("");
   out.push(
-    "Columns: viewer requests simulated; viewer non-2xx outside an outage; stale answers (served stale while refreshing, or stale-if-error); upstream requests in the busiest 60 s against the budget; 429s BeatPass sent; KV reads and writes, Durable Object requests per 1,000 viewer requests; modelled latency inside the Worker (tiers, keeper, BeatPass; not the viewer's network).",
+    "Columns: viewer requests simulated; viewer non-2xx outside an outage; stale answers (served stale while refreshing, or stale-if-error); upstream requests in the busiest 60 s against the budget; 429s BeatPass sent; KV reads and writes, Durable Object requests per 1,000 viewer requests; modelled latency inside the Worker (tiers, keeper, BeatPass; not the viewer's network). Upstream figures are what the simulated data centres sent: with the budget off a full fleet sends more; with it on, the keeper caps the whole fleet, sampled or not, but at full scale it would answer more requests a second than the table's per-1,000 suggests (docs/simulation.md).",
   );
   out.push("");
   out.push(

@@ -61,12 +61,24 @@ function style(o: WidgetOptions, fonts: boolean): string {
     o.theme === "auto"
       ? `${rules(PALETTES.light)}@media (prefers-color-scheme:dark){${rules(PALETTES.dark)}}`
       : rules(PALETTES[o.theme]);
-  return `${fonts ? FONT_FACES : ""}${base}${themed}`;
+  // The artwork's frame is the card's colour without its border (two classes outrank one).
+  return `${fonts ? FONT_FACES : ""}${base}${themed}.bg.k{stroke:none}`;
 }
 
 /** The verified mark: a check in a disc, in the same colour as the HTML card's. */
 const badge = (x: number, y: number) =>
   `<g transform="translate(${x.toFixed(1)} ${y})"><circle class="v" cx="7" cy="7" r="7"/><path class="vc" d="M3.8 7.2l2.2 2.2 4.3-4.5" fill="none" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/></g>`;
+
+/**
+ * Rounds the artwork's corners with a frame in the card's colour over them (a square a unit
+ * larger, less a rounded square), not a clip path: resvg draws a clip path as a mask layer
+ * the size of the canvas, a tenth of a link preview's render.
+ */
+function roundingFrame(at: number, side: number, r: number): string {
+  const [o, s, e] = [at - 1, side + 2, side - 2 * r];
+  const arc = (dx: number, dy: number) => `a${r} ${r} 0 0 1 ${dx} ${dy}`;
+  return `M${o} ${o}h${s}v${s}h${-s}zM${at + r} ${at}h${e}${arc(r, r)}v${e}${arc(-r, r)}h${-e}${arc(-r, -r)}v${-e}${arc(r, -r)}z`;
+}
 
 /** Renders one SVG card from already-formatted text. */
 export function svgCard(input: SvgCardInput, o: WidgetOptions, r: SvgRender): string {
@@ -80,7 +92,7 @@ export function svgCard(input: SvgCardInput, o: WidgetOptions, r: SvgRender): st
   const parts = [
     `<rect class="bg" x="0.5" y="0.5" width="${w - 1}" height="${h - 1}" rx="12"/>`,
     hasArt
-      ? `<clipPath id="c"><rect x="${pad}" y="${pad}" width="${art}" height="${art}" rx="8"/></clipPath><image href="${esc(input.artDataUri)}" x="${pad}" y="${pad}" width="${art}" height="${art}" clip-path="url(#c)" preserveAspectRatio="xMidYMid slice"/>`
+      ? `<image href="${esc(input.artDataUri)}" x="${pad}" y="${pad}" width="${art}" height="${art}" preserveAspectRatio="xMidYMid slice"/><path class="bg k" fill-rule="evenodd" d="${roundingFrame(pad, art, 8)}"/>`
       : "",
     `<text class="t title" x="${x}" y="${pad + 18}">${esc(title)}</text>`,
     input.verified ? badge(x + textWidth(title, TYPE.title.px, TYPE.title.weight) + 6, pad + 5) : "",

@@ -1,7 +1,7 @@
-import { inflateSync } from "node:zlib";
+import { crc32, inflateSync } from "node:zlib";
 import { expect } from "vitest";
 
-/** A decoded PNG (8-bit, non-interlaced, as Chromium writes them): size and what it shows. */
+/** A decoded PNG (8-bit, non-interlaced, as Chromium and the rasteriser write them): size and what it shows. */
 export interface Shot {
   width: number;
   height: number;
@@ -11,7 +11,15 @@ export interface Shot {
   luminance: number;
 }
 
-export function decodePng(file: Buffer): Shot {
+/** The pixels of a PNG (8-bit, non-interlaced): `channels` bytes each, rows top to bottom. */
+export interface Pixels {
+  width: number;
+  height: number;
+  channels: number;
+  px: Uint8Array;
+}
+
+export function decodePixels(file: Buffer): Pixels {
   expect(file.subarray(0, 8).toString("hex"), "PNG signature").toBe("89504e470d0a1a0a");
   let [width, height, depth, colourType, interlace] = [0, 0, 0, 0, 0];
   const idat: Buffer[] = [];
@@ -19,6 +27,7 @@ export function decodePng(file: Buffer): Shot {
     const length = file.readUInt32BE(pos);
     const type = file.toString("latin1", pos + 4, pos + 8);
     const data = file.subarray(pos + 8, pos + 8 + length);
+    expect(file.readUInt32BE(pos + 8 + length), `${type} CRC`).toBe(crc32(file.subarray(pos + 4, pos + 8 + length)));
     if (type === "IHDR") {
       [width, height] = [data.readUInt32BE(0), data.readUInt32BE(4)];
       [depth, colourType, interlace] = [data[8]!, data[9]!, data[12]!];
@@ -34,7 +43,8 @@ export function decodePng(file: Buffer): Shot {
   expect(raw.length).toBe(height * (stride + 1));
   const px = new Uint8Array(height * stride);
   for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)];
+    const filter = raw[y * (stride + 1)]!;
+    expect(filter, "PNG filter type").toBeLessThanOrEqual(4);
     for (let x = 0; x < stride; x++) {
       const v = raw[y * (stride + 1) + 1 + x]!;
       const a = x >= n ? px[y * stride + x - n]! : 0;
@@ -42,11 +52,15 @@ export function decodePng(file: Buffer): Shot {
       const c = x >= n && y > 0 ? px[(y - 1) * stride + x - n]! : 0;
       const p = a + b - c;
       const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
-      const predictor = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filter!];
-      expect(predictor, `PNG filter ${filter}`).toBeDefined();
-      px[y * stride + x] = (v + predictor!) & 0xff;
+      const predictor = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filter]!;
+      px[y * stride + x] = (v + predictor) & 0xff;
     }
   }
+  return { width, height, channels: n, px };
+}
+
+export function decodePng(file: Buffer): Shot {
+  const { width, height, channels: n, px } = decodePixels(file);
   const colours = new Set<number>();
   let sum = 0;
   for (let i = 0; i < px.length; i += n) {
