@@ -4,9 +4,9 @@ import { TIER_LIMITS } from "./clients/tiers";
 import { PROBLEMS, problemSchema } from "./errors";
 import { READ_METHODS } from "./http/methods";
 import { CATALOG_DOCS } from "./routes/catalog";
-import { MAX_BODY_BYTES, SIGNATURE_HEADER } from "./routes/hooks";
+import { MAX_BODY_BYTES, purgeBodySchema, SIGNATURE_HEADER } from "./routes/hooks";
 import { NAMED_SCHEMAS, OUTPUT_JSON_SCHEMA } from "./schemas/entities";
-import { INPUT_JSON_SCHEMA } from "./schemas/requests";
+import { INPUT_JSON_SCHEMA, MAX_ENTITY_ID } from "./schemas/requests";
 import { WIDGET_HIDE } from "./schemas/widget";
 
 /**
@@ -57,6 +57,8 @@ function componentSchemas(): Record<string, Json> {
     delete s.$schema;
     delete s.$id;
   }
+  // One list of codes, described once: Problem's code is the ProblemCode enum by reference.
+  (schemas.Problem?.properties as Record<string, Json>).code = { $ref: "#/components/schemas/ProblemCode" };
   return schemas;
 }
 
@@ -88,6 +90,7 @@ const PARAM_DESCRIPTIONS: Record<string, string> = {
   limit: "Results per kind.",
 };
 
+const ref = (schema: string) => ({ $ref: `#/components/schemas/${schema}` });
 const problemRef = { $ref: "#/components/responses/Problem" };
 const errorResponses = (codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), problemRef]));
 const cacheHeaders = {
@@ -202,6 +205,18 @@ const HEALTH_SCHEMA = {
         ],
       },
     },
+  },
+};
+const PROBLEM_TYPE_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["code", "title", "status", "why", "todo"],
+  properties: {
+    code: { $ref: "#/components/schemas/ProblemCode" },
+    title: { type: "string" },
+    status: { type: "integer", minimum: 400, maximum: 599 },
+    why: { type: "string", description: "Why a request gets this problem." },
+    todo: { type: "string", description: "What to do about it." },
   },
 };
 const INDEX_SCHEMA = {
@@ -336,6 +351,12 @@ export function buildOpenApi(origin: string): Json {
       },
       schemas: {
         ...componentSchemas(),
+        OEmbed: OEMBED_SCHEMA,
+        Health: HEALTH_SCHEMA,
+        PurgeRequest: jsonSchema(purgeBodySchema, "input"),
+        PurgeResult: PURGE_SCHEMA,
+        ProblemType: PROBLEM_TYPE_SCHEMA,
+        RouteIndex: INDEX_SCHEMA,
         ProblemCode: {
           type: "string",
           enum: Object.keys(PROBLEMS),
@@ -352,6 +373,24 @@ export function buildOpenApi(origin: string): Json {
       },
     },
   };
+}
+
+/**
+ * A regular expression (source) for the decimal integers 1..max, no leading zeros: where an
+ * id is part of a path segment ("7.svg") the spec can only bound it with a pattern.
+ */
+export function upToPattern(max: number): string {
+  const d = String(max);
+  const alternatives = d.length > 1 ? [`[1-9][0-9]{0,${d.length - 2}}`] : [];
+  for (let i = 0; i < d.length; i++) {
+    const low = i === 0 ? 1 : 0;
+    const high = Number(d[i]) - 1;
+    if (high < low) continue;
+    const rest = d.length - i - 1;
+    alternatives.push(`${d.slice(0, i)}[${low}-${high}]${rest ? `[0-9]{${rest}}` : ""}`);
+  }
+  alternatives.push(d);
+  return `(?:${alternatives.join("|")})`;
 }
 
 /** The card options (schemas/widget.ts) as query parameters, each with its own description. */
@@ -398,7 +437,7 @@ function staticPaths(): Record<string, Json> {
             in: "path",
             required: true,
             description: "The item's id, with .svg for the SVG card or .png for the PNG card.",
-            schema: { type: "string", pattern: "^[1-9][0-9]{0,9}(\\.svg|\\.png)?$" },
+            schema: { type: "string", pattern: `^${upToPattern(MAX_ENTITY_ID)}(\\.svg|\\.png)?$` },
           },
           ...cardOptionParams({
             theme: "Colours; auto follows the viewer's system setting.",
@@ -490,7 +529,7 @@ function staticPaths(): Record<string, Json> {
           },
         ],
         responses: {
-          "200": { description: "oEmbed rich response", content: { "application/json": { schema: OEMBED_SCHEMA } } },
+          "200": { description: "oEmbed rich response", content: { "application/json": { schema: ref("OEmbed") } } },
           ...notModified,
           ...errorResponses([400, 401, 404, 429, 501, 502, 503, 504]),
         },
@@ -509,22 +548,14 @@ function staticPaths(): Record<string, Json> {
           description: `At most ${MAX_BODY_BYTES} bytes.`,
           content: {
             "application/json": {
-              schema: {
-                type: "object",
-                required: ["resources"],
-                properties: {
-                  resources: {
-                    type: "array",
-                    maxItems: 100,
-                    items: { type: "string", examples: ["track:123", "artist:7", "tag:lo-fi"] },
-                  },
-                },
-              },
+              schema: ref("PurgeRequest"),
+              // No tag in the example: linters test patterns without the u flag, which \p{L} needs.
+              examples: { resources: { value: { resources: ["track:123", "artist:7", "album:42"] } } },
             },
           },
         },
         responses: {
-          "200": { description: "What was purged", content: { "application/json": { schema: PURGE_SCHEMA } } },
+          "200": { description: "What was purged", content: { "application/json": { schema: ref("PurgeResult") } } },
           ...errorResponses([400, 401, 409, 413, 503]),
         },
       },
@@ -538,12 +569,12 @@ function staticPaths(): Record<string, Json> {
         tags: ["operators"],
         security: [{}, { operatorKey: [] }],
         responses: {
-          "200": { description: "Health report", content: { "application/json": { schema: HEALTH_SCHEMA } } },
+          "200": { description: "Health report", content: { "application/json": { schema: ref("Health") } } },
           "503": {
             description: "Not healthy: a problem (unhealthy) for everyone, the report for the operator",
             content: {
               "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
-              "application/json": { schema: HEALTH_SCHEMA },
+              "application/json": { schema: ref("Health") },
             },
           },
         },
@@ -569,20 +600,7 @@ function staticPaths(): Record<string, Json> {
           "200": {
             description: "What the code means: a page for browsers (Accept preferring text/html), JSON otherwise.",
             content: {
-              "application/json": {
-                schema: {
-                  type: "object",
-                  additionalProperties: false,
-                  required: ["code", "title", "status", "why", "todo"],
-                  properties: {
-                    code: { $ref: "#/components/schemas/ProblemCode" },
-                    title: { type: "string" },
-                    status: { type: "integer", minimum: 400, maximum: 599 },
-                    why: { type: "string", description: "Why a request gets this problem." },
-                    todo: { type: "string", description: "What to do about it." },
-                  },
-                },
-              },
+              "application/json": { schema: ref("ProblemType") },
               "text/html": { schema: { type: "string" } },
             },
           },
@@ -619,7 +637,7 @@ function staticPaths(): Record<string, Json> {
         responses: {
           "200": {
             description: "Demo page, or the route index for Accept: application/json",
-            content: { "text/html": { schema: { type: "string" } }, "application/json": { schema: INDEX_SCHEMA } },
+            content: { "text/html": { schema: { type: "string" } }, "application/json": { schema: ref("RouteIndex") } },
           },
         },
       },

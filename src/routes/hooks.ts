@@ -27,7 +27,7 @@ const SIGNATURE_PATTERN = /^t=(\d{1,12}),v1=([0-9a-f]{64})$/;
 /** `track:123`, `tag:lo-fi`, ... Ids are BeatPass's; tag names use the routes' charset. */
 export const RESOURCE_PATTERN =
   /^(?:(?:track|artist|album|playlist|user):[1-9][0-9]{0,9}|tag:[\p{L}\p{N}](?:[\p{L}\p{N} _-]{0,48}[\p{L}\p{N}])?)$/u;
-const purgeBodySchema = z.strictObject({
+export const purgeBodySchema = z.strictObject({
   resources: z
     .array(z.string().check(z.regex(RESOURCE_PATTERN, "must look like track:123, artist:7 or tag:name")))
     .check(z.minLength(1), z.maxLength(100)),

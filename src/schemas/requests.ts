@@ -36,7 +36,9 @@ const positiveInt = (max: number) =>
     maximum: max,
   });
 
-const entityId = positiveInt(2_147_483_647);
+/** BeatPass's ids are 32-bit signed integers. */
+export const MAX_ENTITY_ID = 2_147_483_647;
+const entityId = positiveInt(MAX_ENTITY_ID);
 
 // Letters, digits, single spaces, "_" and "-"; it must start and end with a letter or digit,
 // so "." and "..", slashes and backslashes (decoded or not) cannot form a path.

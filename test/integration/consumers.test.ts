@@ -1,4 +1,5 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { Validator } from "@cfworker/json-schema";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createApp } from "../../src/app";
@@ -6,7 +7,7 @@ import { resetPurges } from "../../src/cache/purge";
 import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
-import { openApiFor } from "../../src/openapi";
+import { openApiFor, upToPattern } from "../../src/openapi";
 import { resetSeenSignatures } from "../../src/routes/hooks";
 import { keeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
@@ -554,6 +555,8 @@ describe("OpenAPI", () => {
   it("documents the problem catalogue and the API key", async () => {
     const doc = (await call("/openapi.json")).json();
     expect(doc.components.schemas.ProblemCode.enum).toContain("rate_limited");
+    // One list of codes: Problem's code refers to it.
+    expect(doc.components.schemas.Problem.properties.code).toEqual({ $ref: "#/components/schemas/ProblemCode" });
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: "apiKey", in: "header", name: "X-Api-Key" });
   });
 
@@ -565,6 +568,62 @@ describe("OpenAPI", () => {
     const first = await call("/openapi.json");
     expect(first.headers.get("Content-Type")).toMatch(/^application\/json/);
     expect((await call("/openapi.json")).text).toBe(first.text);
+  });
+
+  it("names every JSON body it answers with or takes, so generated clients get one type each", async () => {
+    const doc = (await call("/openapi.json")).json();
+    const schemaOf = (path: string, method: string, status: string) =>
+      doc.paths[path][method].responses[status].content["application/json"].schema;
+    expect(schemaOf("/oembed", "get", "200")).toEqual({ $ref: "#/components/schemas/OEmbed" });
+    expect(schemaOf("/healthz", "get", "200")).toEqual({ $ref: "#/components/schemas/Health" });
+    expect(schemaOf("/healthz", "get", "503")).toEqual({ $ref: "#/components/schemas/Health" });
+    expect(schemaOf("/hooks/purge", "post", "200")).toEqual({ $ref: "#/components/schemas/PurgeResult" });
+    expect(schemaOf("/problems/{code}", "get", "200")).toEqual({ $ref: "#/components/schemas/ProblemType" });
+    expect(schemaOf("/", "get", "200")).toEqual({ $ref: "#/components/schemas/RouteIndex" });
+    expect(doc.paths["/hooks/purge"].post.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/PurgeRequest",
+    });
+  });
+
+  it("bounds widget ids and purge bodies exactly as the service does", async () => {
+    const doc = (await call("/openapi.json")).json();
+    const file = doc.paths["/widget/{kind}/{file}"].get.parameters.find((p: { name: string }) => p.name === "file");
+    const pattern = new RegExp(file.schema.pattern);
+    for (const [name, accepted] of [
+      ["2147483647.svg", true],
+      ["2147483648.svg", false],
+      ["9999999999.png", false],
+      ["1", true],
+      ["01", false],
+    ] as const) {
+      expect(pattern.test(name), name).toBe(accepted);
+      const res = await call(`/widget/track/${name}`);
+      expect(res.status === 400, `service on ${name}`).toBe(!accepted);
+    }
+    const purge = new Validator(doc.components.schemas.PurgeRequest, "2020-12", false);
+    const secret = "s".repeat(32);
+    for (const [body, accepted] of [
+      [{ resources: ["track:1", "tag:lo-fi"] }, true],
+      [{ resources: [] }, false],
+      [{ resources: ["track:0"] }, false],
+      [{ resources: ["track:1"], extra: true }, false],
+      [{ resources: Array.from({ length: 101 }, (_, i) => `track:${i + 1}`) }, false],
+    ] as const) {
+      expect(purge.validate(body).valid, JSON.stringify(body).slice(0, 60)).toBe(accepted);
+      const res = await call("/hooks/purge", await signedPurge(secret, JSON.stringify(body)), {
+        PURGE_WEBHOOK_SECRET: secret,
+      });
+      expect(res.status, `service on ${JSON.stringify(body).slice(0, 60)}`).toBe(accepted ? 200 : 400);
+    }
+  });
+
+  it.each([1, 9, 10, 99, 100, 305, 2_147_483_647])("upToPattern(%i) matches exactly 1..max", (max) => {
+    const re = new RegExp(`^${upToPattern(max)}$`);
+    const probes = [0, 1, 2, 9, 10, 11, 99, 100, 101, 304, 305, 306, max - 1, max, max + 1, max * 10, 2_147_483_648];
+    for (let i = 0; i < 200; i++) probes.push(Math.floor(Math.random() * max * 2));
+    for (const n of probes) expect(re.test(String(n)), String(n)).toBe(n >= 1 && n <= max);
+    expect(re.test("01")).toBe(false);
+    expect(re.test("-1")).toBe(false);
   });
 
   it("/docs shows every path", async () => {
