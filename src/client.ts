@@ -14,9 +14,23 @@ import type { Problem } from "./errors";
 type Contract = typeof CATALOG_CONTRACT;
 type Route = Contract[keyof Contract];
 
-/** What a /v1 route may answer with a problem (the OpenAPI document has each route's own list). */
-type CatalogProblemStatus = 400 | 401 | 403 | 404 | 410 | 429 | 500 | 502 | 503 | 504;
-type ProblemStatus = 400 | 401 | 404 | 405 | 409 | 413 | 429 | 500 | 501 | 502 | 503 | 504;
+/** The parameter names a schema takes (an empty z.object is a Record<string, never>: none). */
+type Named<T> = string extends keyof T ? never : keyof T;
+
+/**
+ * What a /v1 route may answer with a problem: 400 only where it takes parameters. The status
+ * unions here are the OpenAPI document's, route by route (test/types/client.test.ts compares).
+ */
+type CatalogProblemStatus<R extends Route> =
+  | ([Named<z.input<R["params"]>> | Named<z.input<R["query"]>>] extends [never] ? never : 400)
+  | 401
+  | 403
+  | 404
+  | 410
+  | 429
+  | 502
+  | 503
+  | 504;
 
 type Answers<I, O, Status extends number> =
   | { input: I; output: O; outputFormat: "json"; status: 200 }
@@ -29,7 +43,7 @@ type RouteInput<R extends Route> = (Record<never, never> extends z.input<R["para
 
 type CatalogSchema = {
   [K in keyof Contract as `/v1${Contract[K]["path"]}`]: {
-    $get: Answers<RouteInput<Contract[K]>, z.output<Contract[K]["response"]>, CatalogProblemStatus>;
+    $get: Answers<RouteInput<Contract[K]>, z.output<Contract[K]["response"]>, CatalogProblemStatus<Contract[K]>>;
   };
 };
 
@@ -45,6 +59,10 @@ export interface OEmbed {
   html: string;
   width: number;
   height: number;
+  /** The card as a PNG link preview; absent when it would be under 200 px wide. */
+  thumbnail_url?: string;
+  thumbnail_width?: number;
+  thumbnail_height?: number;
   cache_age: number;
 }
 
@@ -72,27 +90,24 @@ export interface RouteIndex {
   docs: string;
 }
 
-type WidgetQuery = { theme?: string; size?: string; accent?: string; hide?: string };
+type CardOptions = { theme?: string; size?: string; accent?: string; hide?: string };
+type WidgetInput = {
+  param: { kind: "track" | "artist" | "album" | "playlist"; file: string };
+  query: CardOptions & { layout?: "og" | "card"; width?: string };
+};
+type Text<I, Status extends number> = { input: I; output: string; outputFormat: "text"; status: Status };
 
 type ServiceSchema = {
+  /** Cards answer even their errors as cards (200, X-Problem-Code); only these are problems. */
   "/widget/:kind/:file": {
     $get:
-      | {
-          input: { param: { kind: "track" | "artist" | "album" | "playlist"; file: string }; query: WidgetQuery };
-          output: string;
-          outputFormat: "text";
-          status: 200 | 304;
-        }
-      | {
-          input: { param: { kind: "track" | "artist" | "album" | "playlist"; file: string }; query: WidgetQuery };
-          output: Problem;
-          outputFormat: "json";
-          status: 400 | 401 | 404 | 429;
-        };
+      | Text<WidgetInput, 200 | 304>
+      | { input: WidgetInput; output: Problem; outputFormat: "json"; status: 400 | 404 | 503 };
   };
+  "/embed.js": { $get: Text<unknown, 200 | 304> };
   "/oembed": {
     $get: Answers<
-      { query: { url: string; maxwidth?: string; maxheight?: string; format?: string } },
+      { query: CardOptions & { url: string; maxwidth?: string; maxheight?: string; format?: string } },
       OEmbed,
       400 | 401 | 404 | 429 | 501 | 502 | 503 | 504
     >;
@@ -100,13 +115,23 @@ type ServiceSchema = {
   "/hooks/purge": {
     $post:
       | { input: { json: { resources: string[] } }; output: PurgeResult; outputFormat: "json"; status: 200 }
-      | { input: { json: { resources: string[] } }; output: Problem; outputFormat: "json"; status: ProblemStatus };
+      | {
+          input: { json: { resources: string[] } };
+          output: Problem;
+          outputFormat: "json";
+          status: 400 | 401 | 409 | 413 | 503;
+        };
   };
-  "/healthz": { $get: { input: unknown; output: Health; outputFormat: "json"; status: 200 } };
+  /** 503 when the proxy cannot serve: the report for the operator, a problem for everyone else. */
+  "/healthz": {
+    $get:
+      | { input: unknown; output: Health; outputFormat: "json"; status: 200 | 503 }
+      | { input: unknown; output: Problem; outputFormat: "json"; status: 503 };
+  };
   /** The route index with Accept: application/json (a browser gets the demo page). */
   "/": { $get: { input: unknown; output: RouteIndex; outputFormat: "json"; status: 200 } };
   "/openapi.json": { $get: { input: unknown; output: Record<string, unknown>; outputFormat: "json"; status: 200 } };
-  "/docs": { $get: { input: unknown; output: string; outputFormat: "text"; status: 200 } };
+  "/docs": { $get: Text<unknown, 200> };
   "/problems/:code": {
     $get:
       | {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ARTISTS, TRACKS } from "../../fake/catalog.mjs";
 import { useClock } from "../helpers/clock";
+import { CANARY_TOKEN, FAKE_API_BASE } from "../helpers/constants";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
 import { call, expectProblem } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
@@ -52,6 +53,23 @@ describe("the item answered is the item asked for", () => {
     expect(res.json().data.id).toBe(7);
     fake.addFault({ kind: "body", body: { status: "success", artist: ARTISTS[1] }, path: "/artists/1", times: 1 });
     expectProblem(await call("/v1/artists/1"), 502, "upstream_schema_mismatch");
+  });
+
+  it.each([
+    ["an album", "albums"],
+    ["a playlist", "playlists"],
+    ["a user", "users"],
+  ])("%s: BeatPass's own valid answer for id 2, given for id 1, is 502, and id 1 is then served", async (_, route) => {
+    // A genuine answer (the fake's, with the token), so only its id is wrong.
+    const other = await fake.fetch(
+      new Request(`${FAKE_API_BASE}/${route}/2`, { headers: { Authorization: `Bearer ${CANARY_TOKEN}` } }),
+    );
+    expect(other.status).toBe(200);
+    fake.addFault({ kind: "body", body: await other.json(), path: `/${route}/1`, times: 1 });
+    expectProblem(await call(`/v1/${route}/1`), 502, "upstream_schema_mismatch");
+    const res = await call(`/v1/${route}/1`);
+    expect(res.status).toBe(200);
+    expect(res.json().data.id).toBe(1);
   });
 });
 

@@ -79,4 +79,43 @@ export const bpm = (t: TrackOk): number | null | undefined => t.data.bpm;
       for (const f of [generated, source, config]) rmSync(f, { force: true });
     }
   });
+  it("types each route with exactly the statuses the OpenAPI document gives it", async () => {
+    // Built from the same document consumers read: a status added to one and not the other,
+    // or a route left out of AppType, fails to compile here.
+    const { writeOpenApi } = await import("../../scripts/openapi.mjs");
+    const spec = JSON.parse(readFileSync(await writeOpenApi(), "utf8")) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const dir = "test/types/consumer";
+    const source = join(dir, "statuses.tmp.ts");
+    const config = join(dir, "tsconfig.statuses.tmp.json");
+    const checks: string[] = [];
+    let routes = 0;
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      const route = path.replace(/\{(\w+)\}/g, ":$1");
+      for (const [method, op] of Object.entries(ops)) {
+        if (method === "head" || method === "options") continue; // hono/client has no $head/$options
+        const statuses = Object.keys(op.responses).join(" | ");
+        checks.push(
+          `export const s${routes++}: Same<Api[${JSON.stringify(route)}]["$${method}"]["status"], ${statuses}> = true;`,
+        );
+      }
+    }
+    expect(routes).toBeGreaterThan(20);
+    try {
+      writeFileSync(
+        source,
+        `import type { ApiSchema as Api } from "beatpass-edge/client";
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+${checks.join("\n")}
+`,
+      );
+      writeFileSync(config, JSON.stringify({ extends: "./tsconfig.json", files: ["statuses.tmp.ts"] }));
+      const result = tsc("-p", config);
+      expect(result.output).toBe("");
+      expect(result.status).toBe(0);
+    } finally {
+      for (const f of [source, config]) rmSync(f, { force: true });
+    }
+  });
 });
