@@ -43,6 +43,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          exclude: ["test/e2e/raster.test.ts"],
           environment: "node",
           // One `npm start` stack shared by every file (global-setup.ts); files run one after
           // the other against it.
@@ -52,6 +53,11 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
+      },
+      {
+        // The rasteriser's PNG encoder and drawing, in Node with the same resvg WebAssembly:
+        // no stack to start (it lives beside the e2e decoder it shares).
+        test: { name: "raster", include: ["test/e2e/raster.test.ts"], environment: "node" },
       },
       {
         // The typed client as a consumer compiles it (tsc, no Workers types).

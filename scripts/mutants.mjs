@@ -147,7 +147,7 @@ function finish(m, run, stage, t0) {
   return { m, result, stage, ms: Date.now() - t0, killedBy: run.passed ? undefined : run.failure };
 }
 
-/** Runs the Worker and types projects of vitest in `dir`: the given files, or all of them. */
+/** Runs the Worker, types and raster projects of vitest in `dir`: the given files, or all of them. */
 function vitest(dir, files) {
   const report = join(dir, "mutant-result.json");
   rmSync(report, { force: true });
@@ -162,6 +162,9 @@ function vitest(dir, files) {
         // The client types' project (tsc runs): the OpenAPI and AppType mutants are judged there.
         "--project",
         "types",
+        // The rasteriser's encoder and drawing (Node, resvg): the PNG mutants are judged there.
+        "--project",
+        "raster",
         "--bail=1",
         "--reporter=dot",
         "--reporter=json",

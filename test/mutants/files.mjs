@@ -14,6 +14,8 @@ export const T = {
   sharedCache: "test/integration/shared-cache.test.ts",
   contract: "test/integration/contract.test.ts",
   clientTypes: "test/types/client.test.ts",
+  // Node: resvg and the rasteriser's encoder (vitest project "raster").
+  raster: "test/e2e/raster.test.ts",
   unitCache: "test/unit/cache.test.ts",
   unitUpstream: "test/unit/upstream.test.ts",
   unitRender: "test/unit/render.test.ts",

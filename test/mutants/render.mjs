@@ -12,6 +12,7 @@ const TEXT = "src/render/text.ts";
 const PNG = "src/render/png.ts";
 const FAILURE = "src/routes/widget-failure.ts";
 const OPTIONS = "src/schemas/widget.ts";
+const ENCODE = "raster/encode.ts";
 
 /**
  * Cards run on other people's pages: every upstream string escaped, the CSP exact, frames as
@@ -442,10 +443,42 @@ export const RENDER = [
   },
   // ---- SVG and PNG ----
   {
+    id: "svg-art-frame-bordered",
+    file: SVG,
+    from: `\${themed}.bg.k{stroke:none}\``,
+    to: `\${themed}\``,
+    tests: [T.raster],
+    why: "The frame that rounds the artwork would draw the card's border colour around it: a grey square ring on every card with artwork.",
+  },
+  {
+    id: "svg-art-square",
+    file: SVG,
+    from: `<path class="bg k" fill-rule="evenodd" d="\${roundingFrame(pad, art, 8)}"/>`,
+    to: "",
+    tests: [T.raster],
+    why: "Artwork would lose its rounded corners, square against the card's rounded edge.",
+  },
+  {
+    id: "raster-premultiplied",
+    file: ENCODE,
+    from: "  demultiply(rgba);\n",
+    to: "",
+    tests: [T.raster],
+    why: "Cards' anti-aliased rounded corners would be written premultiplied: a dark fringe on every PNG card.",
+  },
+  {
+    id: "raster-crc-data-only",
+    file: ENCODE,
+    from: "crc32(out.subarray(4, 8 + data.length))",
+    to: "crc32(out.subarray(8, 8 + data.length))",
+    tests: [T.raster],
+    why: "Every chunk's CRC would be wrong: decoders that check CRCs (libpng, strict mail clients) would refuse the PNG.",
+  },
+  {
     id: "svg-fonts-never-embedded",
     file: SVG,
-    from: `return \`\${fonts ? FONT_FACES : ""}\${base}\${themed}\`;`,
-    to: `return \`\${base}\${themed}\`;`,
+    from: `return \`\${fonts ? FONT_FACES : ""}\${base}\${themed}.bg.k{stroke:none}\`;`,
+    to: `return \`\${base}\${themed}.bg.k{stroke:none}\`;`,
     tests: [T.unitRender, T.widgets],
     why: "SVG cards would be drawn in the viewer's fallback font while measured for Inter: lines overflow or ellipsize wrongly.",
   },

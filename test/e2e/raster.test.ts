@@ -86,3 +86,25 @@ describe("the rasteriser's PNG encoder", () => {
     await expect(encodePng(new Uint8Array(0), 0, 0)).rejects.toThrow(RangeError);
   });
 });
+
+describe("the artwork as resvg draws it", () => {
+  it("has rounded corners in the card's colour and no ring around it", async () => {
+    const { reference } = render(await svg("card", "standard", "light"));
+    const { width, px } = decodePixels(reference);
+    const at = (x: number, y: number) => [...px.subarray((y * width + x) * 4, (y * width + x) * 4 + 3)];
+    const white = [255, 255, 255];
+    // The artwork is 104 px square at (16, 16) on the 480 x 136 card.
+    expect(at(16, 16), "a corner, cut round").toEqual(white);
+    expect(at(119, 119), "the opposite corner").toEqual(white);
+    expect(at(68, 68), "the artwork itself").not.toEqual(white);
+    for (const [x, y] of [
+      [15, 68],
+      [120, 68],
+      [68, 15],
+      [68, 120],
+    ] as const) {
+      expect(at(x, y), `just outside the artwork at ${x},${y}`).toEqual(white);
+    }
+    expect(at(17, 68), "just inside its left edge").not.toEqual(white);
+  });
+});
