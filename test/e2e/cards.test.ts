@@ -192,14 +192,18 @@ describe.skipIf(!HAVE_CHROMIUM)("cards in real Chromium", () => {
       ["yellow accent, light", "accent=facc15", "light"],
       ["yellow accent, dark", "accent=facc15", "dark"],
     ];
-    const paths = ["track/1", "artist/3", "album/1", "playlist/6", "track/41", "track/999"];
+    const paths = ["track/1", "artist/3", "album/1", "playlist/6", "track/41", "track/999"].flatMap((p) => [
+      p,
+      `${p}?size=compact`,
+    ]);
     it.each(looks)("on every card, %s", async (_name, query, scheme) => {
       // The card's CSP allows only its own script: axe is let in by bypassing it in this page.
       const context = await browser.newContext({ bypassCSP: true, colorScheme: scheme });
       try {
         const tab = await context.newPage();
         for (const path of paths) {
-          await tab.goto(`${stack.base}/widget/${path}?${query}`, { waitUntil: "networkidle" });
+          const url = `${stack.base}/widget/${path}${path.includes("?") ? "&" : "?"}${query}`;
+          await tab.goto(url, { waitUntil: "networkidle" });
           await tab.addScriptTag({ content: axeSource });
           const violations = await tab.evaluate(async () => {
             const result = await (
