@@ -1,35 +1,9 @@
 /**
- * Tiny PNG encoder for the fake's artwork: a 64×64 two-colour gradient per path, so cards
- * show distinct, deterministic images without shipping binary fixtures. Web APIs only
- * (CompressionStream), so it runs in Node and in workerd alike.
+ * The fake's artwork: a 64×64 two-colour gradient per path, so cards show distinct,
+ * deterministic images without shipping binary fixtures. Encoded by the rasteriser's own PNG
+ * writer (Web APIs only: CompressionStream), so it runs in Node and in workerd alike.
  */
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes) {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type, data) {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  out.set(new TextEncoder().encode(type), 4);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
-async function deflate(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
+import { pngFile } from "../raster/encode.ts";
 
 function hueFor(text) {
   let h = 0;
@@ -58,22 +32,5 @@ export async function artworkPng(seed, size = 64) {
       for (let ch = 0; ch < 3; ch++) raw[y * (size * 3 + 1) + 1 + x * 3 + ch] = Math.round(a[ch] * (1 - t) + b[ch] * t);
     }
   }
-  const ihdr = new Uint8Array(13);
-  const v = new DataView(ihdr.buffer);
-  v.setUint32(0, size);
-  v.setUint32(4, size);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const parts = [
-    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", await deflate(raw)),
-    chunk("IEND", new Uint8Array()),
-  ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return pngFile(size, size, 2, raw);
 }

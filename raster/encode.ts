@@ -47,13 +47,20 @@ export async function encodePng(rgba: Uint8Array, width: number, height: number)
   // Each row: its filter type (0, none), then the row as it is.
   const raw = new Uint8Array(height * (stride + 1));
   for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  return pngFile(width, height, 6, raw);
+}
 
+/**
+ * A PNG file from its scanlines (each row its filter type byte, then the row), 8 bits per
+ * channel: colour type 2 (RGB) or 6 (RGBA). The fake BeatPass draws its artwork with it too.
+ */
+export async function pngFile(width: number, height: number, colourType: 2 | 6, scanlines: Uint8Array) {
   const ihdr = new Uint8Array(13);
   new DataView(ihdr.buffer).setUint32(0, width);
   new DataView(ihdr.buffer).setUint32(4, height);
-  // Bit depth 8, colour type 6 (RGBA); compression, filter method and interlace 0.
-  ihdr.set([8, 6, 0, 0, 0], 8);
-  const chunks = [chunk("IHDR", ihdr), chunk("IDAT", await deflate(raw)), chunk("IEND", new Uint8Array(0))];
+  // Bit depth 8, the colour type; compression, filter method and interlace 0.
+  ihdr.set([8, colourType, 0, 0, 0], 8);
+  const chunks = [chunk("IHDR", ihdr), chunk("IDAT", await deflate(scanlines)), chunk("IEND", new Uint8Array(0))];
 
   const out = new Uint8Array(SIGNATURE.length + chunks.reduce((n, c) => n + c.length, 0));
   out.set(SIGNATURE);
