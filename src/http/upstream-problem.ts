@@ -29,14 +29,15 @@ import type { UpstreamError } from "../upstream/client";
  * 400/422 become 502, not 400: input is validated before any request leaves, so BeatPass
  * refusing it means our contract with BeatPass broke, not that the caller erred.
  * 429 becomes 503: the caller did nothing wrong; the shared upstream budget ran out.
- * Every 5xx answer carries Retry-After, so clients back off instead of hammering.
+ * Every 5xx answer carries Retry-After, so clients back off instead of hammering: BeatPass's
+ * own value where it gave one, else a time set here where the cause suggests one, else
+ * problemResponse's one default (DEFAULT_RETRY_AFTER_SECONDS in errors.ts).
  */
-const DEFAULT_RETRY_AFTER_SECONDS = 60;
 
 interface Mapped {
   code: ProblemCode;
   detail: string;
-  /** Seconds for Retry-After; set where waiting can help. */
+  /** Seconds for Retry-After, where the cause suggests a time; undefined takes the default. */
   retryAfter?: number;
 }
 
@@ -59,33 +60,30 @@ function mapUpstream(err: UpstreamError, subject: string): Mapped {
       return {
         code: "upstream_redirect",
         detail: "BeatPass answered with a redirect, which the proxy does not follow.",
-        retryAfter: 30,
       };
     case "invalid_json":
       return {
         code: "upstream_invalid_json",
         detail: "BeatPass sent a response that is not valid JSON.",
-        retryAfter: 30,
       };
     case "schema":
-      return { code: "upstream_schema_mismatch", detail: "BeatPass sent data in an unexpected shape.", retryAfter: 30 };
+      return { code: "upstream_schema_mismatch", detail: "BeatPass sent data in an unexpected shape." };
     case "too_large":
       return {
         code: "upstream_too_large",
         detail: "BeatPass sent a response larger than the proxy accepts.",
-        retryAfter: 30,
       };
     case "rate_limited":
       return {
         code: "upstream_rate_limited",
         detail: "The proxy's BeatPass rate limit is used up.",
-        retryAfter: err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+        retryAfter: err.retryAfterSeconds,
       };
     case "circuit_open":
       return {
         code: "upstream_unavailable",
         detail: "BeatPass is failing; the proxy is giving it a moment before asking again.",
-        retryAfter: err.retryAfterSeconds ?? 30,
+        retryAfter: err.retryAfterSeconds,
       };
     case "status":
       return mapStatus(err.status ?? 0, err.retryAfterSeconds, subject);
@@ -146,16 +144,15 @@ function mapStatus(status: number, retryAfter: number | undefined, subject: stri
       return {
         code: "upstream_rate_limited",
         detail: "The proxy's BeatPass rate limit is used up.",
-        retryAfter: retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS,
+        retryAfter,
       };
     case 503:
       return {
         code: "upstream_unavailable",
         detail: "BeatPass is temporarily unavailable.",
-        retryAfter: retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS,
+        retryAfter,
       };
   }
-  if (status >= 500)
-    return { code: "upstream_error", detail: `BeatPass failed with status ${status}.`, retryAfter: 30 };
-  return { code: "upstream_rejected", detail: `BeatPass rejected the request with status ${status}.`, retryAfter: 30 };
+  if (status >= 500) return { code: "upstream_error", detail: `BeatPass failed with status ${status}.` };
+  return { code: "upstream_rejected", detail: `BeatPass rejected the request with status ${status}.` };
 }

@@ -9,6 +9,12 @@ export type { RateLimitInfo };
 /** Largest upstream body we read; anything bigger is refused before it is buffered whole. */
 export const MAX_UPSTREAM_BYTES = 2 * 1024 * 1024;
 const MAX_RETRY_AFTER_SECONDS = 3600;
+/**
+ * How long a 429 without Retry-After pauses us (and is what viewers are told): BeatPass's
+ * limits are per minute (docs/beatpass-api/REFERENCE.md, "Rate limits"), so a minute is
+ * the longest a spent window can last.
+ */
+const RATE_LIMIT_PAUSE_SECONDS = 60;
 const USER_AGENT = "beatpass-edge/0.1 (+Cloudflare Worker)";
 
 export type UpstreamFailure =
@@ -159,7 +165,7 @@ function settleFailure(up: UpstreamContext, key: string, err: unknown): void {
   }
   const code = err.kind === "status" ? `status_${err.status}` : err.kind;
   if (err.kind === "status" && err.status === 429) {
-    const retryAfter = err.retryAfterSeconds ?? 60;
+    const retryAfter = err.retryAfterSeconds ?? RATE_LIMIT_PAUSE_SECONDS;
     if (pause(retryAfter, now)) up.onRateLimited?.(retryAfter);
   }
   settle(up.family, key, isUpstreamFailure(err) ? "failure" : "neutral", now, code);
@@ -207,9 +213,10 @@ async function attempt(url: URL, path: string, token: string, deadline: number):
   if (!res.ok) {
     // The body is never read: nothing BeatPass says in an error may reach a viewer.
     await discard(res);
+    const retryAfter = parseRetryAfter(res.headers.get("Retry-After"));
     throw new UpstreamError("status", path, {
       status: res.status,
-      retryAfterSeconds: parseRetryAfter(res.headers.get("Retry-After")),
+      retryAfterSeconds: retryAfter ?? (res.status === 429 ? RATE_LIMIT_PAUSE_SECONDS : undefined),
     });
   }
 

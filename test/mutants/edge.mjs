@@ -356,16 +356,6 @@ export const EDGE = [
     why: "A 503 without Retry-After: clients would hammer the proxy while its token is refused.",
   },
   {
-    id: "mapping-5xx-no-retry-after",
-    file: MAPPING,
-    from: `detail: \`BeatPass failed with status \${status}.\`, retryAfter: 30 };`,
-    to: `detail: \`BeatPass failed with status \${status}.\` };`,
-    tests: [T.errors],
-    why: "A 502 without Retry-After.",
-    equivalent:
-      "problemResponse (src/http/problem.ts) gives every retryable 5xx without its own Retry-After the default 30 s: the same header as the mapping's",
-  },
-  {
     id: "mapping-4xx-blames-caller",
     file: MAPPING,
     from: `return { code: "upstream_rejected",`,
@@ -380,12 +370,12 @@ export const EDGE = [
       return {
         code: "upstream_rate_limited",
         detail: "The proxy's BeatPass rate limit is used up.",
-        retryAfter: retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS,`,
+        retryAfter,`,
     to: `case 429:
       return {
         code: "upstream_rate_limited",
         detail: "The proxy's BeatPass rate limit is used up.",
-        retryAfter: DEFAULT_RETRY_AFTER_SECONDS,`,
+        retryAfter: undefined,`,
     tests: [T.errors],
     why: "BeatPass's own Retry-After would not be passed on to viewers.",
   },

@@ -85,9 +85,11 @@ export const UPSTREAM = [
   {
     id: "client-error-body-kept",
     file: CLIENT,
-    from: `await discard(res);
+    from: `    await discard(res);
+    const retryAfter = parseRetryAfter(res.headers.get("Retry-After"));
     throw new UpstreamError("status", path, {`,
-    to: `throw new UpstreamError("status", path, {
+    to: `    const retryAfter = parseRetryAfter(res.headers.get("Retry-After"));
+    throw new UpstreamError("status", path, {
       message: await res.text(),`,
     tests: [T.token, T.errors],
     why: "BeatPass's error body (which may echo the token) would travel in the error into logs.",
