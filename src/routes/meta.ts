@@ -5,7 +5,7 @@ import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
 import { addHeader, send } from "../http/send";
-import { sha256Base64 } from "../lib/hash";
+import { sha256, sha256Base64 } from "../lib/hash";
 import { openApiFor } from "../openapi";
 import { DOCS_CSS, docsPage } from "../render/docs";
 import { PROBLEM_GUIDE, PROBLEM_PAGE_CSS, problemPage } from "../render/problem-page";
@@ -78,12 +78,15 @@ export function metaRoutes(): Hono<AppEnv> {
   return app;
 }
 
-/** Whether the OPERATOR_KEY was presented in X-Operator-Key (compared as digests). */
+/**
+ * Whether the OPERATOR_KEY was presented in X-Operator-Key. Digests of both are compared in
+ * constant time: equal lengths whatever was sent, and no early exit to time.
+ */
 async function isOperator(env: Env, presented: string | undefined): Promise<boolean> {
   const key = env.OPERATOR_KEY?.trim();
   if (!key || !presented) return false;
-  const [a, b] = await Promise.all([sha256Base64(key), sha256Base64(presented)]);
-  return a === b;
+  const [a, b] = await Promise.all([sha256(key), sha256(presented)]);
+  return crypto.subtle.timingSafeEqual(a, b);
 }
 
 /**

@@ -7,6 +7,7 @@ export const T = {
   consumers: "test/integration/consumers.test.ts",
   widgets: "test/integration/widgets.test.ts",
   token: "test/integration/token.test.ts",
+  secrets: "test/integration/secrets.test.ts",
   validation: "test/integration/validation.test.ts",
   routes: "test/integration/routes.test.ts",
   projection: "test/integration/projection.test.ts",
