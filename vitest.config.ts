@@ -65,8 +65,9 @@ export default defineConfig({
           name: "types",
           include: ["test/types/**/*.test.ts"],
           environment: "node",
-          // Two or three tsc runs, seconds each on a busy machine.
+          // Two or three tsc runs, seconds each on a busy machine (the build in beforeAll too).
           testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 
 /**
  * The typed client as a consumer gets it: `npm run build:types` writes types/client.d.ts
@@ -14,8 +14,15 @@ const tsc = (...args: string[]) => {
 };
 
 describe("the published client types", () => {
+  // Every test here compiles against types/client.d.ts: built afresh once, whichever test runs
+  // (alone, or in any order), so none depends on another having built it or on a stale copy.
+  let build: ReturnType<typeof tsc>;
+  beforeAll(() => {
+    rmSync("types", { recursive: true, force: true });
+    build = tsc("-p", "tsconfig.types.json");
+  });
+
   it("build without Workers types, and a DOM-only consumer compiles against them", () => {
-    const build = tsc("-p", "tsconfig.types.json");
     expect(build.output).toBe("");
     expect(build.status).toBe(0);
     expect(readFileSync("types/client.d.ts", "utf8")).toContain("AppType");

@@ -32,3 +32,17 @@ export async function embed(url: string): Promise<string> {
   if (res.status === 200) return (await res.json()).html;
   return (await res.json()).code;
 }
+
+/** Each route takes the query parameters it documents and no others: a typo fails to compile. */
+export async function unknownQueryParameters(): Promise<void> {
+  // @ts-expect-error an entity route takes `with` only
+  await bp.v1.tracks[":id"].$get({ param: { id: "1" }, query: { with: "tags", widht: "2" } });
+  // @ts-expect-error a route without parameters takes none
+  await bp.v1.genres.$get({ query: { page: "2" } });
+  // @ts-expect-error a list takes page and per_page only
+  await bp.v1.artists[":id"].tracks.$get({ param: { id: "1" }, query: { page: "2", sort: "new" } });
+  // @ts-expect-error the track list takes its documented filters only
+  await bp.v1.tracks.$get({ query: { page: "2", sort: "new" } });
+  // @ts-expect-error search takes its documented parameters only
+  await bp.v1.search.$get({ query: { query: "lofi", sort: "new" } });
+}
