@@ -10,6 +10,7 @@ export const PROBLEMS = {
   invalid_request: { status: 400, title: "Invalid request" },
   invalid_api_key: { status: 401, title: "Invalid API key" },
   invalid_signature: { status: 401, title: "Invalid signature" },
+  not_public: { status: 401, title: "Not public" },
   forbidden: { status: 403, title: "Not available" },
   not_found: { status: 404, title: "Not found" },
   method_not_allowed: { status: 405, title: "Method not allowed" },

@@ -491,7 +491,7 @@ function staticPaths(): Record<string, Json> {
         operationId: "oembed",
         summary: "oEmbed 1.0 rich response for a BeatPass track, artist, album or playlist URL",
         description:
-          "oEmbed 1.0 (JSON) for a BeatPass page URL, so sites and chat apps can embed the card. The html member holds the iframe.",
+          "oEmbed 1.0 (JSON) for a BeatPass page URL, so sites and chat apps can embed the card. The html member holds the iframe. Errors as oEmbed 1.0 names them: 404 when there is no card for the URL (not a BeatPass page, unknown or removed item, no layout fits), 401 for an item BeatPass does not make public (not_public; also invalid_api_key), 501 for format=xml.",
         tags: ["widgets"],
         parameters: [
           {

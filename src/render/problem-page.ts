@@ -18,6 +18,10 @@ export const PROBLEM_GUIDE: Record<ProblemCode, { why: string; todo: string }> =
     why: "The purge webhook's signature header is missing, malformed, too old, or does not match the body.",
     todo: "Sign `<timestamp>.<body>` with the shared secret (HMAC-SHA256) at the moment you send it.",
   },
+  not_public: {
+    why: "oEmbed: BeatPass says this item exists but is not public. oEmbed 1.0 answers a private resource with 401.",
+    todo: "Link to the item's BeatPass page instead of embedding it; BeatPass decides who may see it.",
+  },
   forbidden: {
     why: "BeatPass says this resource exists but is not public.",
     todo: "Nothing to retry: only its owner can make it public on BeatPass.",

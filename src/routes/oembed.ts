@@ -20,8 +20,9 @@ import { tierDeps } from "./deps";
 
 /**
  * oEmbed 1.0 (https://oembed.com) for BeatPass page URLs: a `rich` response whose html is
- * this Worker's iframe card. Per the spec: 404 for a URL we cannot embed, 501 for a format
- * other than json, and width/height within maxwidth/maxheight.
+ * this Worker's iframe card. Per the spec (section 2.3.5): 404 for a URL we have no card for
+ * (not a BeatPass page, unknown or removed, no layout fits), 401 for a private item, 501 for
+ * a format other than json, and width/height within maxwidth/maxheight.
  */
 
 const dimension = z
@@ -87,7 +88,9 @@ export function oembedRoutes(): Hono<AppEnv> {
       client: c.get("client"),
     };
     // The waveform does not change a card's height: sizing the frame needs one read.
-    const view = await loadCard(target.kind, target.id, l, { wave: false });
+    const view = await loadCard(target.kind, target.id, l, { wave: false }).catch((err: unknown) => {
+      throw inOembedTerms(err, target.kind);
+    });
     const fit = fitting(query.size === undefined, asked, view, q.maxheight ?? Number.POSITIVE_INFINITY);
     if (!fit) throw new ApiError("not_found", "No layout of this card fits in the given maxheight.");
     const width = Math.min(DEFAULT_WIDTH, maxwidth);
@@ -123,6 +126,23 @@ export function oembedRoutes(): Hono<AppEnv> {
   });
   readOnly(app, "/oembed");
   return app;
+}
+
+/**
+ * BeatPass's 403 and 410 as oEmbed 1.0 names them: a private resource is 401 (the consumer
+ * should link to it instead), one the provider has no response for is 404. The JSON API keeps
+ * 403 and 410; the error's headers (its cache tags) go along.
+ */
+function inOembedTerms(err: unknown, kind: EntityKind): unknown {
+  if (!(err instanceof ApiError)) return err;
+  if (err.code === "forbidden")
+    return new ApiError("not_public", `This ${kind} is not public on BeatPass: link to its page instead.`, {
+      headers: err.headers,
+      cause: err,
+    });
+  if (err.code === "gone")
+    return new ApiError("not_found", `This ${kind} was removed from BeatPass.`, { headers: err.headers, cause: err });
+  return err;
 }
 
 /**

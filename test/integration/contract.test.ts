@@ -4,7 +4,7 @@ import type { Env } from "../../src/env";
 import { openApiFor } from "../../src/openapi";
 import { OPERATOR_KEY } from "../helpers/constants";
 import { SIGNATURE_HEADER, signedPurge } from "../helpers/purge";
-import { type Called, call, ORIGIN } from "../helpers/request";
+import { type Called, call, expectProblem, ORIGIN } from "../helpers/request";
 import { type FakeFault, fake } from "../helpers/upstream";
 
 /**
@@ -251,6 +251,49 @@ describe("the OpenAPI contract", () => {
       }
     });
   }
+
+  // Whatever BeatPass does, each operation that reads it answers with a status and body its
+  // documentation declares: not only the one scenario per status above, every cause.
+  const FAULTS: [string, FakeFault, Partial<Env>?][] = [
+    ...[400, 401, 403, 404, 405, 409, 410, 422, 429, 500, 502, 503].map((status): [string, FakeFault] => [
+      `status ${status}`,
+      { kind: "status", status },
+    ]),
+    ["network failure", { kind: "network" }],
+    ["redirect", { kind: "redirect" }],
+    ["invalid JSON", { kind: "invalid_json" }],
+    ["oversized body", { kind: "large" }],
+    ["not the envelope", { kind: "body", body: { status: "success" } }],
+    ["timeout", { kind: "hang" }, { UPSTREAM_TIMEOUT_MS: "50" }],
+  ];
+  // Every /v1 route answers through one handler (routes/read-route.ts) and one status list:
+  // an entity and a search stand for them; oEmbed and the cards map failures their own way.
+  const READERS: [id: string, path: string, upstream: string][] = [
+    ["track", CATALOG.track?.[0] as string, "/tracks/7"],
+    ["search", CATALOG.search?.[0] as string, "/search"],
+    ["oembed", OEMBED, "/tracks/7"],
+    ["widget", "/widget/track/7.svg", "/tracks/7"],
+  ];
+  for (const [id, path, upstream] of READERS) {
+    describe(`${id}: every fault BeatPass can cause gets a documented answer`, () => {
+      it.each(FAULTS)("BeatPass's %s", async (_name, fault, env) => {
+        const op = OPERATIONS.find((o) => o.id === id && o.method === "get") as Operation;
+        fake.addFault({ ...fault, path: upstream });
+        checkAgainstSpec(op, await call(path, {}, env));
+      });
+    });
+  }
+
+  it("oEmbed names BeatPass's 403 and 410 as oEmbed 1.0 does: 401 for a private item, 404 for a removed one", async () => {
+    fake.addFault({ kind: "status", status: 403, path: "/tracks/7" });
+    expectProblem(await call(OEMBED), 401, "not_public");
+    fake.addFault({ kind: "status", status: 410, path: "/albums/1" });
+    const removed = expectProblem(await call("/oembed?url=https%3A%2F%2Fbeatpass.ca%2Falbum%2F1"), 404, "not_found");
+    expect(removed.detail).toMatch(/removed/);
+    // The JSON API keeps BeatPass's meaning (its answers are cached from the same loads).
+    fake.addFault({ kind: "status", status: 403, path: "/tracks/8" });
+    expectProblem(await call("/v1/tracks/8"), 403, "forbidden");
+  });
 
   it("an oEmbed 200 without its optional thumbnail (a frame too short for one) validates too", async () => {
     // The thumbnail is left out where it would be under 200 px wide: the schema must not require it.

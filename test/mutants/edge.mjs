@@ -514,6 +514,22 @@ export const EDGE = [
   },
   // ---- oEmbed ----
   {
+    id: "oembed-private-as-403",
+    file: OEMBED,
+    from: `if (err.code === "forbidden")`,
+    to: `if (false)`,
+    tests: [T.contract],
+    why: "oEmbed consumers would get BeatPass's 403, a status oEmbed 1.0 and the document do not give /oembed (401 for a private item).",
+  },
+  {
+    id: "oembed-removed-as-410",
+    file: OEMBED,
+    from: `if (err.code === "gone")`,
+    to: `if (false)`,
+    tests: [T.contract],
+    why: "oEmbed consumers would get 410, undeclared for /oembed; oEmbed 1.0 says 404 for a URL with no response.",
+  },
+  {
     id: "oembed-host-suffix",
     file: OEMBED,
     from: `const allowedHost = url.hostname === "beatpass.ca" || url.hostname === "www.beatpass.ca";`,
