@@ -72,12 +72,21 @@ export interface PurgeResult {
   purged_at: string;
 }
 
-export interface Health {
+/** /healthz for everyone: whether the proxy is healthy (503 with a problem when it is not). */
+export interface PublicHealth {
+  status: "ok" | "warn";
+}
+
+/** /healthz with X-Operator-Key: the whole report, also at 503 (status "error"). */
+export interface HealthReport {
   status: "ok" | "warn" | "error";
   token_configured: boolean;
   upstream_base: string | null;
   [detail: string]: unknown;
 }
+
+/** Which one a caller gets depends on its key: `"token_configured" in health` tells them apart. */
+export type Health = PublicHealth | HealthReport;
 
 export interface RouteIndex {
   name: string;
@@ -96,6 +105,8 @@ type WidgetInput = {
   query: CardOptions & { layout?: "og" | "card"; width?: string };
 };
 type Text<I, Status extends number> = { input: I; output: string; outputFormat: "text"; status: Status };
+/** A route that takes no parameters: hono/client's `$get()` with no arguments. */
+type NoInput = Record<never, never>;
 
 type ServiceSchema = {
   /** Cards answer even their errors as cards (200, X-Problem-Code); only these are problems. */
@@ -104,7 +115,7 @@ type ServiceSchema = {
       | Text<WidgetInput, 200 | 304>
       | { input: WidgetInput; output: Problem; outputFormat: "json"; status: 400 | 404 | 503 };
   };
-  "/embed.js": { $get: Text<unknown, 200 | 304> };
+  "/embed.js": { $get: Text<NoInput, 200 | 304> };
   "/oembed": {
     $get: Answers<
       { query: CardOptions & { url: string; maxwidth?: string; maxheight?: string; format?: string } },
@@ -125,13 +136,13 @@ type ServiceSchema = {
   /** 503 when the proxy cannot serve: the report for the operator, a problem for everyone else. */
   "/healthz": {
     $get:
-      | { input: unknown; output: Health; outputFormat: "json"; status: 200 | 503 }
-      | { input: unknown; output: Problem; outputFormat: "json"; status: 503 };
+      | { input: NoInput; output: PublicHealth | HealthReport; outputFormat: "json"; status: 200 }
+      | { input: NoInput; output: HealthReport | Problem; outputFormat: "json"; status: 503 };
   };
   /** The route index with Accept: application/json (a browser gets the demo page). */
-  "/": { $get: { input: unknown; output: RouteIndex; outputFormat: "json"; status: 200 } };
-  "/openapi.json": { $get: { input: unknown; output: Record<string, unknown>; outputFormat: "json"; status: 200 } };
-  "/docs": { $get: Text<unknown, 200> };
+  "/": { $get: { input: NoInput; output: RouteIndex; outputFormat: "json"; status: 200 } };
+  "/openapi.json": { $get: { input: NoInput; output: Record<string, unknown>; outputFormat: "json"; status: 200 } };
+  "/docs": { $get: Text<NoInput, 200> };
   "/problems/:code": {
     $get:
       | {

@@ -55,6 +55,22 @@ export const EDGE = [
     tests: [T.clientTypes],
     why: "Generated clients would type verified, public and collaborative as unknown.",
   },
+  {
+    id: "client-index-uncallable",
+    file: "src/client.ts",
+    from: `"/": { $get: { input: NoInput;`,
+    to: `"/": { $get: { input: unknown;`,
+    tests: [T.clientTypes],
+    why: "hc<AppType>() could not call the route index: $get would be typed never (TS2349).",
+  },
+  {
+    id: "client-health-always-report",
+    file: "src/client.ts",
+    from: `output: PublicHealth | HealthReport; outputFormat: "json"; status: 200 }`,
+    to: `output: HealthReport; outputFormat: "json"; status: 200 }`,
+    tests: [T.clientTypes],
+    why: "Consumers would read token_configured from an anonymous /healthz, which answers only its status.",
+  },
   // ---- problem types and Retry-After ----
   {
     id: "problem-public-base-ignored",
