@@ -13,13 +13,18 @@ import {
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { MUTANTS } from "../test/mutants/index.mjs";
+import { catalogueProblems, REPORT_FILE, RESULTS_FILE, readResults, renderReport, tally } from "./mutation-report.mjs";
 
 /**
  * `npm run mutants`: mutation testing of the code where a bug costs most. Each mutant in
  * test/mutants/ is one named, realistic change to one line of src/. For each, a scratch copy
  * of the project gets the change, the mutant's own test files run (stopping at the first
- * failure), and, if they all pass, the whole Worker suite runs. A mutant is killed when a
- * test fails (or the run hangs past its budget), survived otherwise. Writes bench/MUTATION.md.
+ * failure), and, if they all pass, the whole suite runs (the workers, types and raster
+ * projects; the fleet project too for the budget and admission code, whose promises hold
+ * across isolates). A mutant is killed when a test fails (or the run hangs past its budget),
+ * survived otherwise. Mutants marked equivalent run the same way: they must survive.
+ * Records every outcome in bench/mutation-results.json and renders bench/MUTATION.md from it
+ * (scripts/mutation-report.mjs); a run of some mutants replaces their records only.
  *
  *   npm run mutants                       every mutant
  *   npm run mutants -- client- guard-     only ids starting with these prefixes
@@ -39,6 +44,7 @@ const COPY = [
   "fake",
   "scripts",
   "sim",
+  "bench",
   "raster",
   "vitest.config.ts",
   "wrangler.toml",
@@ -46,8 +52,12 @@ const COPY = [
   "tsconfig.types.json",
   "package.json",
 ];
-// A run that takes this long is a hang the mutant caused (the suite takes about a minute).
-const RUN_BUDGET_MS = 5 * 60_000;
+// A run that takes this long is a hang the mutant caused (the whole suite with the fleet
+// takes about 6 minutes with two runs side by side).
+const RUN_BUDGET_MS = 20 * 60_000;
+/** Code whose promises hold across isolates: its mutants are judged by the fleet tests too. */
+const FLEET_CODE = /^src\/(budget\/|upstream\/guard\.ts$|cache\/engine\.ts$|clients\/miss-budget\.ts$)/;
+const SUITE = ["workers", "types", "raster"];
 
 const args = process.argv.slice(2);
 const listOnly = args.includes("--list");
@@ -74,7 +84,7 @@ process.on("SIGINT", () => process.exit(130));
 const started = Date.now();
 if (!quick) {
   console.log(`baseline: the whole Worker suite on unmutated code`);
-  const baseline = await vitest(copies[0], []);
+  const baseline = await vitest(copies[0], [...SUITE, "fleet"], []);
   if (!baseline.passed) {
     console.error(baseline.output.slice(-4000));
     console.error("The suite fails without any mutant: fix that first.");
@@ -92,12 +102,11 @@ await Promise.all(
       const r = await runMutant(dir, m);
       results.push(r);
       done++;
-      if (r.result !== "equivalent")
-        console.log(
-          `[${done}/${selected.length}] ${r.result.padEnd(13)} ${m.id} (${r.stage}, ${(r.ms / 1000).toFixed(0)} s)${
-            r.killedBy ? ` by ${r.killedBy}` : ""
-          }`,
-        );
+      console.log(
+        `[${done}/${selected.length}] ${r.result.padEnd(14)} ${m.id} (${r.stage}, ${(r.ms / 1000).toFixed(0)} s)${
+          r.killedBy ? ` by ${r.killedBy}` : ""
+        }`,
+      );
     }
   }),
 );
@@ -106,7 +115,7 @@ results.sort((a, b) => selected.indexOf(a.m) - selected.indexOf(b.m));
 if (quick) {
   const survivors = results.filter((r) => r.result === "survived").map((r) => r.m.id);
   console.log(`${survivors.length} survived their own tests${survivors.length ? `: ${survivors.join(", ")}` : ""}`);
-} else console.log(writeReport(results, Date.now() - started));
+} else console.log(record(results, Date.now() - started));
 
 function makeCopy() {
   const dir = mkdtempSync(join(tmpdir(), "beatpass-edge-mutants-"));
@@ -125,30 +134,51 @@ function makeCopy() {
  * Worker suite. The file is restored whatever happens.
  */
 async function runMutant(dir, m) {
-  if (m.equivalent) return { m, result: "equivalent", ms: 0 };
   const original = readFileSync(join(ROOT, m.file), "utf8");
   const t0 = Date.now();
   writeFileSync(join(dir, m.file), apply(original, m));
   try {
     let run;
-    for (const file of m.tests) {
-      run = await vitest(dir, [file]);
+    for (const file of m.tests ?? []) {
+      run = await vitest(dir, projectsFor([file]), [file]);
       if (!run.passed) return finish(m, run, "own tests", t0);
     }
-    if (quick) return finish(m, run, "own tests", t0);
-    return finish(m, await vitest(dir, []), "whole suite", t0);
+    if (quick && run) return finish(m, run, "own tests", t0);
+    const whole = FLEET_CODE.test(m.file) ? [...SUITE, "fleet"] : SUITE;
+    return finish(m, await vitest(dir, whole, []), "whole suite", t0);
   } finally {
     writeFileSync(join(dir, m.file), original);
   }
 }
 
 function finish(m, run, stage, t0) {
-  const result = run.timedOut ? "killed (hang)" : run.passed ? "survived" : "killed";
-  return { m, result, stage, ms: Date.now() - t0, killedBy: run.passed ? undefined : run.failure };
+  const killed = !run.passed;
+  const result = m.equivalent
+    ? killed
+      ? "not equivalent"
+      : "equivalent"
+    : run.timedOut
+      ? "killed (hang)"
+      : killed
+        ? "killed"
+        : "survived";
+  return { m, result, stage, ms: Date.now() - t0, killedBy: killed ? run.failure : undefined };
 }
 
-/** Runs the Worker, types and raster projects of vitest in `dir`: the given files, or all of them. */
-function vitest(dir, files) {
+/** The vitest projects that hold these test files (vitest.config.ts names them by folder). */
+function projectsFor(files) {
+  const projects = new Set();
+  for (const f of files) {
+    if (f.startsWith("test/fleet/")) projects.add("fleet");
+    else if (f.startsWith("test/types/")) projects.add("types");
+    else if (f === "test/e2e/raster.test.ts") projects.add("raster");
+    else projects.add("workers");
+  }
+  return [...projects];
+}
+
+/** Runs the given vitest projects in `dir`: the given files, or all of them. */
+function vitest(dir, projects, files) {
   const report = join(dir, "mutant-result.json");
   rmSync(report, { force: true });
   return new Promise((resolvePromise) => {
@@ -157,14 +187,7 @@ function vitest(dir, files) {
       [
         "node_modules/vitest/vitest.mjs",
         "run",
-        "--project",
-        "workers",
-        // The client types' project (tsc runs): the OpenAPI and AppType mutants are judged there.
-        "--project",
-        "types",
-        // The rasteriser's encoder and drawing (Node, resvg): the PNG mutants are judged there.
-        "--project",
-        "raster",
+        ...projects.flatMap((p) => ["--project", p]),
         "--bail=1",
         "--reporter=dot",
         "--reporter=json",
@@ -220,102 +243,48 @@ function apply(source, m) {
   return source.replace(m.from, () => m.to);
 }
 
-/** Every mutant names a file, changes exactly one place in it, and names its tests. */
 function checkCatalogue(mutants) {
-  const problems = [];
-  const ids = new Set();
-  for (const m of mutants) {
-    if (ids.has(m.id)) problems.push(`${m.id}: duplicate id`);
-    ids.add(m.id);
-    let source;
-    try {
-      source = readFileSync(join(ROOT, m.file), "utf8");
-    } catch {
-      problems.push(`${m.id}: no file ${m.file}`);
-      continue;
-    }
-    const count = source.split(m.from).length - 1;
-    if (count !== 1) problems.push(`${m.id}: "${m.from}" occurs ${count} times in ${m.file} (must be once)`);
-    if (m.from === m.to) problems.push(`${m.id}: changes nothing`);
-    if (!m.equivalent && !m.tests?.length) problems.push(`${m.id}: names no test files`);
-    if (!m.why) problems.push(`${m.id}: says not why it matters`);
-  }
+  const problems = catalogueProblems(mutants);
   if (problems.length) {
     console.error(problems.join("\n"));
     process.exit(2);
   }
 }
 
-function writeReport(results, totalMs) {
-  const counted = results.filter((r) => r.result !== "equivalent");
-  const killed = counted.filter((r) => r.result.startsWith("killed")).length;
-  const survived = counted.filter((r) => r.result === "survived");
-  const score = counted.length ? (100 * killed) / counted.length : 0;
-  const byModule = new Map();
+/**
+ * Replaces the records of the mutants just run (a full run replaces all), drops records of
+ * mutants no longer in the catalogue, and renders the report from the records.
+ */
+function record(results, totalMs) {
+  const store = prefixes.length ? readResults() : { runs: [], results: {} };
+  const ids = new Set(MUTANTS.map((m) => m.id));
+  const run = {
+    id: (store.runs.at(-1)?.id ?? 0) + 1,
+    at: new Date().toISOString(),
+    prefixes,
+    mutants: results.length,
+    minutes: Number((totalMs / 60_000).toFixed(1)),
+    machine: `${cpus().length} × ${cpus()[0]?.model.replace(/\s+/g, " ").trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  };
   for (const r of results) {
-    const mod = r.m.file.replace(/^src\//, "");
-    const row = byModule.get(mod) ?? { total: 0, killed: 0, survived: 0, equivalent: 0 };
-    row.total++;
-    if (r.result === "equivalent") row.equivalent++;
-    else if (r.result === "survived") row.survived++;
-    else row.killed++;
-    byModule.set(mod, row);
+    store.results[r.m.id] = {
+      file: r.m.file,
+      from: r.m.from,
+      to: r.m.to,
+      ...(r.m.equivalent ? { equivalent: true } : {}),
+      result: r.result,
+      stage: r.stage,
+      ...(r.killedBy ? { killedBy: r.killedBy } : {}),
+      run: run.id,
+    };
   }
-  const esc = (s) =>
-    String(s ?? "")
-      .replace(/\|/g, "\\|")
-      .replace(/\n/g, " ");
-  const code = (s) => `\`${esc(s).replace(/`/g, "'")}\``;
-  const lines = [
-    "# Mutation testing",
-    "",
-    `Generated by \`npm run mutants\` (scripts/mutants.mjs) on ${new Date().toISOString()}${
-      prefixes.length ? `, for ids starting with ${prefixes.join(", ")}` : ""
-    }.`,
-    "",
-    `- Machine: ${cpus().length} × ${cpus()[0]?.model.replace(/\s+/g, " ").trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-    `- Took ${(totalMs / 60_000).toFixed(1)} minutes. Each mutant: its own test files first (stopping at the first failure), then, if they pass, the whole Worker suite.`,
-    `- **Mutation score: ${score.toFixed(1)}%** (${killed} killed of ${counted.length}; ${
-      results.length - counted.length
-    } equivalent mutants excluded and listed below).`,
-    "",
-    "## By module",
-    "",
-    "| module | mutants | killed | survived | equivalent |",
-    "| --- | --- | --- | --- | --- |",
-    ...[...byModule].map(([mod, r]) => `| ${mod} | ${r.total} | ${r.killed} | ${r.survived} | ${r.equivalent} |`),
-    "",
-    "## Every mutant",
-    "",
-    "| id | file | change | why it matters | result | killed by |",
-    "| --- | --- | --- | --- | --- | --- |",
-    ...results.map(
-      (r) =>
-        `| ${r.m.id} | ${r.m.file} | ${code(r.m.from)} → ${code(r.m.to)} | ${esc(r.m.why)} | ${
-          r.result === "equivalent" ? `equivalent: ${esc(r.m.equivalent)}` : r.result
-        } | ${esc(r.killedBy ?? "")} |`,
-    ),
-    "",
-    "## Survivors",
-    "",
-    ...(survived.length
-      ? survived.flatMap((r) => [
-          `### ${r.m.id}`,
-          "",
-          r.m.why,
-          "",
-          "```diff",
-          `--- ${r.m.file}`,
-          `+++ ${r.m.file} (mutant)`,
-          ...r.m.from.split("\n").map((l) => `- ${l}`),
-          ...r.m.to.split("\n").map((l) => `+ ${l}`),
-          "```",
-          "",
-        ])
-      : ["None.", ""]),
-  ];
-  writeFileSync("bench/MUTATION.md", `${lines.join("\n")}\n`);
-  return `${killed} killed, ${survived.length} survived, ${
-    results.length - counted.length
-  } equivalent: mutation score ${score.toFixed(1)}% (bench/MUTATION.md)`;
+  for (const id of Object.keys(store.results)) if (!ids.has(id)) delete store.results[id];
+  // Only runs some record still comes from stay listed.
+  const used = new Set(Object.values(store.results).map((r) => r.run));
+  store.runs = [...store.runs.filter((r) => used.has(r.id)), run];
+  store.results = Object.fromEntries(Object.entries(store.results).sort(([a], [b]) => (a < b ? -1 : 1)));
+  writeFileSync(RESULTS_FILE, `${JSON.stringify(store, null, 2)}\n`);
+  writeFileSync(REPORT_FILE, renderReport(store, MUTANTS));
+  const t = tally(store, MUTANTS);
+  return `${t.killed} killed, ${t.survived} survived, ${t.equivalent} equivalent (checked), ${t.notEquivalent} wrongly marked equivalent, ${t.missing.length} not run: mutation score ${t.score.toFixed(1)}% (${REPORT_FILE})`;
 }
