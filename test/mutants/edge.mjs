@@ -330,6 +330,14 @@ export const EDGE = [
     why: "With ALLOWED_ORIGINS set, any origin would be reflected as allowed.",
   },
   {
+    id: "cors-preflight-prefix-match",
+    file: CORS,
+    from: `(origin !== "null" && allowed.has(origin.toLowerCase()) ? origin : null)`,
+    to: `(origin !== "null" && [...allowed].some((o) => origin.toLowerCase().startsWith(o)) ? origin : null)`,
+    tests: [T.consumers],
+    why: "A lookalike site (https://app.example.com.evil.test) would pass the preflight and could send X-Api-Key requests.",
+  },
+  {
     id: "cors-no-vary",
     file: CORS,
     from: `addHeader(c, "Vary", "Origin");`,
