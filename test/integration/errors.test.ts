@@ -6,7 +6,7 @@ import { ApiError, PROBLEMS, type ProblemCode } from "../../src/errors";
 import worker from "../../src/index";
 import { DOCUMENTED_KEY_FAILURE_MS } from "../helpers/documented";
 import { byTag, parse, text } from "../helpers/dom";
-import { storedKey } from "../helpers/kv";
+import { kvWithPut, storedKey } from "../helpers/kv";
 import { call, checked, expectProblem, health, ORIGIN } from "../helpers/request";
 import { type FakeFault, fake, upstreamPaths } from "../helpers/upstream";
 import { logLines, offNetwork } from "../setup";
@@ -407,6 +407,28 @@ describe("healthz", () => {
     expect(res.json()).toMatchObject({ status: "error", token_configured: true, upstream_base: null });
     expect(res.json().problems.join(" ")).toContain("BEATPASS_API_BASE");
     expect(res.text).not.toContain("leaky.example");
+  });
+
+  // docs/operators.md, "Health": the operator's report counts KV writes and failed ones;
+  // docs/caching.md: a KV failure "never changes what the viewer gets".
+  it("counts KV writes that failed, where the operator reads them, while the data is still served", async () => {
+    const refusing = kvWithPut(() => Promise.reject(new Error("KV PUT failed: 429 Too Many Requests")));
+    expect((await health()).json().cache.kv_write_failures).toBe(0);
+    for (const id of [1, 2]) {
+      const res = await call(`/v1/tracks/${id}`, {}, { BEATPASS_CACHE: refusing });
+      expect(res.status).toBe(200);
+      expect(res.json().data.id).toBe(id);
+    }
+    expect(await env.BEATPASS_CACHE.get(storedKey("v1:track:id=1"))).toBeNull();
+    const report = (await health()).json();
+    expect(report.cache, JSON.stringify(report.cache)).toMatchObject({ kv_writes: 2, kv_write_failures: 2 });
+    expect(logLines.filter((l) => l.includes('"kv_write_failed"'))).toHaveLength(2);
+    // The copies this isolate holds keep answering; BeatPass is not asked again.
+    const again = await call("/v1/tracks/1", {}, { BEATPASS_CACHE: refusing });
+    expect(again.status).toBe(200);
+    expect(again.json().data.id).toBe(1);
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2"]);
+    expect((await health()).json().cache.kv_write_failures).toBe(2);
   });
 
   it("counts memory hits", async () => {
