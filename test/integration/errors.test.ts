@@ -249,16 +249,23 @@ describe("our own bugs", () => {
   });
 });
 
+// docs/api.md, "Errors": a config_error asks clients to come back in 300 s (only the
+// operator can cure it, so asking sooner only adds load).
+const CONFIG_ERROR_RETRY_AFTER = "300";
+
 describe("configuration problems", () => {
-  it("a missing BEATPASS_TOKEN gives 503 config_error and no upstream request", async () => {
+  it("a missing BEATPASS_TOKEN gives 503 config_error with Retry-After, and no upstream request", async () => {
     const res = await call("/v1/tracks/1", {}, { BEATPASS_TOKEN: undefined });
     const problem = expectProblem(res, 503, "config_error");
     expect(problem.detail).toMatch(/no BeatPass token/);
+    expect(res.headers.get("Retry-After")).toBe(CONFIG_ERROR_RETRY_AFTER);
     expect(upstreamPaths()).toEqual([]);
   });
 
   it("an empty BEATPASS_TOKEN counts as missing", async () => {
-    expectProblem(await call("/v1/tracks/1", {}, { BEATPASS_TOKEN: "  " }), 503, "config_error");
+    const res = await call("/v1/tracks/1", {}, { BEATPASS_TOKEN: "  " });
+    expectProblem(res, 503, "config_error");
+    expect(res.headers.get("Retry-After")).toBe(CONFIG_ERROR_RETRY_AFTER);
     expect(upstreamPaths()).toEqual([]);
   });
 
@@ -270,6 +277,7 @@ describe("configuration problems", () => {
   ])("an unsafe BEATPASS_API_BASE (%s) gives 503 config_error and no request", async (base) => {
     const res = await call("/v1/tracks/1", {}, { BEATPASS_API_BASE: base });
     expectProblem(res, 503, "config_error");
+    expect(res.headers.get("Retry-After")).toBe(CONFIG_ERROR_RETRY_AFTER);
     expect(res.text).not.toContain("pw@");
     expect(upstreamPaths()).toEqual([]);
   });
@@ -283,6 +291,7 @@ describe("configuration problems", () => {
   it("a missing KV binding is named, in the 503 and in /healthz, instead of a TypeError per request", async () => {
     const res = await call("/v1/tracks/1", {}, { BEATPASS_CACHE: undefined });
     expect(expectProblem(res, 503, "config_error").detail).toContain("BEATPASS_CACHE");
+    expect(res.headers.get("Retry-After")).toBe(CONFIG_ERROR_RETRY_AFTER);
     expect(upstreamPaths()).toEqual([]);
     const h = await health({ BEATPASS_CACHE: undefined });
     expect(h.status).toBe(503);
@@ -342,6 +351,7 @@ describe("configuration that fails soft", () => {
     expect((await call("/v1/tracks/1", {}, env)).status).toBe(200);
     const purge = await call("/hooks/purge", { method: "POST", body: "{}" }, env);
     expect(expectProblem(purge, 503, "config_error").detail).toContain("PURGE_WEBHOOK_SECRET");
+    expect(purge.headers.get("Retry-After")).toBe(CONFIG_ERROR_RETRY_AFTER);
     const said = await sentence(env, "PURGE_WEBHOOK_SECRET");
     expect(said).toContain("the purge webhook is off");
     expect(said).not.toContain("short-secret-xyz");

@@ -364,6 +364,14 @@ export const EDGE = [
     why: "A 503 without Retry-After: clients would hammer the proxy while its token is refused.",
   },
   {
+    id: "mapping-no-token-retry-after-short",
+    file: MAPPING,
+    from: `detail: "The proxy has no BeatPass token configured.", retryAfter: 300 };`,
+    to: `detail: "The proxy has no BeatPass token configured.", retryAfter: 30 };`,
+    tests: [T.errors],
+    why: "Clients would come back every 30 s to a proxy only its operator can fix (docs/api.md promises 300 s).",
+  },
+  {
     id: "mapping-5xx-no-retry-after",
     file: MAPPING,
     from: `detail: \`BeatPass failed with status \${status}.\`, retryAfter: 30 };`,
@@ -623,6 +631,22 @@ export const EDGE = [
     why: "A small maxheight would advertise a thumbnail URL (width=190) that the PNG route refuses with 400.",
   },
   // ---- config ----
+  {
+    id: "env-config-error-no-retry-after",
+    file: ENV,
+    from: `headers: { "Retry-After": "300" },`,
+    to: ``,
+    tests: [T.errors],
+    why: "An unusable var (a missing KV binding, an unsafe BEATPASS_API_BASE) would ask clients back in 30 s instead of 300.",
+  },
+  {
+    id: "hooks-config-error-retry-after-short",
+    file: HOOKS,
+    from: `headers: { "Retry-After": "300" },`,
+    to: `headers: { "Retry-After": "30" },`,
+    tests: [T.errors],
+    why: "A purge sender would retry every 30 s against a webhook that has no secret configured.",
+  },
   {
     id: "env-api-base-plain-http",
     file: ENV,
