@@ -25,6 +25,8 @@ export interface FakeBeatpass {
   readonly faults: FakeFault[];
   addFault(fault: FakeFault): void;
   acceptTokens(tokens: string[]): void;
+  /** Starts a rate-limit window now with `used` requests already spent in it (refresh-ahead's reserve tests). */
+  spendWindow(used: number): void;
   reset(): void;
 }
 

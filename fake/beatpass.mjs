@@ -516,6 +516,14 @@ export function createFakeBeatpass({
     acceptTokens(tokens) {
       state.tokens = [...tokens];
     },
+    /**
+     * Starts a rate-limit window now with `used` requests already spent in it (the token's
+     * other users), so the next answers report a nearly spent X-RateLimit-Remaining
+     * (rateLimitPerMinute - used - 1 for the next one). `reset()` forgets it.
+     */
+    spendWindow(used) {
+      state.window = { start: now(), count: used };
+    },
     reset() {
       state.tokens = [token];
       state.requests.length = 0;

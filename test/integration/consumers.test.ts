@@ -111,6 +111,66 @@ describe("CORS", () => {
     expect(pre.headers.get("Access-Control-Allow-Credentials")).toBeNull();
   });
 
+  // docs/configuration.md: ALLOWED_ORIGINS is a list of *exact* origins. A browser preflights
+  // every request carrying X-Api-Key, so a preflight that let a lookalike through would hand
+  // that site the keyed API. Scheme and host are case-insensitive in an origin (RFC 6454 §4),
+  // so a listed origin written in capitals is still that origin; anything longer is another site.
+  it("with ALLOWED_ORIGINS, preflights and simple requests let exactly the listed origins in, never a lookalike", async () => {
+    const allow = { ALLOWED_ORIGINS: "https://app.example.com, https://B.example" };
+    const preflight = (origin: string) =>
+      call(
+        "/v1/tracks/1",
+        {
+          method: "OPTIONS",
+          headers: {
+            Origin: origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-api-key",
+          },
+        },
+        allow,
+      );
+    const simple = (origin: string) => call("/v1/tracks/1", { headers: { Origin: origin } }, allow);
+
+    for (const origin of [
+      "https://app.example.com",
+      "https://b.example",
+      "HTTPS://APP.EXAMPLE.COM",
+      "https://B.example",
+    ]) {
+      const pre = await preflight(origin);
+      expect(pre.status, origin).toBe(204);
+      expect(pre.headers.get("Access-Control-Allow-Origin"), origin).toBe(origin);
+      expect(pre.headers.get("Access-Control-Allow-Methods"), origin).toBe("GET,HEAD");
+      expect(pre.headers.get("Access-Control-Allow-Headers"), origin).toBe("X-Api-Key,If-None-Match");
+      expect(pre.headers.get("Vary"), origin).toContain("Origin");
+      const get = await simple(origin);
+      expect(get.status, origin).toBe(200);
+      expect(get.headers.get("Access-Control-Allow-Origin"), origin).toBe(origin);
+    }
+    for (const origin of [
+      "https://app.example.com.evil.test",
+      "https://app.example.community",
+      "https://app.example.com:8443",
+      "https://app.example.com.",
+      "https://b.example.evil.test",
+      "HTTPS://APP.EXAMPLE.COM.EVIL.TEST",
+      "http://app.example.com",
+      "https://evil.app.example.com",
+      "https://app.example.co",
+    ]) {
+      const pre = await preflight(origin);
+      expect(pre.headers.get("Access-Control-Allow-Origin"), `preflight from ${origin}`).toBeNull();
+      expect(pre.headers.get("Access-Control-Allow-Credentials"), origin).toBeNull();
+      expect(pre.headers.get("Vary"), origin).toContain("Origin");
+      const get = await simple(origin);
+      expect(get.status, origin).toBe(200);
+      expect(get.headers.get("Access-Control-Allow-Origin"), `GET from ${origin}`).toBeNull();
+      expect(get.headers.get("Access-Control-Expose-Headers"), origin).toBeNull();
+    }
+    expect(upstreamPaths(), "a preflight never reaches BeatPass").toEqual(["/tracks/1"]);
+  });
+
   // A wrong allowlist must not widen into "any origin": it lets no origin in, and says so.
   it.each(["null", "*", "*.example", "https://a.example/path", "https://a.example, null", "a.example"])(
     "an invalid ALLOWED_ORIGINS=%j lets no browser origin in, and the data is still served",

@@ -2,8 +2,8 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CATALOG_PATHS } from "../../src/routes/catalog";
 import { CANARY_TOKEN } from "../helpers/constants";
-import { call, health } from "../helpers/request";
-import { fake } from "../helpers/upstream";
+import { call, expectProblem, health } from "../helpers/request";
+import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
 // `call` already asserts on every response of the suite that the canary token is absent from
@@ -40,8 +40,25 @@ describe("the token never leaves the Worker", () => {
       body: { status: "success", track: { id: "bad", name: CANARY_TOKEN } },
       path: "/tracks/4",
     });
-    for (const id of [1, 2, 3, 4]) await call(`/v1/tracks/${id}`);
-    expect(logLines.length).toBeGreaterThan(0);
+    // docs/api.md, "Errors": BeatPass refusing the token is 503 upstream_unauthorized (the
+    // operator must rotate it), its 5xx a 502 upstream_error, JSON not in the documented
+    // shape a 502 upstream_schema_mismatch; fields outside the documented shape are dropped.
+    const refused = await call("/v1/tracks/1");
+    expectProblem(refused, 503, "upstream_unauthorized");
+    const failed = await call("/v1/tracks/2");
+    expectProblem(failed, 502, "upstream_error");
+    const extra = await call("/v1/tracks/3");
+    expect(extra.status).toBe(200);
+    expect(extra.json().data).toMatchObject({ id: 3, name: "x" });
+    expect(extra.text).not.toContain("debug_token");
+    const malformed = await call("/v1/tracks/4");
+    expectProblem(malformed, 502, "upstream_schema_mismatch");
+    // BeatPass's words stay out of every answer (call() checks the token itself).
+    for (const res of [refused, failed, malformed]) expect(res.text).not.toContain("expired at");
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2", "/tracks/3", "/tracks/4"]);
+    // The log said what happened (test/setup.ts fails any line with the token in it).
+    const failures = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "request" && l.status >= 500);
+    expect(failures.map((l) => l.status)).toEqual([503, 502, 502]);
   });
 
   it("healthz reports a token exists without any part of it", async () => {

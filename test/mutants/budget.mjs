@@ -297,4 +297,12 @@ export const BUDGET = [
     tests: [T.keeper],
     why: "A viewer waiting on another isolate's load would hang for as long as the keeper does not answer.",
   },
+  {
+    id: "refresh-reserve-ignored",
+    file: "src/scheduled.ts",
+    from: `budget = Math.min(budget, Math.max(0, rl.remaining - UPSTREAM_RESERVE));`,
+    to: `budget = Math.min(budget, Math.max(0, rl.remaining));`,
+    tests: [T.refreshReserve],
+    why: "The cron would spend BeatPass's last requests of the window on keys that are still fresh, and viewers' misses would meet 429s.",
+  },
 ];

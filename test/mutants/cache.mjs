@@ -204,6 +204,14 @@ export const CACHE = [
     why: "A failed KV write would be remembered as done, so KV would never get the copy.",
   },
   {
+    id: "tiers-kv-write-failure-uncounted",
+    file: TIERS,
+    from: `cacheStats.kv_write_failures++;`,
+    to: ``,
+    tests: [T.errors],
+    why: "Operators would see no failed KV writes in /healthz while KV refuses every write (daily quota spent).",
+  },
+  {
     id: "memory-bytes-unbounded",
     file: BYTE_LRU,
     from: `while (this.total > this.maxBytes || this.map.size > this.maxEntries) {`,

@@ -346,6 +346,14 @@ export const EDGE = [
     why: "With ALLOWED_ORIGINS set, any origin would be reflected as allowed.",
   },
   {
+    id: "cors-preflight-prefix-match",
+    file: CORS,
+    from: `(origin !== "null" && allowed.has(origin.toLowerCase()) ? origin : null)`,
+    to: `(origin !== "null" && [...allowed].some((o) => origin.toLowerCase().startsWith(o)) ? origin : null)`,
+    tests: [T.consumers],
+    why: "A lookalike site (https://app.example.com.evil.test) would pass the preflight and could send X-Api-Key requests.",
+  },
+  {
     id: "cors-no-vary",
     file: CORS,
     from: `addHeader(c, "Vary", "Origin");`,
@@ -370,6 +378,14 @@ export const EDGE = [
     to: `detail: "BeatPass did not accept the proxy's credentials.",`,
     tests: [T.errors],
     why: "A 503 without Retry-After: clients would hammer the proxy while its token is refused.",
+  },
+  {
+    id: "mapping-no-token-retry-after-short",
+    file: MAPPING,
+    from: `detail: "The proxy has no BeatPass token configured.", retryAfter: 300 };`,
+    to: `detail: "The proxy has no BeatPass token configured.", retryAfter: 30 };`,
+    tests: [T.errors],
+    why: "Clients would come back every 30 s to a proxy only its operator can fix (docs/api.md promises 300 s).",
   },
   {
     id: "mapping-4xx-blames-caller",
@@ -652,6 +668,22 @@ export const EDGE = [
     why: "A small maxheight would advertise a thumbnail URL (width=190) that the PNG route refuses with 400.",
   },
   // ---- config ----
+  {
+    id: "env-config-error-no-retry-after",
+    file: ENV,
+    from: `headers: { "Retry-After": "300" },`,
+    to: ``,
+    tests: [T.errors],
+    why: "An unusable var (a missing KV binding, an unsafe BEATPASS_API_BASE) would ask clients back in 30 s instead of 300.",
+  },
+  {
+    id: "hooks-config-error-retry-after-short",
+    file: HOOKS,
+    from: `headers: { "Retry-After": "300" },`,
+    to: `headers: { "Retry-After": "30" },`,
+    tests: [T.errors],
+    why: "A purge sender would retry every 30 s against a webhook that has no secret configured.",
+  },
   {
     id: "env-api-base-plain-http",
     file: ENV,

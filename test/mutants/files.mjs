@@ -30,6 +30,7 @@ export const T = {
   hotList: "test/integration/hot-list.test.ts",
   keeper: "test/integration/keeper.test.ts",
   memoBudget: "test/integration/memo-budget.test.ts",
+  refreshReserve: "test/integration/refresh-reserve.test.ts",
   // The per-client limit tests (they make hundreds of requests).
   consumerLimits: "test/integration/consumers-limits.test.ts",
 };
