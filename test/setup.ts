@@ -2,6 +2,7 @@ import { abortAllDurableObjects, reset } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
 import { resetIsolate } from "../src/isolate";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "./helpers/constants";
+import { enforceKvLimits, kvRefusals, resetKvLimits } from "./helpers/kv";
 import { FAKE_HOST, fake } from "./helpers/upstream";
 
 /** Every log line the Worker wrote during the current test. */
@@ -16,12 +17,17 @@ const STACK_FRAME = /(?:\n|\\n)\s*at \S.*:\d+:\d+|\bat (?:async )?\S+ \(.+:\d+:\
 
 const realFetch = globalThis.fetch;
 
+// The local KV accepts some of what production refuses (one write per second per key above
+// all): from here on every KV binding in this isolate refuses it too (helpers/kv.ts).
+enforceKvLimits();
+
 beforeEach(() => {
   fake.reset();
   // Module state that lives as long as an isolate: start every test from a cold isolate.
   resetIsolate();
   logLines.length = 0;
   offNetwork.length = 0;
+  resetKvLimits();
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     let request = new Request(input as RequestInfo, init);
     // Redirects are followed as the runtime would when the caller asks for it, so a test can
@@ -85,10 +91,15 @@ afterEach(async () => {
     expect(line, "a stack trace in a log line").not.toMatch(STACK_FRAME);
   }
   expect(offNetwork, "requests that left for a host other than the fake").toEqual([]);
+  const refused = kvRefusals.splice(0);
   vi.restoreAllMocks();
   expect(globalThis.fetch).toBe(realFetch);
   // Storage is not isolated per test in this pool generation: clear KV ourselves, and start
   // the budget keeper afresh (its permit window lives in its memory as well as its storage).
   await reset();
   await abortAllDurableObjects();
+  // A write production KV refuses is lost data there, however gracefully the Worker logs it.
+  // Tests that provoke one on purpose take it with takeKvRefusals(). (Asserted last, so a
+  // failure here still leaves KV and the mocks clean for the next test.)
+  expect(refused, "KV operations production would refuse").toEqual([]);
 });

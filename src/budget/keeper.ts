@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { PURGE_RECORD_KEY, PURGE_RECORD_MAX, PURGE_RETENTION_MS } from "../cache/purge";
+import { KV_MIN_WRITE_INTERVAL_MS } from "../cache/tiers";
 import type { Env } from "../env";
 import { logEvent } from "../lib/log";
 import { type ClientRef, ClientShares } from "./fairness";
@@ -19,7 +20,7 @@ import { type BudgetWindow, decide, emptyWindow, headroom, type PermitClass, pau
  * - one lease per key being loaded (leases.ts): a single load per key deployment-wide;
  * - the purge record (SQLite, one row per resource), updated in one synchronous step, so
  *   concurrent purges cannot overwrite each other; mirrored to KV for isolates that only
- *   serve hits, and announced as `purgedAt` on every grant.
+ *   serve hits (at most once a second, as KV allows), and announced as `purgedAt` on every grant.
  */
 export const BUDGET_OBJECT_NAME = "beatpass-token";
 
@@ -51,6 +52,8 @@ export class UpstreamBudget extends DurableObject<Env> {
   private readonly shares = new ClientShares();
   private purgedAt: number;
   private mirrored: Promise<void> = Promise.resolve();
+  private mirroredAt = Number.NEGATIVE_INFINITY;
+  private mirrorLater: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -124,8 +127,28 @@ export class UpstreamBudget extends DurableObject<Env> {
     }
     sql.exec("DELETE FROM purges WHERE at < ?", now - PURGE_RETENTION_MS);
     this.purgedAt = now;
-    // One mirror write at a time, each of the record as it is when the write starts: puts
-    // that overlapped could land out of order and leave an older record in KV.
+    await this.mirror();
+    return now;
+  }
+
+  /**
+   * Copies the purge record to KV. KV takes one write per second per key and refuses more
+   * (429): a purge within a second of the last write is left to one write a second after it,
+   * which carries every purge recorded by then (the grants announce it meanwhile). One write
+   * at a time, each of the record as it is when the write starts: puts that overlapped could
+   * land out of order and leave an older record in KV.
+   */
+  private mirror(): Promise<void> {
+    const wait = this.mirroredAt + KV_MIN_WRITE_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      // The timer only wakes this up; whether a second has passed is Date.now()'s to say.
+      this.mirrorLater ??= setTimeout(() => {
+        this.mirrorLater = undefined;
+        void this.mirror();
+      }, wait);
+      return Promise.resolve();
+    }
+    this.mirroredAt = Date.now();
     const write = this.mirrored.then(() =>
       this.env.BEATPASS_CACHE.put(PURGE_RECORD_KEY, JSON.stringify(this.purgesSince(0))).catch((err: unknown) => {
         // The record here is the authority; the next purge writes the mirror again.
@@ -133,8 +156,7 @@ export class UpstreamBudget extends DurableObject<Env> {
       }),
     );
     this.mirrored = write;
-    await write;
-    return now;
+    return write;
   }
 
   /** Purges recorded after `since`, newest first (at most PURGE_RECORD_MAX). */

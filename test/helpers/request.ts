@@ -18,7 +18,9 @@ export interface Called {
 /**
  * Calls the Worker entry with a fresh ExecutionContext and waits for its waitUntil work
  * (KV writes), so a following request sees what this one stored. Every response is checked
- * for the cross-cutting promises: X-Request-Id, an explicit Cache-Control, and no token.
+ * for the cross-cutting promises: X-Request-Id, an explicit Cache-Control, and no token. The
+ * KV it hands the Worker (unless `envOverride` replaces it) refuses what production KV refuses
+ * (helpers/kv.ts, installed by test/setup.ts on every KV binding).
  */
 export async function call(path: string, init: RequestInit = {}, envOverride: Partial<Env> = {}): Promise<Called> {
   const ctx = createExecutionContext();

@@ -1,6 +1,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { Validator } from "@cfworker/json-schema";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { createApp } from "../../src/app";
 import { resetPurges } from "../../src/cache/purge";
@@ -237,6 +237,7 @@ describe("API keys", () => {
     const clock = useClock();
     const key = await createKey({ tier: "partner" });
     expect((await call("/v1/tracks/1", { headers: { "X-Api-Key": key } })).status).toBe(200);
+    clock.advance(1000); // KV takes one write per second to a key: the revocation comes later
     // key:revoke rewrites the record with revoked_at; this isolate has the key's record in hand.
     await createKey({ tier: "partner", revoked_at: new Date(clock.now()).toISOString() }, key);
     clock.advance(REVOCATION_DELAY_MS + 1);
@@ -379,7 +380,9 @@ describe("purge webhook", () => {
     const before = clock.now();
     clock.advance(1000);
     expect((await purge(await signed(purgeBody("track:5")))).status).toBe(200);
-    // A KV replica that has not caught up yet still serves an older record.
+    // A KV replica that has not caught up yet still serves an older record. (Written a second
+    // after the keeper's mirror: KV takes one write per second to a key.)
+    clock.advance(1000);
     await env.BEATPASS_CACHE.put("v1:meta:purges", JSON.stringify({ "track:5": before - 1000, "*": before - 1000 }));
     clock.advance(PURGE_REACHES_OTHERS_MS);
     await call("/v1/genres"); // past the sync interval: this isolate re-reads the record
@@ -393,8 +396,15 @@ describe("purge webhook", () => {
       Array.from({ length: 12 }, async (_, i) => purge(await signed(purgeBody(`track:${i + 1}`)))),
     );
     expect(results.map((r) => r.status)).toEqual(Array(12).fill(200));
-    const mirror = (await env.BEATPASS_CACHE.get<Record<string, number>>("v1:meta:purges", "json")) ?? {};
-    for (let id = 1; id <= 12; id++) expect(mirror[`track:${id}`], `track:${id} recorded`).toBeGreaterThan(0);
+    // KV takes one write per second to a key: the keeper's mirror carries the purges that came
+    // within a second of its last write in one write a second later.
+    await vi.waitFor(
+      async () => {
+        const mirror = (await env.BEATPASS_CACHE.get<Record<string, number>>("v1:meta:purges", "json")) ?? {};
+        for (let id = 1; id <= 12; id++) expect(mirror[`track:${id}`], `track:${id} recorded`).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     // A fresh isolate that knows only the record refetches every one of them.
     resetPurges();
     memory.clear();

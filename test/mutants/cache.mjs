@@ -170,6 +170,14 @@ export const CACHE = [
     why: "The last-known-good copy would vanish after a minute, leaving nothing to serve in an outage.",
   },
   {
+    id: "tiers-kv-ttl-floor-removed",
+    file: TIERS,
+    from: `expirationTtl: Math.max(KV_MIN_TTL_SECONDS, keepSeconds)`,
+    to: `expirationTtl: keepSeconds`,
+    tests: ["test/integration/platform-limits.test.ts", T.cache],
+    why: "A CACHE_POLICY window under 60 s would be written with a TTL KV refuses: no last-known-good copy at all.",
+  },
+  {
     id: "tiers-kv-rewrites-unchanged",
     file: TIERS,
     from: `if (kvCopy && kvCopy.etag === entry.etag && now - kvCopy.storedAt < (keepSeconds * 1000) / 2) return "unchanged";`,
@@ -318,6 +326,14 @@ export const CACHE = [
     why: "Each purge would erase the record of the ones before it, for every other isolate.",
   },
   {
+    id: "purge-mirror-unthrottled",
+    file: KEEPER,
+    from: `if (wait > 0) {`,
+    to: `if (false) {`,
+    tests: [T.consumers, "test/integration/platform-limits.test.ts"],
+    why: "Purges within a second would each rewrite the KV mirror; KV refuses all but the first, so isolates serving hits never learn of the others.",
+  },
+  {
     id: "purge-own-resource-ignored",
     file: PURGE,
     from: `if (res && value) t = Math.max(t, times.get(\`\${res.kind}:\${value}\`) ?? 0);`,
@@ -340,6 +356,14 @@ export const CACHE = [
     to: `if (true ||`,
     tests: [T.unitUpstream, T.cache],
     why: "Long search keys would exceed KV's 512-byte key limit and never be stored.",
+  },
+  {
+    id: "keys-plain-key-limit-600",
+    file: KEYS,
+    from: `const MAX_PLAIN_KEY_BYTES = 400;`,
+    to: `const MAX_PLAIN_KEY_BYTES = 600;`,
+    tests: ["test/integration/platform-limits.test.ts", T.unitUpstream],
+    why: "A search of 80 accented letters makes a 536-byte key under the namespace prefix: KV refuses it, nothing is stored.",
   },
   {
     id: "policy-windows-not-nested",
