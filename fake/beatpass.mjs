@@ -337,6 +337,12 @@ function search(q, rich) {
  * `location`, by default another host), "invalid_json", "body" (200 with `body` as given),
  * "large" (`bytes` of valid JSON), "trickle" (200 headers at once, then one byte of body
  * every `every` ms, never finishing).
+ *
+ * And "hold", which is not added with addFault but with `hold(path)`, since the test needs a
+ * handle on it: matching requests wait at the fake's door, recorded as arrived, until the
+ * test calls `release()`; then they are answered as if they had just come in (other faults
+ * included). Tests use it instead of "delay" wherever something must happen while a request
+ * is in flight: a delay guesses how long the rest of the test takes, a hold does not.
  */
 function matchFault(faults, path) {
   const i = faults.findIndex((f) => !f.path || path.includes(f.path));
@@ -350,6 +356,14 @@ const json = (status, body, headers = {}) =>
   new Response(typeof body === "string" ? body : JSON.stringify(body), {
     status,
     headers: { "Content-Type": "application/json", ...headers },
+  });
+
+/** Resolves with `gate`; rejects if the request is aborted first (its caller gave up). */
+const heldUntil = (gate, signal) =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
+    signal?.addEventListener("abort", () => reject(signal.reason ?? new Error("aborted")), { once: true });
+    gate.then(resolve);
   });
 
 const sleep = (ms, signal) =>
@@ -404,7 +418,7 @@ export function createFakeBeatpass({
   imageBase,
   synthesizeTracks = false,
 } = {}) {
-  const state = { requests: [], faults: [], window: { start: 0, count: 0 }, tokens: [token] };
+  const state = { requests: [], faults: [], holds: [], window: { start: 0, count: 0 }, tokens: [token] };
 
   function rateHeaders() {
     const t = now();
@@ -435,6 +449,12 @@ export function createFakeBeatpass({
     const isApi = url.pathname.startsWith(`${FAKE_BASE_PATH}/`);
     const path = isApi ? url.pathname.slice(FAKE_BASE_PATH.length) : url.pathname;
 
+    const hold = state.holds.find((h) => !h.path || path.includes(h.path));
+    if (hold) {
+      hold.count++;
+      hold.arrive();
+      await heldUntil(hold.gate, request.signal);
+    }
     const fault = matchFault(state.faults, path);
     if (fault) {
       const injected = await applyFault(fault, request);
@@ -510,7 +530,35 @@ export function createFakeBeatpass({
     faults: state.faults,
     /** Adds a fault; see matchFault for the shape. */
     addFault(fault) {
+      if (fault?.kind === "hold") throw new Error('a "hold" fault needs its handle: use hold(path)');
       state.faults.push({ ...fault });
+    },
+    /**
+     * Holds every request whose path contains `path` (all requests without one) until
+     * `release()`; see matchFault. `arrived` resolves when the first of them reaches the fake.
+     */
+    hold(path) {
+      let arrive = () => undefined;
+      let open = () => undefined;
+      const h = {
+        path,
+        count: 0,
+        arrived: new Promise((resolve) => (arrive = resolve)),
+        gate: new Promise((resolve) => (open = resolve)),
+      };
+      h.arrive = arrive;
+      h.open = open;
+      state.holds.push(h);
+      return {
+        arrived: h.arrived,
+        get count() {
+          return h.count;
+        },
+        release() {
+          state.holds = state.holds.filter((x) => x !== h);
+          h.open();
+        },
+      };
     },
     /** Changes which Bearer tokens are valid (token rotation tests). */
     acceptTokens(tokens) {
@@ -525,6 +573,9 @@ export function createFakeBeatpass({
       state.window = { start: now(), count: used };
     },
     reset() {
+      // A test that ended with requests held lets them go: nothing is left hanging for the next.
+      for (const h of state.holds) h.open();
+      state.holds = [];
       state.tokens = [token];
       state.requests.length = 0;
       state.faults.length = 0;

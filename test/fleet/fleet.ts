@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { expect, inject } from "vitest";
 import type { FakeBeatpass } from "../../fake/beatpass.d.mts";
@@ -15,6 +16,10 @@ import { expectProblemResponse } from "../helpers/problem";
  * the rate-limit counters — and keep apart what isolates keep apart: module state, the
  * memory tier, in-flight loads. Each instance listens on its own socket straight into
  * workerd (no dev proxy), and talks only to the fake BeatPass on loopback.
+ *
+ * Each instance's entry is entry.mjs, a door around the bundle for the test alone: it can stop
+ * the instances' clocks at a time of the test's choosing (Fleet.setClock) and wait for their
+ * waitUntil work (Fleet.settled), as useClock() and call() do in the workerd tests.
  */
 
 /** Must never appear in a response or a log line (the fake accepts it as its token). */
@@ -146,6 +151,14 @@ export interface Fleet {
   kv(): Promise<Awaited<ReturnType<Miniflare["getKVNamespace"]>>>;
   /** An RPC stub of the budget keeper (src/budget/keeper.ts), for conditions the tests wait on. */
   keeper(): Promise<KeeperStub>;
+  /**
+   * Stops every instance's Date.now() at `at` (ms since the epoch) until the next call; the
+   * budget keeper's too (it runs in edge-0). Before the first call the instances run on the
+   * real clock. Timers (upstream and keeper timeouts) still run on real time.
+   */
+  setClock(at: number): Promise<void>;
+  /** Once every instance has finished the waitUntil work (background refreshes, KV writes) it was given. */
+  settled(): Promise<void>;
   /** Every log line the instances wrote (the keeper's included). */
   logs: string[];
   stop(): Promise<void>;
@@ -212,9 +225,13 @@ const EGRESS_SCRIPT = `export default {
   },
 };`;
 
+/** The test's door around the bundle (see the file). */
+const ENTRY = readFileSync("test/fleet/entry.mjs", "utf8");
+
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const size = options.size ?? 3;
-  const scriptPath = inject("fleetBundle");
+  const bundle = inject("fleetBundle");
+  const modulesRoot = dirname(bundle);
   const names = Array.from({ length: size }, (_, i) => `edge-${i}`);
   const logs: string[] = [];
   const bindings = {
@@ -234,8 +251,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       workers: [
         ...names.map((name, i) => ({
           name,
-          scriptPath,
-          modules: true,
+          modulesRoot,
+          modules: [
+            // Beside the bundle, so its `import "./index.js"` finds it.
+            { type: "ESModule" as const, path: join(modulesRoot, "fleet-entry.mjs"), contents: ENTRY },
+            { type: "ESModule" as const, path: bundle },
+          ],
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
           kvNamespaces: { BEATPASS_CACHE: KV_ID },
@@ -289,10 +310,23 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     });
   }
 
+  /** A request to every instance's door (entry.mjs). */
+  async function door(path: string, init: RequestInit = {}): Promise<void> {
+    await Promise.all(
+      urls.map(async (origin) => {
+        const res = await fetch(`${origin}${path}`, init);
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`${path} on ${origin}: ${res.status}`);
+      }),
+    );
+  }
+
   return {
     size,
     upstream: options.upstream,
     fetchVia,
+    setClock: (at) => door("/__fleet/clock", { method: "PUT", body: String(at) }),
+    settled: () => door("/__fleet/settled"),
     kv: () => mf.getKVNamespace("BEATPASS_CACHE", names[0]),
     async keeper() {
       const ns = await mf.getDurableObjectNamespace("UPSTREAM_BUDGET", names[0]);

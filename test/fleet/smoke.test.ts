@@ -56,6 +56,35 @@ describe("fleet harness", () => {
     expect(status.viewer).toBe(DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE - 1);
   });
 
+  it("moves every instance's clock and the keeper's, only when the test says so (entry.mjs)", async () => {
+    // A fleet and a fake of its own: the shared ones' counts belong to the other tests.
+    const own = await startUpstream();
+    const timed = await startFleet({ upstream: own, size: 2 });
+    try {
+      const t = Date.now();
+      await timed.setClock(t);
+      expect((await timed.fetchVia(0, "/v1/tracks/1")).status).toBe(200);
+      await timed.settled(); // the KV copy is written
+      const keeper = await timed.keeper();
+      const perMinute = DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE;
+      expect((await keeper.status(perMinute)).viewer).toBe(perMinute - 1);
+      // 100 s later on the fleet's clock, at once: the copy is that old on both instances
+      // (README: an entity is fresh for 300 s), and the keeper has had its permit back (README,
+      // "Budget": a permit counts for BeatPass's minute).
+      await timed.setClock(t + 100_000);
+      for (const i of [0, 1]) {
+        const res = await timed.fetchVia(i, "/v1/tracks/1");
+        expect(res.headers.get("Cache-Status"), `instance ${i}`).toMatch(/; hit;/);
+        expect(res.headers.get("Age"), `instance ${i}`).toBe("100");
+      }
+      expect((await keeper.status(perMinute)).viewer).toBe(perMinute);
+      expect(own.count()).toBe(1);
+    } finally {
+      await timed.stop();
+      await own.close();
+    }
+  });
+
   it("lets no outbound request reach anything but the fake", async () => {
     let reached = 0;
     const elsewhere = createServer((_req, res) => {

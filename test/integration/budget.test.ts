@@ -12,14 +12,17 @@ import {
   DOCUMENTED_MISS_LIMITS,
   DOCUMENTED_POLICY,
 } from "../helpers/documented";
+import { loadWatch } from "../helpers/joins";
 import { storedKey } from "../helpers/kv";
 import { call, expectProblem } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
-import { inOneWindow } from "../helpers/window";
+import { clockedMissBudget } from "../helpers/window";
 import { logLines } from "../setup";
 
 const S = 1000;
 const MISSING = 99_999; // no such track in the fake catalogue
+// For a load held at the fake (fake.hold) until the test releases it: no timeout may end it first.
+const PATIENT: Partial<Env> = { UPSTREAM_TIMEOUT_MS: "30000", UPSTREAM_BUDGET_TIMEOUT_MS: "10000" };
 
 /** A budget keeper binding whose every call fails (or never answers), as during an outage. */
 function unreachableKeeper(mode: "throw" | "hang"): DurableObjectNamespace {
@@ -86,27 +89,23 @@ describe("the breaker and one failing key", () => {
 
 describe("per-client miss budget", () => {
   it("one anonymous client asking for 100 distinct cold keys causes at most 30 upstream requests", async () => {
-    expect((await call("/v1/tracks/2")).status).toBe(200); // cached before, for the other client
+    useClock(); // the miss budget's window (helpers/window.ts) cannot roll over meanwhile
+    const misses = clockedMissBudget();
+    expect((await call("/v1/tracks/2", {}, misses)).status).toBe(200); // cached before, for the other client
+    fake.requests.length = 0;
     const attacker = { "CF-Connecting-IP": "198.51.100.7" };
-    let last = 0;
-    const statuses = await inOneWindow(async (attempt) => {
-      last = attempt;
-      fake.requests.length = 0;
-      attacker["CF-Connecting-IP"] = `198.51.100.${6 + attempt}`;
-      const seen: number[] = [];
-      for (let i = 0; i < 100; i++) {
-        const res = await call(`/v1/search?query=junk${attempt}-${i}`, { headers: attacker });
-        seen.push(res.status);
-        if (res.status !== 200) expectProblem(res, 429, "client_miss_budget");
-        // Meanwhile another client's cached request is untouched.
-        if (i % 10 === 0) expect((await call("/v1/tracks/2")).status).toBe(200);
-      }
-      return seen;
-    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const res = await call(`/v1/search?query=junk-${i}`, { headers: attacker }, misses);
+      statuses.push(res.status);
+      if (res.status !== 200) expectProblem(res, 429, "client_miss_budget");
+      // Meanwhile another client's cached request is untouched.
+      if (i % 10 === 0) expect((await call("/v1/tracks/2", {}, misses)).status).toBe(200);
+    }
     expect(upstreamPaths().length).toBeLessThanOrEqual(DOCUMENTED_MISS_LIMITS.anon.limit);
     expect(statuses.filter((s) => s === 200)).toHaveLength(DOCUMENTED_MISS_LIMITS.anon.limit);
     // The same client's cache hits are still served.
-    expect((await call(`/v1/search?query=junk${last}-0`, { headers: attacker })).status).toBe(200);
+    expect((await call("/v1/search?query=junk-0", { headers: attacker }, misses)).status).toBe(200);
   });
 });
 
@@ -126,34 +125,36 @@ describe("what a request pays the budget keeper", () => {
 
 describe("per-client miss budget and the cache", () => {
   it("a client's requests that join a load already in flight cost it nothing from its miss budget", async () => {
+    useClock(); // the miss budget's window (helpers/window.ts) cannot roll over meanwhile
     const client = { headers: { "CF-Connecting-IP": "203.0.113.50" } };
     const joining = DOCUMENTED_MISS_LIMITS.anon.limit + 10;
-    fake.addFault({ kind: "delay", ms: 2000, path: "/tracks/12" });
-    const first = call("/v1/tracks/12", client);
-    await vi.waitFor(() => expect(isLoading("v1:track:id=12")).toBe(true));
-    const joined = await Promise.all(Array.from({ length: joining }, () => call("/v1/tracks/12", client)));
+    // BeatPass holds the first request's load until every other request has joined it.
+    const hold = fake.hold("/tracks/12");
+    const watch = loadWatch("v1:track:id=12", { ...PATIENT, ...clockedMissBudget() });
+    const first = call("/v1/tracks/12", client, watch.env);
+    await hold.arrived;
+    const joined = Promise.all(Array.from({ length: joining }, () => call("/v1/tracks/12", client, watch.env)));
+    await vi.waitFor(() => expect(watch.reachedLoad(1 + joining), "every request reached the load").toBe(true), {
+      timeout: 12_000,
+      interval: 10,
+    });
+    hold.release();
     expect((await first).status).toBe(200);
-    expect(joined.map((r) => r.status)).toEqual(Array(joining).fill(200));
+    expect((await joined).map((r) => r.status)).toEqual(Array(joining).fill(200));
     expect(upstreamPaths()).toEqual(["/tracks/12"]);
   });
 
   it("a client past its miss budget is still served a copy past its hard window, rather than 429", async () => {
-    const clock = useClock();
-    expect((await call("/v1/tracks/2")).status).toBe(200);
+    const clock = useClock(); // also holds the miss budget's window (helpers/window.ts) still
+    const misses = clockedMissBudget();
+    expect((await call("/v1/tracks/2", {}, misses)).status).toBe(200);
     clock.advance(DOCUMENTED_POLICY.entity.hard * S + S); // the copy now needs a load before it is served
     const client = { headers: { "CF-Connecting-IP": "203.0.113.51" } };
-    // Spend the client's misses on cold searches until refused (twice the budget: a wall-clock
-    // minute may roll over once meanwhile).
-    let refused = false;
-    for (let i = 0; i < 2 * DOCUMENTED_MISS_LIMITS.anon.limit + 1 && !refused; i++) {
-      const res = await call(`/v1/search?query=spent${i}`, client);
-      if (res.status !== 200) {
-        expectProblem(res, 429, "client_miss_budget");
-        refused = true;
-      }
-    }
-    expect(refused).toBe(true);
-    const res = await call("/v1/tracks/2", client);
+    // Spend the client's misses on cold searches: the budget's worth pass, the next is refused.
+    for (let i = 0; i < DOCUMENTED_MISS_LIMITS.anon.limit; i++)
+      expect((await call(`/v1/search?query=spent${i}`, client, misses)).status).toBe(200);
+    expectProblem(await call("/v1/search?query=spent-over", client, misses), 429, "client_miss_budget");
+    const res = await call("/v1/tracks/2", client, misses);
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Status")).toContain("stale-if-error");
   });
@@ -190,6 +191,7 @@ describe("the budget keeper's priorities", () => {
 
 describe("fair shares under pressure", () => {
   it("once half the minute is spent, a client past its share gets 429 while other viewers' misses pass", async () => {
+    useClock(); // the keeper's window: however long the requests take, they lie in one minute
     const perMinute = 100;
     const over: Partial<Env> = { UPSTREAM_BUDGET_PER_MINUTE: String(perMinute), UPSTREAM_BUDGET_TIMEOUT_MS: "10000" };
     const busy = { headers: { "CF-Connecting-IP": "198.51.100.40" } };
@@ -254,7 +256,7 @@ describe("a refusal for one client's share", () => {
       UPSTREAM_BUDGET: { idFromName: () => ({}), get: () => stub } as unknown as Env["UPSTREAM_BUDGET"],
     };
     const busy = call("/v1/search?query=joined", { headers: { "CF-Connecting-IP": "198.51.100.50" } }, over);
-    await vi.waitFor(() => expect(isLoading(key)).toBe(true));
+    await vi.waitFor(() => expect(isLoading(key)).toBe(true), { timeout: 12_000, interval: 10 });
     const joined = call("/v1/search?query=joined", { headers: { "CF-Connecting-IP": "198.51.100.51" } }, over);
     expectProblem(await busy, 429, "client_miss_budget");
     const res = await joined;

@@ -1,8 +1,9 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { isLoading } from "../../src/cache/engine";
 import { cacheStats } from "../../src/cache/stats";
 import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
+import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { keeper, unreachableKeeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
@@ -13,18 +14,36 @@ import {
   DOCUMENTED_KEY_FAILURE_MS,
   DOCUMENTED_POLICY,
 } from "../helpers/documented";
+import { loadWatch } from "../helpers/joins";
 import { kvWithPut, storedKey } from "../helpers/kv";
-import { assertSafe, call, expectProblem, health, ORIGIN } from "../helpers/request";
+import { assertSafe, type Called, call, expectProblem, health, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
 const ENTITY = DOCUMENTED_POLICY.entity;
 const S = 1000;
 
+// For requests held at the fake (fake.hold) until the test has seen what it waits for: no
+// timeout may end the hold first, however long a busy machine takes to get there.
+const PATIENT: Partial<Env> = { UPSTREAM_TIMEOUT_MS: "30000", UPSTREAM_BUDGET_TIMEOUT_MS: "10000" };
+// vi.waitFor's bound on such a wait: it only ends a hung test (the condition is the point).
+const UNTIL_HELD = { timeout: 12_000, interval: 10 };
+
 describe("coalescing", () => {
+  /** `n` concurrent requests for /v1/tracks/:id, released once all of them have reached its one load. */
+  async function concurrentMisses(id: number, n: number, override: Partial<Env> = {}): Promise<Called[]> {
+    const hold = fake.hold(`/tracks/${id}`);
+    const watch = loadWatch(`v1:track:id=${id}`, { ...PATIENT, ...override });
+    const pending = Promise.all(Array.from({ length: n }, () => call(`/v1/tracks/${id}`, {}, watch.env)));
+    await hold.arrived;
+    await vi.waitFor(() => expect(watch.reachedLoad(n), "every request reached the load").toBe(true), UNTIL_HELD);
+    expect(hold.count, "requests BeatPass saw while the load was held").toBe(1);
+    hold.release();
+    return pending;
+  }
+
   it("100 concurrent requests for one cold key make exactly 1 upstream request and get one body", async () => {
-    fake.addFault({ kind: "delay", ms: 50, path: "/tracks/5" });
-    const results = await Promise.all(Array.from({ length: 100 }, () => call("/v1/tracks/5")));
+    const results = await concurrentMisses(5, 100);
     expect(upstreamPaths()).toEqual(["/tracks/5"]);
     expect(new Set(results.map((r) => r.text)).size).toBe(1);
     expect(results.every((r) => r.status === 200)).toBe(true);
@@ -33,16 +52,15 @@ describe("coalescing", () => {
   });
 
   it("20 concurrent requests for one cold key still make 1 upstream request when the budget keeper cannot be reached", async () => {
-    fake.addFault({ kind: "delay", ms: 50, path: "/tracks/5" });
     const down = { UPSTREAM_BUDGET: unreachableKeeper(), UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
-    const results = await Promise.all(Array.from({ length: 20 }, () => call("/v1/tracks/5", {}, down)));
+    const results = await concurrentMisses(5, 20, down);
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(upstreamPaths()).toEqual(["/tracks/5"]);
   });
 
   it("concurrent waiters share the load's failure too", async () => {
-    fake.addFault({ kind: "status", status: 500, ms: 30, path: "/tracks/6", times: 1 });
-    const results = await Promise.all(Array.from({ length: 20 }, () => call("/v1/tracks/6")));
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/6", times: 1 });
+    const results = await concurrentMisses(6, 20);
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(502));
     expect(upstreamPaths()).toEqual(["/tracks/6"]);
   });
@@ -54,7 +72,8 @@ describe("stale-while-revalidate", () => {
     const first = await call("/v1/tracks/8");
     clock.advance(ENTITY.soft * S + 5 * S);
 
-    fake.addFault({ kind: "delay", ms: 100, path: "/tracks/8", times: 1 });
+    // BeatPass does not answer the refresh until the test has seen what happens meanwhile.
+    const hold = fake.hold("/tracks/8");
     const ctx = createExecutionContext();
     const res = await worker.fetch(new Request(`${ORIGIN}/v1/tracks/8`), env, ctx);
     const body = await res.text();
@@ -69,7 +88,10 @@ describe("stale-while-revalidate", () => {
       `public, max-age=${ENTITY.soft}, stale-while-revalidate=${ENTITY.hard - ENTITY.soft}, stale-if-error=${ENTITY.staleIfError - ENTITY.soft}`,
     );
     // More stale requests while the refresh runs do not start another one.
+    await hold.arrived;
     await call("/v1/tracks/8");
+    expect(hold.count, "refreshes sent").toBe(1);
+    hold.release();
     await waitOnExecutionContext(ctx);
     expect(isLoading("v1:track:id=8")).toBe(false);
     expect(upstreamPaths()).toEqual(["/tracks/8", "/tracks/8"]);
@@ -271,8 +293,7 @@ describe("circuit breaker", () => {
 
   it(`opens after ${THRESHOLD} consecutive failures; BeatPass sees one probe per cool-down, however many arrive`, async () => {
     const clock = useClock();
-    // Slow failures, so concurrent requests really overlap the probe in flight.
-    fake.addFault({ kind: "status", status: 500, path: "/tracks/", ms: 30 });
+    fake.addFault({ kind: "status", status: 500, path: "/tracks/" });
     for (let id = 1; id < THRESHOLD; id++) expectProblem(await call(`/v1/tracks/${id}`), 502, "upstream_error");
     expect((await health()).json().breakers).toEqual({ entity: "closed" }); // one short of it
     expectProblem(await call(`/v1/tracks/${THRESHOLD}`), 502, "upstream_error");
@@ -286,10 +307,23 @@ describe("circuit breaker", () => {
     expectProblem(await call("/v1/tracks/31"), 503, "upstream_unavailable");
     expect(upstreamPaths()).toHaveLength(THRESHOLD);
 
-    // Each cool-down lets exactly one probe through, while the others arrive during it.
+    // Each cool-down lets exactly one probe through: the others are answered while it is held
+    // at BeatPass.
     for (let round = 1; round <= 3; round++) {
       clock.advance(COOLDOWN_MS);
-      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => call(`/v1/tracks/${40 + i}`)));
+      const hold = fake.hold("/tracks/4");
+      const answered: Called[] = [];
+      const pending = Array.from({ length: 10 }, (_, i) =>
+        call(`/v1/tracks/${40 + i}`, {}, PATIENT).then((r) => {
+          answered.push(r);
+          return r;
+        }),
+      );
+      await hold.arrived;
+      await vi.waitFor(() => expect(answered).toHaveLength(9), UNTIL_HELD);
+      expect(answered.map((r) => r.status)).toEqual(Array(9).fill(503));
+      hold.release();
+      const answers = await Promise.all(pending);
       expect(upstreamPaths()).toHaveLength(THRESHOLD + round);
       expect(answers.filter((r) => r.status === 502)).toHaveLength(1); // the probe
       expect(answers.filter((r) => r.status === 503)).toHaveLength(9);

@@ -2,12 +2,14 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { XSS_NAME } from "../../fake/catalog.mjs";
+import type { Env } from "../../src/env";
 import worker from "../../src/index";
-import { DOCUMENTED_MISS_LIMITS } from "../helpers/documented";
+import { useClock } from "../helpers/clock";
+import { DOCUMENTED_LIMITS, DOCUMENTED_MISS_LIMITS } from "../helpers/documented";
 import { all, byTag, CARD_RESIZE_SCRIPT, cardUnsafeBits, parse, text, unsafeBits } from "../helpers/dom";
 import { type Called, call, checked, expectProblem, ORIGIN } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
-import { inOneWindow } from "../helpers/window";
+import { clockedRateLimit } from "../helpers/window";
 
 type Doc = ReturnType<typeof parse>;
 type El = ReturnType<typeof all>[number];
@@ -117,13 +119,13 @@ let byteClients = 0;
  * decodes it as text, which mangles a PNG). Each request is a client of its own, from a
  * range (198.18.0.0/15, for benchmarks) no other test uses.
  */
-async function callBytes(path: string, init: RequestInit = {}): Promise<Bytes> {
+async function callBytes(path: string, init: RequestInit = {}, envOverride: Partial<Env> = {}): Promise<Bytes> {
   const ctx = createExecutionContext();
   const req = new Request(`${ORIGIN}${path}`, init);
   byteClients++;
   if (!req.headers.has("CF-Connecting-IP"))
     req.headers.set("CF-Connecting-IP", `198.18.${(byteClients >> 8) & 255}.${byteClients & 255}`);
-  const res = await worker.fetch(req, env, ctx);
+  const res = await worker.fetch(req, { ...env, ...envOverride }, ctx);
   const bytes = new Uint8Array(await res.arrayBuffer());
   await waitOnExecutionContext(ctx);
   return { ...checked(res, new TextDecoder("latin1").decode(bytes)), bytes };
@@ -991,21 +993,25 @@ describe("widget failures", () => {
 // ---- per-client limits: cards are charged only for misses ----
 
 /**
- * Workers Rate Limiting (miniflare's too) counts per key in windows aligned to the wall-clock
- * minute. These tests use addresses (203.0.113.200 and up, TEST-NET-3) no other test uses, and
- * repeat a burst that crossed a minute boundary once with new addresses (helpers/window.ts).
+ * The anonymous tier's limits as bindings on the test's clock (helpers/window.ts), which
+ * useClock() holds still: however long the bursts take, they lie in one window. These tests
+ * use addresses (203.0.113.200 and up, TEST-NET-3) no other test uses.
  */
 const MISS_LIMIT = DOCUMENTED_MISS_LIMITS.anon.limit;
+const anonLimits = (): Partial<Env> => ({
+  RATE_LIMIT_ANON: clockedRateLimit(DOCUMENTED_LIMITS.anon),
+  MISS_LIMIT_ANON: clockedRateLimit(DOCUMENTED_MISS_LIMITS.anon),
+});
 
 describe("cards and per-client limits", () => {
   it("a cached card asked for 200 times from one address is the real card every time", async () => {
-    expect((await call("/widget/track/1")).status).toBe(200);
-    const answers = await inOneWindow(async (attempt) => {
-      const headers = { "CF-Connecting-IP": `203.0.113.${200 + attempt}` };
-      const seen: Called[] = [];
-      for (let i = 0; i < 200; i++) seen.push(await call("/widget/track/1", { headers }));
-      return seen;
-    });
+    useClock();
+    const limits = anonLimits();
+    expect((await call("/widget/track/1", {}, limits)).status).toBe(200);
+    const headers = { "CF-Connecting-IP": "203.0.113.201" };
+    // More than the address's request limit (README: 120 a minute): cards are not counted per request.
+    const answers: Called[] = [];
+    for (let i = 0; i < 200; i++) answers.push(await call("/widget/track/1", { headers }, limits));
     for (const res of answers) {
       expect(res.status).toBe(200);
       expect(res.headers.get("X-Problem-Code")).toBeNull();
@@ -1016,21 +1022,20 @@ describe("cards and per-client limits", () => {
   }, 120_000);
 
   it("past its miss budget, a client's cold cards are error cards in their own format, status 200, never stored", async () => {
-    expect((await call("/widget/track/1")).status).toBe(200);
-    const { ip, within, over } = await inOneWindow(async (attempt) => {
-      const ip = `203.0.113.${210 + attempt}`;
-      const headers = { "CF-Connecting-IP": ip };
-      // Ids the fake lacks: each costs one miss (no waveform is asked for a missing track).
-      const cold = (i: number) => 700_000 + attempt * 1000 + i;
-      const within: Called[] = [];
-      for (let i = 0; i < MISS_LIMIT; i++) within.push(await call(`/widget/track/${cold(i)}`, { headers }));
-      const over = {
-        html: await call(`/widget/track/${cold(MISS_LIMIT)}`, { headers }),
-        svg: await call(`/widget/track/${cold(MISS_LIMIT + 1)}.svg`, { headers }),
-        png: await callBytes(`/widget/track/${cold(MISS_LIMIT + 2)}.png`, { headers }),
-      };
-      return { ip, within, over };
-    });
+    useClock();
+    const limits = anonLimits();
+    expect((await call("/widget/track/1", {}, limits)).status).toBe(200);
+    const ip = "203.0.113.211";
+    const headers = { "CF-Connecting-IP": ip };
+    // Ids the fake lacks: each costs one miss (no waveform is asked for a missing track).
+    const cold = (i: number) => 700_000 + i;
+    const within: Called[] = [];
+    for (let i = 0; i < MISS_LIMIT; i++) within.push(await call(`/widget/track/${cold(i)}`, { headers }, limits));
+    const over = {
+      html: await call(`/widget/track/${cold(MISS_LIMIT)}`, { headers }, limits),
+      svg: await call(`/widget/track/${cold(MISS_LIMIT + 1)}.svg`, { headers }, limits),
+      png: await callBytes(`/widget/track/${cold(MISS_LIMIT + 2)}.png`, { headers }, limits),
+    };
     // The first MISS_LIMIT reached BeatPass (which has no such tracks).
     expect(within.map((r) => [r.status, r.headers.get("X-Problem-Code")])).toEqual(
       Array(MISS_LIMIT).fill([200, "not_found"]),
@@ -1060,9 +1065,9 @@ describe("cards and per-client limits", () => {
     // Only the cold cards cost: 1 warm-up track and waveform, then MISS_LIMIT missing tracks.
     expect(upstreamPaths().filter((p) => p.startsWith("/tracks/7"))).toHaveLength(MISS_LIMIT);
     // Cached cards are still this client's; another client's cold card is unaffected.
-    const cached = await call("/widget/track/1", { headers: { "CF-Connecting-IP": ip } });
+    const cached = await call("/widget/track/1", { headers }, limits);
     expect([cached.status, cached.headers.get("X-Problem-Code")]).toEqual([200, null]);
-    const other = await call("/widget/track/3", { headers: { "CF-Connecting-IP": "203.0.113.230" } });
+    const other = await call("/widget/track/3", { headers: { "CF-Connecting-IP": "203.0.113.230" } }, limits);
     expect([other.status, other.headers.get("X-Problem-Code")]).toEqual([200, null]);
   }, 120_000);
 });

@@ -4,13 +4,14 @@ import { admitMiss, resetMissBudget } from "../../src/clients/miss-budget";
 import { ApiError } from "../../src/errors";
 import type { Client, ClientTier } from "../../src/lib/trace";
 import { DOCUMENTED_LIMITS, DOCUMENTED_MISS_LIMITS } from "../helpers/documented";
+import { inOneWindow } from "../helpers/window";
 import { logLines } from "../setup";
 
 /**
  * admitMiss against the real MISS_LIMIT_* bindings (miniflare's). Their windows are aligned
- * to the wall-clock minute, so each burst uses clients of its own (random limit keys) and one
- * that crossed a minute boundary is repeated once with new clients; a burst takes well under
- * a second, so the second lies inside a single window.
+ * to the wall-clock minute, so each burst uses clients of its own (random limit keys, made
+ * inside the burst) and one that crossed a minute boundary is run again with new clients
+ * (inOneWindow, helpers/window.ts).
  */
 
 const newIp = () => `ip:test-${crypto.randomUUID()}`;
@@ -28,15 +29,6 @@ async function spend(client: Client, n: number): Promise<{ admitted: number; ref
     }
   }
   return { admitted, refusal: undefined };
-}
-
-/** Runs `burst` again once if it crossed a wall-clock minute (where every window rolls over). */
-async function inOneWindow<T>(burst: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const minute = Math.floor(Date.now() / 60_000);
-    const result = await burst();
-    if (Math.floor(Date.now() / 60_000) === minute || attempt === 2) return result;
-  }
 }
 
 function expectMissBudgetError(err: unknown, tier: ClientTier): void {
@@ -89,8 +81,8 @@ describe("admitMiss (per-client miss budget)", () => {
   });
 
   it("a keyed client's budget is not an anonymous client's with the same limit key, and the other way round", async () => {
-    const shared = newKey();
     const { anon, standard } = await inOneWindow(async () => {
+      const shared = newKey();
       const anon = await spend({ tier: "anon", limitKey: shared }, DOCUMENTED_MISS_LIMITS.anon.limit + 1);
       const standard = await spend({ tier: "standard", limitKey: shared }, DOCUMENTED_MISS_LIMITS.anon.limit + 1);
       return { anon, standard };
