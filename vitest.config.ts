@@ -22,6 +22,9 @@ export default defineConfig({
                 BEATPASS_API_BASE: FAKE_API_BASE,
                 IMAGE_HOSTS: "fake-beatpass.test,beatpass.ca,*.beatpass.ca",
                 OPERATOR_KEY,
+                // A busy machine may take over a second to answer a local Durable Object call;
+                // tests of a slow or absent keeper set their own, short timeout.
+                UPSTREAM_BUDGET_TIMEOUT_MS: "10000",
               },
               workers: [{ name: "beatpass-edge-raster", compatibilityDate: "2026-11-01", ...raster }],
             },
