@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
+import type { KeyCoordinator } from "./budget/coordinator";
 import type { UpstreamBudget } from "./budget/keeper";
-import { DEFAULT_UPSTREAM_BUDGET_PER_MINUTE } from "./budget/window";
+import { DEFAULT_UPSTREAM_BUDGET_PER_MINUTE } from "./budget/ledger";
 import { type CachePolicy, defaultPolicy, parsePolicy } from "./cache/policy";
 import { ApiError } from "./errors";
 import { logEvent } from "./lib/log";
@@ -18,11 +19,13 @@ export interface Env {
   UPSTREAM_TIMEOUT_MS?: string;
   /** JSON overrides of the per-family cache windows; see src/cache/policy.ts. */
   CACHE_POLICY?: string | object;
-  /** The budget keeper (a Durable Object): the one authority for spending BeatPass requests. */
+  /** The budget keeper (a Durable Object): grants the quota leases every BeatPass request is spent from. */
   UPSTREAM_BUDGET?: DurableObjectNamespace<UpstreamBudget>;
+  /** Per-location and per-key coordinators (Durable Objects): one load per key when several isolates want it. */
+  COORDINATORS?: DurableObjectNamespace<KeyCoordinator>;
   /** BeatPass requests per minute the whole deployment may send (default 240 of BeatPass's 300). */
   UPSTREAM_BUDGET_PER_MINUTE?: string;
-  /** How long an isolate waits for the budget keeper before falling back (ms). */
+  /** How long an isolate waits for the budget keeper or a coordinator before going on without it (ms). */
   UPSTREAM_BUDGET_TIMEOUT_MS?: string;
   /** Upstream requests per minute the scheduled refresh may spend (of BeatPass's ~300). */
   REFRESH_BUDGET_PER_MINUTE?: string;
@@ -54,6 +57,8 @@ export interface Env {
   MISS_LIMIT_ANON?: RateLimit;
   MISS_LIMIT_STANDARD?: RateLimit;
   MISS_LIMIT_PARTNER?: RateLimit;
+  /** X-Operator-Key tries per client address and minute (src/routes/meta.ts). */
+  OPERATOR_GUESSES?: RateLimit;
 }
 
 export interface Config {
@@ -349,8 +354,12 @@ function parseConfig(env: Env): ConfigResult {
       'BEATPASS_CACHE: the KV namespace binding is missing (wrangler.toml [[kv_namespaces]] binding = "BEATPASS_CACHE"); no data can be served until it is bound.',
     );
   if (!env.UPSTREAM_BUDGET)
+    issues.push(
+      "UPSTREAM_BUDGET: the budget keeper's Durable Object binding is missing (wrangler.toml [[durable_objects.bindings]]); every BeatPass request is spent from its leases, so no uncached data can be served until it is bound.",
+    );
+  if (!env.COORDINATORS)
     warnings.push(
-      "UPSTREAM_BUDGET: the budget keeper's Durable Object binding is missing (wrangler.toml [[durable_objects.bindings]]); each isolate falls back to a small allowance of its own and the deployment-wide budget is not enforced.",
+      "COORDINATORS: the coordinators' Durable Object binding is missing (wrangler.toml [[durable_objects.bindings]]); isolates load a key each on their own (the budget still holds).",
     );
   if (issues.length) return { ok: false, issues, warnings };
   const p = d as Parsed;

@@ -6,6 +6,7 @@ const app = createApp();
 
 // The main module exports only the handler and Durable Object classes: workerd rejects any
 // other value export.
+export { KeyCoordinator } from "./budget/coordinator";
 export { UpstreamBudget } from "./budget/keeper";
 
 export default {

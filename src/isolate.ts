@@ -1,4 +1,4 @@
-import { resetBudgetClient } from "./budget/client";
+import { resetAdmission } from "./budget/admission";
 import { resetEngine } from "./cache/engine";
 import { resetHotKeys } from "./cache/hot";
 import { resetPurges } from "./cache/purge";
@@ -9,17 +9,17 @@ import { resetMissBudget } from "./clients/miss-budget";
 import { resetMemos } from "./lib/memo-budget";
 import { resetSeenSignatures } from "./routes/hooks";
 import { resetTokenState } from "./upstream/client";
-import { resetGuard } from "./upstream/guard";
+import { resetUpstreamHealth } from "./upstream/health";
 
 /**
  * Everything a Worker keeps in module state lives as long as its isolate: the memory tier,
- * in-flight loads, the guard's pause and breakers, memos, counters. This starts all of it
+ * in-flight loads, admission's lease, pause and breakers, memos, counters. This starts all of it
  * cold, as a new isolate would: between tests, and when the fleet simulation (sim/) recycles
  * a module instance for a new isolate. A module that gains state registers its reset here.
  */
 export function resetIsolate(now = Date.now()): void {
   resetTiers();
-  resetGuard();
+  resetUpstreamHealth();
   resetTokenState();
   resetHotKeys(now);
   resetCacheStats();
@@ -28,6 +28,6 @@ export function resetIsolate(now = Date.now()): void {
   resetMissBudget();
   resetMemos();
   resetSeenSignatures();
-  resetBudgetClient();
+  resetAdmission();
   resetEngine();
 }

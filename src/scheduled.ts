@@ -1,3 +1,4 @@
+import { renew } from "./budget/admission";
 import { LoadRefused, loadOnce } from "./cache/engine";
 import { hotKeys } from "./cache/hot";
 import { loggableKey } from "./cache/keys";
@@ -5,8 +6,8 @@ import { readTiers } from "./cache/tiers";
 import { type Env, loadConfig } from "./env";
 import { logEvent } from "./lib/log";
 import { lookupForKey } from "./routes/catalog";
-import { tierDeps } from "./routes/deps";
-import { upstreamHealth } from "./upstream/guard";
+import { admissionOptions, tierDeps } from "./routes/deps";
+import { upstreamHealth } from "./upstream/health";
 
 /**
  * Refresh ahead (the Cron Trigger, every minute): re-fetch the most requested keys shortly
@@ -42,8 +43,16 @@ export async function refreshAhead(env: Env, ctx: ExecutionContext): Promise<Ref
   if (rl?.remaining !== undefined && deps.now() - rl.seenAt < 60_000)
     budget = Math.min(budget, Math.max(0, rl.remaining - UPSTREAM_RESERVE));
   report.budget = budget;
+  const candidates = await hotKeys(env.UPSTREAM_BUDGET, MAX_CANDIDATES);
+  // The run's permits come from this isolate's lease, in the scheduled pool (the keeper grants
+  // it only while half the budget is unspent): asked for once, for what the run may spend.
+  if (budget > 0 && candidates.length > 0)
+    await renew(
+      admissionOptions(env, config, (p) => ctx.waitUntil(p)),
+      { scheduled: Math.min(budget, candidates.length) },
+    );
 
-  for (const key of await hotKeys(env.BEATPASS_CACHE, MAX_CANDIDATES)) {
+  for (const key of candidates) {
     const opts = await lookupForKey(key, config, env, deps);
     if (!opts) {
       report.skipped.unknown++;

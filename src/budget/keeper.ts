@@ -3,53 +3,57 @@ import { PURGE_RECORD_KEY, PURGE_RECORD_MAX, PURGE_RETENTION_MS } from "../cache
 import { KV_MIN_WRITE_INTERVAL_MS } from "../cache/tiers";
 import type { Env } from "../env";
 import { logEvent } from "../lib/log";
-import { type ClientRef, ClientShares } from "./fairness";
-import { LeaseTable, type LoadOutcome } from "./leases";
-import { type BudgetWindow, decide, emptyWindow, headroom, type PermitClass, pauseUntil, prune, spend } from "./window";
+import { coordinatorNames } from "./coordination";
+import { GroupSpends } from "./groups";
+import { HotScores } from "./hot-scores";
+import { emptyLedger, inUse, type LeaseAsk, type LeaseGrant, type Ledger, pauseUntil, renew, settle } from "./ledger";
+import { KeeperStats } from "./stats";
 
 /**
  * The budget keeper: one Durable Object for the token (binding UPSTREAM_BUDGET, name
- * BUDGET_OBJECT_NAME), the single authority for spending BeatPass requests. Every isolate
- * asks it before a request leaves for BeatPass; a cache hit never does. It holds:
+ * BUDGET_OBJECT_NAME), the authority for spending BeatPass requests. It is not on any
+ * request's path: isolates hold quota leases (ledger.ts) and spend them locally, renewing in
+ * the background a few times a minute at most. It holds:
  *
- * - the sliding-window bucket and its priority classes (window.ts), persisted so a restart
- *   cannot hand out a second minute's worth;
- * - each client's share of the window under pressure (fairness.ts), so cache-busting clients
- *   cannot take the permits a viewer's expired copy needs;
- * - the 429 pause: one isolate's 429 stops every isolate on its next ask, no KV delay;
- * - one lease per key being loaded (leases.ts): a single load per key deployment-wide;
+ * - the ledger of leases and recent spends, persisted so a restart cannot hand out a second
+ *   minute's worth;
+ * - spends per network group from every isolate's reports (groups.ts): a group past its share
+ *   anywhere is refused everywhere from the next renewal on;
+ * - the 429 pause: recorded, carried by every grant, and told at once to every coordinator
+ *   (coordination.ts) that isolates ask before a load, so no isolate starts another;
  * - the purge record (SQLite, one row per resource), updated in one synchronous step, so
  *   concurrent purges cannot overwrite each other; mirrored to KV for isolates that only
- *   serve hits (at most once a second, as KV allows), and announced as `purgedAt` on every grant.
+ *   serve hits (at most once a second, as KV allows), told to the coordinators and carried
+ *   by every grant as `purgedAt`;
+ * - the hot keys (hot-scores.ts), folded in by each isolate every few minutes, read by
+ *   refresh-ahead.
  */
 export const BUDGET_OBJECT_NAME = "beatpass-token";
+/** A location that renewed a lease within this long is told of pauses and purges. */
+const LOCATION_MEMORY_MS = 3_600_000;
+/** How long a broadcast to the coordinators may take before the keeper answers anyway. */
+const BROADCAST_TIMEOUT_MS = 2_000;
 
-export interface PermitRequest {
-  key: string;
-  cls: PermitClass;
+export type KeeperGrant = LeaseGrant & {
+  /** Groups past their share deployment-wide, until when. */
+  capped: Record<string, number>;
+  purgedAt: number;
+};
+
+export interface KeeperAsk extends LeaseAsk {
   perMinute: number;
-  /** How long the load may take: the lease's length. */
-  leaseMs: number;
-  /** The fetch time of the copy the caller holds, if any. */
-  since?: number;
-  /** The oldest fetch time the caller would still call fresh (now minus its soft window). */
-  freshFrom: number;
-  /** Who asked, for a viewer's miss (its fair share); absent for refreshes. */
-  client?: ClientRef;
+  /** Spends per network group since the last report. */
+  groups: [string, number][];
+  /** Permits refused here per class since the last report (for the operator's view). */
+  refused: { viewer: number; refresh: number; scheduled: number };
 }
 
-export type Grant = (
-  | { kind: "go" }
-  | { kind: "wait" }
-  | { kind: "shared"; outcome: Extract<LoadOutcome, { kind: "data" }> }
-  | { kind: "skip"; loadedAt?: number; etag?: string }
-  | { kind: "denied"; reason: "paused" | "budget" | "client"; retryAfterMs: number }
-) & { purgedAt: number };
-
 export class UpstreamBudget extends DurableObject<Env> {
-  private readonly window: BudgetWindow;
-  private readonly leases = new LeaseTable();
-  private readonly shares = new ClientShares();
+  private readonly ledger: Ledger;
+  private readonly groups = new GroupSpends();
+  private readonly hot: HotScores;
+  private readonly stats = new KeeperStats();
+  private readonly locations = new Map<string, number>();
   private purgedAt: number;
   private mirrored: Promise<void> = Promise.resolve();
   private mirroredAt = Number.NEGATIVE_INFINITY;
@@ -58,59 +62,43 @@ export class UpstreamBudget extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS purges (resource TEXT PRIMARY KEY, at INTEGER NOT NULL)");
-    this.window = ctx.storage.kv.get<BudgetWindow>("window") ?? emptyWindow();
+    this.ledger = ctx.storage.kv.get<Ledger>("ledger") ?? emptyLedger();
+    this.hot = new HotScores(ctx.storage.kv.get<Record<string, number>>("hot") ?? {});
     this.purgedAt = Number(ctx.storage.sql.exec("SELECT COALESCE(MAX(at), 0) AS t FROM purges").one().t);
   }
 
-  /** One permit (and the key's lease), or why not. Synchronous: no two asks interleave. */
-  acquire(req: PermitRequest): Grant {
+  /** A lease renewal: the isolate's spends since its last report, and more permits if the budget allows. */
+  lease(ask: KeeperAsk): KeeperGrant {
     const now = Date.now();
-    const purgedAt = this.purgedAt;
-    // Someone is loading it: a viewer or a refresh waits for that outcome (a refresh waits in
-    // the background, and then holds the new copy like the loader does); refresh-ahead moves on.
-    if (this.leases.held(req.key, now)) {
-      return req.cls === "scheduled" ? { kind: "skip", purgedAt } : { kind: "wait", purgedAt };
-    }
-    // Loaded elsewhere since the caller's copy, recently enough to be fresh for it and after
-    // the last purge (of anything: purges are rare, and this needs no key parsing): hand the
-    // body over while it is kept, otherwise tell a refresh the copy's ETag is current.
-    const after = Math.max(req.since ?? 0, req.freshFrom - 1, this.purgedAt);
-    const loaded = this.leases.loadedAfter(req.key, after);
-    if (loaded) {
-      const outcome = this.leases.relay(req.key, now);
-      if (outcome) return { kind: "shared", outcome, purgedAt };
-      if (req.cls !== "viewer") return { kind: "skip", loadedAt: loaded.fetchedAt, etag: loaded.etag, purgedAt };
-    }
-    const decision = decide(this.window, req.cls, now, req.perMinute);
-    if (!decision.ok) return { ...decision, kind: "denied", purgedAt };
-    const client = req.cls === "viewer" ? req.client : undefined;
-    if (client) {
-      const share = this.shares.decide(this.window, client, now, req.perMinute);
-      if (!share.ok) return { kind: "denied", reason: "client", retryAfterMs: share.retryAfterMs, purgedAt };
-      this.shares.record(client, now);
-    }
-    spend(this.window, now);
-    this.ctx.storage.kv.put("window", this.window);
-    this.leases.take(req.key, now, req.leaseMs);
-    return { kind: "go", purgedAt };
+    const sum = (r: { viewer: number; refresh: number; scheduled: number }) => r.viewer + r.refresh + r.scheduled;
+    const before = this.ledger.leases[ask.isolate];
+    const was =
+      before && before.chain === ask.chain ? { granted: sum(before.granted), reported: before.reported } : undefined;
+    const grant = renew(this.ledger, ask, now, ask.perMinute);
+    for (const [group, n] of ask.groups) this.groups.add(group, now, n);
+    this.locations.set(ask.location, now);
+    const after = this.ledger.leases[ask.isolate];
+    this.stats.record(now, {
+      renewals: 1,
+      granted: sum(grant.granted) - (was?.granted ?? 0),
+      spent: Math.max(0, (after?.reported ?? 0) - (was?.reported ?? 0)),
+      refusedViewer: ask.refused.viewer,
+      refusedBackground: ask.refused.refresh + ask.refused.scheduled,
+    });
+    this.ctx.storage.kv.put("ledger", this.ledger);
+    return { ...grant, capped: this.groups.capped(now, ask.perMinute), purgedAt: this.purgedAt };
   }
 
-  /** The lease holder's outcome, handed to everyone waiting on the key. */
-  complete(key: string, outcome: LoadOutcome): void {
-    this.leases.complete(key, outcome, Date.now());
-  }
-
-  /** Waits for the holder of `key`'s lease to finish. */
-  awaitLoad(key: string): Promise<LoadOutcome> {
-    return this.leases.wait(key, Date.now());
-  }
-
-  /** BeatPass said 429: nobody asks it again before `until`. */
-  pause(until: number): void {
-    if (pauseUntil(this.window, until)) {
-      this.ctx.storage.kv.put("window", this.window);
-      logEvent("warn", "upstream_paused", { until: new Date(until).toISOString() });
-    }
+  /**
+   * BeatPass said 429: nothing is granted before `until`, and every coordinator hears it now,
+   * so no isolate anywhere starts a load meanwhile. Answers once they have (or a moment passed).
+   */
+  async pause(until: number): Promise<void> {
+    if (!pauseUntil(this.ledger, until)) return;
+    this.ctx.storage.kv.put("ledger", this.ledger);
+    this.stats.record(Date.now(), { pauses: 1 });
+    logEvent("warn", "upstream_paused", { until: new Date(until).toISOString() });
+    await this.broadcast((c) => c.pause(until));
   }
 
   /** Records that `resources` changed now; returns the purge time. */
@@ -127,8 +115,46 @@ export class UpstreamBudget extends DurableObject<Env> {
     }
     sql.exec("DELETE FROM purges WHERE at < ?", now - PURGE_RETENTION_MS);
     this.purgedAt = now;
-    await this.mirror();
+    await Promise.all([this.mirror(), this.broadcast((c) => c.purged(now))]);
     return now;
+  }
+
+  /** Purges recorded after `since`, newest first (at most PURGE_RECORD_MAX). */
+  purgesSince(since: number): Record<string, number> {
+    const rows = this.ctx.storage.sql.exec<{ resource: string; at: number }>(
+      "SELECT resource, at FROM purges WHERE at > ? ORDER BY at DESC LIMIT ?",
+      since,
+      PURGE_RECORD_MAX,
+    );
+    const out: Record<string, number> = {};
+    for (const row of rows) out[row.resource] = row.at;
+    return out;
+  }
+
+  /** An isolate's request counts of its hot keys since its last fold. */
+  foldHot(counts: [string, number][]): void {
+    this.hot.fold(counts, Date.now());
+    this.ctx.storage.kv.put("hot", this.hot.scores);
+  }
+
+  /** The hottest keys deployment-wide, for refresh-ahead. */
+  hotKeys(limit: number): string[] {
+    return this.hot.top(limit, Date.now());
+  }
+
+  /** The deployment-wide view for the operator's /healthz, and for tests. */
+  status(perMinute: number) {
+    const now = Date.now();
+    settle(this.ledger, now);
+    return {
+      budget_per_minute: perMinute,
+      in_use: inUse(this.ledger),
+      paused_until: this.ledger.pausedUntil > now ? new Date(this.ledger.pausedUntil).toISOString() : null,
+      active_leases: Object.keys(this.ledger.leases).length,
+      locations: [...this.locations.values()].filter((at) => now - at < LOCATION_MEMORY_MS).length,
+      capped_groups: Object.keys(this.groups.capped(now, perMinute)).length,
+      last_hour: this.stats.lastHour(now),
+    };
   }
 
   /**
@@ -159,35 +185,21 @@ export class UpstreamBudget extends DurableObject<Env> {
     return write;
   }
 
-  /** Purges recorded after `since`, newest first (at most PURGE_RECORD_MAX). */
-  purgesSince(since: number): Record<string, number> {
-    const rows = this.ctx.storage.sql.exec<{ resource: string; at: number }>(
-      "SELECT resource, at FROM purges WHERE at > ? ORDER BY at DESC LIMIT ?",
-      since,
-      PURGE_RECORD_MAX,
+  /** Tells every coordinator isolates may ask (each location seen lately, every key shard). */
+  private async broadcast(
+    tell: (c: { pause(until: number): Promise<void>; purged(at: number): Promise<void> }) => Promise<void>,
+  ): Promise<void> {
+    const ns = this.env.COORDINATORS;
+    if (!ns) return;
+    const now = Date.now();
+    const names = coordinatorNames(
+      [...this.locations].filter(([, at]) => now - at < LOCATION_MEMORY_MS).map(([loc]) => loc),
     );
-    const out: Record<string, number> = {};
-    for (const row of rows) out[row.resource] = row.at;
-    return out;
-  }
-
-  /** For /healthz and tests. */
-  status(perMinute: number): {
-    viewer: number;
-    refresh: number;
-    scheduled: number;
-    pausedUntil: number;
-    leases: number;
-    waiting: number;
-  } {
-    prune(this.window, Date.now());
-    return {
-      viewer: headroom(this.window, "viewer", perMinute),
-      refresh: headroom(this.window, "refresh", perMinute),
-      scheduled: headroom(this.window, "scheduled", perMinute),
-      pausedUntil: this.window.pausedUntil,
-      leases: this.leases.size,
-      waiting: this.leases.waiting,
-    };
+    const all = Promise.allSettled(names.map((name) => tell(ns.get(ns.idFromName(name)) as never)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, BROADCAST_TIMEOUT_MS);
+    });
+    await Promise.race([all, late]).finally(() => clearTimeout(timer));
   }
 }

@@ -18,6 +18,8 @@ import { ByteLru } from "../lib/byte-lru";
 export type LoadOutcome =
   | { kind: "data"; body: string; etag: string; fetchedAt: number; status?: number }
   | { kind: "failed" }
+  /** The holder's isolate had no permit for it: its waiters have none either (they would need their own). */
+  | { kind: "refused"; reason: "paused" | "budget" | "client" | "unavailable"; retryAfterMs: number }
   | { kind: "expired" };
 
 type Loaded = Extract<LoadOutcome, { kind: "data" }>;

@@ -19,10 +19,10 @@ import { adoptNewerFromKv, memory, readTiers, type Tier, type TierDeps, writeTie
  * BeatPass saying 404/410/403 is an answer, not a failure: it is cached as a negative entry
  * (`status` set, empty body) under its own, shorter windows, so repeats cost nothing upstream.
  *
- * A coordinator (the deployment-wide budget, src/budget/) may stand in front of every load:
- * it grants the request, refuses it, says another isolate is loading the key (wait for its
- * outcome), or that a refresh is not needed (skip). Without one, loads are coalesced only
- * within this isolate.
+ * A coordinator (admission, src/budget/admission.ts) may stand in front of every load: it
+ * lets the load go (with a permit of the deployment's budget), refuses it, says another
+ * isolate is loading the key (wait for its outcome), or that a refresh is not needed (skip).
+ * Without one, loads are coalesced only within this isolate.
  *
  * It knows nothing of Hono or BeatPass: `load` yields a body string or throws, `serveStaleOn`
  * says which errors justify a stale copy and `answerStatus` which are answers to cache.
@@ -49,19 +49,22 @@ export type Turn =
   | { kind: "load"; finish(outcome: LoadOutcome): void }
   | { kind: "wait"; outcome: Promise<LoadOutcome> }
   | { kind: "skip"; loadedAt?: number; etag?: string }
-  | { kind: "refused"; reason: "paused" | "budget" | "client" | "unavailable"; retryAfterSeconds: number };
+  | { kind: "refused"; reason: RefusalReason; retryAfterSeconds: number };
+
+/** Why a load was not let through (src/budget/admission.ts says what each means). */
+export type RefusalReason = "paused" | "budget" | "client" | "unavailable";
 
 export interface Coordinator {
   /** `since`: the fetch time of the copy held, if any; `freshFrom`: the oldest fetch time still fresh. */
   begin(key: string, purpose: Purpose, since: number | undefined, freshFrom: number): Promise<Turn>;
-  /** Upstream said 429: stop every isolate until Retry-After has passed. */
-  pause(retryAfterSeconds: number): void;
+  /** Upstream said 429: stop every isolate until Retry-After has passed (resolves once they are told). */
+  pause(retryAfterSeconds: number): Promise<void>;
 }
 
 /** A load that did not happen here: refused, skipped, or shared with a load that failed. */
 export class LoadRefused extends Error {
   constructor(
-    readonly reason: "paused" | "budget" | "client" | "unavailable" | "skipped" | "shared_failure" | "shared_timeout",
+    readonly reason: RefusalReason | "skipped" | "shared_failure" | "shared_timeout",
     readonly retryAfterSeconds: number,
   ) {
     super(`load refused: ${reason}`);
@@ -275,6 +278,8 @@ function skippedAsLoaded(deps: TierDeps, opts: LookupOptions, previous: Entry, l
 
 /** Another isolate loaded the key: keep its outcome in the fast tiers (it wrote KV itself). */
 function fromSharedLoad(deps: TierDeps, opts: LookupOptions, previous: Entry | undefined, outcome: LoadOutcome) {
+  if (outcome.kind === "refused")
+    throw new LoadRefused(outcome.reason, Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
   if (outcome.kind !== "data") {
     throw new LoadRefused(outcome.kind === "failed" ? "shared_failure" : "shared_timeout", 5);
   }

@@ -1,3 +1,5 @@
+import type { UpstreamBudget } from "../budget/keeper";
+import { keeperOf } from "../budget/stubs";
 import { ENTRY_OVERHEAD_BYTES, SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { logEvent } from "../lib/log";
 import { MEMO_BUDGET_BYTES, registerMemo } from "../lib/memo-budget";
@@ -6,9 +8,10 @@ import { cacheStats } from "./stats";
 /**
  * Which keys viewers ask for most, so the scheduled refresh can renew them before they go
  * stale. Each isolate counts its own requests in memory and, at most every
- * HOT_FLUSH_INTERVAL_MS, folds its counts into one shared KV record with exponential decay
- * (old scores halve at each fold), so the record follows current traffic. The interval
- * bounds the KV writes this costs to one per isolate per interval.
+ * HOT_FLUSH_INTERVAL_MS, folds its counts into the keeper's scores (src/budget/hot-scores.ts:
+ * they decay, so the list follows current traffic). The interval bounds what this costs to
+ * one keeper request per isolate per interval. (It was one KV record every isolate rewrote:
+ * at scale, more than KV's one write per second per key.)
  *
  * No one client can steer the list. The refresh spends real upstream requests on whatever is
  * hot, so a key only counts once requests for it came from at least HOT_MIN_CLIENTS distinct
@@ -31,7 +34,6 @@ export const HOT_MIN_CLIENTS = 3;
 /** Client key for requests that come without one (no data route should; see app.ts). */
 export const UNKNOWN_CLIENT = "unknown";
 const LOCAL_MAX_BYTES = MEMO_BUDGET_BYTES["hot-keys"];
-export const HOT_RECORD_KEY = "v1:meta:hot";
 
 interface Tally {
   /** Requests for the key (from every client). */
@@ -104,47 +106,44 @@ function countingKeys(): [string, number][] {
   return out;
 }
 
-/** Folds local counts into the shared record when the interval has passed. */
-export function maybeFlushHotKeys(kv: KVNamespace, waitUntil: (p: Promise<unknown>) => void, now: number): void {
+/** Folds local counts into the keeper's scores when the interval has passed. */
+export function maybeFlushHotKeys(
+  ns: DurableObjectNamespace<UpstreamBudget> | undefined,
+  waitUntil: (p: Promise<unknown>) => void,
+  now: number,
+): void {
   if (now - lastFlushAt < HOT_FLUSH_INTERVAL_MS || local.size === 0) return;
   lastFlushAt = now;
   const counts = countingKeys();
   clearLocal();
-  if (counts.length === 0) return;
+  const keeper = keeperOf(ns);
+  if (counts.length === 0 || !keeper) return;
+  cacheStats.hot_folds++;
   waitUntil(
-    (async () => {
-      const merged = await readShared(kv);
-      for (const k of Object.keys(merged)) merged[k] = (merged[k] ?? 0) / 2;
-      for (const [k, n] of counts) merged[k] = (merged[k] ?? 0) + n;
-      const top = Object.fromEntries(
-        Object.entries(merged)
-          .sort((a, b) => b[1] - a[1])
-          .slice(0, HOT_KEY_LIMIT),
-      );
-      cacheStats.kv_meta_writes++;
-      await kv.put(HOT_RECORD_KEY, JSON.stringify(top));
-    })().catch((err: unknown) => logEvent("warn", "hot_keys_flush_failed", { error: String(err) })),
+    keeper.foldHot(counts).catch((err: unknown) => logEvent("warn", "hot_keys_flush_failed", { error: String(err) })),
   );
 }
 
-/** The hottest keys: the shared record plus this isolate's unflushed counts. */
-export async function hotKeys(kv: KVNamespace, limit = HOT_KEY_LIMIT): Promise<string[]> {
-  const merged = await readShared(kv);
+/** The hottest keys: the keeper's scores plus this isolate's unflushed counts. */
+export async function hotKeys(
+  ns: DurableObjectNamespace<UpstreamBudget> | undefined,
+  limit = HOT_KEY_LIMIT,
+): Promise<string[]> {
+  const merged: Record<string, number> = {};
+  const keeper = keeperOf(ns);
+  try {
+    if (keeper)
+      (await keeper.hotKeys(limit)).forEach((k, i) => {
+        merged[k] = limit - i;
+      });
+  } catch (err) {
+    logEvent("warn", "hot_keys_read_failed", { error: String(err) });
+  }
   for (const [k, n] of countingKeys()) merged[k] = (merged[k] ?? 0) + n;
   return Object.entries(merged)
     .sort((a, b) => b[1] - a[1])
     .slice(0, limit)
     .map(([k]) => k);
-}
-
-async function readShared(kv: KVNamespace): Promise<Record<string, number>> {
-  try {
-    const raw = await kv.get<Record<string, number>>(HOT_RECORD_KEY, "json");
-    return raw && typeof raw === "object" ? { ...raw } : {};
-  } catch (err) {
-    logEvent("warn", "hot_keys_read_failed", { error: String(err) });
-    return {};
-  }
 }
 
 /** Forgets local counts (tests). */

@@ -10,12 +10,14 @@ export const cacheStats = {
   coalesced: 0,
   upstream_loads: 0,
   background_refreshes: 0,
-  /** Requests to the budget keeper (permits, waits, completions, pauses, purge fetches). */
+  /** Requests to the one budget keeper (lease renewals, pauses, purges, hot-key folds). */
   keeper_calls: 0,
+  /** Requests to the per-location and per-key coordinators (one load per key), counted apart. */
+  coordinator_calls: 0,
   /** Writes of cached data (the bookkeeping writes below are counted apart). */
   kv_writes: 0,
-  /** Hot-key record flushes. */
-  kv_meta_writes: 0,
+  /** Hot-key counts folded into the keeper's scores. */
+  hot_folds: 0,
   kv_write_failures: 0,
   kv_writes_skipped_unchanged: 0,
   kv_writes_skipped_rate: 0,

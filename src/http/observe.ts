@@ -17,7 +17,8 @@ import { finish } from "./send";
 export const observe = createMiddleware<AppEnv>(async (c, next) => {
   const startedAt = Date.now();
   const requestId = acceptedRequestId(c.req.header("X-Request-Id")) ?? crypto.randomUUID();
-  const trace: Trace = {};
+  const cf = c.req.raw.cf as { colo?: unknown } | undefined;
+  const trace: Trace = typeof cf?.colo === "string" ? { colo: cf.colo } : {};
   c.set("startedAt", startedAt);
   c.set("requestId", requestId);
   c.set("trace", trace);

@@ -73,6 +73,7 @@ function serverTiming(c: Context<AppEnv>): string {
     timing += `, cache;dur=${trace.cacheMs}`;
     if (trace.cache) timing += `;desc="${trace.cache}${trace.tier ? ` ${trace.tier}` : ""}"`;
   }
+  if (trace.coordMs !== undefined) timing += `, coord;dur=${trace.coordMs}`;
   if (trace.budgetMs !== undefined) timing += `, budget;dur=${trace.budgetMs}`;
   if (trace.upstreamMs !== undefined) timing += `, upstream;dur=${trace.upstreamMs}`;
   return timing;

@@ -12,8 +12,12 @@ export interface Trace {
   upstreamMs?: number;
   /** Time spent in the cache lookup before any upstream call, ms. */
   cacheMs?: number;
-  /** Time spent asking the budget keeper for permits, ms. */
+  /** Time a load waited for its permit, ms (0 with a live lease: only a renewal is waited for). */
   budgetMs?: number;
+  /** Time spent asking a coordinator whether another isolate is loading the key, ms. */
+  coordMs?: number;
+  /** The data centre that served the request (request.cf.colo). */
+  colo?: string;
 }
 
 export type ClientTier = "anon" | "standard" | "partner";

@@ -1,4 +1,5 @@
-import { budgetCoordinator } from "../budget/client";
+import { type AdmissionOptions, admission } from "../budget/admission";
+import { groupOf } from "../budget/groups";
 import type { Purpose } from "../cache/engine";
 import { kvNamespace, namespaced } from "../cache/namespace";
 import type { TierDeps } from "../cache/tiers";
@@ -8,6 +9,8 @@ import type { Client, Trace } from "../lib/trace";
 
 /** A background load has nobody waiting on it, so it may take longer than a viewer's. */
 export const BACKGROUND_TIMEOUT_MS = 15_000;
+/** Where requests without request.cf (wrangler dev, tests) are coordinated: one location. */
+export const LOCAL_COLO = "local";
 /** A lease outlives its load's timeout by this much, so a slow holder still completes it. */
 const LEASE_MARGIN_MS = 2_000;
 
@@ -35,19 +38,37 @@ export function tierDeps(
     waitUntil,
     now: () => Date.now(),
     fast: config.fastTiers,
-    coordinator: budgetCoordinator({
-      ns: env.UPSTREAM_BUDGET,
-      perMinute: config.budgetPerMinute,
-      timeoutMs: config.budgetTimeoutMs,
-      leaseMs: (purpose) => loadTimeoutMs(config, purpose) + LEASE_MARGIN_MS,
-      waitUntil,
-      client: client && { key: client.limitKey, tier: client.tier },
-      onAsked: trace
-        ? (ms) => {
-            trace.budgetMs = (trace.budgetMs ?? 0) + ms;
-          }
-        : undefined,
-    }),
+    coordinator: admission(admissionOptions(env, config, waitUntil, client, trace)),
     admitMiss: client ? () => admitMiss(env, client) : undefined,
+  };
+}
+
+/** Where a request's loads ask for coordination and permits (src/budget/admission.ts). */
+export function admissionOptions(
+  env: Env,
+  config: Config,
+  waitUntil: (p: Promise<unknown>) => void,
+  client?: Client,
+  trace?: Trace,
+): AdmissionOptions {
+  return {
+    keeper: env.UPSTREAM_BUDGET,
+    coordinators: env.COORDINATORS,
+    location: trace?.colo ?? LOCAL_COLO,
+    perMinute: config.budgetPerMinute,
+    timeoutMs: config.budgetTimeoutMs,
+    leaseMs: (purpose) => loadTimeoutMs(config, purpose) + LEASE_MARGIN_MS,
+    waitUntil,
+    group: client && groupOf(client.limitKey, client.tier),
+    onPermitWait: trace
+      ? (ms) => {
+          trace.budgetMs = (trace.budgetMs ?? 0) + ms;
+        }
+      : undefined,
+    onCoordinate: trace
+      ? (ms) => {
+          trace.coordMs = (trace.coordMs ?? 0) + ms;
+        }
+      : undefined,
   };
 }

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { recordPurgeWithKeeper } from "../budget/client";
+import { recordPurgeWithKeeper } from "../budget/stubs";
 import { ANY, applyPurges, COLLECTIONS_TAG } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";

@@ -1,6 +1,10 @@
 import { Hono } from "hono";
+import { admissionHealth } from "../budget/admission";
+import { BUDGET_OBJECT_NAME } from "../budget/keeper";
+import { within } from "../budget/stubs";
 import { META_TAG } from "../cache/purge";
 import { cacheStats } from "../cache/stats";
+import { ipLimitKey } from "../clients/ip";
 import { type AppEnv, type Env, loadConfig } from "../env";
 import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
@@ -9,7 +13,7 @@ import { sha256, sha256Base64 } from "../lib/hash";
 import { openApiFor } from "../openapi";
 import { DOCS_CSS, docsPage } from "../render/docs";
 import { PROBLEM_GUIDE, PROBLEM_PAGE_CSS, problemPage } from "../render/problem-page";
-import { breakerStates, upstreamHealth } from "../upstream/guard";
+import { upstreamHealth } from "../upstream/health";
 
 /** The header that carries the OPERATOR_KEY (not Authorization: nothing here takes a Bearer token). */
 export const OPERATOR_HEADER = "X-Operator-Key";
@@ -23,13 +27,23 @@ export function metaRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   // Everyone learns whether the proxy is healthy (a monitor needs no secret for that); only
-  // the operator's key shows why and the rest (upstream base, breakers, headroom, counters).
+  // the operator's key shows why and the rest (upstream base, breakers, headroom, counters,
+  // and the keeper's deployment-wide view of the budget).
   app.get("/healthz", async (c) => {
-    const report = healthReport(c.env, Date.now());
+    const now = Date.now();
+    const report = healthReport(c.env, now);
     const status = report.status === "error" ? 503 : 200;
     addHeader(c, "Vary", OPERATOR_HEADER);
     const headers = { "Cache-Control": "no-store", "Content-Type": "application/json" };
-    if (await isOperator(c.env, c.req.header(OPERATOR_HEADER))) return send(c, JSON.stringify(report), status, headers);
+    const presented = c.req.header(OPERATOR_HEADER);
+    if (presented !== undefined) {
+      await limitGuesses(c.env, c.req.header("CF-Connecting-IP"));
+      if (await isOperator(c.env, presented)) {
+        const deployment = await keeperView(c.env);
+        const full = "budget" in report ? { ...report, budget: { ...report.budget, deployment } } : report;
+        return send(c, JSON.stringify(full), status, headers);
+      }
+    }
     if (status === 503)
       throw new ApiError("unhealthy", "The proxy cannot serve data as configured; its operator's /healthz says why.");
     return send(c, JSON.stringify({ status: report.status }), 200, headers);
@@ -79,6 +93,34 @@ export function metaRoutes(): Hono<AppEnv> {
 }
 
 /**
+ * Every X-Operator-Key presented counts against its client's OPERATOR_GUESSES limit
+ * (wrangler.toml: a few a minute), right or wrong, so the key cannot be guessed at speed:
+ * past it, 429 whatever the key, until the minute is over.
+ */
+async function limitGuesses(env: Env, ip: string | undefined): Promise<void> {
+  const limiter = env.OPERATOR_GUESSES;
+  if (!limiter) return;
+  const { success } = await limiter.limit({ key: ipLimitKey(ip) });
+  if (!success)
+    throw new ApiError("rate_limited", "Too many operator keys tried from this address; wait a minute.", {
+      headers: { "Retry-After": "60" },
+    });
+}
+
+/** The keeper's view of the whole deployment's budget, or null when it cannot be asked now. */
+async function keeperView(env: Env): Promise<unknown> {
+  const config = loadConfig(env);
+  const ns = env.UPSTREAM_BUDGET;
+  if (!config.ok || !ns) return null;
+  try {
+    const stub = ns.get(ns.idFromName(BUDGET_OBJECT_NAME));
+    return await within(stub.status(config.config.budgetPerMinute), config.config.budgetTimeoutMs);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Whether the OPERATOR_KEY was presented in X-Operator-Key. Digests of both are compared in
  * constant time: equal lengths whatever was sent, and no early exit to time.
  */
@@ -107,13 +149,14 @@ export function healthReport(env: Env, now: number) {
     };
   const { config } = result;
   const daysLeft = config.tokenExpiresAt ? Math.floor((config.tokenExpiresAt.getTime() - now) / DAY_MS) : null;
-  const breakers = breakerStates(now);
+  const { breakers, viewers_refused_recently, ...lease } = admissionHealth(now);
   const warnings: string[] = [...result.warnings];
   if (daysLeft !== null && daysLeft < TOKEN_WARN_DAYS) warnings.push(`token expires in ${daysLeft} day(s)`);
   if (Object.values(breakers).some((b) => b !== "closed")) warnings.push("circuit breaker open");
+  if (viewers_refused_recently) warnings.push("viewers' uncached requests refused for budget in the last minute");
   const rl = upstreamHealth.rateLimit;
   return {
-    status: !config.token ? "error" : warnings.length > 0 ? "warn" : "ok",
+    status: !config.token ? "error" : viewers_refused_recently ? "degraded" : warnings.length > 0 ? "warn" : "ok",
     token_configured: Boolean(config.token),
     token_next_configured: Boolean(config.tokenNext),
     token_days_left: daysLeft,
@@ -132,6 +175,7 @@ export function healthReport(env: Env, now: number) {
         }
       : null,
     cache: cacheStats,
+    budget: { isolate: lease } as { isolate: typeof lease; deployment?: unknown },
   };
 }
 

@@ -1,5 +1,7 @@
 import type { Hono } from "hono";
 import type * as z from "zod/mini";
+import { check } from "../budget/admission";
+import { KEY_FAILURE_MS } from "../budget/breaker";
 import { getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, canonicalParams } from "../cache/keys";
@@ -16,7 +18,6 @@ import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { memo } from "../lib/memo-budget";
 import type { Trace } from "../lib/trace";
 import { isUpstreamFailure, type UpstreamContext, UpstreamError } from "../upstream/client";
-import { check, KEY_FAILURE_MS } from "../upstream/guard";
 import { loadTimeoutMs, tierDeps } from "./deps";
 import { pickParams, schemaKeys } from "./params";
 
@@ -184,7 +185,7 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
       const deps = tierDeps(c.env, c.executionCtx, config, c.get("client"), trace);
       const opts = await lookup(config, c.env, deps, params, query, trace, input.key);
       recordHit(opts.key, c.get("client")?.limitKey);
-      maybeFlushHotKeys(c.env.BEATPASS_CACHE, deps.waitUntil, deps.now());
+      maybeFlushHotKeys(c.env.UPSTREAM_BUDGET, deps.waitUntil, deps.now());
       try {
         const served = await traced(trace, () => getOrLoad(deps, opts));
         throwIfNegative(served, r.path, r.subject(params), opts.key);

@@ -1,8 +1,9 @@
+import { admit, pauseHere, settle } from "../budget/admission";
 import type { Config } from "../env";
 import { logEvent } from "../lib/log";
 import { readCapped } from "../lib/read-capped";
 import type { Trace } from "../lib/trace";
-import { admit, pause, type RateLimitInfo, recordRateLimit, settle } from "./guard";
+import { type RateLimitInfo, recordRateLimit } from "./health";
 
 export type { RateLimitInfo };
 
@@ -83,7 +84,7 @@ export interface UpstreamContext {
   family: string;
   timeoutMs: number;
   /** Tells every other isolate about a 429 (the budget keeper). */
-  onRateLimited?(retryAfterSeconds: number): void;
+  onRateLimited?(retryAfterSeconds: number): Promise<void> | void;
   /** Where to note the upstream status and time for the request log. */
   trace?: Trace;
 }
@@ -123,7 +124,7 @@ export async function upstreamGet(
     if (up.trace) up.trace.upstreamStatus = 200;
     return result;
   } catch (err) {
-    settleFailure(up, key, err);
+    await settleFailure(up, key, err);
     if (up.trace && err instanceof UpstreamError) up.trace.upstreamStatus = err.status;
     throw err;
   } finally {
@@ -157,18 +158,23 @@ async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: s
   }
 }
 
-function settleFailure(up: UpstreamContext, key: string, err: unknown): void {
+/**
+ * Records a failed request; a 429 pauses this isolate at once and is told to the keeper and
+ * this location's coordinator before the viewer is answered (onRateLimited), so that no other
+ * isolate starts a request meanwhile.
+ */
+async function settleFailure(up: UpstreamContext, key: string, err: unknown): Promise<void> {
   const now = Date.now();
   if (!(err instanceof UpstreamError)) {
     settle(up.family, key, "neutral", now, "internal");
     return;
   }
   const code = err.kind === "status" ? `status_${err.status}` : err.kind;
+  settle(up.family, key, isUpstreamFailure(err) ? "failure" : "neutral", now, code);
   if (err.kind === "status" && err.status === 429) {
     const retryAfter = err.retryAfterSeconds ?? RATE_LIMIT_PAUSE_SECONDS;
-    if (pause(retryAfter, now)) up.onRateLimited?.(retryAfter);
+    if (pauseHere(now + retryAfter * 1000)) await up.onRateLimited?.(retryAfter);
   }
-  settle(up.family, key, isUpstreamFailure(err) ? "failure" : "neutral", now, code);
 }
 
 /** Signs that BeatPass itself is failing (5xx, timeout, network): what opens the breaker. */

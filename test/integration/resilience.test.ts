@@ -237,7 +237,7 @@ describe("the 429 pause", () => {
     const clock = useClock();
     fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/1", times: 1 });
     await call("/v1/tracks/1");
-    const { resetGuard } = await import("../../src/upstream/guard");
+    const { resetAdmission: resetGuard } = await import("../../src/budget/admission");
     resetGuard();
     clock.advance(10 * S);
     const res = await call("/v1/tracks/2");

@@ -1,97 +1,237 @@
 import { describe, expect, it } from "vitest";
 import { LeaseTable } from "../../src/budget/leases";
-import { decide, emptyWindow, headroom, pauseUntil, spend } from "../../src/budget/window";
+import {
+  emptyLedger,
+  inUse,
+  type LeaseAsk,
+  type LeaseGrant,
+  type Ledger,
+  pauseUntil,
+  renew,
+  settle,
+} from "../../src/budget/ledger";
+import { Quota } from "../../src/budget/quota";
 
+// Written out from docs/caching.md ("Budget"): BeatPass's minute, plus 2 s for a request to
+// reach it; leases last 30 s; no isolate holds more than a quarter of the budget; refreshes
+// leave a quarter for viewers' misses, refresh-ahead half.
 const MIN = 60_000;
-/** A permit stays spent for BeatPass's minute plus 2 s for the request to get there. */
 const HELD = MIN + 2_000;
+const LEASE = 30_000;
 
-/** Spends permits for `cls` until refused; returns how many were granted. */
-function drain(
-  w: ReturnType<typeof emptyWindow>,
-  cls: "viewer" | "refresh" | "scheduled",
-  now: number,
-  perMinute: number,
-) {
-  let n = 0;
-  while (decide(w, cls, now, perMinute).ok) {
-    spend(w, now);
-    n++;
-    if (n > 10_000) throw new Error("never refused");
-  }
-  return n;
+const want = (viewer: number, refresh = 0, scheduled = 0) => ({ viewer, refresh, scheduled });
+const sum = (g: LeaseGrant["granted"]) => g.viewer + g.refresh + g.scheduled;
+
+/** A tiny deterministic PRNG (mulberry32), so the property test replays exactly. */
+function rng(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
-describe("the budget window", () => {
-  it("grants at most perMinute in any 60-second window, however the requests are spread", () => {
-    const w = emptyWindow();
-    const granted: number[] = [];
-    // One ask every 100 ms for three minutes.
-    for (let t = 0; t < 3 * MIN; t += 100) {
-      if (decide(w, "viewer", t, 30).ok) {
-        spend(w, t);
-        granted.push(t);
+/** An isolate as the ledger sees it: asks, spends its grants, reports. */
+class Isolate {
+  quota = new Quota();
+  constructor(
+    readonly id: string,
+    readonly ledger: Ledger,
+    readonly perMinute: number,
+  ) {}
+  renew(now: number, extra: Partial<LeaseAsk["want"]> = {}): LeaseGrant {
+    const ask = this.quota.ask(this.id, "here", now, extra);
+    const grant = renew(this.ledger, ask, now, this.perMinute);
+    this.quota.apply(grant, ask.spent);
+    return grant;
+  }
+}
+
+describe("the keeper's ledger (quota leases)", () => {
+  it("BeatPass never sees more than the budget in any 60 s window: leases, late reports, dead isolates, a lost keeper", () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const random = rng(seed);
+      const perMinute = 60;
+      const ledger = emptyLedger();
+      const isolates = Array.from({ length: 12 }, (_, i) => new Isolate(`i${i}`, ledger, perMinute));
+      const dead = new Set<number>();
+      const arrivals: number[] = [];
+      const keeperLostAt = 8 * MIN;
+      for (let t = 0; t < 10 * MIN; t += 50) {
+        const i = Math.floor(random() * isolates.length);
+        const iso = isolates[i] as Isolate;
+        if (dead.has(i)) continue;
+        if (random() < 0.0005) dead.add(i); // an isolate evicted with its lease in hand
+        // Bursty demand: some isolates ask for many permits at once.
+        const n = random() < 0.05 ? 20 : 1;
+        for (let k = 0; k < n; k++) {
+          const take = iso.quota.take("viewer", t);
+          if (take.ok)
+            arrivals.push(t + Math.floor(random() * 2_000)); // up to 2 s on the way
+          else if (take.reason === "renew" && t < keeperLostAt) iso.renew(t);
+        }
+        if (t < keeperLostAt && iso.quota.dueForRenewal(t) && random() < 0.5) iso.renew(t);
       }
+      arrivals.sort((a, b) => a - b);
+      let busiest = 0;
+      for (let a = 0, b = 0; b < arrivals.length; b++) {
+        while ((arrivals[b] as number) - (arrivals[a] as number) >= MIN) a++;
+        busiest = Math.max(busiest, b - a + 1);
+      }
+      expect(busiest, `seed ${seed}`).toBeLessThanOrEqual(perMinute);
+      expect(arrivals.length, `seed ${seed}: the budget was actually used`).toBeGreaterThan(5 * perMinute);
     }
-    for (const start of granted) {
-      expect(granted.filter((t) => t >= start && t < start + MIN).length).toBeLessThanOrEqual(30);
-    }
-    // ... and does not starve: 30 a minute for three minutes.
-    expect(granted.length).toBe(90);
   });
 
-  it("gives a permit back one window plus the transit allowance after it was spent, and says when", () => {
-    const w = emptyWindow();
-    expect(drain(w, "viewer", 1000, 3)).toBe(3);
-    const refused = decide(w, "viewer", 20_000, 3);
-    expect(refused).toEqual({ ok: false, reason: "budget", retryAfterMs: 1000 + HELD - 20_000 });
-    expect(decide(w, "viewer", 1000 + HELD - 1, 3).ok).toBe(false);
-    expect(decide(w, "viewer", 1000 + HELD, 3).ok).toBe(true);
+  it("grants what an isolate wants while the budget has room, never more than a quarter of it to one isolate", () => {
+    const l = emptyLedger();
+    const g = renew(l, ask(l, "a", 0, want(10)), 0, 120);
+    expect(g.granted).toEqual(want(10));
+    expect(g.expires).toBe(LEASE);
+    const big = renew(l, ask(l, "b", 0, want(500)), 0, 120);
+    expect(sum(big.granted)).toBe(30);
   });
 
-  it("keeps a reserve from refreshes (a quarter) and refresh-ahead (half) for viewers' misses", () => {
-    const w = emptyWindow();
-    expect(drain(w, "scheduled", 0, 100)).toBe(50);
-    expect(drain(w, "refresh", 0, 100)).toBe(25);
-    expect(drain(w, "viewer", 0, 100)).toBe(25);
-    expect(headroom(w, "viewer", 100)).toBe(0);
+  it("counts a spend for HELD (60 + 2 s) from when it was spent, then frees it", () => {
+    const l = emptyLedger();
+    // Four isolates hold the whole budget of 24 (6 each, the most one may hold)...
+    for (const id of ["a", "b", "c", "d"]) expect(sum(renew(l, ask(l, id, 0, want(6)), 0, 24).granted)).toBe(6);
+    // ...spend it all at t = 1000 and say so at 5000: nothing is left for anyone until HELD later.
+    for (const id of ["a", "b", "c", "d"]) renew(l, ask(l, id, 6, want(0), Array(6).fill(1_000)), 5_000, 24);
+    const refused = renew(l, ask(l, "e", 0, want(5)), 6_000, 24);
+    expect([sum(refused.granted), refused.retryAt]).toEqual([0, 1_000 + HELD]);
+    settle(l, 1_000 + HELD - 1);
+    expect(inUse(l)).toBe(24);
+    settle(l, 1_000 + HELD);
+    expect(inUse(l)).toBe(0);
   });
 
-  it("lets viewers through while background classes are refused near empty", () => {
-    const w = emptyWindow();
-    for (let i = 0; i < 80; i++) spend(w, 0);
-    expect(decide(w, "scheduled", 1, 100).ok).toBe(false);
-    expect(decide(w, "refresh", 1, 100).ok).toBe(false);
-    expect(decide(w, "viewer", 1, 100).ok).toBe(true);
-    const refresh = decide(w, "refresh", 1, 100);
-    // The refresh class needs 6 grants to age out: the 6th oldest was spent at 0.
-    expect(refresh.ok === false && refresh.retryAfterMs).toBe(HELD - 1);
+  it("keeps a quarter of the budget from refreshes and half from refresh-ahead", () => {
+    const asking = (cls: "viewer" | "refresh" | "scheduled") => {
+      const l = emptyLedger();
+      let total = 0;
+      for (let i = 0; i < 20; i++)
+        total += renew(l, ask(l, `i${i}`, 0, { ...want(0), [cls]: 10 }), i, 100).granted[cls];
+      return { l, total };
+    };
+    expect(asking("refresh").total).toBe(75);
+    expect(asking("scheduled").total).toBe(50);
+    const { l } = asking("refresh");
+    expect(sum(renew(l, ask(l, "viewer", 0, want(50)), 30, 100).granted), "the quarter left is viewers'").toBe(25);
   });
 
-  it("tells a refused class when enough grants will have aged out, not when the oldest does", () => {
-    const w = emptyWindow();
-    for (let i = 0; i < 5; i++) spend(w, 0);
-    for (let i = 0; i < 75; i++) spend(w, 30_000);
-    // A refresh may use 75 of 100: 6 grants must age out, and the 6th oldest was spent at 30 s.
-    expect(decide(w, "refresh", 31_000, 100)).toEqual({
-      ok: false,
-      reason: "budget",
-      retryAfterMs: 30_000 + HELD - 31_000,
-    });
-    // A viewer may use all 100: it gets one now.
-    expect(decide(w, "viewer", 31_000, 100).ok).toBe(true);
+  it("shares what is left in proportion to what each isolate asked for and did not get", () => {
+    const l = emptyLedger();
+    for (const id of ["a", "b"]) renew(l, ask(l, id, 0, want(25)), 0, 100);
+    // 50 free, nobody short: x gets the 25 a lease may hold of the 40 it asks for (short by 15).
+    expect(sum(renew(l, ask(l, "x", 0, want(40)), 1, 100).granted)).toBe(25);
+    // 25 free; y asks for 45 while x is short by 15: y gets 25 x 45 / (45 + 15), x's share waits.
+    expect(sum(renew(l, ask(l, "y", 0, want(45)), 2, 100).granted)).toBe(18);
   });
 
-  it("refuses every class while paused, then resumes without waiting for the window", () => {
-    const w = emptyWindow();
-    expect(pauseUntil(w, 30_000)).toBe(true);
-    expect(pauseUntil(w, 10_000)).toBe(false); // an earlier pause changes nothing
-    for (const cls of ["viewer", "refresh", "scheduled"] as const) {
-      expect(decide(w, cls, 29_999, 100)).toEqual({ ok: false, reason: "paused", retryAfterMs: 1 });
-    }
-    expect(decide(w, "scheduled", 30_000, 100).ok).toBe(true);
+  it("an unreported lease counts as spent at its expiry, and its isolate's late report gives the rest back", () => {
+    const l = emptyLedger();
+    renew(l, ask(l, "a", 0, want(10)), 0, 40);
+    settle(l, LEASE);
+    expect(inUse(l), "assumed spent").toBe(10);
+    // It spent 3 before the lease ended and says so at its next renewal.
+    renew(l, ask(l, "a", 3, want(0), [100, 200, 300]), LEASE + 1_000, 40);
+    expect(inUse(l)).toBe(3);
+  });
+
+  it("grants nothing while paused, and says until when", () => {
+    const l = emptyLedger();
+    pauseUntil(l, 30_000);
+    const g = renew(l, ask(l, "a", 0, want(10)), 1_000, 100);
+    expect(sum(g.granted)).toBe(0);
+    expect(g.pausedUntil).toBe(30_000);
+    expect(pauseUntil(l, 20_000), "an earlier pause changes nothing").toBe(false);
+    expect(sum(renew(l, ask(l, "a", 0, want(10)), 30_000, 100).granted)).toBe(10);
   });
 });
+
+describe("an isolate's lease (quota)", () => {
+  const grant = (granted: LeaseGrant["granted"], expires = LEASE, retryAt = 0, chain = "c"): LeaseGrant => ({
+    chain,
+    granted,
+    expires,
+    retryAt,
+    pausedUntil: 0,
+  });
+
+  it("spends locally: viewers from any pool, refreshes never from the viewers', refresh-ahead only its own", () => {
+    const q = new Quota();
+    q.apply(grant(want(1, 1, 1)), 0);
+    expect(q.take("scheduled", 0).ok).toBe(true);
+    expect(q.take("scheduled", 0).ok).toBe(false);
+    expect(q.take("refresh", 0).ok).toBe(true);
+    expect(q.take("refresh", 0)).toMatchObject({ ok: false, reason: "budget" });
+    expect(q.take("viewer", 0).ok).toBe(true);
+    expect(q.take("viewer", 0).ok).toBe(false);
+  });
+
+  it("asks for a lease when it has none, and is refused alone until the keeper's retry time", () => {
+    const q = new Quota();
+    expect(q.take("viewer", 0)).toEqual({ ok: false, reason: "renew" });
+    q.apply(grant(want(0), 0, 20_000), 0);
+    expect(q.take("viewer", 1_000)).toMatchObject({ ok: false, reason: "budget", retryAt: 20_000 });
+    expect(q.dueForRenewal(19_999)).toBe(false);
+    expect(q.dueForRenewal(20_000)).toBe(true);
+  });
+
+  it("renews in the background when a quarter is left or half the lease has passed, with demand", () => {
+    const q = new Quota();
+    q.apply(grant(want(8)), 0);
+    for (let i = 0; i < 5; i++) q.take("viewer", 0);
+    expect(q.dueForRenewal(0)).toBe(false);
+    q.take("viewer", 0);
+    expect(q.dueForRenewal(0), "2 of 8 left").toBe(true);
+    q.ask("i", "here", 0);
+    expect(q.dueForRenewal(LEASE / 2 - 1), "no demand since").toBe(false);
+    q.take("viewer", LEASE / 2);
+    expect(q.dueForRenewal(LEASE / 2)).toBe(true);
+  });
+
+  it("reports each spend once, with its time, until the keeper has it", () => {
+    const q = new Quota();
+    q.apply(grant(want(5)), 0);
+    q.take("viewer", 10);
+    q.take("viewer", 20);
+    const first = q.ask("i", "here", 30);
+    expect([first.spent, first.spentAt]).toEqual([2, [10, 20]]);
+    q.take("viewer", 40); // spent while the renewal was on its way
+    q.apply(grant(want(9)), first.spent);
+    const second = q.ask("i", "here", 50);
+    expect([second.spent, second.spentAt]).toEqual([3, [40]]);
+  });
+
+  it("asks for its demand over a whole lease, and for little when idle", () => {
+    const q = new Quota();
+    q.apply(grant(want(10)), 0);
+    q.ask("i", "here", 0);
+    for (let i = 0; i < 10; i++) q.take("viewer", 1_000);
+    // 10 permits asked in 10 s: 30 for the next 30 s, less the 0 left.
+    expect(q.ask("i", "here", 10_000).want.viewer).toBe(30);
+    expect(q.ask("i", "here", 20_000).want.viewer).toBe(0);
+  });
+
+  it("starts its counts afresh when the keeper answers for a new chain", () => {
+    const q = new Quota();
+    q.apply(grant(want(5), LEASE, 0, "one"), 0);
+    q.take("viewer", 1);
+    q.apply(grant(want(2), LEASE, 0, "two"), 1);
+    expect(q.left()).toBe(2);
+    expect(q.ask("i", "here", 2)).toMatchObject({ chain: "two", spent: 0, spentAt: [] });
+  });
+});
+
+/** An isolate's ask, continuing the chain the ledger knows for it (as a real isolate's would). */
+function ask(l: Ledger, isolate: string, spent: number, w: LeaseAsk["want"], spentAt: number[] = []): LeaseAsk {
+  const chain = l.leases[isolate]?.chain ?? l.assumed[isolate]?.chain;
+  return { isolate, location: "here", chain, spent, spentAt, want: w };
+}
 
 describe("the lease table", () => {
   it("holds a key until its holder completes, and hands the outcome to every waiter", async () => {

@@ -1,0 +1,341 @@
+import type { Coordinator as LoadCoordinator, Purpose, Turn } from "../cache/engine";
+import { applyPurges, latestPurgeAt } from "../cache/purge";
+import { logEvent } from "../lib/log";
+import { recordError } from "../upstream/health";
+import * as breaker from "./breaker";
+import { keyShard, locationCoordinator } from "./coordination";
+import type { Coordination, KeyCoordinator } from "./coordinator";
+import { GroupSpends, groupCap, NEW_VISITOR_SHARE } from "./groups";
+import type { UpstreamBudget } from "./keeper";
+import type { LoadOutcome } from "./leases";
+import { CLASSES, HELD_MS, type PermitClass, zero } from "./ledger";
+import { Quota } from "./quota";
+import { type Coordinator, coordinatorOf, keeperOf, within } from "./stubs";
+
+/**
+ * Admission: the one place that answers "may this load go to BeatPass now, and if not, why".
+ * One set of reasons, each the viewer's problem code:
+ *
+ *   paused        BeatPass said 429: nothing leaves until its Retry-After (upstream_rate_limited)
+ *   circuit_open  the family's breaker is open (upstream_unavailable)
+ *   budget        this isolate's lease is spent and the keeper has none to give (upstream_budget_exhausted)
+ *   unavailable   no lease, and the keeper cannot be reached (upstream_budget_exhausted)
+ *   client        this client's network has had its share (client_miss_budget)
+ *
+ * A load first asks its coordinator (coordination.ts) whether someone is loading the key
+ * already, then spends a permit of this isolate's quota lease (quota.ts): no round trip to
+ * the keeper unless the isolate has no live lease. Renewals go in the background and carry
+ * the spends, per-network counts and refusals the keeper needs. Nothing here grows with the
+ * number of isolates: with the keeper gone, an isolate spends what its lease holds and then
+ * refuses (a stale copy is served where one exists).
+ */
+
+export type Refusal = "paused" | "circuit_open" | "budget" | "unavailable" | "client";
+
+/** A key a coordinator said to skip is not asked about again here for this long. */
+export const SKIP_MEMO_MS = 5_000;
+/**
+ * A key whose refresh was refused is not refreshed again here for this long: its viewers are
+ * served the stale copy meanwhile, and once it passes its hard window a viewer's miss asks
+ * at viewer priority regardless.
+ */
+export const REFUSED_REFRESH_MEMO_MS = 30_000;
+const SKIP_MEMO_MAX_KEYS = 5_000;
+/** Viewers refused for budget within this long make the public /healthz say "degraded". */
+const DEGRADED_WINDOW_MS = 60_000;
+
+const CLASS_OF: Record<Purpose, PermitClass> = { foreground: "viewer", background: "refresh", scheduled: "scheduled" };
+
+// ---- isolate state ----
+let isolate: string | undefined;
+const quota = new Quota();
+/** This isolate's viewer spends per network group (its own check), and those not yet reported. */
+const groupSpends = new GroupSpends();
+let unreportedGroups = new Map<string, number>();
+let refusedSinceReport = zero();
+/** Groups past their share deployment-wide (from the keeper), until when. */
+let capped: Record<string, number> = {};
+let pausedUntil = 0;
+let renewing: Promise<void> | undefined;
+const skipped = new Map<string, number>();
+const backoff = { refresh: 0, scheduled: 0 };
+let viewerRefusedAt = Number.NEGATIVE_INFINITY;
+
+// ---- before each request to BeatPass (the upstream client) ----
+
+export type Admission =
+  | { ok: true; probe: boolean }
+  | { ok: false; reason: "rate_limited" | "circuit_open"; retryAfterSeconds: number };
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** Whether a request of `family` would be refused now (the pause, the breaker), taking nothing. */
+export function check(family: string, now: number): Admission {
+  if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };
+  const open = breaker.openUntil(family, now);
+  if (open) return { ok: false, reason: "circuit_open", retryAfterSeconds: seconds(open - now) };
+  return { ok: true, probe: false };
+}
+
+/** As check, taking the breaker's probe when one is due: the request goes now if ok. */
+export function admit(family: string, now: number): Admission {
+  const checked = check(family, now);
+  if (!checked.ok) return checked;
+  const { ok, probe } = breaker.pass(family, now);
+  return ok ? { ok: true, probe } : { ok: false, reason: "circuit_open", retryAfterSeconds: 1 };
+}
+
+/** How a request that was admitted ended (for the breaker and /healthz). */
+export function settle(family: string, key: string, outcome: "ok" | "failure" | "neutral", now: number, code?: string) {
+  if (code && outcome !== "ok") recordError(code, now);
+  breaker.record(family, key, outcome, now);
+}
+
+/** BeatPass said 429 here: nothing leaves this isolate before `until`. */
+export function pauseHere(until: number): boolean {
+  if (until <= pausedUntil) return false;
+  pausedUntil = until;
+  quota.pause(until);
+  logEvent("warn", "upstream_rate_limited", { retry_after_s: seconds(until - Date.now()) });
+  return true;
+}
+
+// ---- before each load (the cache engine) ----
+
+export interface AdmissionOptions {
+  keeper: DurableObjectNamespace<UpstreamBudget> | undefined;
+  coordinators: DurableObjectNamespace<KeyCoordinator> | undefined;
+  /** The data centre (request.cf.colo): which location coordinator a viewer's miss asks. */
+  location: string;
+  perMinute: number;
+  timeoutMs: number;
+  /** How long a load for `purpose` may take: the key lease's length. */
+  leaseMs(purpose: Purpose): number;
+  waitUntil(promise: Promise<unknown>): void;
+  /** The viewer's network group (groups.ts), for its share. */
+  group?: string;
+  /** How long a load waited for its permit (Server-Timing `budget`: 0 with a live lease). */
+  onPermitWait?(ms: number): void;
+  /** How long a load's coordinator took to answer (Server-Timing `coord`). */
+  onCoordinate?(ms: number): void;
+}
+
+export function admission(o: AdmissionOptions): LoadCoordinator {
+  return {
+    async begin(key, purpose, since, freshFrom) {
+      const now = Date.now();
+      const cls = CLASS_OF[purpose];
+      if (cls !== "viewer" && (backoff[cls] > now || (skipped.get(key) ?? 0) > now)) return { kind: "skip" };
+      const early = decidedHere(o, cls, now);
+      if (early) return refuse(cls, purpose, key, early.reason, early.retryAt, now);
+      // A cold isolate asks for its lease while the coordinator is asked.
+      if (quota.needsLease(now)) void renew(o);
+      const coordinator = coordinatorOf(
+        o.coordinators,
+        cls === "viewer" ? locationCoordinator(o.location) : keyShard(key),
+      );
+      const c = await coordinate(o, coordinator, { key, cls, leaseMs: o.leaseMs(purpose), since, freshFrom });
+      if (c && c.kind !== "go") return turnFor(o, coordinator, c, key, purpose, now);
+      const permit = await takePermit(o, cls, Date.now());
+      if (!permit.ok) {
+        const outcome: LoadOutcome = { kind: "refused", reason: permit.reason, retryAfterMs: permit.retryAt - now };
+        if (coordinator && c)
+          o.waitUntil(within(coordinator.complete(key, outcome), o.timeoutMs).catch(() => undefined));
+        return refuse(cls, purpose, key, permit.reason, permit.retryAt, now);
+      }
+      return {
+        kind: "load",
+        finish: (outcome) => {
+          if (coordinator && c)
+            o.waitUntil(within(coordinator.complete(key, outcome), o.timeoutMs).catch(() => undefined));
+        },
+      };
+    },
+    // The viewer who met the 429 is answered once the keeper (which tells every coordinator)
+    // and this location's coordinator have heard: no isolate starts another load meanwhile.
+    async pause(retryAfterSeconds) {
+      const until = Date.now() + retryAfterSeconds * 1000;
+      pauseHere(until);
+      const keeper = keeperOf(o.keeper);
+      const here = coordinatorOf(o.coordinators, locationCoordinator(o.location));
+      await Promise.allSettled([
+        keeper && within(keeper.pause(until), o.timeoutMs),
+        here && within(here.pause(until), o.timeoutMs),
+      ]);
+    },
+  };
+}
+
+/** A refusal this isolate can decide alone: the pause, a spent lease, the viewer's group. */
+function decidedHere(o: AdmissionOptions, cls: PermitClass, now: number) {
+  if (now < pausedUntil) return { reason: "paused" as const, retryAt: pausedUntil };
+  const spent = quota.blocked(cls, now);
+  if (spent) return spent;
+  if (cls !== "viewer" || !o.group) return undefined;
+  const until = capped[o.group] ?? 0;
+  if (until > now) return { reason: "client" as const, retryAt: until };
+  const own = groupSpends.count(o.group, now);
+  if (own >= groupCap(o.group, o.perMinute)) return { reason: "client" as const, retryAt: now + HELD_MS };
+  // The last part of the lease is for networks that have not spent here this minute.
+  if (own > 0 && quota.left() <= Math.ceil(NEW_VISITOR_SHARE * quota.lastGrantSize))
+    return { reason: "client" as const, retryAt: now + SKIP_MEMO_MS };
+  return undefined;
+}
+
+async function coordinate(
+  o: AdmissionOptions,
+  coordinator: Coordinator | undefined,
+  req: Parameters<Coordinator["begin"]>[0],
+): Promise<Coordination | undefined> {
+  if (!coordinator) return undefined;
+  const started = Date.now();
+  try {
+    return await within(coordinator.begin(req), o.timeoutMs);
+  } catch (err) {
+    // Without it the load goes alone: coalescing is lost, the budget is not (the permit is ours).
+    logEvent("warn", "coordinator_unavailable", { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  } finally {
+    o.onCoordinate?.(Date.now() - started);
+  }
+}
+
+function turnFor(
+  o: AdmissionOptions,
+  coordinator: Coordinator | undefined,
+  c: Exclude<Coordination, { kind: "go" }>,
+  key: string,
+  purpose: Purpose,
+  now: number,
+): Turn {
+  switch (c.kind) {
+    case "wait":
+      return {
+        kind: "wait",
+        outcome: within(coordinator?.awaitLoad(key) as Promise<LoadOutcome>, o.leaseMs(purpose) + o.timeoutMs),
+      };
+    case "shared":
+      return { kind: "wait", outcome: Promise.resolve(c.outcome) };
+    case "skip":
+      remember(key, now);
+      return { kind: "skip", loadedAt: c.loadedAt, etag: c.etag };
+    case "paused":
+      pauseHere(c.until);
+      return refuse(CLASS_OF[purpose], purpose, key, "paused", c.until, now);
+  }
+}
+
+async function takePermit(o: AdmissionOptions, cls: PermitClass, now: number) {
+  let t = quota.take(cls, now);
+  if (!t.ok && t.reason === "renew") {
+    const started = Date.now();
+    await renew(o);
+    o.onPermitWait?.(Date.now() - started);
+    t = quota.take(cls, Date.now(), false);
+    if (!t.ok && t.reason === "renew")
+      t = { ok: false, reason: quota.unreachable ? "unavailable" : "budget", retryAt: Date.now() + SKIP_MEMO_MS };
+  } else o.onPermitWait?.(0);
+  if (!t.ok) return t as Exclude<typeof t, { reason: "renew" }>;
+  if (cls === "viewer" && o.group) {
+    groupSpends.add(o.group, now);
+    unreportedGroups.set(o.group, (unreportedGroups.get(o.group) ?? 0) + 1);
+  }
+  if (quota.dueForRenewal(now)) o.waitUntil(renew(o));
+  return t;
+}
+
+function refuse(
+  cls: PermitClass,
+  purpose: Purpose,
+  key: string,
+  reason: Exclude<Refusal, "circuit_open">,
+  retryAt: number,
+  now: number,
+): Turn {
+  refusedSinceReport[cls]++;
+  if (cls === "viewer" && reason !== "client") viewerRefusedAt = now;
+  // A refresh's viewers are served the stale copy: asking again on every stale hit until the
+  // budget frees would only be refused again.
+  if (purpose !== "foreground") {
+    remember(key, now, REFUSED_REFRESH_MEMO_MS);
+    backoff[cls as "refresh" | "scheduled"] = Math.max(backoff[cls as "refresh"], retryAt, now + 1_000);
+  }
+  return { kind: "refused", reason, retryAfterSeconds: seconds(retryAt - now) };
+}
+
+/**
+ * Renews this isolate's lease (one renewal at a time): reports its spends, per-network counts
+ * and refusals since the last renewal, and takes what the keeper grants. `extra`: permits
+ * wanted beyond the demand seen (refresh-ahead says how many it means to spend).
+ */
+export function renew(o: AdmissionOptions, extra: Partial<Record<PermitClass, number>> = {}): Promise<void> {
+  if (renewing) return renewing;
+  const now = Date.now();
+  const keeper = keeperOf(o.keeper);
+  if (!keeper) {
+    quota.failed(now);
+    return Promise.resolve();
+  }
+  isolate ??= crypto.randomUUID();
+  const ask = quota.ask(isolate, o.location, now, extra);
+  const groups = [...unreportedGroups];
+  const refused = refusedSinceReport;
+  unreportedGroups = new Map();
+  refusedSinceReport = zero();
+  renewing = within(keeper.lease({ ...ask, perMinute: o.perMinute, groups, refused }), o.timeoutMs)
+    .then((grant) => {
+      quota.apply(grant, ask.spent);
+      capped = grant.capped;
+      if (grant.pausedUntil > Date.now()) pauseHere(grant.pausedUntil);
+      if (grant.purgedAt > latestPurgeAt())
+        o.waitUntil(within(keeper.purgesSince(latestPurgeAt()), o.timeoutMs).then(applyPurges, () => undefined));
+    })
+    .catch((err: unknown) => {
+      quota.failed(Date.now());
+      // Reported next time instead.
+      for (const [g, n] of groups) unreportedGroups.set(g, (unreportedGroups.get(g) ?? 0) + n);
+      for (const cls of CLASSES) refusedSinceReport[cls] += refused[cls];
+      logEvent("warn", "budget_unavailable", {
+        step: "lease",
+        error: err instanceof Error ? err.message : String(err),
+      });
+    })
+    .finally(() => {
+      renewing = undefined;
+    });
+  return renewing;
+}
+
+function remember(key: string, now: number, ms = SKIP_MEMO_MS): void {
+  if (skipped.size >= SKIP_MEMO_MAX_KEYS) {
+    for (const [k, until] of skipped) if (until <= now) skipped.delete(k);
+    if (skipped.size >= SKIP_MEMO_MAX_KEYS) skipped.clear();
+  }
+  skipped.set(key, now + ms);
+}
+
+/** This isolate's side, for /healthz: its lease, the pause, breakers, recent refusals. */
+export function admissionHealth(now: number) {
+  return {
+    ...quota.view(now),
+    paused_until: pausedUntil > now ? new Date(pausedUntil).toISOString() : null,
+    viewers_refused_recently: now - viewerRefusedAt < DEGRADED_WINDOW_MS,
+    breakers: breaker.breakerStates(now),
+  };
+}
+
+/** Starts this isolate's admission from cold (tests, the simulation's recycled isolates). */
+export function resetAdmission(): void {
+  isolate = undefined;
+  quota.reset();
+  groupSpends.clear();
+  unreportedGroups = new Map();
+  refusedSinceReport = zero();
+  capped = {};
+  pausedUntil = 0;
+  renewing = undefined;
+  skipped.clear();
+  backoff.refresh = backoff.scheduled = 0;
+  viewerRefusedAt = Number.NEGATIVE_INFINITY;
+  breaker.resetBreakers();
+}

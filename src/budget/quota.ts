@@ -1,0 +1,194 @@
+import { LEASE_MS, type LeaseAsk, type LeaseGrant, type PermitClass, zero } from "./ledger";
+
+/**
+ * An isolate's side of its quota lease (ledger.ts has the keeper's): permits to spend
+ * locally, with no round trip, in three pools. A viewer's miss may spend from any pool, a
+ * stale copy's refresh from the refresh or scheduled pool, refresh-ahead from its own: the
+ * keeper sized each pool within its class's share of the budget.
+ *
+ * Renewal: in the background while permits remain (when a quarter or less of the last grant
+ * is left, or half the lease has passed, with demand since), awaited only when there is no
+ * live lease. What it asks for is this isolate's demand since the last renewal (permits
+ * taken and refused), at that rate for a whole LEASE_MS, so a busy isolate asks for more and
+ * an idle one for little. Never before the keeper's `retryAt` (the budget is spent, or BeatPass
+ * asked for a pause): a refusal until then is decided here.
+ */
+
+/** What a new isolate asks for before it has any demand to go by. */
+export const INITIAL_WANT: Record<PermitClass, number> = { viewer: 4, refresh: 2, scheduled: 0 };
+/** After a failed renewal (keeper unreachable), the next is not tried before this. */
+export const RENEW_BACKOFF_MS = 5_000;
+
+const POOLS: Record<PermitClass, PermitClass[]> = {
+  viewer: ["viewer", "refresh", "scheduled"],
+  refresh: ["refresh", "scheduled"],
+  scheduled: ["scheduled"],
+};
+
+export type Take =
+  | { ok: true }
+  | { ok: false; reason: "paused" | "budget" | "unavailable"; retryAt: number }
+  | { ok: false; reason: "renew" };
+
+export class Quota {
+  /** The keeper's name for this isolate's lease chain; the counts below are cumulative within it. */
+  private chain: string | undefined;
+  /** Cumulative per pool: what the keeper granted, and what was spent from it here. */
+  private granted = zero();
+  private spentFrom = zero();
+  private spentTotal = 0;
+  /** Spend times not yet acknowledged by the keeper (oldest first). */
+  private unreported: number[] = [];
+  private expires = 0;
+  private retryAt = 0;
+  private pausedUntil = 0;
+  private lastGrant = 0;
+  private renewedAt = 0;
+  /** Permits asked for (taken or refused) per class since the last renewal was sent. */
+  private demand = zero();
+  private everGranted = false;
+  /** The keeper could not be reached at the last try. */
+  unreachable = false;
+
+  /**
+   * Why `cls` cannot have a permit before `retryAt`, decided here without a renewal; undefined
+   * when it may have one (now, or once a renewal is answered). A refusal counts as demand.
+   */
+  blocked(cls: PermitClass, now: number): { reason: "paused" | "budget" | "unavailable"; retryAt: number } | undefined {
+    let refusal: { reason: "paused" | "budget" | "unavailable"; retryAt: number } | undefined;
+    if (now < this.pausedUntil) refusal = { reason: "paused", retryAt: this.pausedUntil };
+    else if ((now >= this.expires || this.leftIn(cls) === 0) && now < this.retryAt)
+      refusal = { reason: this.refusal(), retryAt: this.retryAt };
+    if (refusal) this.demand[cls]++;
+    return refusal;
+  }
+
+  /** Spends one permit for `cls` if the lease holds one; else says why not. */
+  take(cls: PermitClass, now: number, countDemand = true): Take {
+    if (countDemand) this.demand[cls]++;
+    if (now < this.pausedUntil) return { ok: false, reason: "paused", retryAt: this.pausedUntil };
+    if (now >= this.expires) {
+      if (now < this.retryAt) return { ok: false, reason: this.refusal(), retryAt: this.retryAt };
+      return { ok: false, reason: "renew" };
+    }
+    for (const pool of POOLS[cls]) {
+      if (this.granted[pool] - this.spentFrom[pool] > 0) {
+        this.spentFrom[pool]++;
+        this.spentTotal++;
+        this.unreported.push(now);
+        return { ok: true };
+      }
+    }
+    const retryAt = Math.max(this.retryAt, Math.min(this.expires, now + 1_000));
+    return { ok: false, reason: now < this.retryAt ? this.refusal() : "budget", retryAt };
+  }
+
+  /** Whether a renewal should be sent now (background, or awaited when `take` said "renew"). */
+  dueForRenewal(now: number): boolean {
+    if (now < this.retryAt) return false;
+    if (now >= this.expires) return true;
+    const asked = this.demand.viewer + this.demand.refresh + this.demand.scheduled;
+    if (asked === 0) return false;
+    const left = this.left();
+    return left <= Math.max(1, Math.floor(this.lastGrant / 4)) || now - this.renewedAt >= LEASE_MS / 2;
+  }
+
+  /** The renewal to send: spends since the last acknowledged report, and the demand ahead. */
+  ask(isolate: string, location: string, now: number, extra: Partial<Record<PermitClass, number>> = {}): LeaseAsk {
+    const elapsed = Math.max(1_000, now - this.renewedAt);
+    const want = zero();
+    for (const cls of ["viewer", "refresh", "scheduled"] as PermitClass[]) {
+      const rate = this.demand[cls] / elapsed;
+      const ahead = this.everGranted ? Math.ceil(rate * LEASE_MS) : INITIAL_WANT[cls];
+      want[cls] = Math.max(0, ahead + (extra[cls] ?? 0) - this.leftIn(cls));
+    }
+    this.demand = zero();
+    this.renewedAt = now;
+    return { isolate, location, chain: this.chain, spent: this.spentTotal, spentAt: [...this.unreported], want };
+  }
+
+  /** Takes the keeper's answer to an ask sent with `spentTotal` spends reported. */
+  apply(grant: LeaseGrant, reportedUpTo: number): void {
+    if (grant.chain !== this.chain) {
+      // A new chain (the first, or the keeper no longer knows the old one): counts restart.
+      this.chain = grant.chain;
+      this.spentFrom = zero();
+      this.spentTotal = 0;
+      this.unreported = [];
+      this.granted = zero();
+    } else {
+      const acked = this.unreported.length - (this.spentTotal - reportedUpTo);
+      if (acked > 0) this.unreported.splice(0, acked);
+    }
+    const before = this.granted.viewer + this.granted.refresh + this.granted.scheduled;
+    this.granted = { ...grant.granted };
+    this.lastGrant = Math.max(0, this.granted.viewer + this.granted.refresh + this.granted.scheduled - before);
+    this.expires = grant.expires;
+    this.retryAt = grant.retryAt;
+    this.pausedUntil = Math.max(this.pausedUntil, grant.pausedUntil);
+    this.everGranted = true;
+    this.unreachable = false;
+  }
+
+  /** Forgets the lease (a cold isolate: tests, the simulation's recycled isolates). */
+  reset(): void {
+    this.chain = undefined;
+    this.granted = zero();
+    this.spentFrom = zero();
+    this.spentTotal = 0;
+    this.unreported = [];
+    this.expires = this.retryAt = this.pausedUntil = this.lastGrant = this.renewedAt = 0;
+    this.demand = zero();
+    this.everGranted = false;
+    this.unreachable = false;
+  }
+
+  /** The keeper did not answer: spend what is left, and do not ask again for a while. */
+  failed(now: number): void {
+    this.retryAt = now + RENEW_BACKOFF_MS;
+    this.unreachable = true;
+  }
+
+  /** BeatPass asked for a pause (heard here, from a coordinator or from the keeper). */
+  pause(until: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, until);
+  }
+
+  get spent(): number {
+    return this.spentTotal;
+  }
+
+  /** Permits the last renewal added (how large a lease this isolate's demand earns). */
+  get lastGrantSize(): number {
+    return this.lastGrant;
+  }
+
+  /** Whether there is no live lease (a miss must wait for a renewal). */
+  needsLease(now: number): boolean {
+    return now >= this.expires && now >= this.retryAt;
+  }
+
+  /** For /healthz. */
+  view(now: number) {
+    return {
+      permits_left: now < this.expires ? this.left() : 0,
+      expires_in_s: Math.max(0, Math.round((this.expires - now) / 1000)),
+      keeper_unreachable: this.unreachable,
+    };
+  }
+
+  /** Permits left to spend, any pool. */
+  left(): number {
+    return this.leftIn("viewer");
+  }
+
+  private leftIn(cls: PermitClass): number {
+    let n = 0;
+    for (const pool of POOLS[cls]) n += Math.max(0, this.granted[pool] - this.spentFrom[pool]);
+    return n;
+  }
+
+  private refusal(): "paused" | "budget" | "unavailable" {
+    return this.unreachable ? "unavailable" : "budget";
+  }
+}
