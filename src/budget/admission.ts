@@ -172,10 +172,15 @@ function decidedHere(o: AdmissionOptions, cls: PermitClass, now: number) {
   const spent = quota.blocked(cls, now);
   if (spent) return spent;
   if (cls !== "viewer" || !o.group) return undefined;
-  const until = capped[o.group] ?? 0;
+  return groupRefusal(o, o.group, now);
+}
+
+/** Whether a viewer's network has had its share: deployment-wide (the keeper's caps), here, or of the reserve. */
+function groupRefusal(o: AdmissionOptions, group: string, now: number) {
+  const until = capped[group] ?? 0;
   if (until > now) return { reason: "client" as const, retryAt: until };
-  const own = groupSpends.count(o.group, now);
-  if (own >= groupCap(o.group, o.perMinute)) return { reason: "client" as const, retryAt: now + HELD_MS };
+  const own = groupSpends.count(group, now);
+  if (own >= groupCap(group, o.perMinute)) return { reason: "client" as const, retryAt: now + HELD_MS };
   // The last part of the lease is for networks that have not spent here this minute.
   if (own > 0 && quota.left() <= Math.ceil(NEW_VISITOR_SHARE * quota.lastGrantSize))
     return { reason: "client" as const, retryAt: now + SKIP_MEMO_MS };
@@ -236,6 +241,12 @@ async function takePermit(o: AdmissionOptions, cls: PermitClass, now: number) {
       t = { ok: false, reason: quota.unreachable ? "unavailable" : "budget", retryAt: Date.now() + SKIP_MEMO_MS };
   } else o.onPermitWait?.(0);
   if (!t.ok) return t as Exclude<typeof t, { reason: "renew" }>;
+  // The renewal may have brought news of this network's share (caps from every isolate).
+  const late = cls === "viewer" && o.group ? groupRefusal(o, o.group, Date.now()) : undefined;
+  if (late) {
+    quota.giveBack(t.pool);
+    return { ok: false as const, ...late };
+  }
   if (cls === "viewer" && o.group) {
     groupSpends.add(o.group, now);
     unreportedGroups.set(o.group, (unreportedGroups.get(o.group) ?? 0) + 1);

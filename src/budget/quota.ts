@@ -15,7 +15,7 @@ import { LEASE_MS, type LeaseAsk, type LeaseGrant, type PermitClass, zero } from
  */
 
 /** What a new isolate asks for before it has any demand to go by. */
-export const INITIAL_WANT: Record<PermitClass, number> = { viewer: 4, refresh: 2, scheduled: 0 };
+export const INITIAL_WANT: Record<PermitClass, number> = { viewer: 4, refresh: 0, scheduled: 0 };
 /** After a failed renewal (keeper unreachable), the next is not tried before this. */
 export const RENEW_BACKOFF_MS = 5_000;
 
@@ -26,7 +26,7 @@ const POOLS: Record<PermitClass, PermitClass[]> = {
 };
 
 export type Take =
-  | { ok: true }
+  | { ok: true; pool: PermitClass }
   | { ok: false; reason: "paused" | "budget" | "unavailable"; retryAt: number }
   | { ok: false; reason: "renew" };
 
@@ -76,11 +76,20 @@ export class Quota {
         this.spentFrom[pool]++;
         this.spentTotal++;
         this.unreported.push(now);
-        return { ok: true };
+        return { ok: true, pool };
       }
     }
-    const retryAt = Math.max(this.retryAt, Math.min(this.expires, now + 1_000));
-    return { ok: false, reason: now < this.retryAt ? this.refusal() : "budget", retryAt };
+    // Spent before it expired: the keeper may have more (others returned theirs), unless it said when.
+    if (now < this.retryAt) return { ok: false, reason: this.refusal(), retryAt: this.retryAt };
+    return { ok: false, reason: "renew" };
+  }
+
+  /** Puts back a permit taken from `pool` (the load was refused after all): it was never spent. */
+  giveBack(pool: PermitClass): void {
+    if (this.spentFrom[pool] === 0 || this.unreported.length === 0) return;
+    this.spentFrom[pool]--;
+    this.spentTotal--;
+    this.unreported.pop();
   }
 
   /** Whether a renewal should be sent now (background, or awaited when `take` said "renew"). */
@@ -95,7 +104,9 @@ export class Quota {
 
   /** The renewal to send: spends since the last acknowledged report, and the demand ahead. */
   ask(isolate: string, location: string, now: number, extra: Partial<Record<PermitClass, number>> = {}): LeaseAsk {
-    const elapsed = Math.max(1_000, now - this.renewedAt);
+    // Demand is measured over at least a third of a lease: a burst of a few misses in one
+    // second does not ask for a whole lease at that rate (unspent permits stay held).
+    const elapsed = Math.max(LEASE_MS / 3, now - this.renewedAt);
     const want = zero();
     for (const cls of ["viewer", "refresh", "scheduled"] as PermitClass[]) {
       const rate = this.demand[cls] / elapsed;

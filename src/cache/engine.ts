@@ -196,6 +196,7 @@ async function coordinatedLoad(
   opts: LookupOptions,
   previous: Entry | undefined,
   purpose: Purpose,
+  retried = false,
 ): Promise<Entry> {
   const failed = recentFailures.get(opts.key);
   if (failed && deps.now() < failed.until) throw failed.error;
@@ -220,9 +221,13 @@ async function coordinatedLoad(
       try {
         outcome = await turn.outcome;
       } catch {
-        // The keeper went quiet mid-wait (timeout, reset): like a load that timed out.
+        // The coordinator went quiet mid-wait (timeout, reset): like a load that timed out.
         throw new LoadRefused("shared_timeout", 5);
       }
+      // The load this one waited on was refused for its own client's share, which is not this
+      // viewer's: it asks again, in its own name (once).
+      if (outcome.kind === "refused" && outcome.reason === "client" && !retried)
+        return coordinatedLoad(deps, opts, previous, purpose, true);
       return fromSharedLoad(deps, opts, previous, outcome);
     }
   }

@@ -4,6 +4,7 @@ import { DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE } from "../helpers/documented";
 import {
   expectProblem,
   type Fleet,
+  keyShardOf,
   type Reply,
   spread,
   startFleet,
@@ -136,12 +137,9 @@ describe("one stale key, 300 viewers on 3 instances at once", () => {
     await until("the background refresh reached BeatPass", () => held.arrived() >= 1, { deadlineMs: 20_000 });
     expect(held.arrived(), "refreshes at BeatPass while all 300 stale answers went out").toBe(1);
     held.release();
-    // The keeper holds no lease once every load has finished.
-    const keeper = await f.keeper();
-    await until(
-      "no load in flight",
-      async () => (await keeper.status(DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE)).leases === 0,
-    );
+    // The key's coordinator holds no lease once every load has finished.
+    const coordinator = await f.coordinator(`key:${keyShardOf(`v1:track:id=1`)}`);
+    await until("no load in flight", async () => (await coordinator.status()).leases === 0);
     expect(upstream.count(upstreamTrack(1)) - before, "refreshes in all").toBe(1);
     expect(upstream.count() - before).toBe(1);
   }
@@ -283,7 +281,7 @@ describe("BeatPass says 429 to one instance", () => {
     const keeper = await f.keeper();
     let pausedUntil = 0;
     await until("the keeper heard of the 429", async () => {
-      pausedUntil = (await keeper.status(DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE)).pausedUntil;
+      pausedUntil = Date.parse((await keeper.status(DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE)).paused_until ?? "") || 0;
       return pausedUntil > 0;
     });
 

@@ -11,11 +11,13 @@ import { expectProblemResponse } from "../helpers/problem";
 
 /**
  * A deployment in one process: N Worker instances (edge-0, edge-1, ...) of the one bundle
- * (global-setup.ts) in ONE miniflare, so they share what a deployment shares — one KV
- * namespace, the one budget keeper Durable Object (defined in edge-0, bound by the others),
- * the rate-limit counters — and keep apart what isolates keep apart: module state, the
- * memory tier, in-flight loads. Each instance listens on its own socket straight into
- * workerd (no dev proxy), and talks only to the fake BeatPass on loopback.
+ * (global-setup.ts) in ONE miniflare, so they share what a deployment shares — the one budget
+ * keeper and the coordinators (Durable Objects defined in edge-0, bound by the others), the
+ * rate-limit counters, one data centre's coordinator — and keep apart what isolates keep
+ * apart: module state, the memory tier, in-flight loads. KV is one namespace per instance,
+ * each write copied to the others after `kvLagMs` (entry.mjs, KV_REPLICA), as a deployment's
+ * KV shows one location's writes to the others only later. Each instance listens on its own
+ * socket straight into workerd (no dev proxy), and talks only to the fake BeatPass on loopback.
  *
  * Each instance's entry is entry.mjs, a door around the bundle for the test alone: it can stop
  * the instances' clocks at a time of the test's choosing (Fleet.setClock) and wait for their
@@ -24,8 +26,8 @@ import { expectProblemResponse } from "../helpers/problem";
 
 /** Must never appear in a response or a log line (the fake accepts it as its token). */
 export const FLEET_TOKEN = "fleet-canary-5e0b7a93c1d24f88";
-/** One KV namespace id for every instance: the shared cache. */
-const KV_ID = "fleet-beatpass-cache";
+/** Each instance's own KV namespace (its location's view of the deployment's KV). */
+const kvId = (i: number) => `fleet-beatpass-cache-${i}`;
 /**
  * The name of the one keeper every isolate asks (BUDGET_OBJECT_NAME in src/budget/keeper.ts,
  * which Node cannot import: it needs cloudflare:workers). Read from the source so a rename
@@ -147,10 +149,16 @@ export interface Fleet {
   upstream: Upstream;
   /** Sends `path` to instance `i`, as a client of its own (a fresh CF-Connecting-IP unless `ip` is given). */
   fetchVia(i: number, path: string, init?: RequestInit & { ip?: string }): Promise<Reply>;
-  /** The shared KV namespace (BEATPASS_CACHE), as the instances see it. */
-  kv(): Promise<Awaited<ReturnType<Miniflare["getKVNamespace"]>>>;
+  /** KV (BEATPASS_CACHE) as instance `i` sees it (default 0, where the keeper writes first). */
+  kv(i?: number): Promise<Awaited<ReturnType<Miniflare["getKVNamespace"]>>>;
+  /** Every instance's calls to the budget keeper fail at once while `down` (entry.mjs). */
+  keeperDown(down: boolean): Promise<void>;
+  /** KV writes still on their way to other instances (the lag has not passed). */
+  kvInFlight(): number;
   /** An RPC stub of the budget keeper (src/budget/keeper.ts), for conditions the tests wait on. */
   keeper(): Promise<KeeperStub>;
+  /** An RPC stub of a coordinator by name (`loc:local`, `key:<n>`: src/budget/coordination.ts). */
+  coordinator(name: string): Promise<CoordinatorStub>;
   /**
    * Stops every instance's Date.now() at `at` (ms since the epoch) until the next call; the
    * budget keeper's too (it runs in edge-0). Before the first call the instances run on the
@@ -164,14 +172,32 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+/** The coordinator methods tests read (src/budget/coordinator.ts). */
+export interface CoordinatorStub {
+  status(): Promise<{ leases: number; waiting: number; pausedUntil: number }>;
+}
+
+/**
+ * The shard a key's refreshes are coordinated by (src/budget/coordination.ts, keyShard): FNV-1a
+ * of the key, modulo the 16 shards docs/caching.md gives. Written out: Node cannot import the
+ * module's siblings that need cloudflare:workers, and a test should not read it from src.
+ */
+export function keyShardOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % 16;
+}
+
 /** The keeper methods tests read; a view of UpstreamBudget's public surface. */
 export interface KeeperStub {
   status(perMinute: number): Promise<{
-    viewer: number;
-    refresh: number;
-    scheduled: number;
-    pausedUntil: number;
-    leases: number;
+    budget_per_minute: number;
+    in_use: number;
+    paused_until: string | null;
+    active_leases: number;
+    locations: number;
+    capped_groups: number;
+    last_hour: Record<string, number>;
   }>;
   purgesSince(since: number): Promise<Record<string, number>>;
 }
@@ -182,6 +208,8 @@ export interface FleetOptions {
   size?: number;
   /** Vars on top of the fleet's defaults, for every instance. */
   vars?: Record<string, string>;
+  /** How long one instance's KV write takes to reach the others (default 0: before put returns). */
+  kvLagMs?: number;
 }
 
 /** Vars every fleet runs with unless a test overrides them. */
@@ -240,6 +268,37 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     ...FLEET_VARS,
     ...options.vars,
   };
+  const lag = options.kvLagMs ?? 0;
+  let inFlight = 0;
+  /** Copies instance `from`'s KV write into every other instance's namespace, after the lag. */
+  async function replicate(from: number, request: Request): Promise<Response> {
+    const op = (await request.json()) as {
+      op: "put" | "delete";
+      key: string;
+      value?: string;
+      options?: KVNamespacePutOptions;
+    };
+    const copy = async () => {
+      await Promise.all(
+        names.map(async (name, j) => {
+          if (j === from) return;
+          const kv = await mf.getKVNamespace("BEATPASS_CACHE", name);
+          if (op.op === "delete") await kv.delete(op.key);
+          else await kv.put(op.key, op.value ?? "", op.options);
+        }),
+      );
+    };
+    if (lag === 0) await copy();
+    else {
+      inFlight++;
+      setTimeout(() => {
+        copy()
+          .catch(() => undefined)
+          .finally(() => inFlight--);
+      }, lag);
+    }
+    return new Response(null, { status: 204 });
+  }
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
@@ -259,12 +318,17 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           ],
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
-          kvNamespaces: { BEATPASS_CACHE: KV_ID },
+          kvNamespaces: { BEATPASS_CACHE: kvId(i) },
+          serviceBindings: { KV_REPLICA: (request: Request) => replicate(i, request) },
           durableObjects: {
             UPSTREAM_BUDGET:
               i === 0
                 ? { className: "UpstreamBudget", useSQLite: true }
                 : { className: "UpstreamBudget", scriptName: names[0], useSQLite: true },
+            COORDINATORS:
+              i === 0
+                ? { className: "KeyCoordinator", useSQLite: true }
+                : { className: "KeyCoordinator", scriptName: names[0], useSQLite: true },
           },
           ratelimits: RATELIMITS,
           bindings,
@@ -327,10 +391,16 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     fetchVia,
     setClock: (at) => door("/__fleet/clock", { method: "PUT", body: String(at) }),
     settled: () => door("/__fleet/settled"),
-    kv: () => mf.getKVNamespace("BEATPASS_CACHE", names[0]),
+    kv: (i = 0) => mf.getKVNamespace("BEATPASS_CACHE", names[i] as string),
+    keeperDown: (down) => door("/__fleet/keeper", { method: "PUT", body: down ? "down" : "up" }),
+    kvInFlight: () => inFlight,
     async keeper() {
       const ns = await mf.getDurableObjectNamespace("UPSTREAM_BUDGET", names[0]);
       return ns.get(ns.idFromName(KEEPER_NAME)) as unknown as KeeperStub;
+    },
+    async coordinator(name) {
+      const ns = await mf.getDurableObjectNamespace("COORDINATORS", names[0]);
+      return ns.get(ns.idFromName(name)) as unknown as CoordinatorStub;
     },
     logs,
     async stop() {

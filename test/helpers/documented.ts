@@ -48,11 +48,15 @@ export const DOCUMENTED_MEMO_BUDGET_BYTES = 32 * 1024 * 1024;
 
 /** README, "Budget": BeatPass requests per minute for the whole deployment (80% of 300). */
 export const DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE = 240;
-/** README, "Budget": once this share of the minute is spent, each client may hold at most its tier's share. */
-export const DOCUMENTED_FAIR_SHARE = { pressure: 0.5, anon: 0.01, standard: 0.1, partner: 0.25 } as const;
-/** README, "Budget": misses a single isolate may send while the budget keeper is unreachable, per minute. */
-export const DOCUMENTED_FALLBACK_PERMITS_PER_MINUTE = 5;
+/**
+ * docs/caching.md, "Fair shares": the share of the budget's minute one network group (an
+ * anonymous IPv4 /24 or IPv6 /48, or one API key) may hold, and the part of each lease kept
+ * for networks that have not spent this minute.
+ */
+export const DOCUMENTED_GROUP_SHARE = { anon: 0.1, standard: 0.25, partner: 0.5, newVisitors: 0.2 } as const;
+/** docs/caching.md, "Quota leases": how long a lease may be spent from, and the most one isolate holds. */
+export const DOCUMENTED_LEASE = { ms: 30_000, maxShare: 0.25 } as const;
 /** README, "Budget": a key that just failed (5xx, timeout, network) is not asked for again for this long. */
 export const DOCUMENTED_KEY_FAILURE_MS = 10_000;
-/** README, "Budget": for this long after a load, the keeper hands its body to later misses anywhere. */
+/** docs/caching.md, "Coordinators": for this long after a load, its coordinator hands its body to later misses. */
 export const DOCUMENTED_RELAY_MS = 60_000;

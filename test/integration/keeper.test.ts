@@ -1,234 +1,160 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
-import worker from "../../src/index";
-import { keeper, observedKeeper, unreachableKeeper } from "../helpers/budget";
+import { resetIsolate } from "../../src/isolate";
+import { coordinator, keeper, observedCoordinators, observedKeeper, unreachableKeeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
-import { DOCUMENTED_POLICY, DOCUMENTED_RELAY_MS, DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE } from "../helpers/documented";
-import { storedKey } from "../helpers/kv";
-import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
-import { upstreamPaths } from "../helpers/upstream";
+import { OPERATOR_KEY } from "../helpers/constants";
+import { DOCUMENTED_GROUP_SHARE, DOCUMENTED_POLICY } from "../helpers/documented";
+import { call, expectProblem, health } from "../helpers/request";
+import { fake, upstreamPaths } from "../helpers/upstream";
+import { clockedRateLimit } from "../helpers/window";
 
 /**
- * One load per key across the deployment: the test plays "another isolate" by talking to the
- * budget keeper directly (acquire, complete), as that isolate's Worker would.
+ * Quota leases through the Worker: a miss spends a permit of this isolate's lease with no
+ * round trip; the keeper is asked only to renew it (docs/caching.md, "Quota leases").
  */
-
-const ENTITY = DOCUMENTED_POLICY.entity;
 const S = 1000;
-const PER_MINUTE = DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE;
-// The cache key of /v1/tracks/:id (README, "How caching works": v1:<route>:<params>).
-const trackKey = (id: number) => `v1:track:id=${id}`;
+const ENTITY = DOCUMENTED_POLICY.entity;
 // These tests are about the keeper's answers, not its absence: wait for them however busy the machine.
 const PATIENT: Partial<Env> = { UPSTREAM_BUDGET_TIMEOUT_MS: "10000" };
+const timing = (res: { headers: Headers }, name: string) =>
+  Number(new RegExp(`${name};dur=(\\d+)`).exec(res.headers.get("Server-Timing") ?? "")?.[1] ?? Number.NaN);
 
-/** Another isolate takes `key`'s lease, as its miss would. */
-async function otherIsolateLoads(key: string): Promise<void> {
-  const grant = await keeper().acquire({
-    key,
-    cls: "viewer",
-    perMinute: PER_MINUTE,
-    leaseMs: 10_000,
-    freshFrom: Date.now() - ENTITY.soft * S,
-  });
-  expect(grant.kind).toBe("go");
-}
-
-/** Until a request of this test is waiting at the keeper on another isolate's load (not a fixed sleep). */
-async function untilSomeoneWaits(): Promise<void> {
-  for (let polls = 0; (await keeper().status(PER_MINUTE)).waiting === 0; polls++) {
-    if (polls > 2000) throw new Error("nobody came to wait on the load");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-describe("a key another isolate is loading", () => {
-  it("a viewer's miss waits for that load and is answered with its data: no second upstream request", async () => {
-    useClock(); // the other isolate's lease cannot run out while this test waits
-    const key = trackKey(5);
-    await otherIsolateLoads(key);
-    const pending = call("/v1/tracks/5", {}, PATIENT);
-    await untilSomeoneWaits();
-    const body = JSON.stringify({ data: { id: 5, name: "Loaded by another isolate" } });
-    await keeper().complete(key, { kind: "data", body, etag: '"other-isolate"', fetchedAt: Date.now() });
-
-    const res = await pending;
-    expect(res.status).toBe(200);
-    expect(res.text).toBe(body);
-    expect(res.headers.get("Cache-Status")).toContain("collapsed");
-    expect(upstreamPaths()).toEqual([]);
-  });
-
-  it("a miss for a key another isolate loaded moments ago gets that load's body, though KV has no copy yet", async () => {
-    useClock(); // "moments ago" whatever the machine's speed: the keeper relays a load's body for a minute
-    const key = trackKey(7);
-    await otherIsolateLoads(key);
-    const body = JSON.stringify({ data: { id: 7, name: "Loaded by another isolate" } });
-    await keeper().complete(key, { kind: "data", body, etag: '"other-isolate"', fetchedAt: Date.now() });
-    const res = await call("/v1/tracks/7", {}, PATIENT);
-    expect(res.status).toBe(200);
-    expect(res.text).toBe(body);
-    expect(upstreamPaths()).toEqual([]);
-  });
-
-  it("a body loaded before a purge is not handed to a miss after it, even where the purge is not known yet", async () => {
-    const clock = useClock();
-    expect((await call("/v1/genres", {}, PATIENT)).status).toBe(200); // this isolate has read the purge record
-    const key = trackKey(7);
-    await otherIsolateLoads(key);
-    const before = JSON.stringify({ data: { id: 7, name: "Before the purge" } });
-    await keeper().complete(key, { kind: "data", body: before, etag: '"before"', fetchedAt: clock.now() });
-    clock.advance(S);
-    await keeper().recordPurge(["track:7"]);
-    const res = await call("/v1/tracks/7", {}, PATIENT);
-    expect(res.status).toBe(200);
-    expect(res.text).not.toBe(before);
-    expect(upstreamPaths()).toEqual(["/genres", "/tracks/7"]);
-  });
-
-  it("a stale copy whose key another isolate has just renewed is not refreshed again here", async () => {
-    const clock = useClock();
-    const first = await call("/v1/tracks/8", {}, PATIENT);
-    expect(first.status).toBe(200);
-    clock.advance(ENTITY.soft * S + S);
-    // Another isolate renews the key meanwhile (BeatPass has not changed it).
-    const key = trackKey(8);
-    await otherIsolateLoads(key);
-    const renewed = { body: first.text, etag: first.headers.get("ETag") ?? "", fetchedAt: clock.now() };
-    await keeper().complete(key, { kind: "data", ...renewed });
-
-    const stale = await call("/v1/tracks/8", {}, PATIENT);
-    expect(stale.status).toBe(200);
-    expect(stale.headers.get("Cache-Status")).toContain("stale-while-revalidate");
-    expect(upstreamPaths(), "the background refresh was skipped").toEqual(["/tracks/8"]);
-  });
-
-  it("a stale copy's background refresh that finds the key being loaded elsewhere takes that load's copy", async () => {
-    const clock = useClock();
-    const first = await call("/v1/tracks/10", {}, PATIENT);
-    clock.advance(ENTITY.soft * S + S);
-    const key = trackKey(10);
-    await otherIsolateLoads(key);
-    // The stale copy is served at once; its refresh waits on the other isolate's load.
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request(`${ORIGIN}/v1/tracks/10`), { ...env, ...PATIENT }, ctx);
-    expect(checked(res, await res.text()).headers.get("Cache-Status")).toContain("stale-while-revalidate");
-    await untilSomeoneWaits();
-    const renewed = { body: first.text, etag: first.headers.get("ETag") ?? "", fetchedAt: clock.now() };
-    await keeper().complete(key, { kind: "data", ...renewed });
-    await waitOnExecutionContext(ctx);
-
-    const next = await call("/v1/tracks/10", {}, PATIENT);
-    expect(next.headers.get("Cache-Status")).not.toContain("stale");
-    expect(upstreamPaths()).toEqual(["/tracks/10"]);
-  });
-
-  it("while another isolate's newer copy is not in KV here, stale hits ask the keeper about it once", async () => {
-    const clock = useClock();
-    expect((await call("/v1/tracks/9", {}, PATIENT)).status).toBe(200);
-    clock.advance(ENTITY.soft * S + S);
-    // Another isolate renewed the key with changed content; its KV write has not arrived here,
-    // and a minute later the keeper no longer hands its body over.
-    const key = trackKey(9);
-    await otherIsolateLoads(key);
-    const changed = JSON.stringify({ data: { id: 9, name: "Changed elsewhere" } });
-    await keeper().complete(key, { kind: "data", body: changed, etag: '"changed"', fetchedAt: clock.now() });
-    clock.advance(DOCUMENTED_RELAY_MS + S);
+describe("a miss spends this isolate's lease", () => {
+  it("the first miss of a cold isolate waits for its lease; the next spend it with no keeper call (Server-Timing budget 0)", async () => {
     const { ns, calls } = observedKeeper();
-    for (let i = 0; i < 3; i++) {
-      const res = await call("/v1/tracks/9", {}, { ...PATIENT, UPSTREAM_BUDGET: ns });
-      expect(res.headers.get("Cache-Status")).toContain("stale-while-revalidate");
-    }
-    expect(calls.filter((m) => m === "acquire")).toEqual(["acquire"]);
-    expect(upstreamPaths()).toEqual(["/tracks/9"]);
+    const env = { ...PATIENT, UPSTREAM_BUDGET: ns };
+    expect((await call("/v1/tracks/1", {}, env)).status).toBe(200);
+    expect(calls).toEqual(["lease"]);
+    const second = await call("/v1/tracks/2", {}, env);
+    expect(second.status).toBe(200);
+    expect(calls, "no round trip for a permit the lease holds").toEqual(["lease"]);
+    expect(timing(second, "budget")).toBe(0);
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2"]);
   });
 
-  it("after a refused refresh, that key is not refreshed here for 30 s, and no key until the keeper's retry time", async () => {
-    const clock = useClock();
-    const small: Partial<Env> = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: "4" };
-    for (const id of [8, 9]) expect((await call(`/v1/tracks/${id}`, {}, small)).status).toBe(200);
-    clock.advance(ENTITY.soft * S + S);
-    // Three other viewers' misses leave the refresh class nothing (it keeps a quarter for
-    // them); the first two free their permits 62 s from now, the third 40 s later.
-    for (const id of [1, 2]) expect((await call(`/v1/tracks/${id}`, {}, small)).status).toBe(200);
-    clock.advance(40 * S);
-    expect((await call("/v1/tracks/3", {}, small)).status).toBe(200);
-    const { ns, calls } = observedKeeper();
-    const asks = () => calls.filter((m) => m === "acquire").length;
-    const staleHit = async (id: number) => {
-      const res = await call(`/v1/tracks/${id}`, {}, { ...small, UPSTREAM_BUDGET: ns });
-      expect(res.headers.get("Cache-Status"), `track ${id}`).toContain("stale-while-revalidate");
-    };
-    for (let i = 0; i < 3; i++) await staleHit(9);
-    expect(asks(), "one refused refresh, then no more asks").toBe(1);
-    await staleHit(8);
-    expect(asks(), "no refresh of another key before the keeper's retry time (22 s)").toBe(1);
-    clock.advance(23 * S);
-    await staleHit(9);
-    expect(asks(), "the refused key waits its 30 s").toBe(1);
-    await staleHit(8);
-    expect(asks(), "another key is refreshed after the retry time").toBe(2);
-    clock.advance(8 * S);
-    await staleHit(9);
-    expect(asks(), "the refused key after 30 s").toBe(3);
-    expect(upstreamPaths()).toEqual([
-      "/tracks/8",
-      "/tracks/9",
-      "/tracks/1",
-      "/tracks/2",
-      "/tracks/3",
-      "/tracks/8",
-      "/tracks/9",
-    ]);
+  it("cache hits ask neither the keeper nor a coordinator", async () => {
+    expect((await call("/v1/tracks/3", {}, PATIENT)).status).toBe(200);
+    const k = observedKeeper();
+    const c = observedCoordinators();
+    for (let i = 0; i < 100; i++) {
+      const res = await call("/v1/tracks/3", {}, { ...PATIENT, UPSTREAM_BUDGET: k.ns, COORDINATORS: c.ns });
+      expect(res.headers.get("Cache-Status")).toContain("hit");
+    }
+    expect([k.calls, c.calls]).toEqual([[], []]);
   });
 
-  it("a viewer told to wait is answered even if the keeper never reports the load's outcome", async () => {
-    // A keeper that grants "wait" and then never answers (overloaded, or restarted meanwhile).
-    const stub = {
-      acquire: async () => ({ kind: "wait", purgedAt: 0 }),
-      awaitLoad: () => new Promise(() => {}),
-      complete: async () => undefined,
-      pause: async () => undefined,
-      purgesSince: async () => ({}),
-      recordPurge: async () => 0,
-    };
-    const silent = { idFromName: () => ({}), get: () => stub } as unknown as Env["UPSTREAM_BUDGET"];
-    // Bounded by the load's timeout, the lease margin and the keeper's timeout: were the wait
-    // unbounded, this request would never be answered (and the test would time out).
-    const res = await call(
-      "/v1/tracks/6",
-      {},
-      { UPSTREAM_BUDGET: silent, UPSTREAM_TIMEOUT_MS: "50", UPSTREAM_BUDGET_TIMEOUT_MS: "50" },
-    );
-    // Like a load that timed out: 504 with Retry-After, never a 500.
-    expectProblem(res, 504, "upstream_timeout");
-    expect(upstreamPaths()).toEqual([]);
-
-    // With a copy past its hard window, that copy is served instead, and kept.
-    const clock = useClock();
-    expect((await call("/v1/tracks/7")).status).toBe(200);
-    clock.advance(ENTITY.hard * S + S);
-    const quiet = { UPSTREAM_BUDGET: silent, UPSTREAM_TIMEOUT_MS: "50", UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
-    for (let i = 0; i < 2; i++) {
-      const stale = await call("/v1/tracks/7", {}, quiet);
-      expect(stale.status).toBe(200);
-      expect(stale.headers.get("Cache-Status")).toContain("detail=stale-if-error");
-    }
-    expect(await env.BEATPASS_CACHE.get(storedKey(trackKey(7)))).not.toBeNull();
+  it("20 cold misses cost one coordinator question and one completion each, and a handful of renewals", async () => {
+    const k = observedKeeper();
+    const c = observedCoordinators();
+    const env = { ...PATIENT, UPSTREAM_BUDGET: k.ns, COORDINATORS: c.ns };
+    for (let id = 1; id <= 20; id++) expect((await call(`/v1/tracks/${id}`, {}, env)).status).toBe(200);
+    expect(c.calls.filter((m) => m === "begin")).toHaveLength(20);
+    expect(c.calls.filter((m) => m === "complete")).toHaveLength(20);
+    // Each renewal asks for the isolate's demand over a whole lease: the lease grows with it.
+    expect(k.calls.filter((m) => m === "lease").length).toBeLessThanOrEqual(4);
   });
 });
 
 describe("when the keeper cannot be reached", () => {
-  it("a stale hit's background refresh spends nothing: the isolate's small allowance is for viewers' misses", async () => {
-    const clock = useClock();
-    expect((await call("/v1/tracks/3")).status).toBe(200);
-    clock.advance(ENTITY.soft * S + S);
-    const down = unreachableKeeper();
-    for (let i = 0; i < 3; i++) {
-      const res = await call("/v1/tracks/3", {}, { UPSTREAM_BUDGET: down, UPSTREAM_BUDGET_TIMEOUT_MS: "50" });
-      expect(res.status).toBe(200);
-      expect(res.headers.get("Cache-Status")).toContain("stale-while-revalidate");
+  it("the isolate spends what its lease holds, then refuses with 503 and Retry-After; nothing more leaves", async () => {
+    expect((await call("/v1/tracks/1", {}, PATIENT)).status).toBe(200);
+    const left = (await health()).json().budget.isolate.permits_left as number;
+    expect(left).toBeGreaterThan(0);
+    const down = { UPSTREAM_BUDGET: unreachableKeeper(), UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
+    const answers = [];
+    for (let id = 2; id < 2 + left + 3; id++) answers.push(await call(`/v1/tracks/${id}`, {}, down));
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(left);
+    for (const refused of answers.filter((r) => r.status !== 200)) {
+      expectProblem(refused, 503, "upstream_budget_exhausted");
+      expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
     }
-    expect(upstreamPaths()).toEqual(["/tracks/3"]);
+    expect(upstreamPaths()).toHaveLength(1 + left);
+  });
+
+  it("a new isolate with no lease serves a copy it has, and sends nothing", async () => {
+    const clock = useClock();
+    expect((await call("/v1/tracks/4", {}, PATIENT)).status).toBe(200);
+    clock.advance(ENTITY.hard * S + S);
+    resetIsolate(clock.now());
+    const res = await call(
+      "/v1/tracks/4",
+      {},
+      { UPSTREAM_BUDGET: unreachableKeeper(), UPSTREAM_BUDGET_TIMEOUT_MS: "50" },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Status")).toContain("stale-if-error");
+    expect(upstreamPaths()).toEqual(["/tracks/4"]);
+  });
+});
+
+describe("a 429 from BeatPass", () => {
+  it("is answered once the keeper and this location's coordinator know: other isolates send nothing", async () => {
+    fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/5", times: 1 });
+    const k = observedKeeper();
+    const c = observedCoordinators();
+    const res = await call("/v1/tracks/5", {}, { ...PATIENT, UPSTREAM_BUDGET: k.ns, COORDINATORS: c.ns });
+    expectProblem(res, 503, "upstream_rate_limited");
+    expect(k.calls).toContain("pause");
+    expect(c.calls).toContain("pause");
+    // Another isolate of this location, asking its coordinator before any load, hears the pause...
+    const other = await coordinator("v1:track:id=6").begin({
+      key: "v1:track:id=6",
+      cls: "viewer",
+      leaseMs: 1_000,
+      freshFrom: 0,
+    });
+    expect(other.kind).toBe("paused");
+    // ...and so does one anywhere that renews its lease: nothing is granted until Retry-After.
+    expect((await keeper().status(240)).paused_until).not.toBeNull();
+    resetIsolate();
+    expectProblem(await call("/v1/tracks/6", {}, PATIENT), 503, "upstream_rate_limited");
+    expect(upstreamPaths()).toEqual(["/tracks/5"]);
+  });
+});
+
+describe("fair shares by network", () => {
+  it("a network that has had a tenth of the budget this minute gets 429 client_miss_budget; another network's miss passes", async () => {
+    const perMinute = 40;
+    const share = Math.max(1, Math.floor(DOCUMENTED_GROUP_SHARE.anon * perMinute));
+    const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: String(perMinute) };
+    // Different addresses of one /24, one miss each (each within its own miss budget).
+    for (let i = 1; i <= share; i++) {
+      const res = await call(`/v1/tracks/${i}`, { headers: { "CF-Connecting-IP": `198.51.100.${i}` } }, env);
+      expect(res.status, `address ${i}`).toBe(200);
+    }
+    const refused = await call("/v1/tracks/20", { headers: { "CF-Connecting-IP": "198.51.100.77" } }, env);
+    expectProblem(refused, 429, "client_miss_budget");
+    const other = await call("/v1/tracks/21", { headers: { "CF-Connecting-IP": "203.0.113.5" } }, env);
+    expect(other.status).toBe(200);
+    // Cached data is still served to the refused network.
+    expect((await call("/v1/tracks/1", { headers: { "CF-Connecting-IP": "198.51.100.78" } }, env)).status).toBe(200);
+  });
+});
+
+describe("/healthz and the budget", () => {
+  it("says degraded to everyone while viewers' misses are refused for budget, and shows the operator the keeper's view", async () => {
+    const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: "1" };
+    expect((await call("/v1/tracks/1", {}, env)).status).toBe(200);
+    expectProblem(await call("/v1/tracks/2", {}, env), 503, "upstream_budget_exhausted");
+    expect((await call("/healthz", {}, env)).json()).toEqual({ status: "degraded" });
+    const report = (await health(env)).json();
+    expect(report.status).toBe("degraded");
+    expect(report.budget.deployment).toMatchObject({ budget_per_minute: 1, in_use: 1, active_leases: 1 });
+    expect(report.budget.deployment.last_hour.renewals).toBeGreaterThan(0);
+  });
+
+  it("limits X-Operator-Key tries to 10 a minute per address, right or wrong", async () => {
+    useClock(); // the binding's minute (docs/operators.md: 10 tries) on the test's clock
+    const guesses = { OPERATOR_GUESSES: clockedRateLimit({ limit: 10, periodSeconds: 60 }) };
+    const from = { "CF-Connecting-IP": "192.0.2.44" };
+    for (let i = 0; i < 10; i++) {
+      const res = await call("/healthz", { headers: { ...from, "X-Operator-Key": `guess-${i}` } }, guesses);
+      expect(res.json(), `try ${i + 1}`).toEqual({ status: "ok" });
+    }
+    const limited = await call("/healthz", { headers: { ...from, "X-Operator-Key": OPERATOR_KEY } }, guesses);
+    expectProblem(limited, 429, "rate_limited");
+    expect(limited.headers.get("Retry-After")).toBe("60");
+    expect((await health(guesses)).json().token_configured, "another address is not limited").toBe(true);
   });
 });

@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import { resetTiers } from "../../src/cache/tiers";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
-import { keeper, observedKeeper } from "../helpers/budget";
+import { keeper, observedCoordinators, observedKeeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "../helpers/constants";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
@@ -214,10 +214,12 @@ function subrequestMeter() {
     ]),
   );
   const observed = observedKeeper();
+  const coordination = observedCoordinators();
   const raster = env.RASTER as Fetcher;
   const bindings: Partial<Env> = {
     BEATPASS_CACHE: countedKv as unknown as KVNamespace,
     UPSTREAM_BUDGET: observed.ns,
+    COORDINATORS: coordination.ns,
     RASTER: {
       fetch: (...args: Parameters<Fetcher["fetch"]>) => {
         n.raster++;
@@ -239,7 +241,7 @@ function subrequestMeter() {
     /** What was counted so far; `external` is what Workers Free caps at 50. */
     counts() {
       const fetch = vi.mocked(globalThis.fetch).mock.calls.length - fetches;
-      const keeperCalls = observed.calls.length;
+      const keeperCalls = observed.calls.length + coordination.calls.length;
       return {
         fetch,
         cacheApi: n.cacheApi,
@@ -360,34 +362,38 @@ describe("subrequests per invocation", () => {
   });
 });
 
-describe("budget keeper calls per viewer request", () => {
+describe("Durable Object calls per viewer request", () => {
   // One Durable Object takes about 1,000 requests a second
-  // (https://developers.cloudflare.com/durable-objects/platform/limits/), and the keeper is one
-  // object for the whole deployment. docs/caching.md, "What the keeper costs": a load makes two
-  // keeper requests (the permit with the key's lease, and its completion); a cache hit none.
-  const CALLS_PER_LOAD = 2;
+  // (https://developers.cloudflare.com/durable-objects/platform/limits/). The keeper is one
+  // object for the whole deployment, so no request's path goes through it: docs/caching.md,
+  // "What coordination costs": a load asks its coordinator once and reports its outcome once
+  // (one object per location, 16 by key); the keeper only renews leases; a cache hit asks nobody.
+  const COORDINATOR_CALLS_PER_LOAD = 2;
 
-  it("a burst of 100 requests to cached keys makes no keeper call", async () => {
+  it("a burst of 100 requests to cached keys asks neither the keeper nor a coordinator", async () => {
     for (let id = 1; id <= 5; id++) expect((await call(`/v1/tracks/${id}`)).status).toBe(200);
-    const observed = observedKeeper();
+    const k = observedKeeper();
+    const c = observedCoordinators();
     for (let i = 0; i < 100; i++) {
-      const res = await call(`/v1/tracks/${(i % 5) + 1}`, {}, { UPSTREAM_BUDGET: observed.ns });
+      const res = await call(`/v1/tracks/${(i % 5) + 1}`, {}, { UPSTREAM_BUDGET: k.ns, COORDINATORS: c.ns });
       expect(res.status).toBe(200);
     }
-    expect(observed.calls).toEqual([]);
+    expect([k.calls, c.calls]).toEqual([[], []]);
   });
 
-  it("cold requests make two keeper calls per upstream request: a JSON miss, a card of two reads, a stale refresh", async () => {
+  it("cold requests make two coordinator calls per upstream request and the keeper under one in four: a JSON miss, a card of two reads, a stale refresh", async () => {
     const clock = useClock();
-    const observed = observedKeeper();
-    const over = { UPSTREAM_BUDGET: observed.ns };
+    const k = observedKeeper();
+    const c = observedCoordinators();
+    const over = { UPSTREAM_BUDGET: k.ns, COORDINATORS: c.ns };
     for (let id = 1; id <= 10; id++) expect((await call(`/v1/tracks/${id}`, {}, over)).status).toBe(200);
     expect((await call("/widget/track/11", {}, over)).status).toBe(200); // the track and its waveform
     clock.advance(DOCUMENTED_POLICY.entity.soft * 1000 + 1000);
     expect((await call("/v1/tracks/1", {}, over)).headers.get("Cache-Status")).toContain("stale-while-revalidate");
     const loads = upstreamPaths();
     expect(loads).toHaveLength(13);
-    expect(observed.calls).toEqual(Array(loads.length).fill(["acquire", "complete"]).flat());
-    expect(observed.calls.length).toBe(CALLS_PER_LOAD * loads.length);
+    expect(c.calls).toEqual(Array(loads.length).fill(["begin", "complete"]).flat());
+    expect(c.calls.length).toBe(COORDINATOR_CALLS_PER_LOAD * loads.length);
+    expect(k.calls.length).toBeLessThanOrEqual(loads.length / 4);
   });
 });

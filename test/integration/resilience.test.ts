@@ -5,7 +5,7 @@ import { cacheStats } from "../../src/cache/stats";
 import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
-import { keeper, unreachableKeeper } from "../helpers/budget";
+import { keeper, unreachable, unreachableKeeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
 import { CANARY_TOKEN, CANARY_TOKEN_NEXT } from "../helpers/constants";
 import {
@@ -51,11 +51,16 @@ describe("coalescing", () => {
     expect(cacheStats.coalesced).toBe(99);
   });
 
-  it("20 concurrent requests for one cold key still make 1 upstream request when the budget keeper cannot be reached", async () => {
-    const down = { UPSTREAM_BUDGET: unreachableKeeper(), UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
+  it("20 concurrent requests for one cold key still make 1 upstream request with the keeper and coordinators unreachable", async () => {
+    expect((await call("/v1/tracks/9")).status).toBe(200); // this isolate holds a lease
+    const down = {
+      UPSTREAM_BUDGET: unreachableKeeper(),
+      COORDINATORS: unreachable<Env["COORDINATORS"]>(),
+      UPSTREAM_BUDGET_TIMEOUT_MS: "50",
+    };
     const results = await concurrentMisses(5, 20, down);
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
-    expect(upstreamPaths()).toEqual(["/tracks/5"]);
+    expect(upstreamPaths()).toEqual(["/tracks/9", "/tracks/5"]);
   });
 
   it("concurrent waiters share the load's failure too", async () => {
@@ -233,7 +238,7 @@ describe("the 429 pause", () => {
     expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2"]);
   });
 
-  it("is kept by the budget keeper: a fresh isolate (empty memory) honours it too", async () => {
+  it("is kept by the keeper and the coordinators: a fresh isolate (empty memory) honours it too", async () => {
     const clock = useClock();
     fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/1", times: 1 });
     await call("/v1/tracks/1");
@@ -258,19 +263,24 @@ describe("the 429 pause", () => {
     expect(upstreamPaths()).toEqual(["/tracks/1"]);
   });
 
-  it("holds in the isolate that saw the 429 even when the budget keeper cannot be reached", async () => {
+  it("holds in the isolate that saw the 429 even when the keeper and coordinators cannot be reached", async () => {
     const clock = useClock();
-    const down = { UPSTREAM_BUDGET: unreachableKeeper(), UPSTREAM_BUDGET_TIMEOUT_MS: "50" };
+    expect((await call("/v1/tracks/9")).status).toBe(200); // this isolate holds a lease
+    const down = {
+      UPSTREAM_BUDGET: unreachableKeeper(),
+      COORDINATORS: unreachable<Env["COORDINATORS"]>(),
+      UPSTREAM_BUDGET_TIMEOUT_MS: "50",
+    };
     fake.addFault({ kind: "status", status: 429, headers: { "Retry-After": "30" }, path: "/tracks/1", times: 1 });
     expectProblem(await call("/v1/tracks/1", {}, down), 503, "upstream_rate_limited");
     clock.advance(10 * S);
-    // The isolate's fallback allowance has permits left; the pause still comes first.
+    // The isolate's lease has permits left; the pause still comes first.
     for (let id = 2; id < 5; id++) {
       const res = await call(`/v1/tracks/${id}`, {}, down);
       expectProblem(res, 503, "upstream_rate_limited");
       expect(res.headers.get("Retry-After")).toBe("20");
     }
-    expect(upstreamPaths()).toEqual(["/tracks/1"]);
+    expect(upstreamPaths()).toEqual(["/tracks/9", "/tracks/1"]);
   });
 
   it("serves stale data instead of the problem while the gate is shut", async () => {
