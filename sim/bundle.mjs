@@ -19,6 +19,8 @@ const RUNTIME = {
   "AbortSignal.timeout": "__sim.abortTimeout",
   // Real WebCrypto settles on a thread pool, outside simulated time: the same digest, at once.
   "crypto.subtle.digest": "__sim.digest",
+  // Isolate ids from the isolate's seeded randomness: a run replays exactly.
+  "crypto.randomUUID": "__sim.randomUUID",
   caches: "__sim.caches",
   fetch: "__sim.fetch",
   Response: "__sim.Response",

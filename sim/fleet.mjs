@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { ratelimits } from "../scripts/wrangler-toml.mjs";
 import { SimCacheApi } from "./cache-api.mjs";
-import { SimKeeper } from "./keeper.mjs";
+import { SimObjects } from "./keeper.mjs";
 import { exponential, rng } from "./random.mjs";
 import { SimHeaders, SimResponse } from "./response.mjs";
 
@@ -39,6 +39,7 @@ function newSlot(createIsolate, fleet) {
     },
     clearTimeout: (handle) => slot.fleet.queue.cancel(handle),
     random: () => slot.random(),
+    randomUUID: () => `isolate-${Math.floor(slot.random() * 2 ** 48).toString(16)}`,
     abortTimeout: (ms) => {
       const controller = new AbortController();
       sim.setTimeout(() => controller.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
@@ -71,24 +72,42 @@ export class Fleet {
   constructor(world) {
     Object.assign(this, world);
     this.random = rng(this.p.seed ^ 0x5eed);
-    // The keeper's own isolate: it never dies here (Durable Objects are restarted rarely).
-    const keeperSlot = newSlot(this.createIsolate, this);
-    keeperSlot.random = rng(this.p.seed ^ 0xdeed);
+    // The objects' own isolate: it never dies here (Durable Objects are restarted rarely).
+    const objectSlot = newSlot(this.createIsolate, this);
+    objectSlot.random = rng(this.p.seed ^ 0xdeed);
     const always = (ms, fn) => new Promise((resolve) => this.queue.after(ms, () => resolve(fn())));
-    this.keeper = new SimKeeper(this.queue, this.p, keeperSlot.mod, {
-      BEATPASS_CACHE: this.kv.binding("keeper", always),
-    });
+    const { dataCentres, isolatesPerDc, keeperRttMs, localObjectRttMs } = this.p;
+    // Round trips: to the keeper and the key shards by distance (drawn once per pair), to a
+    // location's own coordinator short.
+    const distances = new Map();
+    const distance = (from, name) => {
+      if (name === `loc:dc${from}`) return localObjectRttMs;
+      const id = `${from}|${name}`;
+      let d = distances.get(id);
+      if (d === undefined) {
+        d = keeperRttMs[0] + this.random() * (keeperRttMs[1] - keeperRttMs[0]);
+        distances.set(id, d);
+      }
+      return d;
+    };
+    this.coordinators = new SimObjects(this.queue, this.p, objectSlot.mod, "KeyCoordinator", {}, distance);
+    this.keeper = new SimObjects(
+      this.queue,
+      this.p,
+      objectSlot.mod,
+      "UpstreamBudget",
+      { BEATPASS_CACHE: this.kv.binding("keeper", always), COORDINATORS: this.coordinators.binding("keeper", always) },
+      distance,
+    );
     this.limits = ratelimits();
-    const { dataCentres, isolatesPerDc, keeperRttMs } = this.p;
     // Data centres are ranked by traffic (index 0 busiest); a sample takes every stride-th,
     // starting from the stride-th busiest (the busiest alone would be most of a small sample).
     const stride = Math.max(1, Math.round(1 / (this.sample ?? 1)));
     this.dcs = [];
     this.byIndex = new Map();
     for (let index = 0; index < dataCentres; index++) {
-      const rttMs = keeperRttMs[0] + this.random() * (keeperRttMs[1] - keeperRttMs[0]);
       if (index % stride !== stride - 1) continue;
-      const dc = { index, rttMs, cache: new SimCacheApi(this.queue, this.p), counters: new Map(), isolates: [] };
+      const dc = { index, cache: new SimCacheApi(this.queue, this.p), counters: new Map(), isolates: [] };
       this.dcs.push(dc);
       this.byIndex.set(index, dc);
     }
@@ -122,10 +141,11 @@ export class Fleet {
     const env = {
       ...this.vars,
       BEATPASS_CACHE: this.kv.binding(dc.index, deliver),
-      UPSTREAM_BUDGET: this.keeper.binding(dc.rttMs, deliver),
+      UPSTREAM_BUDGET: this.keeper.binding(dc.index, deliver),
+      COORDINATORS: this.coordinators.binding(dc.index, deliver),
     };
     for (const [name, rl] of Object.entries(this.limits)) env[name] = this.#limiter(dc, rl);
-    const iso = { dc, slot, mod: slot.mod, env, pending: 0 };
+    const iso = { dc, slot, mod: slot.mod, env, pending: 0, trace: { colo: `dc${dc.index}` } };
     iso.config = slot.mod.requireConfig(env);
     iso.waitUntil = (promise) => {
       promise.catch?.(() => undefined);
@@ -183,7 +203,7 @@ export class Fleet {
     const now = this.queue.now;
     m.syncPurges(iso.env.BEATPASS_CACHE, iso.waitUntil, now);
     for (const l of lookups) if (l.key) m.recordHit(l.key, clientKey);
-    m.maybeFlushHotKeys(iso.env.BEATPASS_CACHE, iso.waitUntil, now);
+    m.maybeFlushHotKeys(iso.env.UPSTREAM_BUDGET, iso.waitUntil, now);
     let status = 0;
     for (const l of lookups) {
       const hit =
@@ -222,7 +242,7 @@ export class Fleet {
   async #lookup(iso, lookups, clientKey) {
     const m = iso.mod;
     const client = clientKey ? { tier: "anon", limitKey: clientKey } : undefined;
-    const deps = m.tierDeps(iso.env, iso.ctx, iso.config, client);
+    const deps = m.tierDeps(iso.env, iso.ctx, iso.config, client, { ...iso.trace });
     if (!this.budgetOn) deps.coordinator = undefined;
     let answer;
     for (const [i, l] of lookups.entries()) {

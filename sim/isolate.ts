@@ -4,6 +4,7 @@
  * simulation, and sim/fleet.mjs instantiates the bundle once per simulated isolate. Nothing
  * here decides anything: every decision is made by the code these lines re-export.
  */
+export { KeyCoordinator } from "../src/budget/coordinator";
 export { UpstreamBudget } from "../src/budget/keeper";
 export { freshInMemory, getOrLoad } from "../src/cache/engine";
 export { maybeFlushHotKeys, recordHit } from "../src/cache/hot";

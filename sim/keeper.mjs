@@ -1,65 +1,98 @@
 import { DatabaseSync } from "node:sqlite";
 
 /**
- * The budget keeper Durable Object (src/budget/keeper.ts, the real class) hosted in the
- * simulation: SQLite storage from node:sqlite, its synchronous KV API from a Map, and a
- * namespace binding for each data centre that models what the network and the object add:
+ * Durable Objects hosted in the simulation: the budget keeper (src/budget/keeper.ts) and the
+ * coordinators (src/budget/coordinator.ts), the real classes, with SQLite storage from
+ * node:sqlite and their synchronous KV API from a Map. A namespace binding per data centre
+ * models what the network and the object add:
  *
- * - a round trip by distance (half each way), `keeperRttMs` per data centre;
- * - one thread: calls are served one after another, `keeperServiceMs` each, so a burst of
- *   asks queues up at the object as it would in production;
+ * - a round trip by distance (half each way), `rttMs(dc, name)`;
+ * - one thread per object: calls are served one after another, `serviceMs` each, so a burst
+ *   queues up at the object as it would in production (Cloudflare quotes about 1,000 simple
+ *   requests a second for one object);
  * - RPC semantics would copy arguments and results; the code on both sides never changes
- *   what it sends or receives, so references are passed (copying was a tenth of the run).
+ *   what it sends or receives, so references are passed.
  *
  * Every call is counted: each RPC method call on a stub is a billed Durable Object request.
  */
-export class SimKeeper {
+export class SimObjects {
   requests = 0;
-  #busyUntil = 0;
+  #objects = new Map();
 
-  /** `mod`: a module instance of the bundle (the keeper's own isolate); `env`: its bindings. */
-  constructor(queue, p, mod, env) {
+  /**
+   * `mod`: a module instance of the bundle (the objects' own isolate); `className`: the class
+   * it exports; `env`: their bindings; `rttMs(from, name)`: round trip from a data centre.
+   */
+  constructor(queue, p, mod, className, env, rttMs) {
     this.queue = queue;
     this.p = p;
-    const db = new DatabaseSync(":memory:");
-    const kv = new Map();
-    const storage = {
-      sql: { exec: (query, ...params) => sqlCursor(db, query, params) },
-      kv: {
-        get: (key) => (kv.has(key) ? structuredClone(kv.get(key)) : undefined),
-        put: (key, value) => void kv.set(key, structuredClone(value)),
-      },
-    };
-    this.object = new mod.UpstreamBudget({ storage }, env);
+    this.mod = mod;
+    this.className = className;
+    this.env = env;
+    this.rttMs = rttMs;
   }
 
-  /** The UPSTREAM_BUDGET binding for an isolate `rttMs` away; `deliver` as in SimKv.binding. */
-  binding(rttMs, deliver) {
-    const call = (method, args) => {
+  #object(name) {
+    let o = this.#objects.get(name);
+    if (!o) {
+      const db = new DatabaseSync(":memory:");
+      const kv = new Map();
+      const storage = {
+        sql: { exec: (query, ...params) => sqlCursor(db, query, params) },
+        kv: {
+          get: (key) => (kv.has(key) ? structuredClone(kv.get(key)) : undefined),
+          put: (key, value) => void kv.set(key, structuredClone(value)),
+        },
+      };
+      o = { instance: new this.mod[this.className]({ storage }, this.env), busyUntil: 0, calls: 0 };
+      this.#objects.set(name, o);
+    }
+    return o;
+  }
+
+  /** Calls per object, busiest first (for the report: no object past its capacity). */
+  busiest() {
+    return [...this.#objects].map(([name, o]) => ({ name, calls: o.calls })).sort((a, b) => b.calls - a.calls);
+  }
+
+  /** The binding for isolates of data centre `from`; `deliver` as in SimKv.binding. */
+  binding(from, deliver) {
+    const call = (name, method, args) => {
       this.requests++;
+      const o = this.#object(name);
+      o.calls++;
+      const rtt = this.rttMs(from, name);
       return new Promise((resolve, reject) => {
-        const arrive = this.queue.now + rttMs / 2;
-        const start = Math.max(arrive, this.#busyUntil);
-        this.#busyUntil = start + this.p.keeperServiceMs;
+        const arrive = this.queue.now + rtt / 2;
+        const start = Math.max(arrive, o.busyUntil);
+        o.busyUntil = start + this.p.objectServiceMs;
         this.queue.at(start, async () => {
           let outcome;
           try {
-            outcome = { ok: await this.object[method](...args) };
+            outcome = { ok: await o.instance[method](...args) };
           } catch (err) {
             outcome = { err };
           }
-          deliver(rttMs / 2, () => {
+          deliver(rtt / 2, () => {
             if ("err" in outcome) reject(outcome.err);
             else resolve(outcome.ok);
           }).catch(() => undefined);
         });
       });
     };
-    const stub = {};
-    for (const method of ["acquire", "complete", "awaitLoad", "pause", "recordPurge", "purgesSince", "status"]) {
-      stub[method] = (...args) => call(method, args);
-    }
-    return { idFromName: (name) => name, get: () => stub };
+    const stubs = new Map();
+    const stub = (name) => {
+      let s = stubs.get(name);
+      if (!s) {
+        s = new Proxy(
+          {},
+          { get: (_, method) => (method === "then" ? undefined : (...args) => call(name, method, args)) },
+        );
+        stubs.set(name, s);
+      }
+      return s;
+    };
+    return { idFromName: (name) => name, get: (name) => stub(name) };
   }
 }
 

@@ -41,14 +41,19 @@ export const PARAMS = {
     source:
       "assumed: a write reaches the central store within seconds; other locations then see it when their cached read expires (up to kvReadCacheS): 'up to 60 s or more' in the docs",
   },
-  keeperServiceMs: {
-    value: 0.25,
+  objectServiceMs: {
+    value: 1,
     source:
-      "assumed: a Durable Object runs one call at a time; Cloudflare quotes ~1,000 simple requests/s per object (1 ms), a permit is a few map operations",
+      "Cloudflare's Durable Objects docs: one object runs one call at a time and handles about 1,000 simple requests a second (1 ms each)",
   },
   keeperRttMs: {
     value: [5, 150],
-    source: "assumed: round trip from a data centre to the one Durable Object, uniform by distance",
+    source:
+      "assumed: round trip from a data centre to an object placed elsewhere (the keeper, a key shard), uniform by distance",
+  },
+  localObjectRttMs: {
+    value: 2,
+    source: "assumed: a location's own coordinator is created by, and placed beside, the isolates that use it",
   },
 
   // ---- BeatPass ----

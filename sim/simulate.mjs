@@ -81,6 +81,7 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
   beatpass.resetCounts();
   kv.reads = kv.writes = kv.rejectedWrites = 0;
   fleet.keeper.requests = 0;
+  fleet.coordinators.requests = 0;
   fleet.logLines = 0;
   for (const dc of fleet.dcs) dc.cache.reads = dc.cache.writes = 0;
 
@@ -167,6 +168,7 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     },
     kv: { reads: kv.reads, writes: kv.writes, rejectedWrites: kv.rejectedWrites },
     keeper: { requests: fleet.keeper.requests },
+    coordinators: { requests: fleet.coordinators.requests, busiest: fleet.coordinators.busiest()[0] ?? null },
     cacheApi: fleet.dcs.reduce((a, dc) => ({ reads: a.reads + dc.cache.reads, writes: a.writes + dc.cache.writes }), {
       reads: 0,
       writes: 0,

@@ -74,12 +74,12 @@ export interface PurgeResult {
 
 /** /healthz for everyone: whether the proxy is healthy (503 with a problem when it is not). */
 export interface PublicHealth {
-  status: "ok" | "warn";
+  status: "ok" | "warn" | "degraded";
 }
 
 /** /healthz with X-Operator-Key: the whole report, also at 503 (status "error"). */
 export interface HealthReport {
-  status: "ok" | "warn" | "error";
+  status: "ok" | "warn" | "degraded" | "error";
   token_configured: boolean;
   upstream_base: string | null;
   [detail: string]: unknown;
@@ -137,7 +137,8 @@ type ServiceSchema = {
   "/healthz": {
     $get:
       | { input: NoInput; output: PublicHealth | HealthReport; outputFormat: "json"; status: 200 }
-      | { input: NoInput; output: HealthReport | Problem; outputFormat: "json"; status: 503 };
+      | { input: NoInput; output: HealthReport | Problem; outputFormat: "json"; status: 503 }
+      | { input: NoInput; output: Problem; outputFormat: "json"; status: 429 };
   };
   /** The route index with Accept: application/json (a browser gets the demo page). */
   "/": { $get: { input: NoInput; output: RouteIndex; outputFormat: "json"; status: 200 } };

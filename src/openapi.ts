@@ -172,7 +172,11 @@ const HEALTH_SCHEMA = {
   required: ["status"],
   description: "Everyone gets the status; the rest only with the operator key.",
   properties: {
-    status: { enum: ["ok", "warn", "error"] },
+    status: {
+      enum: ["ok", "warn", "degraded", "error"],
+      description:
+        "degraded: viewers' uncached requests were refused for budget in the last minute (cached data still served).",
+    },
     token_configured: { type: "boolean" },
     token_next_configured: { type: "boolean" },
     token_days_left: { type: ["integer", "null"] },
@@ -203,6 +207,41 @@ const HEALTH_SCHEMA = {
           { type: "integer", minimum: 0 },
           { type: "object", additionalProperties: { type: "integer", minimum: 0 } },
         ],
+      },
+    },
+    budget: {
+      type: "object",
+      additionalProperties: false,
+      description:
+        "This isolate's quota lease, and the keeper's view of the whole deployment (null when it cannot be asked).",
+      properties: {
+        isolate: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            permits_left: { type: "integer", minimum: 0 },
+            expires_in_s: { type: "integer", minimum: 0 },
+            keeper_unreachable: { type: "boolean" },
+            paused_until: { type: ["string", "null"], format: "date-time" },
+          },
+        },
+        deployment: {
+          type: ["object", "null"],
+          additionalProperties: false,
+          properties: {
+            budget_per_minute: { type: "integer", minimum: 1 },
+            in_use: { type: "integer", minimum: 0 },
+            paused_until: { type: ["string", "null"], format: "date-time" },
+            active_leases: { type: "integer", minimum: 0 },
+            locations: { type: "integer", minimum: 0 },
+            capped_groups: { type: "integer", minimum: 0 },
+            last_hour: {
+              type: "object",
+              description: "Lease renewals, permits granted and spent, refusals (viewers', background) and pauses.",
+              additionalProperties: { type: "integer", minimum: 0 },
+            },
+          },
+        },
       },
     },
   },
@@ -565,11 +604,12 @@ function staticPaths(): Record<string, Json> {
         operationId: "health",
         summary: "Health: status for everyone; token, config, breaker, rate-limit and cache state for the operator",
         description:
-          "For monitors: 200 with status ok or warn, 503 when the proxy cannot serve data (status error). With X-Operator-Key: <OPERATOR_KEY>, the whole report (also at 503): config problems naming each var, token, upstream base, breakers, BeatPass's rate-limit headroom, cache counters.",
+          "For monitors: 200 with status ok, warn or degraded (viewers' uncached requests refused for budget in the last minute), 503 when the proxy cannot serve data (status error). With X-Operator-Key: <OPERATOR_KEY>, the whole report (also at 503): config problems naming each var, token, upstream base, breakers, BeatPass's rate-limit headroom, cache counters, this isolate's lease and the keeper's view of the deployment's budget. X-Operator-Key tries are limited per address (429).",
         tags: ["operators"],
         security: [{}, { operatorKey: [] }],
         responses: {
           "200": { description: "Health report", content: { "application/json": { schema: ref("Health") } } },
+          ...errorResponses([429]),
           "503": {
             description: "Not healthy: a problem (unhealthy) for everyone, the report for the operator",
             content: {

@@ -235,10 +235,13 @@ export const FLEET_VARS = {
 };
 
 let clientCounter = 0;
-/** A new simulated client: a distinct IPv4 address per call across the whole file. */
+/**
+ * A new simulated client: a distinct IPv4 address per call across the whole file, each in a
+ * /24 of its own (the budget's fair shares group anonymous clients by /24: docs/caching.md).
+ */
 export function nextClientIp(): string {
   clientCounter++;
-  return `10.${(clientCounter >> 16) & 255}.${(clientCounter >> 8) & 255}.${clientCounter & 255}`;
+  return `10.${(clientCounter >> 8) & 255}.${clientCounter & 255}.${1 + ((clientCounter >> 16) & 127)}`;
 }
 
 /** The instances' outbound service: passes requests for the fake's origin, refuses (and logs) the rest. */

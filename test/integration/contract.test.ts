@@ -164,6 +164,11 @@ const SCENARIOS: Record<string, Record<string, Scenario>> = {
   },
   health: {
     "200": { path: "/healthz", init: { headers: { "X-Operator-Key": OPERATOR_KEY } } },
+    "429": {
+      path: "/healthz",
+      init: { headers: { "X-Operator-Key": "a guess" } },
+      env: { OPERATOR_GUESSES: refuseAll as never },
+    },
     "503": { path: "/healthz", env: { BEATPASS_TOKEN: undefined } },
   },
   problemType: { "200": { path: "/problems/not_found" }, "404": { path: "/problems/no_such_code" } },
