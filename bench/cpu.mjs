@@ -66,18 +66,35 @@ console.log = () => undefined;
 console.warn = (...a) => realError(...a);
 
 const worker = (await import(pathToFileURL(file).href)).default;
-// The budget keeper, granting every permit at once (workerd runs the real one in run.mjs).
+// The budget keeper, granting a lease no miss here will spend (workerd runs the real one in
+// run.mjs), and a coordinator that lets every load go.
+const big = { viewer: 1e9, refresh: 1e9, scheduled: 1e9 };
 const keeper = {
-  acquire: async () => ({ kind: "go", purgedAt: 0 }),
-  complete: async () => undefined,
-  awaitLoad: async () => ({ kind: "expired" }),
+  lease: async () => ({
+    chain: "bench",
+    granted: big,
+    expires: Date.now() + 3.6e6,
+    retryAt: 0,
+    pausedUntil: 0,
+    capped: {},
+    purgedAt: 0,
+  }),
   pause: async () => undefined,
   recordPurge: async () => Date.now(),
   purgesSince: async () => ({}),
+  foldHot: async () => undefined,
+  hotKeys: async () => [],
+};
+const coordinator = {
+  begin: async () => ({ kind: "go" }),
+  complete: async () => undefined,
+  awaitLoad: async () => ({ kind: "expired" }),
+  pause: async () => undefined,
 };
 const env = {
   BEATPASS_CACHE: new MemoryKv(),
   UPSTREAM_BUDGET: { idFromName: () => ({}), get: () => keeper },
+  COORDINATORS: { idFromName: () => ({}), get: () => coordinator },
   BEATPASS_TOKEN: "bench-token",
   BEATPASS_API_BASE: "https://fake.bench/api/v1",
 };

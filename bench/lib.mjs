@@ -83,6 +83,42 @@ export function pinSelf() {
  * through miniflare's entry worker (as `wrangler dev` serves it) and on `port + 100`
  * straight from workerd's socket (`unsafeDirectSockets`: no dev proxy in front).
  */
+/**
+ * The shipped bundle behind a door that delays every call to the budget keeper by `ms` (half
+ * each way), as a keeper in another data centre would; the coordinators stay near.
+ */
+export function keeperDelayed(bundleFile, ms) {
+  const dir = bundleFile.slice(0, bundleFile.lastIndexOf("/") + 1);
+  return [
+    {
+      type: "ESModule",
+      path: `${dir}delayed-keeper.mjs`,
+      contents: `import worker, { KeyCoordinator, UpstreamBudget } from "./index.js";
+export { KeyCoordinator, UpstreamBudget };
+const sleep = () => new Promise((r) => setTimeout(r, ${ms / 2}));
+function far(ns) {
+  return {
+    idFromName: (name) => ns.idFromName(name),
+    get: (id) => {
+      const stub = ns.get(id);
+      return new Proxy({}, { get: (_, m) => (m === "then" ? undefined : async (...args) => {
+        await sleep();
+        const out = await stub[m](...args);
+        await sleep();
+        return out;
+      }) });
+    },
+  };
+}
+export default {
+  fetch: (req, env, ctx) => worker.fetch(req, { ...env, UPSTREAM_BUDGET: far(env.UPSTREAM_BUDGET) }, ctx),
+};
+`,
+    },
+    { type: "ESModule", path: bundleFile },
+  ];
+}
+
 export async function startWorker({ scriptPath, script, modules, port, bindings = {}, kv = true, keeper = false }) {
   // miniflare 5 takes the options in a new shape; the v4 shape converts one to one.
   const mf = new Miniflare(
@@ -92,8 +128,13 @@ export async function startWorker({ scriptPath, script, modules, port, bindings 
       compatibilityDate: COMPAT_DATE,
       compatibilityFlags: COMPAT_FLAGS,
       kvNamespaces: kv ? ["BEATPASS_CACHE"] : [],
-      // The Worker's budget keeper, as wrangler.toml declares it (a SQLite-backed Durable Object).
-      durableObjects: keeper ? { UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true } } : {},
+      // The Worker's budget keeper and coordinators, as wrangler.toml declares them (SQLite-backed Durable Objects).
+      durableObjects: keeper
+        ? {
+            UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
+            COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
+          }
+        : {},
       bindings,
       cf: false,
       host: "127.0.0.1",

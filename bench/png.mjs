@@ -46,7 +46,10 @@ export async function pngBench({ workerFile, bindings, port, renders = 110 }) {
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
           kvNamespaces: ["BEATPASS_CACHE"],
-          durableObjects: { UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true } },
+          durableObjects: {
+            UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
+            COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
+          },
           bindings,
           serviceBindings: { RASTER: "beatpass-edge-raster" },
           handleStructuredLogs: () => {},

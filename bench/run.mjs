@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { startFakeServer } from "../fake/server.mjs";
 import { cpuInIsolate } from "./inisolate.mjs";
-import { bundle, interleaved, load, median, pinning, pinSelf, startWorker, zipf } from "./lib.mjs";
+import { bundle, interleaved, keeperDelayed, load, median, pinning, pinSelf, startWorker, zipf } from "./lib.mjs";
 import { pngBench } from "./png.mjs";
 import { writeResults } from "./report.mjs";
 
@@ -198,7 +198,7 @@ const miss = await withTarget({}, async (t) => {
   fake.fake.addFault({ kind: "delay", ms: 100, path: "/tracks" });
   const r = await load(t.url, { seconds: 5, connections: 10, pick: () => `/v1/tracks?query=bench${q++}` });
   // Where a miss's time goes, from its Server-Timing: tier lookups, BeatPass, total.
-  const phases = { cache: [], budget: [], upstream: [], total: [] };
+  const phases = { cache: [], coord: [], budget: [], upstream: [], total: [] };
   for (let i = 0; i < 20; i++) {
     const res = await fetch(`${t.url}/v1/tracks?query=phases${i}`);
     await res.arrayBuffer();
@@ -208,6 +208,36 @@ const miss = await withTarget({}, async (t) => {
   fake.fake.faults.length = 0;
   return { ...r, phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, median(v)])) };
 });
+
+// A cold miss on a warm isolate, the keeper 0 ms and 150 ms away (a Durable Object in another
+// data centre): a miss spends its isolate's lease, so the keeper's distance should not show.
+log("scenario: cold misses, keeper near and far");
+const keeperDistance = {};
+for (const ms of [0, 150]) {
+  fake.fake.addFault({ kind: "delay", ms: 100, path: "/tracks" });
+  keeperDistance[ms] = await withWorker(
+    {
+      modules: keeperDelayed(shipped.file, ms),
+      port: PORTS.target,
+      keeper: true,
+      bindings: baseBindings,
+    },
+    async (t) => {
+      // The isolate's first miss asks for its lease; what is measured is the misses after it.
+      await (await fetch(`${t.url}/v1/tracks?query=warm-${ms}`)).arrayBuffer();
+      const times = [];
+      for (let i = 0; i < 40; i++) {
+        const t0 = performance.now();
+        const res = await fetch(`${t.url}/v1/tracks?query=far${ms}-${i}`);
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`cold miss ${res.status}`);
+        times.push(performance.now() - t0);
+      }
+      return { p50: median(times) };
+    },
+  );
+  fake.fake.faults.length = 0;
+}
 
 // Zipf traffic over 500 tracks with a 2 s soft TTL: how often BeatPass and KV are touched.
 log("scenario: Zipf mix");
@@ -229,6 +259,7 @@ const zipfResult = await withTarget(
     return {
       ...r,
       keeperCalls: health.cache.keeper_calls,
+      coordinatorCalls: health.cache.coordinator_calls,
       kvWrites: health.cache.kv_writes,
       kvWriteFailures: health.cache.kv_write_failures,
       skipped: health.cache.kv_writes_skipped_unchanged,
@@ -251,6 +282,7 @@ const zipfRow = {
   allowedPerKey: windows,
   keeperCalls: zipfResult.keeperCalls,
   keeperCallsPer1000: (zipfResult.keeperCalls / zipfResult.total) * 1000,
+  coordinatorCallsPer1000: (zipfResult.coordinatorCalls / zipfResult.total) * 1000,
   kvWrites: zipfResult.kvWrites,
   kvWriteFailures: zipfResult.kvWriteFailures,
   kvWritesPer1000: (zipfResult.kvWrites / zipfResult.total) * 1000,
@@ -270,6 +302,7 @@ const report = writeResults({
   sampleBytes: Buffer.byteLength(sample),
   rows,
   miss,
+  keeperDistance,
   zipf: zipfRow,
   cpu,
   sizes,

@@ -41,6 +41,8 @@ export const SKIP_MEMO_MS = 5_000;
  */
 export const REFUSED_REFRESH_MEMO_MS = 30_000;
 const SKIP_MEMO_MAX_KEYS = 5_000;
+/** Renewals one miss waits for at most before it is refused (each shared by every miss waiting). */
+const RENEWALS_WAITED = 3;
 /** Viewers refused for budget within this long make the public /healthz say "degraded". */
 const DEGRADED_WINDOW_MS = 60_000;
 
@@ -230,16 +232,23 @@ function turnFor(
   }
 }
 
+/**
+ * A permit of this isolate's lease, waiting for a renewal only when it holds none: at most
+ * RENEWALS_WAITED of them (shared with every other miss waiting here), so a burst on a new
+ * isolate is served as the lease grows, and refused once the keeper says the budget is spent.
+ */
 async function takePermit(o: AdmissionOptions, cls: PermitClass, now: number) {
   let t = quota.take(cls, now);
-  if (!t.ok && t.reason === "renew") {
-    const started = Date.now();
-    await renew(o);
-    o.onPermitWait?.(Date.now() - started);
-    t = quota.take(cls, Date.now(), false);
-    if (!t.ok && t.reason === "renew")
+  const started = Date.now();
+  for (let waited = 0; !t.ok && t.reason === "renew"; waited++) {
+    if (waited === RENEWALS_WAITED) {
       t = { ok: false, reason: quota.unreachable ? "unavailable" : "budget", retryAt: Date.now() + SKIP_MEMO_MS };
-  } else o.onPermitWait?.(0);
+      break;
+    }
+    await renew(o);
+    t = quota.take(cls, Date.now(), false);
+  }
+  o.onPermitWait?.(Date.now() - started);
   if (!t.ok) return t as Exclude<typeof t, { reason: "renew" }>;
   // The renewal may have brought news of this network's share (caps from every isolate).
   const late = cls === "viewer" && o.group ? groupRefusal(o, o.group, Date.now()) : undefined;

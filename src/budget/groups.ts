@@ -43,7 +43,8 @@ export function groupCap(group: string, perMinute: number): number {
 
 /**
  * Spends per group within HELD_MS, oldest first: an isolate's own (for its local check and its
- * reports) or the keeper's (from every report). Bounded: a group's list holds at most its cap.
+ * reports) or the keeper's (from every report). Bounded by the budget, not by callers: an entry
+ * is a permit spent in the last HELD_MS, and no more than the budget are.
  */
 export class GroupSpends {
   private readonly spends = new Map<string, number[]>();
