@@ -132,6 +132,52 @@ describe("fair shares by network", () => {
   });
 });
 
+describe("fair shares across isolates", () => {
+  it("a network that spent its share through one isolate is refused by another, from that one's next renewal", async () => {
+    const perMinute = 40;
+    const share = Math.max(1, Math.floor(DOCUMENTED_GROUP_SHARE.anon * perMinute));
+    const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: String(perMinute) };
+    const from = (i: number) => ({ headers: { "CF-Connecting-IP": `198.51.100.${i}` } });
+    for (let i = 1; i <= share; i++) expect((await call(`/v1/tracks/${i}`, from(i), env)).status).toBe(200);
+    // This isolate reports its spends at its next renewal (a miss from another network asks for one).
+    resetIsolate();
+    // Another isolate: it has never seen that network, but the keeper has, through the reports.
+    expect((await call("/v1/tracks/30", { headers: { "CF-Connecting-IP": "203.0.113.9" } }, env)).status).toBe(200);
+    expectProblem(await call("/v1/tracks/31", from(77), env), 429, "client_miss_budget");
+  });
+
+  it("keeps the last part of a lease for networks that have not spent here this minute", async () => {
+    // A budget of 40: a network may hold 4; a new isolate's first lease is 4, its last permit
+    // kept for new networks (docs: the last 20%, at least one).
+    const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: "40" };
+    const from = (ip: string) => ({ headers: { "CF-Connecting-IP": ip } });
+    for (let i = 1; i <= 3; i++) expect((await call(`/v1/tracks/${i}`, from(`198.51.100.${i}`), env)).status).toBe(200);
+    const k = observedKeeper();
+    const same = await call("/v1/tracks/4", from("198.51.100.4"), { ...env, UPSTREAM_BUDGET: k.ns });
+    expectProblem(same, 429, "client_miss_budget");
+    const fresh = await call("/v1/tracks/5", from("203.0.113.4"), { ...env, UPSTREAM_BUDGET: k.ns });
+    expect(fresh.status).toBe(200);
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2", "/tracks/3", "/tracks/5"]);
+  });
+});
+
+describe("a purge recorded elsewhere", () => {
+  it("reaches this isolate with its next lease renewal, before the KV mirror is read again", async () => {
+    useClock(); // the KV mirror is not read again meanwhile (it is read every few seconds)
+    expect((await call("/v1/tracks/7", {}, PATIENT)).status).toBe(200);
+    expect((await call("/v1/tracks/8", {}, PATIENT)).status).toBe(200);
+    await keeper().recordPurge(["track:7"]);
+    // The lease holds permits, so nothing asks the keeper yet: the next renewal is what tells.
+    const k = observedKeeper();
+    for (let id = 9; upstreamPaths().length < 8 && id < 20; id++)
+      expect((await call(`/v1/tracks/${id}`, {}, { ...PATIENT, UPSTREAM_BUDGET: k.ns })).status).toBe(200);
+    expect(k.calls).toContain("lease");
+    const purged = await call("/v1/tracks/7", {}, PATIENT);
+    expect(purged.headers.get("Cache-Status")).not.toContain("hit");
+    expect((await call("/v1/tracks/8", {}, PATIENT)).headers.get("Cache-Status")).toContain("hit");
+  });
+});
+
 describe("/healthz and the budget", () => {
   it("says degraded to everyone while viewers' misses are refused for budget, and shows the operator the keeper's view", async () => {
     const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: "1" };

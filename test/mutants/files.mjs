@@ -23,12 +23,16 @@ export const T = {
   unitRequests: "test/unit/requests.test.ts",
   unitReadCapped: "test/unit/read-capped.test.ts",
   unitBudget: "test/unit/budget.test.ts",
-  unitFairness: "test/unit/fairness.test.ts",
+  unitGroups: "test/unit/groups.test.ts",
   unitByteLru: "test/unit/byte-lru.test.ts",
   unitMissBudget: "test/unit/miss-budget.test.ts",
   budget: "test/integration/budget.test.ts",
   hotList: "test/integration/hot-list.test.ts",
   keeper: "test/integration/keeper.test.ts",
+  coordination: "test/integration/coordination.test.ts",
+  // Deployment-wide promises (vitest project "fleet": several instances in one miniflare).
+  fleetBudget: "test/fleet/budget.test.ts",
+  fleetLeases: "test/fleet/leases.test.ts",
   memoBudget: "test/integration/memo-budget.test.ts",
   refreshReserve: "test/integration/refresh-reserve.test.ts",
   // The per-client limit tests (they make hundreds of requests).

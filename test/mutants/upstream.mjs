@@ -1,7 +1,8 @@
 import { T } from "./files.mjs";
 
 const CLIENT = "src/upstream/client.ts";
-const GUARD = "src/upstream/guard.ts";
+const BREAKER = "src/budget/breaker.ts";
+const ADMISSION = "src/budget/admission.ts";
 const ENVELOPE = "src/upstream/envelope.ts";
 const IMAGES = "src/upstream/images.ts";
 const CATALOG = "src/upstream/catalog.ts";
@@ -209,7 +210,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-threshold-tenfold",
-    file: GUARD,
+    file: BREAKER,
     from: `export const BREAKER_THRESHOLD = 5;`,
     to: `export const BREAKER_THRESHOLD = 50;`,
     tests: [T.resilience],
@@ -217,7 +218,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-threshold-off-by-one",
-    file: GUARD,
+    file: BREAKER,
     from: `s.failing.size >= BREAKER_THRESHOLD`,
     to: `s.failing.size > BREAKER_THRESHOLD`,
     tests: [T.resilience, T.budget],
@@ -225,17 +226,17 @@ export const UPSTREAM = [
   },
   {
     id: "guard-concurrent-probes",
-    file: GUARD,
-    // check() and admit() both refuse while a probe is out; the probe flag is what both read.
+    file: BREAKER,
+    // openUntil() and pass() both refuse while a probe is out; the probe flag is what both read.
     from: `s.probing = true;
-    return { ok: true, probe: true };`,
+  return { ok: true, probe: true };`,
     to: `return { ok: true, probe: true };`,
     tests: [T.resilience],
     why: "A half-open breaker would let every concurrent request through as a 'probe'.",
   },
   {
     id: "guard-no-cooldown",
-    file: GUARD,
+    file: BREAKER,
     from: `s.openUntil = now + BREAKER_COOLDOWN_MS;
     logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size });`,
     to: `s.openUntil = now;
@@ -245,7 +246,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-failed-probe-no-cooldown",
-    file: GUARD,
+    file: BREAKER,
     from: `s.openUntil = now + BREAKER_COOLDOWN_MS;
     logEvent("warn", "breaker_open", { family, failing_keys: s.failing.size, probe: true });`,
     to: `s.openUntil = now;
@@ -255,7 +256,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-success-does-not-close",
-    file: GUARD,
+    file: BREAKER,
     from: `s.failing.clear();
     s.openUntil = 0;`,
     to: `s.failing.clear();`,
@@ -268,7 +269,7 @@ export const UPSTREAM = [
   // nothing is re-read on a timer).
   {
     id: "guard-block-never-set",
-    file: GUARD,
+    file: ADMISSION,
     from: `if (until <= pausedUntil) return false;`,
     to: `if (until >= pausedUntil) return false;`,
     tests: [T.errors, T.resilience],
@@ -276,7 +277,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-retry-after-fixed",
-    file: GUARD,
+    file: ADMISSION,
     from: `reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
     to: `reason: "rate_limited", retryAfterSeconds: 60 };`,
     tests: [T.resilience, T.errors],
@@ -284,7 +285,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-breaker-counts-repeats",
-    file: GUARD,
+    file: BREAKER,
     from: `s.failing.set(key, now);`,
     to: `s.failing.set(\`\${key}@\${now}\`, now);`,
     tests: [T.resilience, T.budget],
@@ -292,7 +293,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-breaker-window-ignored",
-    file: GUARD,
+    file: BREAKER,
     from: `for (const [k, at] of s.failing) if (now - at > BREAKER_WINDOW_MS) s.failing.delete(k);`,
     to: ``,
     tests: [T.resilience, T.budget],
@@ -300,19 +301,19 @@ export const UPSTREAM = [
   },
   {
     id: "guard-pause-local-ignored",
-    file: GUARD,
+    file: ADMISSION,
     from: `if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
     to: ``,
     tests: [T.resilience, T.budget, T.errors],
-    why: "This isolate would not honour its own 429: with the budget keeper unreachable, its fallback allowance would keep asking BeatPass during the pause.",
+    why: "This isolate would not honour its own 429: with the keeper and coordinators unreachable, its lease would keep asking BeatPass during the pause.",
   },
   {
     id: "client-429-not-shared",
     file: CLIENT,
-    from: `if (pause(retryAfter, now)) up.onRateLimited?.(retryAfter);`,
-    to: `pause(retryAfter, now);`,
-    tests: [T.resilience, T.errors],
-    why: "A 429 seen by one isolate would not reach the budget keeper: every other isolate keeps asking BeatPass while it asks us to stop.",
+    from: `if (pauseHere(now + retryAfter * 1000)) await up.onRateLimited?.(retryAfter);`,
+    to: `pauseHere(now + retryAfter * 1000);`,
+    tests: [T.resilience, T.keeper],
+    why: "A 429 seen by one isolate would reach neither the keeper nor the coordinators: every other isolate keeps asking BeatPass while it asks us to stop.",
   },
   {
     id: "envelope-schema-error-logs-body",
