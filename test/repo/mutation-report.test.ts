@@ -41,9 +41,9 @@ describe("the mutation report", () => {
   });
 
   it("counts a wrong equivalence claim as killed, and a changed mutant as not run", () => {
-    const m = (id: string, extra: Partial<Mutant> = {}) => ({ id, file: "src/x.ts", from: "a", to: "b", ...extra });
+    const m = (id: string, extra: Partial<Mutant> = {}) => ({ id, file: "src/app.ts", from: "a", to: "b", ...extra });
     const rec = (result: string, extra: object = {}) => ({
-      file: "src/x.ts",
+      file: "src/app.ts",
       from: "a",
       to: "b",
       result,
