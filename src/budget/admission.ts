@@ -5,7 +5,7 @@ import { recordError } from "../upstream/health";
 import * as breaker from "./breaker";
 import { keyShard, locationCoordinator } from "./coordination";
 import type { Coordination, KeyCoordinator } from "./coordinator";
-import { GroupSpends, groupCap, NEW_VISITOR_SHARE } from "./groups";
+import { GroupSpends, groupCap } from "./groups";
 import type { UpstreamBudget } from "./keeper";
 import type { LoadOutcome } from "./leases";
 import { CLASSES, HELD_MS, type PermitClass, zero } from "./ledger";
@@ -57,6 +57,10 @@ let unreportedGroups = new Map<string, number>();
 let refusedSinceReport = zero();
 /** Groups past their share deployment-wide (from the keeper), until when. */
 let capped: Record<string, number> = {};
+/** The keeper said at the last renewal that half the budget or more is in use... */
+let pressure = false;
+/** ...or that no more than the new visitors' share of it is free. */
+let scarce = false;
 let pausedUntil = 0;
 let renewing: Promise<void> | undefined;
 const skipped = new Map<string, number>();
@@ -177,15 +181,18 @@ function decidedHere(o: AdmissionOptions, cls: PermitClass, now: number) {
   return groupRefusal(o, o.group, now);
 }
 
-/** Whether a viewer's network has had its share: deployment-wide (the keeper's caps), here, or of the reserve. */
+/**
+ * Whether a viewer's network has had its share, under pressure: deployment-wide (the keeper's
+ * caps), here, or the reserve for new networks.
+ */
 function groupRefusal(o: AdmissionOptions, group: string, now: number) {
+  if (!pressure) return undefined;
   const until = capped[group] ?? 0;
   if (until > now) return { reason: "client" as const, retryAt: until };
   const own = groupSpends.count(group, now);
   if (own >= groupCap(group, o.perMinute)) return { reason: "client" as const, retryAt: now + HELD_MS };
-  // The last part of the lease is for networks that have not spent here this minute.
-  if (own > 0 && quota.left() <= Math.ceil(NEW_VISITOR_SHARE * quota.lastGrantSize))
-    return { reason: "client" as const, retryAt: now + SKIP_MEMO_MS };
+  // The last part of the budget is for networks that have not spent here this minute.
+  if (own > 0 && scarce) return { reason: "client" as const, retryAt: now + SKIP_MEMO_MS };
   return undefined;
 }
 
@@ -306,6 +313,8 @@ export function renew(o: AdmissionOptions, extra: Partial<Record<PermitClass, nu
     .then((grant) => {
       quota.apply(grant, ask.spent);
       capped = grant.capped;
+      pressure = grant.pressure;
+      scarce = grant.scarce;
       if (grant.pausedUntil > Date.now()) pauseHere(grant.pausedUntil);
       if (grant.purgedAt > latestPurgeAt())
         o.waitUntil(within(keeper.purgesSince(latestPurgeAt()), o.timeoutMs).then(applyPurges, () => undefined));
@@ -352,6 +361,8 @@ export function resetAdmission(): void {
   unreportedGroups = new Map();
   refusedSinceReport = zero();
   capped = {};
+  pressure = false;
+  scarce = false;
   pausedUntil = 0;
   renewing = undefined;
   skipped.clear();

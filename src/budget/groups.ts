@@ -2,21 +2,27 @@ import type { ClientTier } from "../lib/trace";
 import { HELD_MS } from "./ledger";
 
 /**
- * Fair shares of the budget by network. A client's own miss budget (src/clients/miss-budget.ts)
- * is counted per address; what an attacker cannot cheaply multiply is the network it comes
- * from, so the budget is also shared by network group: an anonymous client's IPv4 /24 or
- * IPv6 /48, a keyed client's key. A group may hold at most GROUP_SHARE of the budget's minute,
- * deployment-wide: each isolate enforces it at once from its own spends, and the keeper from
- * every isolate's reports (a group past its share anywhere is refused everywhere from the next
- * renewal on). A few hundred addresses of one network therefore get what one /24 gets.
+ * Fair shares of the budget by network, under pressure. A client's own miss budget
+ * (src/clients/miss-budget.ts) is counted per address; what an attacker cannot cheaply
+ * multiply is the network it comes from, so the budget is also shared by network group: an
+ * anonymous client's IPv4 /24 or IPv6 /48, a keyed client's key. Once half the budget is in
+ * use (PRESSURE_SHARE, as the keeper said at the last renewal), a group may hold at most
+ * GROUP_SHARE of the budget's minute, deployment-wide: each isolate enforces it at once from
+ * its own spends, and the keeper from every isolate's reports (a group past its share anywhere
+ * is refused everywhere from the next renewal on). A few hundred addresses of one network
+ * therefore get what one /24 gets. In a quiet minute nobody is capped: a page of cold embeds
+ * from one office costs nobody anything.
  *
- * And a share of every isolate's lease is kept for groups that have not spent in the last
- * minute (new visitors): the last NEW_VISITOR_SHARE of it goes only to them.
+ * And the last NEW_VISITOR_SHARE of the budget is kept for groups that have not spent in the
+ * last minute (new visitors): once no more than that is free (as the keeper said at the last
+ * renewal), a group that has spent in this isolate is refused.
  *
  * Why not request.cf.asn: one ASN is a whole ISP, so its millions of subscribers would share
  * one slice; a /24 is one office, campus or hosting block.
  */
 export const GROUP_SHARE: Record<ClientTier, number> = { anon: 0.1, standard: 0.25, partner: 0.5 };
+/** The share of the budget in use from which groups are held to their shares. */
+export const PRESSURE_SHARE = 0.5;
 export const NEW_VISITOR_SHARE = 0.2;
 
 /** The network group of a client, from its limit key (src/clients/ip.ts): never logged. */

@@ -4,7 +4,7 @@ import { KV_MIN_WRITE_INTERVAL_MS } from "../cache/tiers";
 import type { Env } from "../env";
 import { logEvent } from "../lib/log";
 import { coordinatorNames } from "./coordination";
-import { GroupSpends } from "./groups";
+import { GroupSpends, NEW_VISITOR_SHARE, PRESSURE_SHARE } from "./groups";
 import { HotScores } from "./hot-scores";
 import { emptyLedger, inUse, type LeaseAsk, type LeaseGrant, type Ledger, pauseUntil, renew, settle } from "./ledger";
 import { KeeperStats } from "./stats";
@@ -35,7 +35,11 @@ const LOCATION_MEMORY_MS = 3_600_000;
 const BROADCAST_TIMEOUT_MS = 2_000;
 
 export type KeeperGrant = LeaseGrant & {
-  /** Groups past their share deployment-wide, until when. */
+  /** Half the budget or more is in use: groups are held to their shares (groups.ts). */
+  pressure: boolean;
+  /** At most the new visitors' share of the budget is free: only networks that have not spent may spend. */
+  scarce: boolean;
+  /** Groups past their share deployment-wide, until when (under pressure only). */
   capped: Record<string, number>;
   purgedAt: number;
 };
@@ -86,7 +90,11 @@ export class UpstreamBudget extends DurableObject<Env> {
       refusedBackground: ask.refused.refresh + ask.refused.scheduled,
     });
     this.ctx.storage.kv.put("ledger", this.ledger);
-    return { ...grant, capped: this.groups.capped(now, ask.perMinute), purgedAt: this.purgedAt };
+    const used = inUse(this.ledger);
+    const pressure = used >= PRESSURE_SHARE * ask.perMinute;
+    const scarce = ask.perMinute - used <= NEW_VISITOR_SHARE * ask.perMinute;
+    const capped = pressure ? this.groups.capped(now, ask.perMinute) : {};
+    return { ...grant, pressure, scarce, capped, purgedAt: this.purgedAt };
   }
 
   /**

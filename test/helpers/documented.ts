@@ -53,7 +53,14 @@ export const DOCUMENTED_UPSTREAM_BUDGET_PER_MINUTE = 240;
  * anonymous IPv4 /24 or IPv6 /48, or one API key) may hold, and the part of each lease kept
  * for networks that have not spent this minute.
  */
-export const DOCUMENTED_GROUP_SHARE = { anon: 0.1, standard: 0.25, partner: 0.5, newVisitors: 0.2 } as const;
+export const DOCUMENTED_GROUP_SHARE = {
+  anon: 0.1,
+  standard: 0.25,
+  partner: 0.5,
+  newVisitors: 0.2,
+  /** The share of the budget in use from which shares apply. */
+  pressure: 0.5,
+} as const;
 /** docs/caching.md, "Quota leases": how long a lease may be spent from, and the most one isolate holds. */
 export const DOCUMENTED_LEASE = { ms: 30_000, maxShare: 0.25 } as const;
 /** README, "Budget": a key that just failed (5xx, timeout, network) is not asked for again for this long. */

@@ -381,12 +381,23 @@ describe("configuration that fails soft", () => {
     await sentence(env, "IMAGE_HOSTS");
   });
 
-  it("a missing budget keeper binding is named; misses fall back to the isolate's allowance", async () => {
+  it("a missing budget keeper binding is named and stops uncached data (every request is spent from its leases)", async () => {
     const env = { UPSTREAM_BUDGET: undefined };
+    const res = await call("/v1/tracks/1", {}, env);
+    expectProblem(res, 503, "config_error");
+    expect(res.headers.get("Retry-After")).toBe("300");
+    const h = (await health(env)).json();
+    expect(h.status).toBe("error");
+    expect(h.problems.join(" ")).toMatch(/UPSTREAM_BUDGET: the budget keeper's Durable Object binding is missing/);
+    expect(upstreamPaths()).toEqual([]);
+  });
+
+  it("a missing coordinators binding is a warning: every isolate loads on its own, within the budget", async () => {
+    const env = { COORDINATORS: undefined };
     expect((await call("/v1/tracks/1", {}, env)).status).toBe(200);
     const h = (await health(env)).json();
     expect(h.status).toBe("warn");
-    expect(h.warnings.join(" ")).toMatch(/UPSTREAM_BUDGET: the budget keeper's Durable Object binding is missing/);
+    expect(h.warnings.join(" ")).toMatch(/COORDINATORS: the coordinators' Durable Object binding is missing/);
   });
 });
 

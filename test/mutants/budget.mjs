@@ -169,8 +169,8 @@ export const BUDGET = [
   {
     id: "admission-new-visitor-reserve-off",
     file: ADMISSION,
-    from: `  if (own > 0 && quota.left() <= Math.ceil(NEW_VISITOR_SHARE * quota.lastGrantSize))`,
-    to: `  if (false)`,
+    from: `  if (own > 0 && scarce) return { reason: "client" as const, retryAt: now + SKIP_MEMO_MS };`,
+    to: ``,
     tests: [T.keeper],
     why: "Clients that already had their turn could take a lease's last permits: a new visitor gets 503.",
   },
