@@ -5,7 +5,7 @@ import { recordError } from "../upstream/health";
 import * as breaker from "./breaker";
 import { keyShard, locationCoordinator } from "./coordination";
 import type { Coordination, KeyCoordinator } from "./coordinator";
-import { GroupSpends, groupCap } from "./groups";
+import { GroupSpends, groupCap, PRESSURE_SHARE } from "./groups";
 import type { UpstreamBudget } from "./keeper";
 import type { LoadOutcome } from "./leases";
 import { CLASSES, HELD_MS, type PermitClass, zero } from "./ledger";
@@ -57,8 +57,8 @@ let unreportedGroups = new Map<string, number>();
 let refusedSinceReport = zero();
 /** Groups past their share deployment-wide (from the keeper), until when. */
 let capped: Record<string, number> = {};
-/** The keeper said at the last renewal that half the budget or more is in use... */
-let pressure = false;
+/** Permits in use and not this isolate's to spend, as the keeper said at the last renewal (KeeperGrant.used)... */
+let usedElsewhere = 0;
 /** ...or that no more than the new visitors' share of it is free. */
 let scarce = false;
 let pausedUntil = 0;
@@ -186,7 +186,8 @@ function decidedHere(o: AdmissionOptions, cls: PermitClass, now: number) {
  * caps), here, or the reserve for new networks.
  */
 function groupRefusal(o: AdmissionOptions, group: string, now: number) {
-  if (!pressure) return undefined;
+  // Under pressure: half the budget in use, counting this isolate's spends since the renewal.
+  if (usedElsewhere + quota.unreportedCount < PRESSURE_SHARE * o.perMinute) return undefined;
   const until = capped[group] ?? 0;
   if (until > now) return { reason: "client" as const, retryAt: until };
   const own = groupSpends.count(group, now);
@@ -313,7 +314,7 @@ export function renew(o: AdmissionOptions, extra: Partial<Record<PermitClass, nu
     .then((grant) => {
       quota.apply(grant, ask.spent);
       capped = grant.capped;
-      pressure = grant.pressure;
+      usedElsewhere = grant.used;
       scarce = grant.scarce;
       if (grant.pausedUntil > Date.now()) pauseHere(grant.pausedUntil);
       if (grant.purgedAt > latestPurgeAt())
@@ -361,7 +362,7 @@ export function resetAdmission(): void {
   unreportedGroups = new Map();
   refusedSinceReport = zero();
   capped = {};
-  pressure = false;
+  usedElsewhere = 0;
   scarce = false;
   pausedUntil = 0;
   renewing = undefined;

@@ -5,8 +5,9 @@ import { HELD_MS } from "./ledger";
  * Fair shares of the budget by network, under pressure. A client's own miss budget
  * (src/clients/miss-budget.ts) is counted per address; what an attacker cannot cheaply
  * multiply is the network it comes from, so the budget is also shared by network group: an
- * anonymous client's IPv4 /24 or IPv6 /48, a keyed client's key. Once half the budget is in
- * use (PRESSURE_SHARE, as the keeper said at the last renewal), a group may hold at most
+ * anonymous client's IPv4 /24 or IPv6 /48, a keyed client's key. Once half the budget has
+ * been spent in the last minute (PRESSURE_SHARE, as the keeper said at the last renewal;
+ * permits leased but unspent do not count), a group may hold at most
  * GROUP_SHARE of the budget's minute, deployment-wide: each isolate enforces it at once from
  * its own spends, and the keeper from every isolate's reports (a group past its share anywhere
  * is refused everywhere from the next renewal on). A few hundred addresses of one network
@@ -21,7 +22,7 @@ import { HELD_MS } from "./ledger";
  * one slice; a /24 is one office, campus or hosting block.
  */
 export const GROUP_SHARE: Record<ClientTier, number> = { anon: 0.1, standard: 0.25, partner: 0.5 };
-/** The share of the budget in use from which groups are held to their shares. */
+/** The share of the budget spent in the last minute from which groups are held to their shares. */
 export const PRESSURE_SHARE = 0.5;
 export const NEW_VISITOR_SHARE = 0.2;
 

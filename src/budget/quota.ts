@@ -141,6 +141,11 @@ export class Quota {
     this.unreachable = false;
   }
 
+  /** Spends not yet acknowledged by a renewal. */
+  get unreportedCount(): number {
+    return this.unreported.length;
+  }
+
   /** Forgets the lease (a cold isolate: tests, the simulation's recycled isolates). */
   reset(): void {
     this.chain = undefined;

@@ -180,7 +180,7 @@ describe("a refusal for one network's share", () => {
           const grant = await real.lease(ask);
           if (++renewals > 1) return grant;
           await firstHeld;
-          return { ...grant, pressure: true, capped: { [groupOf(ipLimitKey(busyIp), "anon")]: Date.now() + 60_000 } };
+          return { ...grant, used: 1_000_000, capped: { [groupOf(ipLimitKey(busyIp), "anon")]: Date.now() + 60_000 } };
         };
       },
     });

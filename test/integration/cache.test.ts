@@ -144,9 +144,9 @@ describe("cache namespaces", () => {
   // npm start (the local fake) and npm run dev (the real BeatPass) share one KV in a developer's
   // state folder if told to; data from one BeatPass must never be served as the other's.
   it("data cached from one BeatPass base is not served for another", async () => {
-    // KV alone (no fast tiers, no keeper relaying loads between isolates): two dev processes
-    // share a state folder's KV, never a process.
-    const only = { CACHE_FAST_TIERS: "none", UPSTREAM_BUDGET: undefined };
+    // KV alone (no fast tiers, no coordinator relaying loads between isolates): two dev
+    // processes share a state folder's KV, never a process.
+    const only = { CACHE_FAST_TIERS: "none", COORDINATORS: undefined };
     const a = { BEATPASS_API_BASE: "https://fake-beatpass.test/api/v1", ...only };
     const b = { BEATPASS_API_BASE: "https://fake-beatpass.test/other/api/v1", ...only };
     expect((await call("/v1/genres", {}, a)).status).toBe(200);

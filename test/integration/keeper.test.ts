@@ -113,9 +113,12 @@ describe("a 429 from BeatPass", () => {
   });
 });
 
+/** A cold miss of its own for each n: searches (the fake has only 60 tracks). */
+const cold = (n: number) => `/v1/search?query=cold-${n}`;
+
 /** `n` misses from as many networks (one each: call() gives every request a /24 of its own). */
 async function spendFromNetworks(env: Partial<Env>, n: number, firstId: number): Promise<number> {
-  for (let i = 0; i < n; i++) expect((await call(`/v1/tracks/${firstId + i}`, {}, env)).status).toBe(200);
+  for (let i = 0; i < n; i++) expect((await call(cold(firstId + i), {}, env)).status).toBe(200);
   return firstId + n;
 }
 
@@ -129,7 +132,7 @@ describe("fair shares by network", () => {
     const share = Math.max(1, Math.floor(DOCUMENTED_GROUP_SHARE.anon * perMinute));
     const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: String(perMinute) };
     for (let i = 1; i <= share + 2; i++) {
-      const res = await call(`/v1/tracks/${i}`, { headers: { "CF-Connecting-IP": `198.51.100.${i}` } }, env);
+      const res = await call(cold(i), { headers: { "CF-Connecting-IP": `198.51.100.${i}` } }, env);
       expect(res.status, `address ${i}`).toBe(200);
     }
   });
@@ -141,15 +144,15 @@ describe("fair shares by network", () => {
     const next = await pressure(env, perMinute, 100);
     // Different addresses of one /24, one miss each (each within its own miss budget).
     for (let i = 1; i <= share; i++) {
-      const res = await call(`/v1/tracks/${next + i}`, { headers: { "CF-Connecting-IP": `198.51.100.${i}` } }, env);
+      const res = await call(cold(next + i), { headers: { "CF-Connecting-IP": `198.51.100.${i}` } }, env);
       expect(res.status, `address ${i}`).toBe(200);
     }
-    const refused = await call(`/v1/tracks/${next + 20}`, { headers: { "CF-Connecting-IP": "198.51.100.77" } }, env);
+    const refused = await call(cold(next + 20), { headers: { "CF-Connecting-IP": "198.51.100.77" } }, env);
     expectProblem(refused, 429, "client_miss_budget");
-    const other = await call(`/v1/tracks/${next + 21}`, { headers: { "CF-Connecting-IP": "203.0.113.5" } }, env);
+    const other = await call(cold(next + 21), { headers: { "CF-Connecting-IP": "203.0.113.5" } }, env);
     expect(other.status).toBe(200);
     // Cached data is still served to the refused network.
-    const cached = await call(`/v1/tracks/${next + 1}`, { headers: { "CF-Connecting-IP": "198.51.100.78" } }, env);
+    const cached = await call(cold(next + 1), { headers: { "CF-Connecting-IP": "198.51.100.78" } }, env);
     expect(cached.status).toBe(200);
   });
 });
@@ -160,14 +163,14 @@ describe("fair shares across isolates", () => {
     const share = Math.max(1, Math.floor(DOCUMENTED_GROUP_SHARE.anon * perMinute));
     const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: String(perMinute) };
     const from = (i: number) => ({ headers: { "CF-Connecting-IP": `198.51.100.${i}` } });
-    for (let i = 1; i <= share; i++) expect((await call(`/v1/tracks/${i}`, from(i), env)).status).toBe(200);
+    for (let i = 1; i <= share; i++) expect((await call(cold(i), from(i), env)).status).toBe(200);
     // This isolate reports its spends at its next renewal (misses from other networks ask for
     // it), bringing the budget to pressure.
     await pressure(env, perMinute, 100);
     resetIsolate();
     // Another isolate: it has never seen that network, but the keeper has, through the reports.
-    expect((await call("/v1/tracks/30", { headers: { "CF-Connecting-IP": "203.0.113.9" } }, env)).status).toBe(200);
-    expectProblem(await call("/v1/tracks/31", from(77), env), 429, "client_miss_budget");
+    expect((await call(cold(30), { headers: { "CF-Connecting-IP": "203.0.113.9" } }, env)).status).toBe(200);
+    expectProblem(await call(cold(31), from(77), env), 429, "client_miss_budget");
   });
 
   it("keeps the last fifth of the budget for networks that have not spent this minute", async () => {
@@ -180,17 +183,18 @@ describe("fair shares across isolates", () => {
     await spendFromNetworks(env, perMinute - kept, 100);
     expect((await keeper().status(perMinute)).in_use).toBeGreaterThanOrEqual(perMinute - kept);
     // A network that has not spent yet gets a permit; its second miss does not; another new network's does.
-    expect((await call("/v1/tracks/201", from("198.51.100.1"), env)).status).toBe(200);
-    expectProblem(await call("/v1/tracks/202", from("198.51.100.2"), env), 429, "client_miss_budget");
-    expect((await call("/v1/tracks/203", from("203.0.113.4"), env)).status).toBe(200);
+    expect((await call(cold(201), from("198.51.100.1"), env)).status).toBe(200);
+    expectProblem(await call(cold(202), from("198.51.100.2"), env), 429, "client_miss_budget");
+    expect((await call(cold(203), from("203.0.113.4"), env)).status).toBe(200);
   });
 });
 
 describe("a purge recorded elsewhere", () => {
   it("reaches this isolate with its next lease renewal, before the KV mirror is read again", async () => {
-    useClock(); // the KV mirror is not read again meanwhile (it is read every few seconds)
+    const clock = useClock(); // the KV mirror is not read again meanwhile (it is read every few seconds)
     expect((await call("/v1/tracks/7", {}, PATIENT)).status).toBe(200);
     expect((await call("/v1/tracks/8", {}, PATIENT)).status).toBe(200);
+    clock.advance(1_000); // the purge comes after the copies were stored
     await keeper().recordPurge(["track:7"]);
     // The lease holds permits, so nothing asks the keeper yet: the next renewal is what tells.
     const k = observedKeeper();

@@ -381,7 +381,7 @@ describe("Durable Object calls per viewer request", () => {
     expect([k.calls, c.calls]).toEqual([[], []]);
   });
 
-  it("cold requests make two coordinator calls per upstream request and the keeper under one in four: a JSON miss, a card of two reads, a stale refresh", async () => {
+  it("cold requests make two coordinator calls per upstream request and the keeper only lease renewals, under one in two even in a cold isolate: a JSON miss, a card of two reads, a stale refresh", async () => {
     const clock = useClock();
     const k = observedKeeper();
     const c = observedCoordinators();
@@ -394,6 +394,9 @@ describe("Durable Object calls per viewer request", () => {
     expect(loads).toHaveLength(13);
     expect(c.calls).toEqual(Array(loads.length).fill(["begin", "complete"]).flat());
     expect(c.calls.length).toBe(COORDINATOR_CALLS_PER_LOAD * loads.length);
-    expect(k.calls.length).toBeLessThanOrEqual(loads.length / 4);
+    // A cold isolate's lease starts small and grows with its demand (docs/caching.md), and it
+    // outlives no LEASE_MS: a few renewals here; a warm fleet's ratio is test/fleet/leases.test.ts's.
+    expect(new Set(k.calls)).toEqual(new Set(["lease"]));
+    expect(k.calls.length).toBeLessThan(loads.length / 2);
   });
 });
