@@ -9,7 +9,7 @@ import { GroupSpends, groupCap, PRESSURE_SHARE } from "./groups";
 import type { UpstreamBudget } from "./keeper";
 import type { LoadOutcome } from "./leases";
 import { CLASSES, HELD_MS, type PermitClass, zero } from "./ledger";
-import { Quota } from "./quota";
+import { Quota, type Take } from "./quota";
 import { type Coordinator, coordinatorOf, keeperOf, within } from "./stubs";
 
 /**
@@ -63,6 +63,8 @@ let usedElsewhere = 0;
 let scarce = false;
 let pausedUntil = 0;
 let renewing: Promise<void> | undefined;
+/** Viewers from networks new this minute waiting for a permit, for the next renewal to name. */
+let newcomersWaiting = 0;
 const skipped = new Map<string, number>();
 const backoff = { refresh: 0, scheduled: 0 };
 let viewerRefusedAt = Number.NEGATIVE_INFINITY;
@@ -172,10 +174,15 @@ export function admission(o: AdmissionOptions): LoadCoordinator {
   };
 }
 
+/** A viewer from a network that has not spent here in the last minute (groups.ts). */
+function isNewcomer(o: AdmissionOptions, cls: PermitClass, now: number): boolean {
+  return cls === "viewer" && o.group !== undefined && groupSpends.count(o.group, now) === 0;
+}
+
 /** A refusal this isolate can decide alone: the pause, a spent lease, the viewer's group. */
 function decidedHere(o: AdmissionOptions, cls: PermitClass, now: number) {
   if (now < pausedUntil) return { reason: "paused" as const, retryAt: pausedUntil };
-  const spent = quota.blocked(cls, now);
+  const spent = quota.blocked(cls, now, isNewcomer(o, cls, now));
   if (spent) return spent;
   if (cls !== "viewer" || !o.group) return undefined;
   return groupRefusal(o, o.group, now);
@@ -248,7 +255,13 @@ function turnFor(
 async function takePermit(o: AdmissionOptions, cls: PermitClass, now: number) {
   let t = quota.take(cls, now);
   const started = Date.now();
-  for (let waited = 0; !t.ok && t.reason === "renew"; waited++) {
+  // A newcomer the lease cannot serve asks for a permit of the new visitors' share (while the
+  // keeper said there is one), even before the lease's retryAt.
+  const newcomer = isNewcomer(o, cls, now);
+  const wait = (x: Take) =>
+    !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.newcomerRoom > 0));
+  if (newcomer && wait(t)) newcomersWaiting++;
+  for (let waited = 0; wait(t); waited++) {
     if (waited === RENEWALS_WAITED) {
       t = { ok: false, reason: quota.unreachable ? "unavailable" : "budget", retryAt: Date.now() + SKIP_MEMO_MS };
       break;
@@ -305,7 +318,8 @@ export function renew(o: AdmissionOptions, extra: Partial<Record<PermitClass, nu
     return Promise.resolve();
   }
   isolate ??= crypto.randomUUID();
-  const ask = quota.ask(isolate, o.location, now, extra);
+  const ask = quota.ask(isolate, o.location, now, extra, newcomersWaiting);
+  newcomersWaiting = 0;
   const groups = [...unreportedGroups];
   const refused = refusedSinceReport;
   unreportedGroups = new Map();
@@ -363,6 +377,7 @@ export function resetAdmission(): void {
   refusedSinceReport = zero();
   capped = {};
   usedElsewhere = 0;
+  newcomersWaiting = 0;
   scarce = false;
   pausedUntil = 0;
   renewing = undefined;

@@ -1,5 +1,7 @@
 import type { ClientTier } from "../lib/trace";
-import { HELD_MS } from "./ledger";
+import { HELD_MS, NEW_VISITOR_SHARE } from "./ledger";
+
+export { NEW_VISITOR_SHARE };
 
 /**
  * Fair shares of the budget by network, under pressure. A client's own miss budget
@@ -15,8 +17,9 @@ import { HELD_MS } from "./ledger";
  * from one office costs nobody anything.
  *
  * And the last NEW_VISITOR_SHARE of the budget is kept for groups that have not spent in the
- * last minute (new visitors): once no more than that is free (as the keeper said at the last
- * renewal), a group that has spent in this isolate is refused.
+ * last minute (new visitors): the keeper leases it only for the newcomers a renewal names
+ * (ledger.ts), and once no more than that is free (as the keeper said at the last renewal),
+ * a group that has spent in this isolate is refused, so a newcomer's permit stays its own.
  *
  * Why not request.cf.asn: one ASN is a whole ISP, so its millions of subscribers would share
  * one slice; a /24 is one office, campus or hosting block.
@@ -24,7 +27,6 @@ import { HELD_MS } from "./ledger";
 export const GROUP_SHARE: Record<ClientTier, number> = { anon: 0.1, standard: 0.25, partner: 0.5 };
 /** The share of the budget spent in the last minute from which groups are held to their shares. */
 export const PRESSURE_SHARE = 0.5;
-export const NEW_VISITOR_SHARE = 0.2;
 
 /** The network group of a client, from its limit key (src/clients/ip.ts): never logged. */
 export function groupOf(limitKey: string, tier: ClientTier): string {

@@ -6,16 +6,7 @@ import { logEvent } from "../lib/log";
 import { coordinatorNames } from "./coordination";
 import { GroupSpends, NEW_VISITOR_SHARE, PRESSURE_SHARE } from "./groups";
 import { HotScores } from "./hot-scores";
-import {
-  emptyLedger,
-  inUse,
-  type LeaseAsk,
-  type LeaseGrant,
-  type Ledger,
-  pauseUntil,
-  renew,
-  settle,
-} from "./ledger";
+import { emptyLedger, inUse, type LeaseAsk, type LeaseGrant, type Ledger, pauseUntil, renew, settle } from "./ledger";
 import { KeeperStats } from "./stats";
 
 /**

@@ -60,6 +60,14 @@ export const CLASS_RESERVE: Record<PermitClass, { share: number; why: string }> 
     why: "refresh-ahead is an optimisation for keys still fresh: it runs only while half the budget is unspent",
   },
 };
+/**
+ * The last share of the budget, kept at the keeper for viewers from networks that have not
+ * spent in the last minute (new visitors): a lease renewal gets it only for the newcomers it
+ * names (LeaseAsk.newcomers). Were it leased out like the rest, it could sit unspent in the
+ * leases of isolates whose own viewers are refused their network's share, while the isolate a
+ * new visitor reaches holds none.
+ */
+export const NEW_VISITOR_SHARE = 0.2;
 /** No isolate holds more than this share of the budget at once (one isolate cannot take it all). */
 export const MAX_LEASE_SHARE = 0.25;
 
@@ -104,6 +112,8 @@ export interface LeaseAsk {
   spentAt: number[];
   /** How many more the isolate wants, per class, for the next LEASE_MS. */
   want: Record<PermitClass, number>;
+  /** Viewers from networks new this minute waiting for a permit: granted from the new visitors' share. */
+  newcomers?: number;
 }
 
 export type LeaseGrant = {
@@ -115,6 +125,8 @@ export type LeaseGrant = {
   /** Nothing more until then (budget spent or paused): the isolate does not ask before. */
   retryAt: number;
   pausedUntil: number;
+  /** Permits left for newcomers (the new visitors' share and anything else free): ask for them even before retryAt. */
+  newcomerRoom: number;
 };
 
 export const zero = (): Record<PermitClass, number> => ({ viewer: 0, refresh: 0, scheduled: 0 });
@@ -180,7 +192,7 @@ export function renew(l: Ledger, ask: LeaseAsk, now: number, perMinute: number):
   lease.unmet = zero();
   lease.wantAt = now;
   lease.location = ask.location;
-  if (now < l.pausedUntil) return grantOf(lease, l, l.pausedUntil);
+  if (now < l.pausedUntil) return grantOf(lease, l, l.pausedUntil, perMinute);
 
   const cap = Math.max(1, Math.floor(MAX_LEASE_SHARE * perMinute));
   let added = 0;
@@ -188,7 +200,7 @@ export function renew(l: Ledger, ask: LeaseAsk, now: number, perMinute: number):
   for (const cls of CLASSES) {
     const want = Math.max(0, Math.floor(ask.want[cls]));
     if (want === 0) continue;
-    const free = usable(cls, perMinute) - inUse(l);
+    const free = usable(cls, perMinute) - reserveFor(cls, perMinute) - inUse(l);
     const held = total(lease.granted) - lease.reported;
     const room = Math.min(free, cap - held);
     const share = room > 0 ? fairShare(l, ask.isolate, cls, want, room, now) : 0;
@@ -197,9 +209,15 @@ export function renew(l: Ledger, ask: LeaseAsk, now: number, perMinute: number):
     lease.unmet[cls] = want - share;
     added += share;
   }
+  // Newcomers may take the last of the budget, the new visitors' share included, past the lease cap.
+  const newcomers = Math.min(Math.max(0, Math.floor(ask.newcomers ?? 0)), usable("viewer", perMinute) - inUse(l));
+  if (newcomers > 0) {
+    lease.granted.viewer += newcomers;
+    added += newcomers;
+  }
   if (added > 0 || total(lease.granted) > lease.reported) lease.expires = now + LEASE_MS;
   l.leases[ask.isolate] = lease;
-  return grantOf(lease, l, retryAt);
+  return grantOf(lease, l, retryAt, perMinute);
 }
 
 /**
@@ -250,15 +268,21 @@ function fairShare(l: Ledger, isolate: string, cls: PermitClass, want: number, r
   return Math.max(1, Math.floor((room * want) / (demand + want)));
 }
 
+/** What leases for `cls` must leave free: viewers leave the new visitors' share (the classes below already leave more). */
+function reserveFor(cls: PermitClass, perMinute: number): number {
+  return cls === "viewer" ? Math.floor(NEW_VISITOR_SHARE * perMinute) : 0;
+}
+
 /** When the oldest marks leave the window far enough for `cls` to get one permit. */
 function freeingAt(l: Ledger, cls: PermitClass, perMinute: number, now: number): number {
-  const excess = inUse(l) - usable(cls, perMinute);
+  const excess = inUse(l) - usable(cls, perMinute) + reserveFor(cls, perMinute);
   const mark = l.marks[Math.max(0, excess)];
   return mark === undefined ? now + LEASE_MS : mark + HELD_MS;
 }
 
-function grantOf(lease: LeaseRecord, l: Ledger, retryAt: number): LeaseGrant {
+function grantOf(lease: LeaseRecord, l: Ledger, retryAt: number, perMinute: number): LeaseGrant {
   return {
+    newcomerRoom: Math.max(0, usable("viewer", perMinute) - inUse(l)),
     chain: lease.chain,
     granted: { ...lease.granted },
     expires: lease.expires,

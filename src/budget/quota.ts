@@ -49,14 +49,21 @@ export class Quota {
   private everGranted = false;
   /** The keeper could not be reached at the last try. */
   unreachable = false;
+  /** Permits the keeper has left for newcomers, as it said last (before any answer: ask). */
+  newcomerRoom = Number.POSITIVE_INFINITY;
 
   /**
    * Why `cls` cannot have a permit before `retryAt`, decided here without a renewal; undefined
    * when it may have one (now, or once a renewal is answered). A refusal counts as demand.
    */
-  blocked(cls: PermitClass, now: number): { reason: "paused" | "budget" | "unavailable"; retryAt: number } | undefined {
+  blocked(
+    cls: PermitClass,
+    now: number,
+    newcomer = false,
+  ): { reason: "paused" | "budget" | "unavailable"; retryAt: number } | undefined {
     let refusal: { reason: "paused" | "budget" | "unavailable"; retryAt: number } | undefined;
     if (now < this.pausedUntil) refusal = { reason: "paused", retryAt: this.pausedUntil };
+    else if (newcomer && this.newcomerRoom > 0) refusal = undefined;
     else if ((now >= this.expires || this.leftIn(cls) === 0) && now < this.retryAt)
       refusal = { reason: this.refusal(), retryAt: this.retryAt };
     if (refusal) this.demand[cls]++;
@@ -103,7 +110,13 @@ export class Quota {
   }
 
   /** The renewal to send: spends since the last acknowledged report, and the demand ahead. */
-  ask(isolate: string, location: string, now: number, extra: Partial<Record<PermitClass, number>> = {}): LeaseAsk {
+  ask(
+    isolate: string,
+    location: string,
+    now: number,
+    extra: Partial<Record<PermitClass, number>> = {},
+    newcomers = 0,
+  ): LeaseAsk {
     // Demand is measured over at least a third of a lease: a burst of a few misses in one
     // second does not ask for a whole lease at that rate (unspent permits stay held).
     const elapsed = Math.max(LEASE_MS / 3, now - this.renewedAt);
@@ -115,7 +128,15 @@ export class Quota {
     }
     this.demand = zero();
     this.renewedAt = now;
-    return { isolate, location, chain: this.chain, spent: this.spentTotal, spentAt: [...this.unreported], want };
+    return {
+      isolate,
+      location,
+      chain: this.chain,
+      spent: this.spentTotal,
+      spentAt: [...this.unreported],
+      want,
+      newcomers,
+    };
   }
 
   /** Takes the keeper's answer to an ask sent with `spentTotal` spends reported. */
@@ -136,6 +157,7 @@ export class Quota {
     this.lastGrant = Math.max(0, this.granted.viewer + this.granted.refresh + this.granted.scheduled - before);
     this.expires = grant.expires;
     this.retryAt = grant.retryAt;
+    this.newcomerRoom = grant.newcomerRoom;
     this.pausedUntil = Math.max(this.pausedUntil, grant.pausedUntil);
     this.everGranted = true;
     this.unreachable = false;
@@ -157,12 +179,14 @@ export class Quota {
     this.demand = zero();
     this.everGranted = false;
     this.unreachable = false;
+    this.newcomerRoom = Number.POSITIVE_INFINITY;
   }
 
   /** The keeper did not answer: spend what is left, and do not ask again for a while. */
   failed(now: number): void {
     this.retryAt = now + RENEW_BACKOFF_MS;
     this.unreachable = true;
+    this.newcomerRoom = 0;
   }
 
   /** BeatPass asked for a pause (heard here, from a coordinator or from the keeper). */

@@ -165,10 +165,13 @@ describe("one stale key, 300 viewers on 3 instances at once", () => {
 
     fleet = await startFleet({ upstream, vars });
     const aged = (stored.metadata?.fetched_at ?? 0) - AGE_SECONDS * 1000;
-    // Same value and ETag; only the fetch time moves back.
-    await (await fleet.kv()).put(trackKey(1), stored.value ?? "", {
-      metadata: { ...stored.metadata, fetched_at: aged },
-    });
+    // Same value and ETag; only the fetch time moves back. In every instance's KV: a copy
+    // that old has long since propagated.
+    for (let i = 0; i < fleet.size; i++) {
+      await (await fleet.kv(i)).put(trackKey(1), stored.value ?? "", {
+        metadata: { ...stored.metadata, fetched_at: aged },
+      });
+    }
     expect(upstream.count()).toBe(1);
 
     await staleStorm(

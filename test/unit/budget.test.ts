@@ -14,7 +14,8 @@ import { Quota } from "../../src/budget/quota";
 
 // Written out from docs/caching.md ("Budget"): BeatPass's minute, plus 2 s for a request to
 // reach it; leases last 30 s; no isolate holds more than a quarter of the budget; refreshes
-// leave a quarter for viewers' misses, refresh-ahead half.
+// leave a quarter for viewers' misses, refresh-ahead half; leases leave the last fifth for
+// new visitors, granted only to renewals that name them.
 const MIN = 60_000;
 const HELD = MIN + 2_000;
 const LEASE = 30_000;
@@ -41,8 +42,8 @@ class Isolate {
     readonly ledger: Ledger,
     readonly perMinute: number,
   ) {}
-  renew(now: number, extra: Partial<LeaseAsk["want"]> = {}): LeaseGrant {
-    const ask = this.quota.ask(this.id, "here", now, extra);
+  renew(now: number, extra: Partial<LeaseAsk["want"]> = {}, newcomers = 0): LeaseGrant {
+    const ask = this.quota.ask(this.id, "here", now, extra, newcomers);
     const grant = renew(this.ledger, ask, now, this.perMinute);
     this.quota.apply(grant, ask.spent);
     return grant;
@@ -70,7 +71,8 @@ describe("the keeper's ledger (quota leases)", () => {
           const take = iso.quota.take("viewer", t);
           if (take.ok)
             arrivals.push(t + Math.floor(random() * 2_000)); // up to 2 s on the way
-          else if (take.reason === "renew" && t < keeperLostAt) iso.renew(t);
+          else if (t < keeperLostAt && take.reason === "renew") iso.renew(t);
+          else if (t < keeperLostAt && random() < 0.3) iso.renew(t, {}, 1 + Math.floor(random() * 3)); // newcomers
         }
         if (t < keeperLostAt && iso.quota.dueForRenewal(t) && random() < 0.5) iso.renew(t);
       }
@@ -96,11 +98,11 @@ describe("the keeper's ledger (quota leases)", () => {
 
   it("counts a spend for HELD (60 + 2 s) from when it was spent, then frees it", () => {
     const l = emptyLedger();
-    // Four isolates hold the whole budget of 24 (6 each, the most one may hold)...
-    for (const id of ["a", "b", "c", "d"]) expect(sum(renew(l, ask(l, id, 0, want(6)), 0, 24).granted)).toBe(6);
+    // Four isolates hold all that leases may of a budget of 30 (30 less the new visitors' 6; 6 each)...
+    for (const id of ["a", "b", "c", "d"]) expect(sum(renew(l, ask(l, id, 0, want(6)), 0, 30).granted)).toBe(6);
     // ...spend it all at t = 1000 and say so at 5000: nothing is left for anyone until HELD later.
-    for (const id of ["a", "b", "c", "d"]) renew(l, ask(l, id, 6, want(0), Array(6).fill(1_000)), 5_000, 24);
-    const refused = renew(l, ask(l, "e", 0, want(5)), 6_000, 24);
+    for (const id of ["a", "b", "c", "d"]) renew(l, ask(l, id, 6, want(0), Array(6).fill(1_000)), 5_000, 30);
+    const refused = renew(l, ask(l, "e", 0, want(5)), 6_000, 30);
     expect([sum(refused.granted), refused.retryAt]).toEqual([0, 1_000 + HELD]);
     settle(l, 1_000 + HELD - 1);
     expect(inUse(l)).toBe(24);
@@ -119,13 +121,28 @@ describe("the keeper's ledger (quota leases)", () => {
     expect(asking("refresh").total).toBe(75);
     expect(asking("scheduled").total).toBe(50);
     const { l } = asking("refresh");
-    expect(sum(renew(l, ask(l, "viewer", 0, want(50)), 30, 100).granted), "the quarter left is viewers'").toBe(25);
+    // The quarter left is viewers': a lease may take it down to the new visitors' fifth...
+    expect(sum(renew(l, ask(l, "viewer", 0, want(50)), 30, 100).granted)).toBe(5);
+    // ...and a renewal naming newcomers the rest.
+    expect(sum(renew(l, { ...ask(l, "new", 0, want(0)), newcomers: 50 }, 31, 100).granted)).toBe(20);
+  });
+
+  it("keeps the new visitors' fifth from leases, for renewals that name newcomers, past the lease cap", () => {
+    const l = emptyLedger();
+    const got = ["a", "b", "c", "d"].map((id) => sum(renew(l, ask(l, id, 0, want(25)), 0, 100).granted));
+    expect(got).toEqual([25, 25, 25, 5]);
+    const plain = renew(l, ask(l, "e", 0, want(10)), 1, 100);
+    expect([sum(plain.granted), plain.newcomerRoom]).toEqual([0, 20]);
+    // a holds 25, the most one lease may: newcomers get theirs all the same.
+    const forNewcomers = renew(l, { ...ask(l, "a", 0, want(0)), newcomers: 2 }, 2, 100);
+    expect([sum(forNewcomers.granted), forNewcomers.newcomerRoom]).toEqual([27, 18]);
   });
 
   it("shares what is left in proportion to what each isolate asked for and did not get", () => {
     const l = emptyLedger();
-    for (const id of ["a", "b"]) renew(l, ask(l, id, 0, want(25)), 0, 100);
-    // 50 free, nobody short: x gets the 25 a lease may hold of the 40 it asks for (short by 15).
+    for (const id of ["a", "b"]) renew(l, ask(l, id, 0, want(15)), 0, 100);
+    // 50 free for leases (80 less 30), nobody short: x gets the 25 a lease may hold of the 40
+    // it asks for (short by 15).
     expect(sum(renew(l, ask(l, "x", 0, want(40)), 1, 100).granted)).toBe(25);
     // 25 free; y asks for 45 while x is short by 15: y gets 25 x 45 / (45 + 15), x's share waits.
     expect(sum(renew(l, ask(l, "y", 0, want(45)), 2, 100).granted)).toBe(18);
@@ -159,6 +176,7 @@ describe("an isolate's lease (quota)", () => {
     expires,
     retryAt,
     pausedUntil: 0,
+    newcomerRoom: 0,
   });
 
   it("spends locally: viewers from any pool, refreshes never from the viewers', refresh-ahead only its own", () => {
@@ -182,6 +200,18 @@ describe("an isolate's lease (quota)", () => {
     expect(q.take("viewer", 1_000)).toMatchObject({ ok: false, reason: "budget", retryAt: 20_000 });
     expect(q.dueForRenewal(19_999)).toBe(false);
     expect(q.dueForRenewal(20_000)).toBe(true);
+  });
+
+  it("lets a newcomer ask past the retry time while the keeper has new visitors' permits left, and not once it has none", () => {
+    const q = new Quota();
+    q.apply({ ...grant(want(0), 0, 20_000), newcomerRoom: 3 }, 0);
+    expect(q.blocked("viewer", 1_000), "an ordinary viewer").toMatchObject({ reason: "budget", retryAt: 20_000 });
+    expect(q.blocked("viewer", 1_000, true)).toBeUndefined();
+    q.apply({ ...grant(want(0), 0, 20_000), newcomerRoom: 0 }, 0);
+    expect(q.blocked("viewer", 1_000, true)).toMatchObject({ reason: "budget", retryAt: 20_000 });
+    q.apply({ ...grant(want(0), 0, 20_000), newcomerRoom: 3 }, 0);
+    q.failed(2_000);
+    expect(q.blocked("viewer", 3_000, true), "keeper unreachable").toMatchObject({ reason: "unavailable" });
   });
 
   it("renews in the background when a quarter is left or half the lease has passed, with demand", () => {
