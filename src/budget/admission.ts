@@ -65,6 +65,8 @@ let pausedUntil = 0;
 let renewing: Promise<void> | undefined;
 /** Viewers from networks new this minute waiting for a permit, for the next renewal to name. */
 let newcomersWaiting = 0;
+/** Their networks: one newcomer per network at a time, so one network's burst cannot drain the new visitors' share. */
+const newcomerGroups = new Set<string>();
 const skipped = new Map<string, number>();
 const backoff = { refresh: 0, scheduled: 0 };
 let viewerRefusedAt = Number.NEGATIVE_INFINITY;
@@ -176,7 +178,9 @@ export function admission(o: AdmissionOptions): LoadCoordinator {
 
 /** A viewer from a network that has not spent here in the last minute (groups.ts). */
 function isNewcomer(o: AdmissionOptions, cls: PermitClass, now: number): boolean {
-  return cls === "viewer" && o.group !== undefined && groupSpends.count(o.group, now) === 0;
+  return (
+    cls === "viewer" && o.group !== undefined && !newcomerGroups.has(o.group) && groupSpends.count(o.group, now) === 0
+  );
 }
 
 /** A refusal this isolate can decide alone: the pause, a spent lease, the viewer's group. */
@@ -260,7 +264,11 @@ async function takePermit(o: AdmissionOptions, cls: PermitClass, now: number) {
   const newcomer = isNewcomer(o, cls, now);
   const wait = (x: Take) =>
     !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.newcomerRoom > 0));
-  if (newcomer && wait(t)) newcomersWaiting++;
+  const claimed = newcomer && wait(t) ? o.group : undefined;
+  if (claimed !== undefined) {
+    newcomerGroups.add(claimed);
+    newcomersWaiting++;
+  }
   for (let waited = 0; wait(t); waited++) {
     if (waited === RENEWALS_WAITED) {
       t = { ok: false, reason: quota.unreachable ? "unavailable" : "budget", retryAt: Date.now() + SKIP_MEMO_MS };
@@ -269,6 +277,7 @@ async function takePermit(o: AdmissionOptions, cls: PermitClass, now: number) {
     await renew(o);
     t = quota.take(cls, Date.now(), false);
   }
+  if (claimed !== undefined) newcomerGroups.delete(claimed);
   o.onPermitWait?.(Date.now() - started);
   if (!t.ok) return t as Exclude<typeof t, { reason: "renew" }>;
   // The renewal may have brought news of this network's share (caps from every isolate).
@@ -378,6 +387,7 @@ export function resetAdmission(): void {
   capped = {};
   usedElsewhere = 0;
   newcomersWaiting = 0;
+  newcomerGroups.clear();
   scarce = false;
   pausedUntil = 0;
   renewing = undefined;

@@ -12,7 +12,8 @@
 //   budget keeper fails at once, as when the object cannot be reached.
 // - KV as a deployment sees it: each instance has its own namespace; its writes are passed to
 //   the KV_REPLICA service (fleet.ts), which copies them into the other instances' namespaces
-//   after the fleet's KV lag, so one instance sees another's write only later.
+//   after the fleet's KV lag (POST /__fleet/kv on each), so one instance sees another's write
+//   only later.
 //
 // The keeper and the coordinators are defined in edge-0 and run in its isolate, so edge-0's
 // clock is theirs.
@@ -88,7 +89,7 @@ function fleetEnv(env) {
   return wrapped;
 }
 
-async function door(request, path) {
+async function door(request, path, env) {
   if (path === "/__fleet/clock" && request.method === "PUT") {
     const at = Number(await request.text());
     if (!Number.isFinite(at)) return new Response("a time in ms since the epoch", { status: 400 });
@@ -97,6 +98,13 @@ async function door(request, path) {
   }
   if (path === "/__fleet/settled") {
     while (pending.size > 0) await Promise.all([...pending]);
+    return new Response(null, { status: 204 });
+  }
+  if (path === "/__fleet/kv" && request.method === "POST") {
+    // Another instance's write reaching this one's KV (fleet.ts replicates after the lag).
+    const op = await request.json();
+    if (op.op === "delete") await env.BEATPASS_CACHE.delete(op.key);
+    else await env.BEATPASS_CACHE.put(op.key, op.value ?? "", op.options);
     return new Response(null, { status: 204 });
   }
   if (path === "/__fleet/keeper" && request.method === "PUT") {
@@ -118,7 +126,7 @@ export default {
   async fetch(request, env, ctx) {
     const path = new URL(request.url).pathname;
     if (path.startsWith("/__fleet/")) {
-      const answer = await door(request, path);
+      const answer = await door(request, path, env);
       if (answer) return answer;
     }
     return worker.fetch(request, fleetEnv(env), tracked(ctx));

@@ -273,6 +273,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   };
   const lag = options.kvLagMs ?? 0;
   let inFlight = 0;
+  // Replication still to come when the fleet stops: cancelled, and copies under way awaited,
+  // so none asks a miniflare that is being disposed (that hung dispose()).
+  const lagging = new Set<ReturnType<typeof setTimeout>>();
+  const copying = new Set<Promise<void>>();
+  let stopping = false;
   /** Copies instance `from`'s KV write into every other instance's namespace, after the lag. */
   async function replicate(from: number, request: Request): Promise<Response> {
     const op = (await request.json()) as {
@@ -281,24 +286,32 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       value?: string;
       options?: KVNamespacePutOptions;
     };
+    // Through each instance's door, over HTTP: miniflare's namespace proxies answer some calls
+    // synchronously, which deadlocked against this service's own requests from workerd.
+    const body = JSON.stringify(op);
     const copy = async () => {
       await Promise.all(
-        names.map(async (name, j) => {
+        urls.map(async (origin, j) => {
           if (j === from) return;
-          const kv = await mf.getKVNamespace("BEATPASS_CACHE", name);
-          if (op.op === "delete") await kv.delete(op.key);
-          else await kv.put(op.key, op.value ?? "", op.options);
+          const res = await fetch(`${origin}/__fleet/kv`, { method: "POST", body });
+          await res.arrayBuffer();
         }),
       );
     };
     if (lag === 0) await copy();
-    else {
+    else if (!stopping) {
       inFlight++;
-      setTimeout(() => {
-        copy()
+      const timer = setTimeout(() => {
+        lagging.delete(timer);
+        const done = copy()
           .catch(() => undefined)
-          .finally(() => inFlight--);
+          .finally(() => {
+            inFlight--;
+            copying.delete(done);
+          });
+        copying.add(done);
       }, lag);
+      lagging.add(timer);
     }
     return new Response(null, { status: 204 });
   }
@@ -407,6 +420,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     },
     logs,
     async stop() {
+      stopping = true;
+      for (const timer of lagging) clearTimeout(timer);
+      await Promise.allSettled([...copying]);
       await mf.dispose();
       for (const line of logs) {
         expect(line, "a log line").not.toContain(FLEET_TOKEN);

@@ -189,6 +189,22 @@ describe("fair shares across isolates", () => {
     expectProblem(await call(cold(202), from("198.51.100.2"), env), 503, "upstream_budget_exhausted");
     expect((await call(cold(203), from("203.0.113.4"), env)).status).toBe(200);
   });
+
+  it("gives a new network's burst one permit of the kept fifth, not the whole of it", async () => {
+    const perMinute = 40;
+    const env = { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: String(perMinute) };
+    const kept = Math.floor(DOCUMENTED_GROUP_SHARE.newVisitors * perMinute);
+    await spendFromNetworks(env, perMinute - kept, 100);
+    resetIsolate();
+    // Four addresses of one new network at once: one newcomer (docs: the share is per network).
+    const burst = await Promise.all(
+      [1, 2, 3, 4].map((i) => call(cold(300 + i), { headers: { "CF-Connecting-IP": `198.51.100.${i}` } }, env)),
+    );
+    expect(burst.filter((r) => r.status === 200)).toHaveLength(1);
+    for (const r of burst.filter((r) => r.status !== 200)) expectProblem(r, 503, "upstream_budget_exhausted");
+    // What the burst did not take is still there for the next new network.
+    expect((await call(cold(310), { headers: { "CF-Connecting-IP": "203.0.113.4" } }, env)).status).toBe(200);
+  });
 });
 
 describe("a purge recorded elsewhere", () => {

@@ -328,8 +328,8 @@ export const CACHE = [
   {
     id: "purge-mirror-unthrottled",
     file: KEEPER,
-    from: `if (wait > 0) {`,
-    to: `if (false) {`,
+    from: `if (wait > 0 || this.mirroring) {`,
+    to: `if (this.mirroring) {`,
     tests: [T.consumers, "test/integration/platform-limits.test.ts"],
     why: "Purges within a second would each rewrite the KV mirror; KV refuses all but the first, so isolates serving hits never learn of the others.",
   },
