@@ -26,15 +26,19 @@ export default {
   },
 };`;
 
-export async function cpuInIsolate({ file, script, port, bindings, paths, n = 20000, rounds = 5 }) {
+// The Worker's Durable Objects are declared on the main module: the driver passes them on.
+const OBJECTS = `export { KeyCoordinator, UpstreamBudget } from "./target.js";`;
+
+export async function cpuInIsolate({ file, script, port, bindings, paths, keeper = false, n = 20000, rounds = 5 }) {
   const target = script ?? readFileSync(file, "utf8");
   const w = await startWorker({
     modules: [
-      { type: "ESModule", path: "driver.mjs", contents: DRIVER },
+      { type: "ESModule", path: "driver.mjs", contents: keeper ? `${DRIVER}\n${OBJECTS}` : DRIVER },
       { type: "ESModule", path: "target.js", contents: target },
     ],
     port,
     bindings,
+    keeper,
   });
   try {
     const out = {};

@@ -183,6 +183,7 @@ const isolateCpu = {
     file: shipped.file,
     port: PORTS.isolate,
     bindings: baseBindings,
+    keeper: true,
     paths: ["/v1/tracks/1", "/widget/track/1", "/widget/track/1.svg"],
   }),
   baseline: (await cpuInIsolate({ script: BASELINES["fixed body"], port: PORTS.isolate, paths: ["/"] }))["/"],
