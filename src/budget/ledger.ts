@@ -204,7 +204,7 @@ export function renew(l: Ledger, ask: LeaseAsk, now: number, perMinute: number):
     const held = total(lease.granted) - lease.reported;
     const room = Math.min(free, cap - held);
     const share = room > 0 ? fairShare(l, ask.isolate, cls, want, room, now) : 0;
-    if (free <= 0) retryAt = Math.max(retryAt, freeingAt(l, cls, perMinute, now));
+    if (free <= 0) retryAt = Math.max(retryAt, freeingAt(l, cls, perMinute, now, ask.isolate));
     lease.granted[cls] += share;
     lease.unmet[cls] = want - share;
     added += share;
@@ -273,11 +273,24 @@ function reserveFor(cls: PermitClass, perMinute: number): number {
   return cls === "viewer" ? Math.floor(NEW_VISITOR_SHARE * perMinute) : 0;
 }
 
-/** When the oldest marks leave the window far enough for `cls` to get one permit. */
-function freeingAt(l: Ledger, cls: PermitClass, perMinute: number, now: number): number {
+/**
+ * When the oldest marks leave the window far enough for `cls` to get one permit, spread per
+ * isolate (RETRY_SPREAD_MS): every isolate refused for budget would otherwise be told the same
+ * time and ask again in the same millisecond (the fleet simulation's bursts of keeper calls).
+ */
+function freeingAt(l: Ledger, cls: PermitClass, perMinute: number, now: number, isolate: string): number {
   const excess = inUse(l) - usable(cls, perMinute) + reserveFor(cls, perMinute);
   const mark = l.marks[Math.max(0, excess)];
-  return mark === undefined ? now + LEASE_MS : mark + HELD_MS;
+  return mark === undefined ? now + LEASE_MS : mark + HELD_MS + spreadOf(isolate);
+}
+
+export const RETRY_SPREAD_MS = 2_000;
+
+/** A fixed offset in [0, RETRY_SPREAD_MS) for an isolate (FNV-1a of its id): spread, and replayable. */
+function spreadOf(isolate: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < isolate.length; i++) h = Math.imul(h ^ isolate.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % RETRY_SPREAD_MS;
 }
 
 function grantOf(lease: LeaseRecord, l: Ledger, retryAt: number, perMinute: number): LeaseGrant {

@@ -103,7 +103,15 @@ describe("the keeper's ledger (quota leases)", () => {
     // ...spend it all at t = 1000 and say so at 5000: nothing is left for anyone until HELD later.
     for (const id of ["a", "b", "c", "d"]) renew(l, ask(l, id, 6, want(0), Array(6).fill(1_000)), 5_000, 30);
     const refused = renew(l, ask(l, "e", 0, want(5)), 6_000, 30);
-    expect([sum(refused.granted), refused.retryAt]).toEqual([0, 1_000 + HELD]);
+    expect(sum(refused.granted)).toBe(0);
+    // Retry once the spends leave the window, spread by up to 2 s per isolate (docs/caching.md),
+    // so refused isolates do not all ask again in the same millisecond.
+    const retries = ["e", "f", "g", "h", "i", "j"].map((id) => renew(l, ask(l, id, 0, want(5)), 6_000, 30).retryAt);
+    for (const at of retries) {
+      expect(at).toBeGreaterThanOrEqual(1_000 + HELD);
+      expect(at).toBeLessThan(1_000 + HELD + 2_000);
+    }
+    expect(new Set(retries).size, "spread, not one instant").toBeGreaterThan(3);
     settle(l, 1_000 + HELD - 1);
     expect(inUse(l)).toBe(24);
     settle(l, 1_000 + HELD);
@@ -215,7 +223,7 @@ describe("an isolate's lease (quota)", () => {
   });
 
   it("renews in the background when a quarter is left or half the lease has passed, with demand", () => {
-    const q = new Quota();
+    const q = new Quota(() => 0.5); // the middle of the spread: half the lease
     q.apply(grant(want(8)), 0);
     for (let i = 0; i < 5; i++) q.take("viewer", 0);
     expect(q.dueForRenewal(0)).toBe(false);
@@ -225,6 +233,23 @@ describe("an isolate's lease (quota)", () => {
     expect(q.dueForRenewal(LEASE / 2 - 1), "no demand since").toBe(false);
     q.take("viewer", LEASE / 2);
     expect(q.dueForRenewal(LEASE / 2)).toBe(true);
+  });
+
+  it("spreads its half-lease renewals over 35-65% of the lease, so isolates started together drift apart", () => {
+    const due = (r: number) => {
+      const q = new Quota(() => r);
+      q.apply(grant(want(100)), 0);
+      q.ask("i", "here", 0);
+      q.take("viewer", 1);
+      let t = 1;
+      while (!q.dueForRenewal(t)) t += 100;
+      return t;
+    };
+    // docs/caching.md: renewal after 35-65% of a 30 s lease, drawn at each renewal.
+    expect(due(0)).toBeGreaterThanOrEqual(0.35 * LEASE);
+    expect(due(0)).toBeLessThan(0.35 * LEASE + 100);
+    expect(due(0.999)).toBeGreaterThan(0.64 * LEASE);
+    expect(due(0.999)).toBeLessThanOrEqual(0.65 * LEASE + 100);
   });
 
   it("reports each spend once, with its time, until the keeper has it", () => {
