@@ -13,10 +13,10 @@ import { SimHeaders, SimResponse } from "./response.mjs";
  * instance is reset (src/isolate.ts) and reused: building one costs milliseconds, resetting
  * microseconds.
  *
- * A request is answered the way the Worker's catalog route answers it: purge record synced,
- * hit counted for refresh-ahead, then `freshInMemory` (the engine's synchronous first step)
- * and, when that has nothing, `lookupForKey` + `getOrLoad` against the simulated tiers, keeper
- * and BeatPass. The HTTP layer around them (routing, validation, headers) is not simulated.
+ * A request is answered by the function the Worker's read routes call once a request is valid
+ * (`serveRead`, src/routes/read-route.ts: purges, hot list, cache engine, problems), against the
+ * simulated tiers, keeper, coordinators and BeatPass. The HTTP layer around it (routing,
+ * headers, rendering) is not simulated.
  */
 
 // Module instances survive from one scenario to the next in this thread: building them is the
@@ -151,7 +151,6 @@ export class Fleet {
       promise.catch?.(() => undefined);
     };
     iso.ctx = { waitUntil: iso.waitUntil, passThroughOnException: () => undefined };
-    iso.fastDeps = { now: slot.sim.now, fast: iso.config.fastTiers };
     queue.after(exponential(this.p.isolateMeanLifetimeS * 1000, this.random), () => this.#retire(iso));
     return iso;
   }
@@ -191,41 +190,44 @@ export class Fleet {
   }
 
   /**
-   * One viewer request in data centre `dcIndex` for `lookups` (the cache keys the route reads,
-   * first one primary: a card reads its track, then the waveform). Calls `done(status, state)`
-   * now for an answer from memory (returns false), later in simulated time otherwise (true).
-   * The isolate is picked at random unless `isolateIndex` names it (scripted runs).
+   * One viewer request in data centre `dcIndex` for `lookups` (the reads the route makes, first
+   * one primary: a card reads its track, then the waveform), each answered by `serveRead`, the
+   * function the read routes' handler calls. Calls `done(status, state)` now when every read
+   * was answered synchronously (a fresh copy in memory; returns false), later in simulated time
+   * otherwise (true). The isolate is picked at random unless `isolateIndex` names it.
    */
   request(dcIndex, lookups, clientKey, done, isolateIndex) {
     const dc = this.byIndex.get(dcIndex);
     const iso = dc.isolates[isolateIndex ?? (this.random() * dc.isolates.length) | 0];
     const m = iso.mod;
-    const now = this.queue.now;
-    m.syncPurges(iso.env.BEATPASS_CACHE, iso.waitUntil, now);
-    for (const l of lookups) if (l.key) m.recordHit(l.key, clientKey);
-    m.maybeFlushHotKeys(iso.env.UPSTREAM_BUDGET, iso.waitUntil, now);
-    let status = 0;
-    for (const l of lookups) {
-      const hit =
-        l.key &&
-        m.freshInMemory(iso.fastDeps, {
-          key: l.key,
-          policy: l.policy,
-          negativePolicy: l.negativePolicy,
-          invalidBefore: m.invalidBefore(l.key),
-        });
-      if (!hit) {
-        status = -1;
-        break;
+    const client = clientKey ? { tier: "anon", limitKey: clientKey } : undefined;
+    const trace = { colo: iso.trace.colo };
+    const deps = m.tierDeps(iso.env, iso.ctx, iso.config, client, trace);
+    if (!this.budgetOn) deps.coordinator = undefined;
+    let answer;
+    for (let i = 0; i < lookups.length; i++) {
+      const l = lookups[i];
+      if (!l.input) return this.#later(iso, lookups, i, answer, deps, trace, clientKey, done);
+      let served;
+      try {
+        served = m.serveRead(m.readRequestOf(l.route, l.input, iso.config, iso.env, deps, trace, clientKey));
+      } catch (err) {
+        if (i > 0) continue;
+        done(statusOf(m, err), "error");
+        return false;
       }
-      if (status === 0) status = hit.entry.status ?? 200;
+      if (typeof served.then === "function")
+        return this.#later(iso, lookups, i, answer, deps, trace, clientKey, done, served);
+      answer ??= [served.entry.status ?? 200, served.state];
     }
-    if (status > 0) {
-      done(status, "fresh");
-      return false;
-    }
+    done(...answer);
+    return false;
+  }
+
+  /** The rest of a request from read `from` on, `pending` its answer under way if any. */
+  #later(iso, lookups, from, answer, deps, trace, clientKey, done, pending) {
     iso.pending++;
-    this.#lookup(iso, lookups, clientKey).then(
+    this.#rest(iso, lookups, from, answer, deps, trace, clientKey, pending).then(
       ([status, state]) => {
         iso.pending--;
         done(status, state);
@@ -238,27 +240,24 @@ export class Fleet {
     return true;
   }
 
-  /** The async path: the route's lookup and the cache engine, for each key in turn. */
-  async #lookup(iso, lookups, clientKey) {
+  async #rest(iso, lookups, from, answer, deps, trace, clientKey, pending) {
     const m = iso.mod;
-    const client = clientKey ? { tier: "anon", limitKey: clientKey } : undefined;
-    const deps = m.tierDeps(iso.env, iso.ctx, iso.config, client, { ...iso.trace });
-    if (!this.budgetOn) deps.coordinator = undefined;
-    let answer;
-    for (const [i, l] of lookups.entries()) {
-      const key = l.key ?? (await m.keyForRequest(l.route, l.raw));
-      if (!l.key) m.recordHit(key, clientKey);
+    for (let i = from; i < lookups.length; i++) {
+      const l = lookups[i];
       try {
-        const opts = await m.lookupForKey(key, iso.config, iso.env, deps);
-        if (!opts) throw new Error(`simulation: no route rebuilds ${key}`);
-        const served = await m.getOrLoad(deps, opts);
+        let served;
+        if (i === from && pending) served = await pending;
+        else {
+          // A URL nobody asked before (an attacker's) is validated, as the route validates it.
+          const input = l.input ?? (await m.inputForRequest(l.route, l.raw));
+          if (!input) throw new Error(`simulation: ${l.route} ${JSON.stringify(l.raw)} is not a valid request`);
+          served = await m.serveRead(m.readRequestOf(l.route, input, iso.config, iso.env, deps, trace, clientKey));
+        }
         answer ??= [served.entry.status ?? 200, served.state];
       } catch (err) {
         // The waveform of a card is decoration: its failure leaves the card as it is.
         if (i > 0) continue;
-        const problem = m.problemFor(err, "simulated request");
-        if (!(typeof problem?.status === "number")) throw err;
-        return [problem.status, "error"];
+        return [statusOf(m, err), "error"];
       }
     }
     return answer;
@@ -269,4 +268,11 @@ export class Fleet {
     const iso = this.isolate();
     return iso.mod.refreshAhead(iso.env, iso.ctx);
   }
+}
+
+/** The status of the problem a route answers for `err` (anything else is a bug in the simulation). */
+function statusOf(m, err) {
+  const problem = m.problemFor(err, "simulated request");
+  if (typeof problem?.status !== "number") throw err;
+  return problem.status;
 }

@@ -47,11 +47,9 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     let lookup = resolved.get(id);
     if (lookup) return lookup;
     const setup = fleet.isolate();
-    const key = await setup.mod.keyForRequest(read.route, read.raw);
-    const deps = setup.mod.tierDeps(setup.env, setup.ctx, setup.config);
-    const opts = key && (await setup.mod.lookupForKey(key, setup.config, setup.env, deps));
-    if (!opts) throw new Error(`simulation: ${id} is not a valid request`);
-    lookup = { key, policy: opts.policy, negativePolicy: opts.negativePolicy };
+    const input = await setup.mod.inputForRequest(read.route, read.raw);
+    if (!input) throw new Error(`simulation: ${id} is not a valid request`);
+    lookup = { route: read.route, input, key: input.key };
     resolved.set(id, lookup);
     return lookup;
   };
