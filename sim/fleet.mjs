@@ -67,7 +67,7 @@ export class Fleet {
   isolatesStarted = 0;
 
   /**
-   * @param world { queue, p, kv, beatpass, vars, budgetOn, createIsolate, sample }
+   * @param world { queue, p, kv, beatpass, vars, budgetOn, createIsolate }
    */
   constructor(world) {
     Object.assign(this, world);
@@ -100,13 +100,10 @@ export class Fleet {
       distance,
     );
     this.limits = ratelimits();
-    // Data centres are ranked by traffic (index 0 busiest); a sample takes every stride-th,
-    // starting from the stride-th busiest (the busiest alone would be most of a small sample).
-    const stride = Math.max(1, Math.round(1 / (this.sample ?? 1)));
+    // Every data centre, ranked by traffic (index 0 busiest).
     this.dcs = [];
     this.byIndex = new Map();
     for (let index = 0; index < dataCentres; index++) {
-      if (index % stride !== stride - 1) continue;
       const dc = { index, cache: new SimCacheApi(this.queue, this.p), counters: new Map(), isolates: [] };
       this.dcs.push(dc);
       this.byIndex.set(index, dc);

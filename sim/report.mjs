@@ -31,16 +31,14 @@ const dollars = (x) => `$${x < 100 ? x.toFixed(2) : Math.round(x).toLocaleString
 export function monthlyCost(r, p = PARAMS) {
   const requests = r.rps * MONTH_S;
   const perRequest = (n) => (n / (r.viewers.requests + r.attackers.requests)) * requests;
-  // Not scaled: BeatPass answers at most 300 a minute per token whatever the fleet's size, and
-  // with the budget on the keeper caps the whole fleet at the budget, sampled or not.
   const upstream = (r.upstream.requests / r.durationS) * MONTH_S;
   const cpuMs = requests * p.cpuMsPerHit.value + upstream * p.cpuMsPerMiss.value;
   const lines = {
     workers: PRICES.workersBase + over(requests, PRICES.requests) + over(cpuMs, PRICES.cpuMs),
     kv: over(perRequest(r.kv.reads), PRICES.kvReads) + over(perRequest(r.kv.writes), PRICES.kvWrites),
     durableObjects:
-      over(perRequest(r.keeper.requests), PRICES.doRequests) +
-      over(r.budget === "on" ? PRICES.doDuration.gbSecondsPerMonth : 0, PRICES.doDuration),
+      over(perRequest(r.keeper.requests + r.coordinators.requests), PRICES.doRequests) +
+      over(PRICES.doDuration.gbSecondsPerMonth, PRICES.doDuration),
     // REQUEST_LOG=all: one line per request, plus the Worker's event lines (the upper bound;
     // the default, misses and 1% of hits, writes a small share of the request lines).
     logs: over(requests + perRequest(r.logLines), PRICES.logs),
@@ -50,6 +48,7 @@ export function monthlyCost(r, p = PARAMS) {
 
 export function report(scenarios, results, { wallS, threads }) {
   const out = [];
+  const byName = (s) => results.find((r) => r.scenario === s.name);
   out.push("# Fleet simulation");
   out.push("");
   out.push(
@@ -57,39 +56,60 @@ export function report(scenarios, results, { wallS, threads }) {
   );
   out.push("");
   out.push(
-    "Each scenario runs 30 simulated minutes twice: **budget off** (each isolate loads on its own, as before the budget keeper) and **budget on** (every upstream load asks the keeper Durable Object). The cache engine, guard, budget client and keeper, TTL policy and catalog lookups are the Worker's own code (src/), bundled and run once per simulated isolate against simulated time, KV, Cache API, Durable Object and BeatPass.",
+    "Every data centre of every scenario is simulated (no sampling), each with its isolates, every isolate its own instance of the Worker's modules (src/, bundled): a viewer's request is answered by `serveRead`, the function the read routes' handler calls, against simulated time, KV, Cache API, BeatPass, and the budget keeper and coordinators (the real Durable Object classes, each serving one call at a time at Cloudflare's ~1,000 a second, a round trip by distance away). BeatPass's other user of the token sends 60 requests a minute throughout.",
   );
   out.push("");
   out.push(
-    "Columns: viewer requests simulated; viewer non-2xx outside an outage; stale answers (served stale while refreshing, or stale-if-error); upstream requests in the busiest 60 s against the budget; 429s BeatPass sent; KV reads and writes, Durable Object requests per 1,000 viewer requests; modelled latency inside the Worker (tiers, keeper, BeatPass; not the viewer's network). Upstream figures are what the simulated data centres sent: with the budget off a full fleet sends more; with it on, the keeper caps the whole fleet, sampled or not, but at full scale it would answer more requests a second than the table's per-1,000 suggests (docs/simulation.md).",
+    "Columns: simulated minutes run; viewer requests; viewer non-2xx outside a BeatPass outage; stale answers (served stale while refreshing, or stale-if-error); the deployment's requests at BeatPass in the busiest sliding 60 s (to the millisecond) against the budget, and with the other user's counted in, against BeatPass's limit; 429s BeatPass sent the deployment; keeper calls in its busiest second and on average, against its modelled capacity; coordinator calls in the busiest second of the busiest location coordinator and key shard; KV reads and writes per 1,000 viewer requests; modelled latency inside the Worker (tiers, keeper, coordinators, BeatPass; not the viewer's network).",
   );
   out.push("");
   out.push(
-    "| scenario | budget | DCs simulated | viewer requests | non-2xx (outside outage) | stale served | busiest minute / budget | 429s from BeatPass | KV reads /1k | KV writes /1k | DO requests /1k | p50 / p99 ms |",
+    "| scenario | minutes | DCs × isolates | viewer requests | non-2xx | stale | busiest 60 s: ours / budget | + other user / limit | 429s | keeper calls/s: busiest / mean / capacity | busiest coordinator /s: location / shard | KV reads /1k | KV writes /1k | p50 / p99 ms |",
   );
-  out.push("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  out.push("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const s of scenarios) {
-    for (const r of results.filter((x) => x.scenario === s.name).sort((a, b) => a.budget.localeCompare(b.budget))) {
-      const v = r.viewers;
-      out.push(
-        `| ${s.name} | ${r.budget} | ${r.simulatedDcs} of ${r.dataCentres} (×${r.isolatesPerDc}) | ${v.requests.toLocaleString("en-US")} | ${pct(r.outsideOutage.non2xx, r.outsideOutage.requests)} | ${pct(v.stale, v.requests)} | ${r.upstream.busiestMinute} / ${r.budget === "on" ? r.budgetPerMinute : "none"} | ${r.upstream.tooMany} | ${per1k(r.kv.reads, v.requests)} | ${per1k(r.kv.writes, v.requests)} | ${per1k(r.keeper.requests, v.requests)} | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} |`,
-      );
-    }
+    const r = byName(s);
+    if (!r) continue;
+    const v = r.viewers;
+    const k = r.keeper;
+    const c = r.coordinators;
+    out.push(
+      `| ${s.name} | ${(r.durationS / 60).toFixed(r.durationS % 60 ? 1 : 0)} | ${r.dataCentres} × ${r.isolatesPerDc} | ${v.requests.toLocaleString("en-US")} | ${pct(r.outsideOutage.non2xx, r.outsideOutage.requests)} | ${pct(v.stale, v.requests)} | ${r.upstream.busiestMinute} / ${r.budgetPerMinute} | ${r.upstream.busiestMinuteWithOther} / ${r.upstream.limitPerMinute} | ${r.upstream.tooMany} | ${k.busiestSecond} / ${k.meanPerSecond.toFixed(1)} / ${k.capacityPerSecond} | ${c.locations.busiest?.busiestSecond ?? 0} / ${c.shards.busiest?.busiestSecond ?? 0} | ${per1k(r.kv.reads, v.requests)} | ${per1k(r.kv.writes, v.requests)} | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} |`,
+    );
   }
   out.push("");
   out.push("Scenarios:");
   out.push("");
   for (const s of scenarios) out.push(`- **${s.name}**: ${s.title}.`);
   out.push("");
+  out.push(
+    "Durable Object calls in all (per second on average): the keeper, the location coordinators and the key shards; the longest a keeper call waited in its queue; calls lost to the keeper's outage.",
+  );
+  out.push("");
+  out.push(
+    "| scenario | keeper calls | location coordinators (objects) | key shards (objects) | keeper queue max ms | keeper calls failed / unanswered | KV writes refused |",
+  );
+  out.push("|---|---:|---:|---:|---:|---:|---:|");
+  for (const s of scenarios) {
+    const r = byName(s);
+    if (!r) continue;
+    const k = r.keeper;
+    const c = r.coordinators;
+    const calls = (g) => `${g.calls.toLocaleString("en-US")} (${g.meanPerSecond.toFixed(1)}/s, ${g.objects})`;
+    out.push(
+      `| ${s.name} | ${k.requests.toLocaleString("en-US")} (${k.meanPerSecond.toFixed(1)}/s) | ${calls(c.locations)} | ${calls(c.shards)} | ${ms(k.maxQueueMs)} | ${k.failed} / ${k.hung} | ${r.kv.rejectedWrites} |`,
+    );
+  }
+  out.push("");
   const special = results.filter((r) => r.attackers.requests || r.outage.requests);
   if (special.length) {
     out.push(
-      "| scenario | budget | attacker requests | attacker non-2xx | viewer requests during outage | of them non-2xx | non-2xx with a copy in KV | stale during outage |",
+      "| scenario | attacker requests | attacker non-2xx | viewer requests during the outage | of them non-2xx | non-2xx with a copy in KV | stale during the outage |",
     );
-    out.push("|---|---|---:|---:|---:|---:|---:|---:|");
-    for (const r of special.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.budget.localeCompare(b.budget))) {
+    out.push("|---|---:|---:|---:|---:|---:|---:|");
+    for (const r of special.sort((a, b) => a.scenario.localeCompare(b.scenario))) {
       out.push(
-        `| ${r.scenario} | ${r.budget} | ${r.attackers.requests} | ${pct(r.attackers.non2xx, r.attackers.requests)} | ${r.outage.requests} | ${pct(r.outage.non2xx, r.outage.requests)} | ${r.outage.non2xxWithCopy} | ${pct(r.outage.stale, r.outage.requests)} |`,
+        `| ${r.scenario} | ${r.attackers.requests.toLocaleString("en-US")} | ${pct(r.attackers.non2xx, r.attackers.requests)} | ${r.outage.requests.toLocaleString("en-US")} | ${pct(r.outage.non2xx, r.outage.requests)} | ${r.outage.non2xxWithCopy} | ${pct(r.outage.stale, r.outage.requests)} |`,
       );
     }
     out.push("");
@@ -97,18 +117,18 @@ export function report(scenarios, results, { wallS, threads }) {
   out.push("## Monthly cost (estimate)");
   out.push("");
   out.push(
-    `An estimate, not a quote: a 30-day month of each scenario at its full stated scale, priced from Cloudflare's published Workers Paid prices (${PRICES.source}; table dated ${PRICES.asOf}). Per-request counts from the simulated part are scaled to the full traffic; CPU is ${PARAMS.cpuMsPerHit.value} ms per request plus ${PARAMS.cpuMsPerMiss.value} ms per upstream load; logs assume REQUEST_LOG=all (one line per request): an upper bound, since the default (misses and 1% of hits) writes a small share of those lines. The Cache API and the rate-limiting bindings cost nothing.`,
+    `An estimate, not a quote: a 30-day month of each scenario at its full stated scale, priced from Cloudflare's published Workers Paid prices (${PRICES.source}; table dated ${PRICES.asOf}). Per-request counts (KV, Durable Object calls to the keeper and coordinators, log lines) are scaled from the run to the month; CPU is ${PARAMS.cpuMsPerHit.value} ms per request plus ${PARAMS.cpuMsPerMiss.value} ms per upstream load; logs assume REQUEST_LOG=all (one line per request): an upper bound, since the default (misses and 1% of hits) writes a small share of those lines. The Cache API and the rate-limiting bindings cost nothing.`,
   );
   out.push("");
-  out.push("| scenario | budget | requests/month | Workers | KV | Durable Objects | Logs | total |");
-  out.push("|---|---|---:|---:|---:|---:|---:|---:|");
+  out.push("| scenario | requests/month | Workers | KV | Durable Objects | Logs | total |");
+  out.push("|---|---:|---:|---:|---:|---:|---:|");
   for (const s of scenarios) {
-    for (const r of results.filter((x) => x.scenario === s.name).sort((a, b) => a.budget.localeCompare(b.budget))) {
-      const c = monthlyCost(r);
-      out.push(
-        `| ${s.name} | ${r.budget} | ${(c.requests / 1e9).toFixed(2)} bn | ${dollars(c.workers)} | ${dollars(c.kv)} | ${dollars(c.durableObjects)} | ${dollars(c.logs)} | **${dollars(c.total)}** |`,
-      );
-    }
+    const r = byName(s);
+    if (!r) continue;
+    const c = monthlyCost(r);
+    out.push(
+      `| ${s.name} | ${(c.requests / 1e9).toFixed(2)} bn | ${dollars(c.workers)} | ${dollars(c.kv)} | ${dollars(c.durableObjects)} | ${dollars(c.logs)} | **${dollars(c.total)}** |`,
+    );
   }
   out.push("");
   out.push("## Parameters");
@@ -126,13 +146,9 @@ export function report(scenarios, results, { wallS, threads }) {
   return out.join("\n");
 }
 
-/** One line per scenario: both modes' busiest minute, 429s and viewer errors. */
-export function closingLine(s, results) {
-  const part = (r) =>
-    r
-      ? `budget ${r.budget}: busiest minute ${r.upstream.busiestMinute}${r.budget === "on" ? `/${r.budgetPerMinute}` : ""}, ${r.upstream.tooMany} 429s, viewer non-2xx ${pct(r.outsideOutage.non2xx, r.outsideOutage.requests)}`
-      : "not run";
-  const off = results.find((r) => r.budget === "off");
-  const on = results.find((r) => r.budget === "on");
-  return `${s.name}: ${part(off)} | ${part(on)}`;
+/** One line per scenario: the headline figures. */
+export function closingLine(s, r) {
+  if (!r) return `${s.name}: not run`;
+  const k = r.keeper;
+  return `${s.name} (${(r.durationS / 60).toFixed(1)} min): busiest 60 s ${r.upstream.busiestMinute}/${r.budgetPerMinute}, with the other user ${r.upstream.busiestMinuteWithOther}/${r.upstream.limitPerMinute}, ${r.upstream.tooMany} 429s, keeper busiest second ${k.busiestSecond}/${k.capacityPerSecond}, viewer non-2xx ${pct(r.outsideOutage.non2xx, r.outsideOutage.requests)}, stale ${pct(r.viewers.stale, r.viewers.requests)}`;
 }
