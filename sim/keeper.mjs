@@ -20,6 +20,9 @@ import { DatabaseSync } from "node:sqlite";
  * Every call is counted: each RPC method call on a stub is a billed Durable Object request,
  * and per object per second (the busiest second against the object's capacity).
  */
+/** The first minute of a run is the fleet's cold start (every isolate new): figures "later" leave it out. */
+export const WARM_S = 60;
+
 export class SimObjects {
   requests = 0;
   /** Calls that arrived during an outage: answered with an error, or never. */
@@ -66,6 +69,7 @@ export class SimObjects {
         second: 0,
         inSecond: 0,
         busiestSecond: 0,
+        busiestLater: 0,
       };
       this.#objects.set(name, o);
     }
@@ -81,14 +85,19 @@ export class SimObjects {
   resetCounts() {
     this.requests = this.failed = this.hung = this.maxQueueMs = 0;
     this.perSecond = [];
-    for (const o of this.#objects.values()) o.calls = o.second = o.inSecond = o.busiestSecond = 0;
+    for (const o of this.#objects.values()) o.calls = o.second = o.inSecond = o.busiestSecond = o.busiestLater = 0;
   }
 
   /** Calls per object and each one's busiest second, busiest first (no object past its capacity). */
   busiest(prefix = "") {
     return [...this.#objects]
       .filter(([name]) => name.startsWith(prefix))
-      .map(([name, o]) => ({ name, calls: o.calls, busiestSecond: Math.max(o.busiestSecond, o.inSecond) }))
+      .map(([name, o]) => ({
+        name,
+        calls: o.calls,
+        busiestSecond: Math.max(o.busiestSecond, o.inSecond),
+        busiestLaterSecond: Math.max(o.busiestLater, o.second >= WARM_S ? o.inSecond : 0),
+      }))
       .sort((a, b) => b.busiestSecond - a.busiestSecond || b.calls - a.calls);
   }
 
@@ -102,6 +111,7 @@ export class SimObjects {
     if (second >= 0) this.perSecond[second] = (this.perSecond[second] ?? 0) + 1;
     if (second !== o.second) {
       o.busiestSecond = Math.max(o.busiestSecond, o.inSecond);
+      if (o.second >= WARM_S) o.busiestLater = Math.max(o.busiestLater, o.inSecond);
       o.second = second;
       o.inSecond = 0;
     }

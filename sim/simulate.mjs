@@ -1,5 +1,6 @@
 import { SIM_TOKEN, SimBeatpass } from "./beatpass.mjs";
 import { Fleet } from "./fleet.mjs";
+import { WARM_S } from "./keeper.mjs";
 import { SimKv } from "./kv.mjs";
 import { Metrics, quantile } from "./metrics.mjs";
 import { params } from "./params.mjs";
@@ -83,6 +84,7 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
   if (!scripted) await preload(queue, fleet, beatpass, [...resolved.values()], random, origin);
   // What the preload cost is not part of the run: it starts from clean counters at time 0.
   preloadMs = performance.now() - started;
+  fleet.startLifetimes();
   beatpass.resetCounts();
   kv.reads = kv.writes = kv.rejectedWrites = 0;
   fleet.keeper.origin = fleet.coordinators.origin = origin;
@@ -181,6 +183,7 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     keeper: {
       requests: fleet.keeper.requests,
       busiestSecond: fleet.keeper.perSecond.reduce((a, n) => Math.max(a, n ?? 0), 0),
+      busiestLaterSecond: fleet.keeper.perSecond.slice(WARM_S).reduce((a, n) => Math.max(a, n ?? 0), 0),
       meanPerSecond: fleet.keeper.requests / p.durationS,
       capacityPerSecond: p.keeperCapacityPerS,
       maxQueueMs: fleet.keeper.maxQueueMs,
