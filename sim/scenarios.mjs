@@ -12,7 +12,7 @@ export const SCENARIOS = [
     name: "steady-10k",
     title: "10,000 req/s over 300 data centres × 4 isolates",
     rps: 10_000,
-    params: { dataCentres: 300, isolatesPerDc: 4, durationS: 1800 },
+    params: { dataCentres: 300, isolatesPerDc: 4, durationS: 360 },
   },
   {
     name: "steady-100k",
