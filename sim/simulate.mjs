@@ -68,6 +68,8 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     for (const entry of catalogue) out.push({ kind: entry.kind, lookups: await Promise.all(entry.reads.map(resolve)) });
     return out;
   });
+  // The preload covers the catalogue only: the flash crowd's track is new to the deployment.
+  const catalogueLookups = [...resolved.values()];
   const flashLookups = scripted
     ? []
     : await pump(queue, () =>
@@ -81,7 +83,7 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
         Promise.all(scripted.map(async (r) => ({ ...r, lookups: await Promise.all(r.reads.map(resolve)) }))),
       )
     : [];
-  if (!scripted) await preload(queue, fleet, beatpass, [...resolved.values()], random, origin);
+  if (!scripted) await preload(queue, fleet, beatpass, catalogueLookups, random, origin);
   // What the preload cost is not part of the run: it starts from clean counters at time 0.
   preloadMs = performance.now() - started;
   fleet.startLifetimes();
