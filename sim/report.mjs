@@ -25,6 +25,8 @@ const over = (amount, { included, perMillion }) => (Math.max(0, amount - include
 const pct = (n, d) => (d ? `${((100 * n) / d).toFixed(n && (100 * n) / d < 0.1 ? 3 : 2)}%` : "-");
 const per1k = (n, d) => (d ? ((1000 * n) / d).toFixed(1) : "-");
 const ms = (x) => (x === 0 ? "0" : x < 10 ? x.toFixed(1) : x.toFixed(0));
+/** An object group's busiest object's busiest second, and after the cold start's first minute. */
+const later = (g) => `${g.busiest?.busiestSecond ?? 0} (${g.busiest?.busiestLaterSecond ?? 0})`;
 const dollars = (x) => `$${x < 100 ? x.toFixed(2) : Math.round(x).toLocaleString("en-US")}`;
 
 /** A month of `r`'s scenario at its full scale, priced (every figure scaled from the simulated part). */
@@ -71,11 +73,11 @@ export function report(scenarios, results) {
   );
   out.push("");
   out.push(
-    "Columns: simulated minutes run; viewer requests; viewer non-2xx outside a BeatPass outage; stale answers (served stale while refreshing, or stale-if-error); the deployment's requests at BeatPass in the busiest sliding 60 s (to the millisecond) against the budget, and with the other user's counted in, against BeatPass's limit; 429s BeatPass sent the deployment; keeper calls in its busiest second and on average, against its modelled capacity; coordinator calls in the busiest second of the busiest location coordinator and key shard; KV reads and writes per 1,000 viewer requests; modelled latency inside the Worker (tiers, keeper, coordinators, BeatPass; not the viewer's network).",
+    "Columns: simulated minutes run; viewer requests; viewer non-2xx outside a BeatPass outage; stale answers (served stale while refreshing, or stale-if-error); the deployment's requests at BeatPass in the busiest sliding 60 s (to the millisecond) against the budget, and with the other user's counted in, against BeatPass's limit; 429s BeatPass sent the deployment; keeper calls in its busiest second (and in the busiest after the first minute, the fleet's cold start: every isolate new) and on average, against its modelled capacity; the same for the busiest location coordinator and key shard; KV reads and writes per 1,000 viewer requests; modelled latency inside the Worker (tiers, keeper, coordinators, BeatPass; not the viewer's network).",
   );
   out.push("");
   out.push(
-    "| scenario | minutes | DCs × isolates | viewer requests | non-2xx | stale | busiest 60 s: ours / budget | + other user / limit | 429s | keeper calls/s: busiest / mean / capacity | busiest coordinator /s: location / shard | KV reads /1k | KV writes /1k | p50 / p99 ms |",
+    "| scenario | minutes | DCs × isolates | viewer requests | non-2xx | stale | busiest 60 s: ours / budget | + other user / limit | 429s | keeper calls/s: busiest (after 1st min) / mean / capacity | busiest coordinator calls/s (after 1st min): location / shard | KV reads /1k | KV writes /1k | p50 / p99 ms |",
   );
   out.push("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const s of scenarios) {
@@ -85,7 +87,7 @@ export function report(scenarios, results) {
     const k = r.keeper;
     const c = r.coordinators;
     out.push(
-      `| ${s.name} | ${(r.durationS / 60).toFixed(r.durationS % 60 ? 1 : 0)} | ${r.dataCentres} × ${r.isolatesPerDc} | ${v.requests.toLocaleString("en-US")} | ${pct(r.outsideOutage.non2xx, r.outsideOutage.requests)} | ${pct(v.stale, v.requests)} | ${r.upstream.busiestMinute} / ${r.budgetPerMinute} | ${r.upstream.busiestMinuteWithOther} / ${r.upstream.limitPerMinute} | ${r.upstream.tooMany} | ${k.busiestSecond} / ${k.meanPerSecond.toFixed(1)} / ${k.capacityPerSecond} | ${c.locations.busiest?.busiestSecond ?? 0} / ${c.shards.busiest?.busiestSecond ?? 0} | ${per1k(r.kv.reads, v.requests)} | ${per1k(r.kv.writes, v.requests)} | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} |`,
+      `| ${s.name} | ${(r.durationS / 60).toFixed(r.durationS % 60 ? 1 : 0)} | ${r.dataCentres} × ${r.isolatesPerDc} | ${v.requests.toLocaleString("en-US")} | ${pct(r.outsideOutage.non2xx, r.outsideOutage.requests)} | ${pct(v.stale, v.requests)} | ${r.upstream.busiestMinute} / ${r.budgetPerMinute} | ${r.upstream.busiestMinuteWithOther} / ${r.upstream.limitPerMinute} | ${r.upstream.tooMany} | ${k.busiestSecond} (${k.busiestLaterSecond}) / ${k.meanPerSecond.toFixed(1)} / ${k.capacityPerSecond} | ${later(c.locations)} / ${later(c.shards)} | ${per1k(r.kv.reads, v.requests)} | ${per1k(r.kv.writes, v.requests)} | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} |`,
     );
   }
   out.push("");

@@ -12,8 +12,10 @@ import { SCENARIOS } from "./scenarios.mjs";
  * bench/simulation/<name>.json, renders bench/SIMULATION.md from them and prints one line per
  * scenario. Without arguments it runs every scenario not marked `separate` (those do not fit
  * the 15 minutes: run them with `--only <name>`, which runs that one and renders the report
- * again from every kept result, each row saying how and when it was run).
+ * again from every kept result, each row saying how and when it was run). `--render` only
+ * renders the report from the kept results.
  */
+const renderOnly = process.argv.includes("--render");
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const scenarios = SCENARIOS.filter((s) => (only ? s.name === only : !s.separate));
 if (scenarios.length === 0) throw new Error(`no scenario named ${only}`);
@@ -24,11 +26,13 @@ const RESULTS_DIR = "bench/simulation";
 const started = performance.now();
 const bundleUrl = pathToFileURL(await bundleIsolate()).href;
 // Weight: requests simulated (what the time goes on).
-const jobs = scenarios
-  .map((s) => ({ scenario: s.name, weight: s.rps * (s.params?.durationS ?? 1800) }))
-  .sort((a, b) => b.weight - a.weight);
+const jobs = renderOnly
+  ? []
+  : scenarios
+      .map((s) => ({ scenario: s.name, weight: s.rps * (s.params?.durationS ?? 1800) }))
+      .sort((a, b) => b.weight - a.weight);
 const results = [];
-const threads = Math.max(1, Math.min(availableParallelism(), jobs.length));
+const threads = Math.min(availableParallelism(), jobs.length);
 
 await Promise.all(
   Array.from({ length: threads }, async () => {
@@ -77,6 +81,7 @@ const kept = SCENARIOS.map((s) => {
   }
 }).filter(Boolean);
 writeFileSync("bench/SIMULATION.md", report(SCENARIOS, kept));
+if (renderOnly) process.exit(0);
 for (const s of scenarios)
   console.log(
     closingLine(
