@@ -29,7 +29,10 @@ const bundleUrl = pathToFileURL(await bundleIsolate()).href;
 const jobs = renderOnly
   ? []
   : scenarios
-      .map((s) => ({ scenario: s.name, weight: s.rps * (s.params?.durationS ?? 1800) }))
+      .map((s) => ({
+        scenario: s.name,
+        weight: s.rps * (s.params?.durationS ?? 1800) + (s.flash ? s.flash.rps * (s.flash.rampS + s.flash.holdS) : 0),
+      }))
       .sort((a, b) => b.weight - a.weight);
 const results = [];
 const threads = Math.min(availableParallelism(), jobs.length);
