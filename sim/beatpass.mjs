@@ -25,8 +25,11 @@ export class SimBeatpass {
   outageAnswers = 0;
   /** Time 0 of the run (ms): perSecond counts from it. */
   origin = 0;
-  /** Requests arriving in each simulated second of the run. */
-  perSecond = [];
+  /** Arrival times (ms) of the deployment's requests in the run, and of the other user's. */
+  arrivals = [];
+  otherArrivals = [];
+  /** The other user's requests BeatPass answered 429. */
+  otherTooMany = 0;
   /** Requests admitted within the last minute (the window BeatPass counts). */
   #window = [];
   #windowStart = 0;
@@ -45,17 +48,26 @@ export class SimBeatpass {
     this.#outages.push({ from, to });
   }
 
-  /** The most requests that arrived in any 60 consecutive seconds. */
+  /** The most of the deployment's requests that arrived within any 60 s (a sliding window, to the ms). */
   busiestMinute() {
-    let best = 0;
-    let sum = 0;
-    const s = this.perSecond;
-    for (let i = 0; i < s.length; i++) {
-      sum += s[i] ?? 0;
-      if (i >= 60) sum -= s[i - 60] ?? 0;
-      if (sum > best) best = sum;
-    }
-    return best;
+    return busiestWindow(this.arrivals);
+  }
+
+  /** The same with the other user's requests counted in, as BeatPass counts the token. */
+  busiestMinuteWithOther() {
+    return busiestWindow(merge(this.arrivals, this.otherArrivals));
+  }
+
+  /** BeatPass's other user of the token: one request every `everyMs` from `from` to `to`. */
+  otherUser(from, to, everyMs) {
+    const send = () => {
+      const now = this.queue.now;
+      if (now >= to) return;
+      this.otherArrivals.push(now);
+      if (!this.#outages.some((o) => now >= o.from && now < o.to) && !this.#admit(now)) this.otherTooMany++;
+      this.queue.after(everyMs, send);
+    };
+    this.queue.at(from, send);
   }
 
   /**
@@ -91,45 +103,55 @@ export class SimBeatpass {
 
   /** Zeroes the counts (after the preload, which runs with `unlimited` set). */
   resetCounts() {
-    this.requests = this.tooMany = this.serverErrors = this.outageAnswers = 0;
-    this.perSecond = [];
+    this.requests = this.tooMany = this.serverErrors = this.outageAnswers = this.otherTooMany = 0;
+    this.arrivals = [];
+    this.otherArrivals = [];
   }
 
   async #answer(url, init) {
     const now = this.queue.now;
     if (this.unlimited) return this.#body(url, init, {});
     this.requests++;
-    const second = Math.floor((now - this.origin) / 1000);
-    this.perSecond[second] = (this.perSecond[second] ?? 0) + 1;
+    this.arrivals.push(now);
     if (this.#outages.some((o) => now >= o.from && now < o.to)) {
       this.outageAnswers++;
       return new SimResponse('{"message":"Service Unavailable"}', { status: 503 });
     }
-    const w = this.#window;
-    while (this.#windowStart < w.length && w[this.#windowStart] <= now - 60_000) this.#windowStart++;
-    if (this.#windowStart > 4096) {
-      w.splice(0, this.#windowStart);
-      this.#windowStart = 0;
-    }
-    const inWindow = w.length - this.#windowStart;
     const limit = this.p.upstreamLimitPerMinute;
+    const admitted = this.#admit(now);
     const rateHeaders = {
       "X-RateLimit-Limit": String(limit),
-      "X-RateLimit-Remaining": String(Math.max(0, limit - inWindow - 1)),
+      "X-RateLimit-Remaining": String(Math.max(0, limit - this.#inWindow())),
     };
-    if (inWindow >= limit) {
+    if (!admitted) {
       this.tooMany++;
       return new SimResponse('{"message":"Too Many Attempts."}', {
         status: 429,
         headers: { ...rateHeaders, "Retry-After": String(this.p.upstreamRetryAfterS) },
       });
     }
-    w.push(now);
     if (this.random() < this.p.upstream5xxShare) {
       this.serverErrors++;
       return new SimResponse('{"message":"Server Error"}', { status: 500, headers: rateHeaders });
     }
     return this.#body(url, init, rateHeaders);
+  }
+
+  /** Counts a request in the token's sliding window if it has room (true), as BeatPass does. */
+  #admit(now) {
+    const w = this.#window;
+    while (this.#windowStart < w.length && w[this.#windowStart] <= now - 60_000) this.#windowStart++;
+    if (this.#windowStart > 4096) {
+      w.splice(0, this.#windowStart);
+      this.#windowStart = 0;
+    }
+    if (this.#inWindow() >= this.p.upstreamLimitPerMinute) return false;
+    w.push(now);
+    return true;
+  }
+
+  #inWindow() {
+    return this.#window.length - this.#windowStart;
   }
 
   async #body(url, init, rateHeaders) {
@@ -150,4 +172,23 @@ export class SimBeatpass {
     if (this.random() < this.p.contentChangeShare) this.#versions.set(path, ++version);
     return version === 0 ? text : text.replace(/"plays":(\d+)/, (_m, n) => `"plays":${Number(n) + version}`);
   }
+}
+
+/** The most of `times` (ascending, ms) within any 60 s: [t, t + 60 s) for every t. */
+export function busiestWindow(times, windowMs = 60_000) {
+  let best = 0;
+  let from = 0;
+  for (let i = 0; i < times.length; i++) {
+    while (times[i] - times[from] >= windowMs) from++;
+    best = Math.max(best, i - from + 1);
+  }
+  return best;
+}
+
+function merge(a, b) {
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) out.push(j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++]);
+  return out;
 }

@@ -1,7 +1,9 @@
+import { rng } from "./random.mjs";
+
 /**
  * Workers KV as the Worker sees it from many data centres (Cloudflare's KV docs, "How KV works"):
  *
- * - a central store, which a put reaches `kvWritePropagationS` after it is made;
+ * - a central store, which a put reaches up to `kvWritePropagationS` after it is made (uniform);
  * - a read cache in every data centre: a read that misses it fetches from the central store
  *   (slow) and keeps what it found, including "no such key", for `kvReadCacheS`; a read
  *   within that time gets the kept answer (fast), however stale;
@@ -21,9 +23,10 @@ export class SimKv {
   writes = 0;
   rejectedWrites = 0;
 
-  constructor(queue, p) {
+  constructor(queue, p, random = rng(p.seed + 2)) {
     this.queue = queue;
     this.p = p;
+    this.random = random;
   }
 
   /** What the central store holds for `key` now (undefined: nothing, or expired). */
@@ -72,7 +75,7 @@ export class SimKv {
       value: String(value),
       metadata: options.metadata ?? null,
       expiresAt: ttl ? now + ttl * 1000 : Number.POSITIVE_INFINITY,
-      visibleAt: now + this.p.kvWritePropagationS * 1000,
+      visibleAt: now + this.random() * this.p.kvWritePropagationS * 1000,
     };
     const versions = this.#versions.get(key) ?? [];
     versions.push(version);

@@ -37,9 +37,9 @@ export const PARAMS = {
   },
   kvWriteMs: { value: 30, source: "assumed: a put is acknowledged by the location, tens of ms" },
   kvWritePropagationS: {
-    value: 10,
+    value: 60,
     source:
-      "assumed: a write reaches the central store within seconds; other locations then see it when their cached read expires (up to kvReadCacheS): 'up to 60 s or more' in the docs",
+      "Cloudflare KV docs: a write may take up to 60 s or more to be visible in other locations; drawn uniformly from 0 to this per write, after which a location still sees its cached read until that expires (kvReadCacheS)",
   },
   objectServiceMs: {
     value: 1,
@@ -47,9 +47,13 @@ export const PARAMS = {
       "Cloudflare's Durable Objects docs: one object runs one call at a time and handles about 1,000 simple requests a second (1 ms each)",
   },
   keeperRttMs: {
-    value: [5, 150],
+    value: [10, 300],
     source:
-      "assumed: round trip from a data centre to an object placed elsewhere (the keeper, a key shard), uniform by distance",
+      "assumed: round trip from a data centre to an object placed elsewhere (the keeper, a key shard), uniform by distance, from a neighbouring metro (10 ms) to the other side of the world (~300 ms)",
+  },
+  keeperCapacityPerS: {
+    value: 1000,
+    source: "Cloudflare's Durable Objects docs: about 1,000 simple requests a second per object (objectServiceMs)",
   },
   localObjectRttMs: {
     value: 2,
@@ -60,6 +64,11 @@ export const PARAMS = {
   upstreamLimitPerMinute: {
     value: 300,
     source: "docs/beatpass-api/REFERENCE.md §2: 300 requests/min per token, sliding window",
+  },
+  otherUserPerMinute: {
+    value: 60,
+    source:
+      "issue #26: BeatPass's other user of the token spends 60 a minute (the 20% the default budget of 240 leaves of 300); one request a second, counted in BeatPass's window",
   },
   upstreamRetryAfterS: { value: 60, source: "docs/beatpass-api/REFERENCE.md §2: 429 carries Retry-After: 60" },
   upstreamLatencyMedianMs: { value: 180, source: "assumed: a Laravel API behind a CDN, median" },

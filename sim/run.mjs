@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -7,25 +7,43 @@ import { closingLine, report } from "./report.mjs";
 import { SCENARIOS } from "./scenarios.mjs";
 
 /**
- * `npm run simulate`: bundles the Worker's modules for the simulation, runs every scenario with
- * the budget keeper off and on (one thread per core, the largest jobs first), writes
- * bench/SIMULATION.md and prints one line per scenario. `--only <name>` runs one scenario.
+ * `npm run simulate`: bundles the Worker's modules for the simulation, runs the scenarios (one
+ * thread per core, the largest jobs first), keeps each one's figures in
+ * bench/simulation/<name>.json, renders bench/SIMULATION.md from them and prints one line per
+ * scenario. Without arguments it runs every scenario not marked `separate` (those do not fit
+ * the 15 minutes: run them with `--only <name>`, which runs that one and renders the report
+ * again from every kept result, each row saying how and when it was run). `--render` only
+ * renders the report from the kept results.
  */
+const renderOnly = process.argv.includes("--render");
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-const scenarios = SCENARIOS.filter((s) => !only || s.name === only);
+const scenarios = SCENARIOS.filter((s) => (only ? s.name === only : !s.separate));
 if (scenarios.length === 0) throw new Error(`no scenario named ${only}`);
+
+/** Each scenario's figures from its last run, with how it was run (the report is rendered from them). */
+const RESULTS_DIR = "bench/simulation";
 
 const started = performance.now();
 const bundleUrl = pathToFileURL(await bundleIsolate()).href;
-const jobs = scenarios
-  .flatMap((s) => [false, true].map((budgetOn) => ({ scenario: s.name, budgetOn, weight: s.rps * s.sample })))
-  .sort((a, b) => b.weight - a.weight);
+// Weight: requests simulated (what the time goes on).
+const jobs = renderOnly
+  ? []
+  : scenarios
+      .map((s) => ({
+        scenario: s.name,
+        weight: s.rps * (s.params?.durationS ?? 1800) + (s.flash ? s.flash.rps * (s.flash.rampS + s.flash.holdS) : 0),
+      }))
+      .sort((a, b) => b.weight - a.weight);
 const results = [];
-const threads = Math.max(1, Math.min(availableParallelism(), jobs.length));
+const threads = Math.min(availableParallelism(), jobs.length);
 
 await Promise.all(
   Array.from({ length: threads }, async () => {
-    const worker = new Worker(new URL("./worker.mjs", import.meta.url), { workerData: { bundleUrl } });
+    // 1,200 isolates' module state and memory tiers outgrow a thread's default heap.
+    const worker = new Worker(new URL("./worker.mjs", import.meta.url), {
+      workerData: { bundleUrl },
+      resourceLimits: { maxOldGenerationSizeMb: 14_000 },
+    });
     const messages = [];
     let wake;
     worker.on("message", (m) => {
@@ -39,23 +57,39 @@ await Promise.all(
     };
     await next();
     for (let job = jobs.shift(); job; job = jobs.shift()) {
-      worker.postMessage({ scenario: job.scenario, budgetOn: job.budgetOn });
+      worker.postMessage({ scenario: job.scenario, budgetOn: true });
       const result = await next();
       results.push(result);
-      process.stderr.write(`  ${result.scenario} (budget ${result.budget}): ${(result.wallMs / 1000).toFixed(1)} s\n`);
+      process.stderr.write(`  ${result.scenario}: ${(result.wallMs / 1000).toFixed(1)} s\n`);
     }
     await worker.terminate();
   }),
 );
 
 const wallS = (performance.now() - started) / 1000;
-if (!only) writeFileSync("bench/SIMULATION.md", report(SCENARIOS, results, { wallS, threads }));
-// Every measured figure, for reading beyond the table (git-ignored).
-writeFileSync("sim/.build/results.json", JSON.stringify(results, null, 1));
+const run = {
+  command: only ? `npm run simulate -- --only ${only}` : "npm run simulate",
+  wallS: Math.round(wallS),
+  threads,
+  date: new Date().toISOString().slice(0, 10),
+};
+mkdirSync(RESULTS_DIR, { recursive: true });
+for (const r of results)
+  writeFileSync(`${RESULTS_DIR}/${r.scenario}.json`, `${JSON.stringify({ run, ...r }, null, 1)}\n`);
+const kept = SCENARIOS.map((s) => {
+  try {
+    return JSON.parse(readFileSync(`${RESULTS_DIR}/${s.name}.json`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}).filter(Boolean);
+writeFileSync("bench/SIMULATION.md", report(SCENARIOS, kept));
+if (renderOnly) process.exit(0);
 for (const s of scenarios)
   console.log(
     closingLine(
       s,
-      results.filter((r) => r.scenario === s.name),
+      results.find((r) => r.scenario === s.name),
     ),
   );
+console.log(`${run.command}: ${run.wallS} s on ${threads} threads`);

@@ -1,5 +1,6 @@
 import { SIM_TOKEN, SimBeatpass } from "./beatpass.mjs";
 import { Fleet } from "./fleet.mjs";
+import { WARM_S } from "./keeper.mjs";
 import { SimKv } from "./kv.mjs";
 import { Metrics, quantile } from "./metrics.mjs";
 import { params } from "./params.mjs";
@@ -20,6 +21,7 @@ import { catalogueRequests, FLASH_TRACK_ID, ScriptedTraffic, Traffic } from "./t
  */
 export async function runScenario(scenario, budgetOn, createIsolate) {
   const started = performance.now();
+  let preloadMs = 0;
   const p = params(scenario.params);
   const queue = new EventQueue();
   const random = rng(p.seed);
@@ -37,8 +39,13 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
   // The deployment has been serving this catalogue already: the preload runs before time 0.
   queue.now = SIM_EPOCH_MS;
   beatpass.origin = origin;
-  const fleet = new Fleet({ queue, p, kv, beatpass, vars, budgetOn, createIsolate, sample: scenario.sample });
-  const metrics = new Metrics(outage);
+  const fleet = new Fleet({ queue, p, kv, beatpass, vars, budgetOn, createIsolate });
+  const keeperOutage = scenario.keeperOutage && {
+    from: origin + scenario.keeperOutage.at * 1000,
+    to: origin + (scenario.keeperOutage.at + scenario.keeperOutage.s) * 1000,
+  };
+  if (keeperOutage) fleet.keeper.outage(keeperOutage.from, keeperOutage.to);
+  const metrics = new Metrics(outage ?? keeperOutage);
 
   // Resolve the catalogue into cache keys and policies, with the Worker's own routes.
   const resolved = new Map();
@@ -47,11 +54,9 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     let lookup = resolved.get(id);
     if (lookup) return lookup;
     const setup = fleet.isolate();
-    const key = await setup.mod.keyForRequest(read.route, read.raw);
-    const deps = setup.mod.tierDeps(setup.env, setup.ctx, setup.config);
-    const opts = key && (await setup.mod.lookupForKey(key, setup.config, setup.env, deps));
-    if (!opts) throw new Error(`simulation: ${id} is not a valid request`);
-    lookup = { key, policy: opts.policy, negativePolicy: opts.negativePolicy };
+    const input = await setup.mod.inputForRequest(read.route, read.raw);
+    if (!input) throw new Error(`simulation: ${id} is not a valid request`);
+    lookup = { route: read.route, input, key: input.key };
     resolved.set(id, lookup);
     return lookup;
   };
@@ -63,6 +68,8 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     for (const entry of catalogue) out.push({ kind: entry.kind, lookups: await Promise.all(entry.reads.map(resolve)) });
     return out;
   });
+  // The preload covers the catalogue only: the flash crowd's track is new to the deployment.
+  const catalogueLookups = [...resolved.values()];
   const flashLookups = scripted
     ? []
     : await pump(queue, () =>
@@ -76,12 +83,15 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
         Promise.all(scripted.map(async (r) => ({ ...r, lookups: await Promise.all(r.reads.map(resolve)) }))),
       )
     : [];
-  if (!scripted) await preload(queue, fleet, beatpass, [...resolved.values()], random, origin);
+  if (!scripted) await preload(queue, fleet, beatpass, catalogueLookups, random, origin);
   // What the preload cost is not part of the run: it starts from clean counters at time 0.
+  preloadMs = performance.now() - started;
+  fleet.startLifetimes();
   beatpass.resetCounts();
   kv.reads = kv.writes = kv.rejectedWrites = 0;
-  fleet.keeper.requests = 0;
-  fleet.coordinators.requests = 0;
+  fleet.keeper.origin = fleet.coordinators.origin = origin;
+  fleet.keeper.resetCounts();
+  fleet.coordinators.resetCounts();
   fleet.logLines = 0;
   for (const dc of fleet.dcs) dc.cache.reads = dc.cache.writes = 0;
 
@@ -97,6 +107,7 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
         fleet.dcs.map((dc) => dc.index),
       );
   const end = origin + p.durationS * 1000;
+  if (p.otherUserPerMinute > 0) beatpass.otherUser(origin + random() * 1000, end, 60_000 / p.otherUserPerMinute);
   const cron = () => {
     fleet.cron().catch(() => undefined);
     if (queue.now + 60_000 <= end) queue.after(60_000, cron);
@@ -144,7 +155,6 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     budget: budgetOn ? "on" : "off",
     durationS: p.durationS,
     budgetPerMinute: fleet.isolate().config.budgetPerMinute,
-    simulatedDcs: fleet.dcs.length,
     dataCentres: p.dataCentres,
     isolatesPerDc: p.isolatesPerDc,
     rps: scenario.rps,
@@ -155,20 +165,38 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
       byStatus: metrics.attackers.byStatus,
     },
     outage: metrics.outage,
-    outsideOutage: {
-      requests: v.requests - metrics.outage.requests,
-      non2xx: v.non2xx - metrics.outage.non2xx,
-    },
+    // Viewer errors while BeatPass itself is down are reported apart; the keeper's outage is ours.
+    outsideOutage: outage
+      ? { requests: v.requests - metrics.outage.requests, non2xx: v.non2xx - metrics.outage.non2xx }
+      : { requests: v.requests, non2xx: v.non2xx },
+    outageKind: outage ? "beatpass" : keeperOutage ? "keeper" : undefined,
     upstream: {
       requests: beatpass.requests,
       busiestMinute: beatpass.busiestMinute(),
+      busiestMinuteWithOther: beatpass.busiestMinuteWithOther(),
+      limitPerMinute: p.upstreamLimitPerMinute,
+      otherRequests: beatpass.otherArrivals.length,
+      otherTooMany: beatpass.otherTooMany,
       tooMany: beatpass.tooMany,
       serverErrors: beatpass.serverErrors,
       outageAnswers: beatpass.outageAnswers,
     },
     kv: { reads: kv.reads, writes: kv.writes, rejectedWrites: kv.rejectedWrites },
-    keeper: { requests: fleet.keeper.requests },
-    coordinators: { requests: fleet.coordinators.requests, busiest: fleet.coordinators.busiest()[0] ?? null },
+    keeper: {
+      requests: fleet.keeper.requests,
+      busiestSecond: fleet.keeper.perSecond.reduce((a, n) => Math.max(a, n ?? 0), 0),
+      busiestLaterSecond: fleet.keeper.perSecond.slice(WARM_S).reduce((a, n) => Math.max(a, n ?? 0), 0),
+      meanPerSecond: fleet.keeper.requests / p.durationS,
+      capacityPerSecond: p.keeperCapacityPerS,
+      maxQueueMs: fleet.keeper.maxQueueMs,
+      failed: fleet.keeper.failed,
+      hung: fleet.keeper.hung,
+    },
+    coordinators: {
+      requests: fleet.coordinators.requests,
+      locations: objectsOf(fleet.coordinators, "loc:", p.durationS),
+      shards: objectsOf(fleet.coordinators, "key:", p.durationS),
+    },
     cacheApi: fleet.dcs.reduce((a, dc) => ({ reads: a.reads + dc.cache.reads, writes: a.writes + dc.cache.writes }), {
       reads: 0,
       writes: 0,
@@ -178,7 +206,15 @@ export async function runScenario(scenario, budgetOn, createIsolate) {
     isolatesStarted: fleet.isolatesStarted,
     lostRequests: fleet.lostRequests,
     wallMs: performance.now() - started,
+    preloadMs,
   };
+}
+
+/** Calls to the objects named `prefix`*: in all, per second, and the busiest object's busiest second. */
+function objectsOf(objects, prefix, durationS) {
+  const all = objects.busiest(prefix);
+  const calls = all.reduce((a, o) => a + o.calls, 0);
+  return { objects: all.length, calls, meanPerSecond: calls / durationS, busiest: all[0] ?? null };
 }
 
 /**

@@ -56,17 +56,13 @@ export class Traffic {
   attackCounter = 0;
 
   /**
-   * Only requests that land in a simulated data centre are generated: each arrival process
-   * thinned to them is Poisson again, at the rate times their share (the sample's data centres
-   * get exactly the traffic they would in the full fleet, without drawing the rest).
-   *
-   * @param scenario { rps, flash?: { at, rampS, holdS, rps }, attackShare?, attackerIps? }
+   * @param scenario { rps, flash?: { at, rampS, holdS, rps }, attackShare?, attackNetworks?, attackerIps? }
    * @param ranks    resolved catalogue entries: { lookups } by rank
    * @param flashLookups the flash track's lookups
    * @param origin       time 0 of the run (ms); scenario times count from it
-   * @param simulatedDcs indices of the simulated data centres (ranked by traffic, 0 busiest)
+   * @param dcs          indices of the data centres (ranked by traffic, 0 busiest)
    */
-  constructor(p, scenario, random, ranks, flashLookups, origin, simulatedDcs) {
+  constructor(p, scenario, random, ranks, flashLookups, origin, dcs) {
     this.p = p;
     this.s = scenario;
     this.random = random;
@@ -75,16 +71,12 @@ export class Traffic {
     this.pickRank = zipf(ranks.length, p.keySkew, random);
     this.origin = origin;
     this.t = origin;
-    const dcWeights = zipfWeights(p.dataCentres, p.dcTrafficSkew);
-    const all = dcWeights.reduce((a, b) => a + b, 0);
-    const own = simulatedDcs.map((i) => dcWeights[i]);
-    this.viewerShare = own.reduce((a, b) => a + b, 0) / all;
-    this.pickDc = weighted(simulatedDcs, own, random);
-    // Each attacker sits in one data centre, as each IP does.
-    const simulated = new Set(simulatedDcs);
-    const ips = Array.from({ length: scenario.attackerIps ?? 0 }, (_, ip) => ip);
-    this.attackerIpsHere = ips.filter((ip) => simulated.has(ip % p.dataCentres));
-    this.attackerShare = ips.length ? this.attackerIpsHere.length / ips.length : 0;
+    this.pickDc = weighted(dcs, zipfWeights(p.dataCentres, p.dcTrafficSkew), random);
+    // Attackers' addresses: `attackerIps` spread over `attackNetworks` /24s, each network
+    // behind one data centre (a hosting provider's range), so each address is one client
+    // and each network one group (src/budget/groups.ts).
+    this.attackNetworks = scenario.attackNetworks ?? 1;
+    this.attackerIps = scenario.attackerIps ?? 0;
   }
 
   /** Extra requests per second for the flash track at time `t` (ms), fleet-wide. */
@@ -99,14 +91,11 @@ export class Traffic {
     return 0;
   }
 
-  /** Requests per second from attackers and from viewers landing in the simulated data centres at `t`. */
+  /** Requests per second from attackers and from viewers at `t`. */
   rates(t) {
     const fleetWide = this.s.rps + this.flashRate(t);
     const attack = this.s.attackShare ?? 0;
-    return {
-      attackers: fleetWide * attack * this.attackerShare,
-      viewers: fleetWide * (1 - attack) * this.viewerShare,
-    };
+    return { attackers: fleetWide * attack, viewers: fleetWide * (1 - attack) };
   }
 
   /** Time of the next arrival (ms). The rate is taken at the current time: events change slowly next to 1/rate. */
@@ -122,7 +111,8 @@ export class Traffic {
     const rates = this.rates(t);
     if (r() * (rates.attackers + rates.viewers) < rates.attackers) {
       const n = this.attackCounter++;
-      const ip = this.attackerIpsHere[(r() * this.attackerIpsHere.length) | 0];
+      const ip = (r() * this.attackerIps) | 0;
+      const net = ip % this.attackNetworks;
       const reads =
         n % 2 === 0
           ? [{ route: "search", raw: { query: `zq${n.toString(36)}x${ip}` } }]
@@ -130,16 +120,21 @@ export class Traffic {
       return {
         cls: "attacker",
         lookups: reads,
-        clientKey: `ip:10.66.${ip >> 8}.${ip & 255}`,
-        dc: ip % this.p.dataCentres,
+        clientKey: `ip:203.0.${net}.${1 + ((ip / this.attackNetworks) | 0)}`,
+        dc: (net * 7) % this.p.dataCentres,
       };
     }
     const flash = this.flashRate(t);
     const total = this.s.rps + flash;
     const lookups = flash > 0 && r() * total < flash ? this.flashLookups : this.ranks[this.pickRank()].lookups;
-    const viewer = (r() * this.p.viewers) | 0;
-    return { cls: "viewer", lookups, clientKey: `ip:${viewer}`, dc: this.pickDc() };
+    return { cls: "viewer", lookups, clientKey: viewerIp((r() * this.p.viewers) | 0), dc: this.pickDc() };
   }
+}
+
+/** Viewer `n`'s IPv4 address: viewers scattered over many /24s (a few per network), never 203.0.x.x. */
+export function viewerIp(n) {
+  const h = Math.imul(n ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  return `ip:${1 + (h % 200)}.${(h >>> 8) & 255}.${(h >>> 16) & 255}.${1 + (n % 250)}`;
 }
 
 /** A fixed list of requests ({ at: seconds, isolate, lookups }, in time order), for calibration. */

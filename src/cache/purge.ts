@@ -110,20 +110,24 @@ export function invalidBefore(key: string): number {
   return t;
 }
 
-/** Keeps the in-memory record current: awaited the first time, in the background after. */
-export async function syncPurges(
+/**
+ * Keeps the in-memory record current: awaited the first time (the promise returned), in the
+ * background after (nothing returned, so a request with nothing to wait for stays synchronous).
+ */
+export function syncPurges(
   kv: KVNamespace,
   waitUntil: (p: Promise<unknown>) => void,
   now: number,
-): Promise<void> {
-  if (loaded && now - syncedAt < PURGE_SYNC_MS) return;
+): Promise<void> | undefined {
+  if (loaded && now - syncedAt < PURGE_SYNC_MS) return undefined;
   syncedAt = now;
   const load = readRecord(kv).then((record) => {
     applyPurges(record);
     loaded = true;
   });
-  if (loaded) waitUntil(load);
-  else await load;
+  if (!loaded) return load;
+  waitUntil(load);
+  return undefined;
 }
 
 /** Takes purges (resource -> time) into this isolate's record; older times never win. */

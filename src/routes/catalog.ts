@@ -7,7 +7,7 @@ import { CATALOG_CONTRACT } from "../contract";
 import type { AppEnv, Config, Env } from "../env";
 import type { Client, Trace } from "../lib/trace";
 import * as bp from "../upstream/catalog";
-import { problemFor, route, throwIfNegative, traced } from "./read-route";
+import { problemFor, type ReadRequest, route, throwIfNegative, traced } from "./read-route";
 
 /**
  * The /v1 read routes. Each mirrors one BeatPass catalog read (docs/beatpass-api/REFERENCE.md §4.1) and is
@@ -137,6 +137,29 @@ export async function lookupForKey(
 /** The cache key a request to route `name` with these raw parameters is stored under (undefined: invalid). */
 export async function keyForRequest(name: string, raw: Record<string, string>): Promise<string | undefined> {
   return (await ROUTES.find((x) => x.name === name)?.inputOf(raw))?.key;
+}
+
+/** Validated input of a request to route `name` (undefined: invalid), for `readRequestOf`. */
+export async function inputForRequest(name: string, raw: Record<string, string>) {
+  return ROUTES.find((x) => x.name === name)?.inputOf(raw);
+}
+
+/**
+ * What route `name`'s handler hands `serveRead` (routes/read-route.ts) for validated `input`:
+ * the fleet simulation (sim/) answers every request through it, as the handler does.
+ */
+export function readRequestOf(
+  name: string,
+  input: NonNullable<Awaited<ReturnType<typeof inputForRequest>>>,
+  config: Config,
+  env: Env,
+  deps: TierDeps,
+  trace?: Trace,
+  clientKey?: string,
+): ReadRequest {
+  const r = ROUTES.find((x) => x.name === name);
+  if (!r) throw new Error(`no route ${name}`);
+  return r.readRequest(config, env, deps, input as never, trace, clientKey);
 }
 
 // Parsed bodies, per cache entry object: a hot card re-parses nothing while its entry lives.

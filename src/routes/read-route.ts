@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import type * as z from "zod/mini";
 import { check } from "../budget/admission";
 import { KEY_FAILURE_MS } from "../budget/breaker";
-import { getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
+import { freshInMemory, getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, canonicalParams } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
@@ -88,17 +88,22 @@ export function throwIfNegative(served: Served, path: string, subject: string, k
   throw problem;
 }
 
+/** Notes in the trace how a lookup was answered (the first lookup of a request names it). */
+function noteServed(trace: Trace | undefined, served: Served): void {
+  if (trace && trace.cache === undefined) {
+    trace.cache =
+      served.state === "fresh" ? "hit" : served.state === "miss" && served.collapsed ? "collapsed" : served.state;
+    if (served.tier && served.state !== "miss") trace.tier = served.tier;
+  }
+}
+
 /** Runs a cache lookup and notes in the trace how it was answered and how long it took. */
 export async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): Promise<Served> {
   const started = Date.now();
   const upstreamBefore = (trace?.upstreamMs ?? 0) + (trace?.budgetMs ?? 0);
   try {
     const served = await lookup();
-    if (trace && trace.cache === undefined) {
-      trace.cache =
-        served.state === "fresh" ? "hit" : served.state === "miss" && served.collapsed ? "collapsed" : served.state;
-      if (served.tier && served.state !== "miss") trace.tier = served.tier;
-    }
+    noteServed(trace, served);
     return served;
   } finally {
     if (trace) {
@@ -106,6 +111,58 @@ export async function traced(trace: Trace | undefined, lookup: () => Promise<Ser
       trace.cacheMs = (trace.cacheMs ?? 0) + Math.max(0, Date.now() - started - upstream);
     }
   }
+}
+
+/** One validated read, as `serveRead` answers it. */
+export interface ReadRequest {
+  env: Env;
+  deps: TierDeps;
+  trace?: Trace;
+  /** The client's limit key, counted for refresh-ahead's hot list. */
+  clientKey?: string;
+  /** The route's path and what it names ("track 7"), for problems. */
+  path: string;
+  subject: string;
+  /** The lookup, built once purges are synced (its `invalidBefore` depends on them). */
+  options: () => LookupOptions;
+}
+
+/**
+ * A read route's answer once its input is valid: purges synced, the hit counted for
+ * refresh-ahead, the hot list flushed when due, then the cache engine (through `traced`), a
+ * cached 404/410/403 thrown as its problem, any failure mapped to the viewer's problem.
+ * A fresh copy in memory is answered synchronously (a Served, not a Promise): most requests
+ * end there, and the fleet simulation (sim/) calls this function for every request.
+ */
+export function serveRead(req: ReadRequest): Served | Promise<Served> {
+  const { env, deps } = req;
+  const syncing = syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
+  if (syncing) return syncing.then(() => serveSynced(req));
+  return serveSynced(req);
+}
+
+function serveSynced(req: ReadRequest): Served | Promise<Served> {
+  const { env, deps, trace } = req;
+  const opts = req.options();
+  recordHit(opts.key, req.clientKey);
+  maybeFlushHotKeys(env.UPSTREAM_BUDGET, deps.waitUntil, deps.now());
+  const hit = freshInMemory(deps, opts);
+  if (hit) {
+    noteServed(trace, hit);
+    // What `traced` adds for an answer that took no time.
+    if (trace) trace.cacheMs ??= 0;
+    throwIfNegative(hit, req.path, req.subject, opts.key);
+    return hit;
+  }
+  return traced(trace, () => getOrLoad(deps, opts)).then(
+    (served) => {
+      throwIfNegative(served, req.path, req.subject, opts.key);
+      return served;
+    },
+    (err: unknown) => {
+      throw problemFor(err, req.subject);
+    },
+  );
 }
 
 export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O>(
@@ -140,6 +197,17 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
   ): Promise<LookupOptions> {
     const key = knownKey ?? (await cacheKey(r.name, { ...(params as object), ...(query as object) }));
     await syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
+    return options(config, deps, params, query, key, trace);
+  }
+  /** The lookup of a key, once purges are synced. */
+  function options(
+    config: Config,
+    deps: TierDeps,
+    params: z.output<P>,
+    query: z.output<Q>,
+    key: string,
+    trace?: Trace,
+  ): LookupOptions {
     return {
       key,
       policy: config.policy[r.family],
@@ -167,6 +235,24 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     };
   }
 
+  /** A validated request's `serveRead` input (the route handler's and the simulation's). */
+  const readRequest = (
+    config: Config,
+    env: Env,
+    deps: TierDeps,
+    input: Input,
+    trace?: Trace,
+    clientKey?: string,
+  ): ReadRequest => ({
+    env,
+    deps,
+    trace,
+    clientKey,
+    path: r.path,
+    subject: r.subject(input.params),
+    options: () => options(config, deps, input.params, input.query, input.key, trace),
+  });
+
   const register = (app: Hono<AppEnv>) => {
     app.get(r.path, async (c) => {
       // Validation is a pure function of the known parameters: input seen before skips zod and key building.
@@ -179,21 +265,13 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
         const query = validate("query", r.query, rawQuery);
         input = await remember(memoKey, params, query);
       }
-      const { params, query } = input;
       const config = requireConfig(c.env);
       const trace = c.get("trace");
-      const deps = tierDeps(c.env, c.executionCtx, config, c.get("client"), trace);
-      const opts = await lookup(config, c.env, deps, params, query, trace, input.key);
-      recordHit(opts.key, c.get("client")?.limitKey);
-      maybeFlushHotKeys(c.env.UPSTREAM_BUDGET, deps.waitUntil, deps.now());
-      try {
-        const served = await traced(trace, () => getOrLoad(deps, opts));
-        throwIfNegative(served, r.path, r.subject(params), opts.key);
-        const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
-        return cachedJson(c, served, opts.policy, input.tags, upstreamStatus);
-      } catch (err) {
-        throw problemFor(err, r.subject(params));
-      }
+      const client = c.get("client");
+      const deps = tierDeps(c.env, c.executionCtx, config, client, trace);
+      const served = await serveRead(readRequest(config, c.env, deps, input, trace, client?.limitKey));
+      const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
+      return cachedJson(c, served, config.policy[r.family], input.tags, upstreamStatus);
     });
     readOnly(app, r.path);
   };
@@ -230,5 +308,6 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     register,
     reload,
     inputOf,
+    readRequest,
   };
 }

@@ -7,7 +7,8 @@ const P = { kvHotReadMs: 2, kvColdReadMs: 50, kvReadCacheS: 60, kvWriteMs: 20, k
 
 function world() {
   const queue = new EventQueue();
-  const kv = new SimKv(queue, P);
+  // Every write takes the longest propagation the model draws (kvWritePropagationS).
+  const kv = new SimKv(queue, P, () => 1);
   return { queue, kv, value: (dc: string, key: string) => kv.read(dc, key).version?.value };
 }
 
