@@ -304,7 +304,7 @@ export const UPSTREAM = [
     file: ADMISSION,
     from: `if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
     to: ``,
-    tests: [T.resilience, T.budget, T.errors],
+    tests: [T.unitBudget, T.resilience, T.budget, T.errors],
     why: "This isolate would not honour its own 429: with the keeper and coordinators unreachable, its lease would keep asking BeatPass during the pause.",
   },
   {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { admit, pauseHere, resetAdmission } from "../../src/budget/admission";
 import { LeaseTable } from "../../src/budget/leases";
 import {
   emptyLedger,
@@ -164,6 +165,14 @@ describe("the keeper's ledger (quota leases)", () => {
     // It spent 3 before the lease ended and says so at its next renewal.
     renew(l, ask(l, "a", 3, want(0), [100, 200, 300]), LEASE + 1_000, 40);
     expect(inUse(l)).toBe(3);
+  });
+
+  it("counts an old chain's permits as in use when the same isolate asks with another", () => {
+    const l = emptyLedger();
+    renew(l, ask(l, "a", 0, want(10)), 0, 40);
+    // The isolate forgot its chain (a reset) but the old lease's permits may still be spent.
+    renew(l, { ...ask(l, "a", 0, want(0)), chain: "another" }, 1_000, 40);
+    expect(inUse(l)).toBe(10);
   });
 
   it("grants nothing while paused, and says until when", () => {
@@ -345,5 +354,19 @@ describe("the lease table", () => {
     t.take("j", 0, 1000);
     t.complete("j", { kind: "failed" }, 600);
     expect(t.loadedAfter("j", 0)).toBeUndefined(); // a failure is not a newer copy
+  });
+});
+
+describe("admission (this isolate's gate before each request to BeatPass)", () => {
+  it("refuses every family while this isolate's own 429 pause lasts, whatever else knows of it", () => {
+    const now = Date.now();
+    try {
+      pauseHere(now + 30_000);
+      expect(admit("tracks", now)).toMatchObject({ ok: false, reason: "rate_limited", retryAfterSeconds: 30 });
+      expect(admit("albums", now + 29_999)).toMatchObject({ ok: false, reason: "rate_limited" });
+      expect(admit("albums", now + 30_000)).toMatchObject({ ok: true });
+    } finally {
+      resetAdmission();
+    }
   });
 });
