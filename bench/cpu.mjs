@@ -78,7 +78,6 @@ const keeper = {
     pausedUntil: 0,
     newcomerRoom: 1e9,
     used: 0,
-    scarce: false,
     capped: {},
     purgedAt: 0,
   }),

@@ -59,8 +59,6 @@ let refusedSinceReport = zero();
 let capped: Record<string, number> = {};
 /** Permits in use and not this isolate's to spend, as the keeper said at the last renewal (KeeperGrant.used)... */
 let usedElsewhere = 0;
-/** ...or that no more than the new visitors' share of it is free. */
-let scarce = false;
 let pausedUntil = 0;
 let renewing: Promise<void> | undefined;
 /** Viewers from networks new this minute waiting for a permit, for the next renewal to name. */
@@ -194,7 +192,7 @@ function decidedHere(o: AdmissionOptions, cls: PermitClass, now: number) {
 
 /**
  * Whether a viewer's network has had its share, under pressure: deployment-wide (the keeper's
- * caps), here, or the reserve for new networks.
+ * caps) or here. (The new visitors' share is kept at the keeper: ledger.ts.)
  */
 function groupRefusal(o: AdmissionOptions, group: string, now: number) {
   // Under pressure: half the budget in use, counting this isolate's spends since the renewal.
@@ -203,8 +201,6 @@ function groupRefusal(o: AdmissionOptions, group: string, now: number) {
   if (until > now) return { reason: "client" as const, retryAt: until };
   const own = groupSpends.count(group, now);
   if (own >= groupCap(group, o.perMinute)) return { reason: "client" as const, retryAt: now + HELD_MS };
-  // The last part of the budget is for networks that have not spent here this minute.
-  if (own > 0 && scarce) return { reason: "client" as const, retryAt: now + SKIP_MEMO_MS };
   return undefined;
 }
 
@@ -338,7 +334,6 @@ export function renew(o: AdmissionOptions, extra: Partial<Record<PermitClass, nu
       quota.apply(grant, ask.spent);
       capped = grant.capped;
       usedElsewhere = grant.used;
-      scarce = grant.scarce;
       if (grant.pausedUntil > Date.now()) pauseHere(grant.pausedUntil);
       if (grant.purgedAt > latestPurgeAt())
         o.waitUntil(within(keeper.purgesSince(latestPurgeAt()), o.timeoutMs).then(applyPurges, () => undefined));
@@ -388,7 +383,6 @@ export function resetAdmission(): void {
   usedElsewhere = 0;
   newcomersWaiting = 0;
   newcomerGroups.clear();
-  scarce = false;
   pausedUntil = 0;
   renewing = undefined;
   skipped.clear();

@@ -4,7 +4,7 @@ import { KV_MIN_WRITE_INTERVAL_MS } from "../cache/tiers";
 import type { Env } from "../env";
 import { logEvent } from "../lib/log";
 import { coordinatorNames } from "./coordination";
-import { GroupSpends, NEW_VISITOR_SHARE, PRESSURE_SHARE } from "./groups";
+import { GroupSpends, PRESSURE_SHARE } from "./groups";
 import { HotScores } from "./hot-scores";
 import { emptyLedger, inUse, type LeaseAsk, type LeaseGrant, type Ledger, pauseUntil, renew, settle } from "./ledger";
 import { KeeperStats } from "./stats";
@@ -49,8 +49,6 @@ export type KeeperGrant = LeaseGrant & {
    * has not used yet.
    */
   used: number;
-  /** At most the new visitors' share of the budget is free: only networks that have not spent may spend. */
-  scarce: boolean;
   /** Groups past their share deployment-wide, until when (the isolate applies it under pressure only). */
   capped: Record<string, number>;
   purgedAt: number;
@@ -104,9 +102,8 @@ export class UpstreamBudget extends DurableObject<Env> {
     this.ctx.storage.kv.put("ledger", this.ledger);
     const all = inUse(this.ledger);
     const used = all - (after ? sum(after.granted) - after.reported : 0);
-    const scarce = ask.perMinute - all <= NEW_VISITOR_SHARE * ask.perMinute;
     const capped = used >= PRESSURE_SHARE * ask.perMinute ? this.groups.capped(now, ask.perMinute) : {};
-    return { ...grant, used, scarce, capped, purgedAt: this.purgedAt };
+    return { ...grant, used, capped, purgedAt: this.purgedAt };
   }
 
   /**

@@ -231,14 +231,6 @@ export const BUDGET = [
     why: "A network past its share in other data centres would get its share again in each one.",
   },
   {
-    id: "admission-new-visitor-reserve-off",
-    file: ADMISSION,
-    from: `  if (own > 0 && scarce) return { reason: "client" as const, retryAt: now + SKIP_MEMO_MS };`,
-    to: ``,
-    tests: [T.keeper],
-    why: "Clients that already had their turn could take a lease's last permits: a new visitor gets 503.",
-  },
-  {
     id: "admission-refused-refresh-asks-again",
     file: ADMISSION,
     from: `    remember(key, now, REFUSED_REFRESH_MEMO_MS);`,

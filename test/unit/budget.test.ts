@@ -219,6 +219,13 @@ describe("an isolate's lease (quota)", () => {
     expect(q.dueForRenewal(20_000)).toBe(true);
   });
 
+  it("does not spend from a lease past its expiry: it asks for a renewal", () => {
+    const q = new Quota();
+    q.apply(grant(want(5)), 0);
+    expect(q.take("viewer", LEASE - 1).ok).toBe(true);
+    expect(q.take("viewer", LEASE)).toEqual({ ok: false, reason: "renew" });
+  });
+
   it("lets a newcomer ask past the retry time while the keeper has new visitors' permits left, and not once it has none", () => {
     const q = new Quota();
     q.apply({ ...grant(want(0), 0, 20_000), newcomerRoom: 3 }, 0);
