@@ -250,16 +250,18 @@ describe("a budget of 30 a minute, 200 cold keys from 200 clients", () => {
       }
       refused++;
       expectProblem(r, 503, "upstream_budget_exhausted");
-      // A permit comes back after BeatPass's minute plus the keeper's 2 s transit allowance.
-      expect(Number(r.headers.get("Retry-After"))).toBeLessThanOrEqual(62);
+      // A permit comes back after BeatPass's minute plus the keeper's 2 s transit allowance,
+      // and each isolate's retry is spread by up to 2 s more (docs/caching.md).
+      expect(Number(r.headers.get("Retry-After"))).toBeLessThanOrEqual(64);
     }
     // Each key answered 200 cost exactly one request; the viewer class may spend every permit.
     expect(loaded).toBe(BUDGET - WARM.length);
     expect(refused).toBe(200 - loaded);
     for (const r of warmReplies) expect(r.status).toBe(200);
 
-    // A minute and the keeper's transit allowance later, the budget is there again.
-    await f.setClock(t + 62_001);
+    // A minute and the keeper's transit allowance later, and past each isolate's retry spread
+    // (up to 2 s, docs/caching.md), the budget is there again.
+    await f.setClock(t + 64_001);
     const later = await f.fetchVia(0, track(500));
     expect(later.status).toBe(200);
     expect(upstream.count()).toBe(BUDGET + 1);
