@@ -106,7 +106,7 @@ export const BUDGET = [
     file: QUOTA,
     from: `    else if ((now >= this.expires || this.leftIn(cls) === 0) && now < this.retryAt)`,
     to: `    else if (false)`,
-    tests: [T.coordination, T.fleetBudget],
+    tests: [T.unitBudget, T.coordination, T.fleetBudget],
     why: "With the budget spent, every miss would ask the keeper again instead of being refused here: one keeper call per refused request.",
   },
   {
