@@ -227,11 +227,15 @@ function vitest(dir, projects, files) {
 function firstFailure(report) {
   try {
     const r = JSON.parse(readFileSync(report, "utf8"));
+    // A failed test first, wherever it is: after a bail, files that never finished are marked
+    // failed too, with no message, and would otherwise take the credit (it named raster.test.ts).
     for (const file of r.testResults ?? []) {
       const failed = file.assertionResults?.find((a) => a.status === "failed");
       if (failed) return `${file.name.replace(/^.*?\/test\//, "test/")} > ${failed.fullName}`;
-      if (file.status === "failed")
-        return `${file.name.replace(/^.*?\/test\//, "test/")} (${file.message?.split("\n")[0]})`;
+    }
+    for (const file of r.testResults ?? []) {
+      if (file.status === "failed" && file.message)
+        return `${file.name.replace(/^.*?\/test\//, "test/")} (${file.message.split("\n")[0]})`;
     }
   } catch {
     // no report: vitest itself failed
