@@ -22,13 +22,28 @@ describe("MemoryTier", () => {
   });
 
   it("evicts by bytes and refuses a body bigger than the whole tier", () => {
-    const m = new MemoryTier(100, 100);
+    // Each entry below is 100 bytes as counted: body and ETag (2 bytes a character), key, and 32 for the object.
+    const m = new MemoryTier(100, 150);
     m.set("a", entry("x".repeat(30)));
     m.set("b", entry("x".repeat(30)));
     expect(m.get("a")).toBeUndefined();
     m.set("huge", entry("x".repeat(60)));
     expect(m.get("huge")).toBeUndefined();
     expect(m.get("b")).toBeDefined();
+  });
+
+  it("by default keeps thousands of small bodies (a popular catalogue's head): its bytes decide, not a count of 1,000", () => {
+    const m = new MemoryTier();
+    for (let i = 0; i < 5000; i++) m.set(`v1:track:${i}`, entry("x".repeat(1500)));
+    expect(m.size).toBe(5000);
+    expect(m.get("v1:track:0")).toBeDefined();
+  });
+
+  it("counts each entry's key against its bytes", () => {
+    const m = new MemoryTier(100, 10_000);
+    // Keys of 500 characters are 1,000 bytes each: fewer than ten fit, whatever the bodies.
+    for (let i = 0; i < 100; i++) m.set(`${"k".repeat(500)}${i}`, entry("x"));
+    expect(m.size).toBeLessThan(10);
   });
 });
 
