@@ -1,3 +1,4 @@
+import { fnv1a } from "../lib/hash";
 /**
  * Which coordinator (coordinator.ts) a load asks before it goes to BeatPass, so that one key
  * is loaded once however many isolates want it at the same moment, without one object on
@@ -21,9 +22,7 @@ export function locationCoordinator(location: string): string {
 
 /** FNV-1a of the key: stable across isolates and deploys (the shard count is the one constant). */
 export function keyShard(key: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return `key:${(h >>> 0) % KEY_SHARDS}`;
+  return `key:${fnv1a(key) % KEY_SHARDS}`;
 }
 
 /** Every coordinator the keeper tells of a pause or purge: these locations' and every shard. */

@@ -1,6 +1,7 @@
 import type { UpstreamBudget } from "../budget/keeper";
 import { keeperOf } from "../budget/stubs";
 import { ENTRY_OVERHEAD_BYTES, SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
+import { fnv1a } from "../lib/hash";
 import { logEvent } from "../lib/log";
 import { MEMO_BUDGET_BYTES, registerMemo } from "../lib/memo-budget";
 import { cacheStats } from "./stats";
@@ -64,11 +65,7 @@ function clearLocal(): void {
 let lastFlushAt = Date.now();
 
 /** FNV-1a, 32 bits: fingerprints only ever merge clients (undercount), never split one. */
-function fingerprint(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
+const fingerprint = fnv1a;
 
 /** Counts one request for `key` by the client whose limit key is `clientKey`. */
 export function recordHit(key: string, clientKey: string | undefined): void {

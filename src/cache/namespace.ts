@@ -1,4 +1,5 @@
 import { DEFAULT_API_BASE } from "../env";
+import { fnv1a } from "../lib/hash";
 
 /**
  * Cached data is stored under a namespace of the BeatPass it came from: nothing for
@@ -10,10 +11,8 @@ import { DEFAULT_API_BASE } from "../env";
 export function kvNamespace(apiBase: URL): string {
   const href = apiBase.href.replace(/\/$/, "");
   if (href === DEFAULT_API_BASE) return "";
-  // FNV-1a (32 bit): a name, not a secret; synchronous, so no await on the hot path.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < href.length; i++) h = Math.imul(h ^ href.charCodeAt(i), 0x01000193);
-  return `ns-${(h >>> 0).toString(16).padStart(8, "0")}`;
+  // A name, not a secret; synchronous, so no await on the hot path.
+  return `ns-${fnv1a(href).toString(16).padStart(8, "0")}`;
 }
 
 const wrapped = new WeakMap<KVNamespace, Map<string, KVNamespace>>();

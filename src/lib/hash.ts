@@ -7,3 +7,10 @@ export async function sha256(text: string): Promise<Uint8Array> {
 export async function sha256Base64(text: string): Promise<string> {
   return btoa(String.fromCharCode(...(await sha256(text))));
 }
+
+/** FNV-1a (32 bits) of a string: synchronous and well spread, for names, shards and spreads (not secrets). */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
