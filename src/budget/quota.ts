@@ -63,6 +63,8 @@ export class Quota {
   }
   /** Permits the keeper has left for newcomers, as it said last (before any answer: ask). */
   newcomerRoom = Number.POSITIVE_INFINITY;
+  /** Isolates that asked the keeper within the last lease, as it said last (this one alone before it answers). */
+  isolates = 1;
 
   /**
    * Why `cls` cannot have a permit before `retryAt`, decided here without a renewal; undefined
@@ -171,6 +173,7 @@ export class Quota {
     this.expires = grant.expires;
     this.retryAt = grant.retryAt;
     this.newcomerRoom = grant.newcomerRoom;
+    this.isolates = Math.max(1, grant.isolates);
     this.pausedUntil = Math.max(this.pausedUntil, grant.pausedUntil);
     this.everGranted = true;
     this.unreachable = false;
@@ -193,6 +196,7 @@ export class Quota {
     this.everGranted = false;
     this.unreachable = false;
     this.newcomerRoom = Number.POSITIVE_INFINITY;
+    this.isolates = 1;
   }
 
   /** The keeper did not answer: spend what is left, and do not ask again for a while. */

@@ -1,5 +1,12 @@
-import { describe, expect, it } from "vitest";
-import { admit, pauseHere, resetAdmission } from "../../src/budget/admission";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type AdmissionOptions,
+  admission,
+  admit,
+  pauseHere,
+  renew as renewLease,
+  resetAdmission,
+} from "../../src/budget/admission";
 import { LeaseTable } from "../../src/budget/leases";
 import {
   emptyLedger,
@@ -175,6 +182,39 @@ describe("the keeper's ledger (quota leases)", () => {
     expect(inUse(l)).toBe(10);
   });
 
+  it("gives isolates refused for budget retry times at most 100 a second apart, in the order they were refused", () => {
+    const l = emptyLedger();
+    // Leases hold all they may of a budget of 30 (the new visitors' 6 stay at the keeper)...
+    for (const id of ["a", "b", "c", "d"]) renew(l, ask(l, id, 0, want(6)), 0, 30);
+    // ...and 1,000 isolates are refused one after another.
+    const times = Array.from({ length: 1000 }, (_, i) => renew(l, ask(l, `r${i}`, 0, want(1)), 1_000 + i, 30).retryAt);
+    // Nothing spent yet to wait for: the permits are out in leases, so a lease from the first refusal.
+    expect(times[0]).toBe(1_000 + LEASE);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+    expect(Math.max(...perSecond(times))).toBeLessThanOrEqual(100);
+    expect(
+      (times.at(-1) as number) - (times[0] as number),
+      "1,000 retries need 10 s at 100 a second",
+    ).toBeGreaterThanOrEqual(9_900);
+  });
+
+  it("spreads the end of a 429 pause the same way: the isolates told of it do not all come back at once", () => {
+    const l = emptyLedger();
+    pauseUntil(l, 30_000);
+    const grants = Array.from({ length: 300 }, (_, i) => renew(l, ask(l, `i${i}`, 0, want(1)), 1_000 + i, 100));
+    for (const g of grants) expect([sum(g.granted), g.pausedUntil]).toEqual([0, 30_000]);
+    const times = grants.map((g) => g.retryAt);
+    expect(Math.min(...times)).toBe(30_000);
+    expect(Math.max(...perSecond(times))).toBeLessThanOrEqual(100);
+  });
+
+  it("says how many isolates asked within the last lease (they size the spread of refreshes)", () => {
+    const l = emptyLedger();
+    for (const id of ["a", "b", "c"]) renew(l, ask(l, id, 0, want(1)), 0, 100);
+    expect(renew(l, ask(l, "d", 0, want(1)), 20_000, 100).isolates).toBe(4);
+    expect(renew(l, ask(l, "e", 0, want(1)), LEASE + 1, 100).isolates, "a, b and c asked a lease ago").toBe(2);
+  });
+
   it("grants nothing while paused, and says until when", () => {
     const l = emptyLedger();
     pauseUntil(l, 30_000);
@@ -193,6 +233,7 @@ describe("an isolate's lease (quota)", () => {
     expires,
     retryAt,
     pausedUntil: 0,
+    isolates: 1,
     newcomerRoom: 0,
   });
 
@@ -305,6 +346,13 @@ describe("an isolate's lease (quota)", () => {
 });
 
 /** An isolate's ask, continuing the chain the ledger knows for it (as a real isolate's would). */
+/** How many of `times` fall in each second. */
+function perSecond(times: number[]): number[] {
+  const n = new Map<number, number>();
+  for (const t of times) n.set(Math.floor(t / 1000), (n.get(Math.floor(t / 1000)) ?? 0) + 1);
+  return [...n.values()];
+}
+
 function ask(l: Ledger, isolate: string, spent: number, w: LeaseAsk["want"], spentAt: number[] = []): LeaseAsk {
   const chain = l.leases[isolate]?.chain ?? l.assumed[isolate]?.chain;
   return { isolate, location: "here", chain, spent, spentAt, want: w };
@@ -375,5 +423,62 @@ describe("admission (this isolate's gate before each request to BeatPass)", () =
     } finally {
       resetAdmission();
     }
+  });
+});
+
+describe("admission's spread of one key's refreshes over the deployment's isolates", () => {
+  const keeperCounting = (isolates: number) =>
+    ({
+      idFromName: () => "keeper",
+      get: () => ({
+        lease: async () => ({
+          ...{ chain: "c", granted: want(0), expires: 0, retryAt: 0, pausedUntil: 0, newcomerRoom: 0 },
+          ...{ isolates, used: 0, capped: {}, purgedAt: 0 },
+        }),
+      }),
+    }) as unknown as AdmissionOptions["keeper"];
+  const options = (keeper?: AdmissionOptions["keeper"]): AdmissionOptions => ({
+    keeper,
+    coordinators: undefined,
+    location: "here",
+    perMinute: 240,
+    timeoutMs: 1_000,
+    leaseMs: () => 1_000,
+    waitUntil: () => undefined,
+  });
+  const keys = Array.from({ length: 1000 }, (_, i) => `v1:track:${i}`);
+  /** How long each key stays stale here before this isolate asks to refresh it (100 ms steps). */
+  const firstAsks = (o: AdmissionOptions, windowMs: number) => {
+    const a = admission(o);
+    return keys.map((key) => {
+      let t = 0;
+      while (a.holdsBack?.(key, t, windowMs)) t += 100;
+      return t;
+    });
+  };
+  afterEach(() => resetAdmission());
+
+  it("an isolate alone refreshes a stale copy at once", () => {
+    expect(Math.max(...firstAsks(options(), 3_300_000))).toBe(0);
+  });
+
+  it("with 1,201 isolates, waits its own place in 12 s (the others' asks at 100 a second), at most a quarter of the stale window", async () => {
+    const o = options(keeperCounting(1201));
+    await renewLease(o);
+    const at = firstAsks(o, 3_300_000);
+    expect(Math.max(...at)).toBeLessThanOrEqual(12_000);
+    expect(Math.min(...at)).toBeLessThan(200);
+    // Evenly: each of the six 2 s parts of the spread holds about a sixth of the keys.
+    for (let from = 0; from < 12_000; from += 2_000) {
+      const n = at.filter((t) => t >= from && t < from + 2_000).length;
+      expect(n, `${from}-${from + 2_000} ms`).toBeGreaterThan(120);
+      expect(n, `${from}-${from + 2_000} ms`).toBeLessThan(220);
+    }
+    expect(Math.max(...firstAsks(o, 20_000)), "a 20 s stale window").toBeLessThanOrEqual(5_000);
+    // Another isolate (another salt) has other places for the same keys.
+    resetAdmission();
+    await renewLease(o);
+    const other = firstAsks(o, 3_300_000);
+    expect(other.filter((t, i) => t !== at[i]).length).toBeGreaterThan(900);
   });
 });
