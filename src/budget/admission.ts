@@ -1,5 +1,6 @@
 import type { Coordinator as LoadCoordinator, Purpose, Turn } from "../cache/engine";
 import { applyPurges, latestPurgeAt } from "../cache/purge";
+import { fnv1a } from "../lib/hash";
 import { logEvent } from "../lib/log";
 import { recordError } from "../upstream/health";
 import * as breaker from "./breaker";
@@ -41,6 +42,15 @@ export const SKIP_MEMO_MS = 5_000;
  */
 export const REFUSED_REFRESH_MEMO_MS = 30_000;
 const SKIP_MEMO_MAX_KEYS = 5_000;
+/**
+ * A key's copies go stale in every isolate at once (they hold the same load), and each would
+ * ask the key's shard then: each isolate waits its own share of a spread as long as the
+ * deployment's isolates need to ask at no more than this many a second (the keeper says how
+ * many there are), at most a quarter of the stale window. The first to ask refreshes the key;
+ * the others are handed its load or told to skip, one call each.
+ */
+export const REFRESH_ASKS_PER_S = 100;
+
 /** Renewals one miss waits for at most before it is refused (each shared by every miss waiting). */
 const RENEWALS_WAITED = 3;
 /** Viewers refused for budget within this long make the public /healthz say "degraded". */
@@ -50,6 +60,8 @@ const CLASS_OF: Record<Purpose, PermitClass> = { foreground: "viewer", backgroun
 
 // ---- isolate state ----
 let isolate: string | undefined;
+/** This isolate's place in spreads of per-key work (holdsBack), different in every isolate. */
+let salt = String(Math.random());
 const quota = new Quota();
 /** This isolate's viewer spends per network group (its own check), and those not yet reported. */
 const groupSpends = new GroupSpends();
@@ -130,6 +142,13 @@ export interface AdmissionOptions {
 
 export function admission(o: AdmissionOptions): LoadCoordinator {
   return {
+    holdsBack(key, staleForMs, windowMs) {
+      const now = Date.now();
+      if (backoff.refresh > now || (skipped.get(key) ?? 0) > now) return true;
+      // The others' asks are what is spread: an isolate alone refreshes at once.
+      const spread = Math.min(Math.ceil(((quota.isolates - 1) * 1000) / REFRESH_ASKS_PER_S), windowMs / 4);
+      return spread >= 1 && staleForMs < fnv1a(salt + key) % spread;
+    },
     async begin(key, purpose, since, freshFrom) {
       const now = Date.now();
       const cls = CLASS_OF[purpose];
@@ -375,6 +394,7 @@ export function admissionHealth(now: number) {
 /** Starts this isolate's admission from cold (tests, the simulation's recycled isolates). */
 export function resetAdmission(): void {
   isolate = undefined;
+  salt = String(Math.random());
   quota.reset();
   groupSpends.clear();
   unreportedGroups = new Map();

@@ -55,6 +55,12 @@ export type Turn =
 export type RefusalReason = "paused" | "budget" | "client" | "unavailable";
 
 export interface Coordinator {
+  /**
+   * Whether a background refresh of `key`, stale for `staleForMs` of a `windowMs` long stale
+   * window, is held back now without asking anyone (a refusal or skip remembered, or this
+   * isolate's place in the spread of refreshes): checked before a refresh is started.
+   */
+  holdsBack?(key: string, staleForMs: number, windowMs: number): boolean;
   /** `since`: the fetch time of the copy held, if any; `freshFrom`: the oldest fetch time still fresh. */
   begin(key: string, purpose: Purpose, since: number | undefined, freshFrom: number): Promise<Turn>;
   /** Upstream said 429: stop every isolate until Retry-After has passed (resolves once they are told). */
@@ -101,27 +107,28 @@ const policyOf = (opts: LookupOptions, entry: Entry) =>
   entry.status ? (opts.negativePolicy ?? opts.policy) : opts.policy;
 
 /**
- * The one answer that needs no await: a fresh copy in this isolate's memory. Most requests
- * end here; getOrLoad starts with it, and the fleet simulation (sim/) calls it directly so
- * millions of hits cost microseconds.
+ * The answers that need no await: a copy in this isolate's memory within its hard window,
+ * fresh, or stale (served as it is while its refresh starts in the background). Most requests
+ * end here; getOrLoad starts with it, and the read routes (and so the fleet simulation) call
+ * it first, so a hit costs no promise.
  */
-export function freshInMemory(
-  deps: TierDeps,
-  opts: Pick<LookupOptions, "key" | "policy" | "negativePolicy" | "invalidBefore">,
-): Served | undefined {
+export function fromMemory(deps: TierDeps, opts: LookupOptions): Served | undefined {
   if (deps.fast && !deps.fast.memory) return undefined;
   const entry = memory.get(opts.key);
   if (!entry || entry.fetchedAt < (opts.invalidBefore ?? 0)) return undefined;
   const ageMs = deps.now() - entry.fetchedAt;
-  const soft = (entry.status ? (opts.negativePolicy ?? opts.policy) : opts.policy).soft;
-  if (ageMs >= soft * 1000) return undefined;
+  const policy = policyOf(opts, entry);
+  if (ageMs >= policy.hard * 1000) return undefined;
   cacheStats.hits.memory++;
-  return { entry, state: "fresh", ageMs, tier: "memory" };
+  if (ageMs < policy.soft * 1000) return { entry, state: "fresh", ageMs, tier: "memory" };
+  refreshInBackground(deps, opts, entry);
+  cacheStats.stale_served++;
+  return { entry, state: "stale", ageMs, tier: "memory" };
 }
 
 /** Answers from cache when it can, from upstream when it must, stale when upstream fails. */
 export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Served> {
-  const hit = freshInMemory(deps, opts);
+  const hit = fromMemory(deps, opts);
   if (hit) return hit;
   const { key } = opts;
   const stored = await readTiers(deps, key, opts.policy.staleIfError);
@@ -297,6 +304,9 @@ function fromSharedLoad(deps: TierDeps, opts: LookupOptions, previous: Entry | u
 
 function refreshInBackground(deps: TierDeps, opts: LookupOptions, previous: Entry): void {
   if (inflight.has(opts.key)) return;
+  const policy = policyOf(opts, previous);
+  const staleForMs = deps.now() - previous.fetchedAt - policy.soft * 1000;
+  if (deps.coordinator?.holdsBack?.(opts.key, staleForMs, (policy.hard - policy.soft) * 1000)) return;
   cacheStats.background_refreshes++;
   const refresh = loadOnce(deps, opts, previous, "background").catch((err: unknown) => {
     if (err instanceof LoadRefused && err.reason === "skipped") return;

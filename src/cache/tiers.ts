@@ -77,7 +77,7 @@ export async function readTiers(
   const fast = deps.fast ?? ALL_FAST;
   const inMemory = fast.memory ? memory.get(key) : undefined;
   if (inMemory) {
-    // A copy past its soft window (freshInMemory counted the fresh ones).
+    // A copy past its hard window (fromMemory answered and counted the younger ones).
     cacheStats.hits.memory++;
     return { entry: inMemory, tier: "memory" };
   }

@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import type * as z from "zod/mini";
 import { check } from "../budget/admission";
 import { KEY_FAILURE_MS } from "../budget/breaker";
-import { freshInMemory, getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
+import { fromMemory, getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, canonicalParams } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
@@ -131,8 +131,8 @@ export interface ReadRequest {
  * A read route's answer once its input is valid: purges synced, the hit counted for
  * refresh-ahead, the hot list flushed when due, then the cache engine (through `traced`), a
  * cached 404/410/403 thrown as its problem, any failure mapped to the viewer's problem.
- * A fresh copy in memory is answered synchronously (a Served, not a Promise): most requests
- * end there, and the fleet simulation (sim/) calls this function for every request.
+ * A copy in memory within its hard window is answered synchronously (a Served, not a
+ * Promise): most requests end there, and the fleet simulation (sim/) calls this function for every request.
  */
 export function serveRead(req: ReadRequest): Served | Promise<Served> {
   const { env, deps } = req;
@@ -146,7 +146,7 @@ function serveSynced(req: ReadRequest): Served | Promise<Served> {
   const opts = req.options();
   recordHit(opts.key, req.clientKey);
   maybeFlushHotKeys(env.UPSTREAM_BUDGET, deps.waitUntil, deps.now());
-  const hit = freshInMemory(deps, opts);
+  const hit = fromMemory(deps, opts);
   if (hit) {
     noteServed(trace, hit);
     // What `traced` adds for an answer that took no time.

@@ -1,6 +1,10 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { memory, resetTiers } from "../../src/cache/tiers";
+import { requireConfig } from "../../src/env";
+import { inputForRequest, readRequestOf } from "../../src/routes/catalog";
+import { tierDeps } from "../../src/routes/deps";
+import { serveRead } from "../../src/routes/read-route";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
 import { storedKey } from "../helpers/kv";
@@ -25,6 +29,58 @@ describe("KV cache", () => {
       new RegExp(`^public, max-age=${DOCUMENTED_POLICY.entity.soft}, `),
     );
     expect(upstreamPaths()).toEqual(["/tracks/1"]);
+  });
+
+  it("answers a copy in memory without a promise, a stale one too (refreshing it in the background), not one past its hard window", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/1");
+    const config = requireConfig(env);
+    const input = await inputForRequest("track", { id: "1" });
+    if (!input) throw new Error("track 1 is a valid request");
+    const background: Promise<unknown>[] = [];
+    const deps = tierDeps(env, { waitUntil: (p) => background.push(p) }, config);
+    const read = () => serveRead(readRequestOf("track", input, config, env, deps));
+    expect(read()).toMatchObject({ state: "fresh", tier: "memory" });
+    clock.advance((DOCUMENTED_POLICY.entity.soft + 1) * 1000);
+    expect(read()).toMatchObject({ state: "stale", tier: "memory" });
+    await Promise.all(background);
+    expect(upstreamPaths(), "the stale copy's refresh").toEqual(["/tracks/1", "/tracks/1"]);
+    clock.advance(DOCUMENTED_POLICY.entity.hard * 1000);
+    const old = read();
+    expect(old, "past its hard window: the tiers and BeatPass are asked").toBeInstanceOf(Promise);
+    expect(await old).toMatchObject({ state: "miss" });
+  });
+
+  it("starts no refresh of a stale copy while admission holds it back, and one once it lets it go", async () => {
+    const clock = useClock();
+    await call("/v1/tracks/1");
+    const config = requireConfig(env);
+    const input = await inputForRequest("track", { id: "1" });
+    if (!input) throw new Error("track 1 is a valid request");
+    const background: Promise<unknown>[] = [];
+    const deps = tierDeps(env, { waitUntil: (p) => background.push(p) }, config);
+    const admitted = deps.coordinator;
+    if (!admitted) throw new Error("the test environment binds the keeper");
+    const asked: { staleForMs: number; windowMs: number }[] = [];
+    let holding = true;
+    deps.coordinator = {
+      holdsBack: (_key, staleForMs, windowMs) => {
+        asked.push({ staleForMs, windowMs });
+        return holding;
+      },
+      begin: (...args) => admitted.begin(...args),
+      pause: (s) => admitted.pause(s),
+    };
+    clock.advance((DOCUMENTED_POLICY.entity.soft + 2) * 1000);
+    expect(serveRead(readRequestOf("track", input, config, env, deps))).toMatchObject({ state: "stale" });
+    await Promise.all(background);
+    expect(upstreamPaths(), "held back: no refresh").toEqual(["/tracks/1"]);
+    const { soft, hard } = DOCUMENTED_POLICY.entity;
+    expect(asked).toEqual([{ staleForMs: 2_000, windowMs: (hard - soft) * 1000 }]);
+    holding = false;
+    serveRead(readRequestOf("track", input, config, env, deps));
+    await Promise.all(background);
+    expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/1"]);
   });
 
   it("reads the age of a KV copy from KV, not from when this isolate saw it", async () => {
