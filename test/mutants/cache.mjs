@@ -2,6 +2,7 @@ import { T } from "./files.mjs";
 
 const ENGINE = "src/cache/engine.ts";
 const TIERS = "src/cache/tiers.ts";
+const MEMORY = "src/cache/memory.ts";
 const BYTE_LRU = "src/lib/byte-lru.ts";
 const HOT = "src/cache/hot.ts";
 const KEEPER = "src/budget/keeper.ts";
@@ -31,6 +32,50 @@ export const CACHE = [
       refreshInBackground`,
     tests: [T.resilience, T.cache],
     why: "Day-old copies would be served without waiting for fresh data, though BeatPass is healthy.",
+  },
+  {
+    id: "engine-memory-stale-awaits",
+    file: ENGINE,
+    from: `  if (ageMs >= policy.hard * 1000) return undefined;
+  cacheStats.hits.memory++;`,
+    to: `  if (ageMs >= policy.soft * 1000) return undefined;
+  cacheStats.hits.memory++;`,
+    tests: [T.cache],
+    why: "A stale copy in memory (most answers once the budget is spent) would cost promises and a tier walk instead of nothing.",
+  },
+  {
+    id: "engine-memory-past-hard-served",
+    file: ENGINE,
+    from: `  if (ageMs >= policy.hard * 1000) return undefined;
+  cacheStats.hits.memory++;`,
+    to: `  if (ageMs >= policy.staleIfError * 1000) return undefined;
+  cacheStats.hits.memory++;`,
+    tests: [T.cache, T.resilience],
+    why: "A copy past its hard window would be served from memory without asking BeatPass, though it is healthy.",
+  },
+  {
+    id: "engine-refresh-not-held-back",
+    file: ENGINE,
+    from: `  if (deps.coordinator?.holdsBack?.(opts.key, staleForMs, (policy.hard - policy.soft) * 1000)) return;`,
+    to: ``,
+    tests: [T.cache],
+    why: "A refresh admission has said to hold back (its spread, a remembered refusal) would start anyway and ask a shard.",
+  },
+  {
+    id: "memory-tier-counted-out",
+    file: MEMORY,
+    from: `export const MEMORY_MAX_ENTRIES = 8000;`,
+    to: `export const MEMORY_MAX_ENTRIES = 1000;`,
+    tests: [T.unitCache],
+    why: "The entry count would decide before the bytes: a catalogue's popular head would go to the Cache API and KV.",
+  },
+  {
+    id: "memory-tier-keys-free",
+    file: MEMORY,
+    from: `stringBytes(e.etag) + stringBytes(key) + SMALL_OBJECT_BYTES`,
+    to: `stringBytes(e.etag)`,
+    tests: [T.unitCache],
+    why: "Long keys and the entries' objects would not count: the tier could outgrow its byte budget.",
   },
   {
     id: "engine-stale-if-error-unbounded",
