@@ -24,7 +24,8 @@ export class MemoryTier {
     this.lru = new ByteLru({
       maxBytes,
       maxEntries,
-      sizeOf: (e, key) => stringBytes(e.body) + stringBytes(e.etag) + stringBytes(key) + SMALL_OBJECT_BYTES,
+      // The LRU counts the key and its own record; the entry object is ours.
+      sizeOf: (e) => stringBytes(e.body) + stringBytes(e.etag) + SMALL_OBJECT_BYTES,
     });
   }
 

@@ -70,12 +70,12 @@ export const CACHE = [
     why: "The entry count would decide before the bytes: a catalogue's popular head would go to the Cache API and KV.",
   },
   {
-    id: "memory-tier-keys-free",
+    id: "memory-tier-entry-objects-free",
     file: MEMORY,
-    from: `stringBytes(e.etag) + stringBytes(key) + SMALL_OBJECT_BYTES`,
-    to: `stringBytes(e.etag)`,
+    from: `      sizeOf: (e) => stringBytes(e.body) + stringBytes(e.etag) + SMALL_OBJECT_BYTES,`,
+    to: `      sizeOf: (e) => stringBytes(e.body) + stringBytes(e.etag),`,
     tests: [T.unitCache],
-    why: "Long keys and the entries' objects would not count: the tier could outgrow its byte budget.",
+    why: "The entries' own objects would not count: thousands of small bodies could outgrow the tier's byte budget.",
   },
   {
     id: "engine-stale-if-error-unbounded",
