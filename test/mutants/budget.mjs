@@ -55,7 +55,7 @@ export const BUDGET = [
   {
     id: "ledger-pause-ignored",
     file: LEDGER,
-    from: `  if (now < l.pausedUntil) return grantOf(lease, l, l.pausedUntil, perMinute);`,
+    from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute);`,
     to: ``,
     tests: [T.unitBudget, T.keeper],
     why: "After BeatPass's 429, renewals would keep granting permits before its Retry-After.",
