@@ -176,6 +176,15 @@ describe("a key another isolate is loading", () => {
     expect(upstreamPaths()).toEqual(["/tracks/8", "/tracks/9", "/tracks/1", "/tracks/2", "/tracks/3", "/tracks/4"]);
   });
 
+  it("refresh-ahead moves on from a key being loaded elsewhere, where a stale copy's refresh waits for it", async () => {
+    const key = trackKey(31);
+    await otherIsolateLoads(key, "refresh");
+    const ask = (cls: "refresh" | "scheduled") =>
+      coordinator(key, cls).begin({ key, cls, leaseMs: 10_000, freshFrom: Date.now() - ENTITY.soft * S });
+    expect((await ask("scheduled")).kind).toBe("skip");
+    expect((await ask("refresh")).kind).toBe("wait");
+  });
+
   it("a viewer told to wait is answered even if the coordinator never reports the load's outcome", async () => {
     // A coordinator that says "wait" and then never answers (overloaded, or restarted meanwhile).
     const stub = {

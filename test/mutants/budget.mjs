@@ -275,7 +275,7 @@ export const BUDGET = [
     file: ADMISSION,
     from: `    remember(key, now, REFUSED_REFRESH_MEMO_MS);`,
     to: ``,
-    tests: [T.coordination],
+    tests: [T.unitBudget, T.coordination],
     why: "A key whose refresh was refused would ask its coordinator again at every stale hit.",
   },
   {
@@ -358,7 +358,7 @@ export const BUDGET = [
     file: COORDINATOR,
     from: `return req.cls === "scheduled" ? { kind: "skip" } : { kind: "wait" };`,
     to: `return { kind: "wait" };`,
-    tests: [T.resilience, T.budget],
+    tests: [T.coordination, T.resilience, T.budget],
     why: "Refresh-ahead would wait on each key being loaded instead of moving on to the next one.",
   },
   {

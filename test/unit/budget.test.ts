@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   type AdmissionOptions,
   admission,
@@ -19,6 +19,7 @@ import {
   settle,
 } from "../../src/budget/ledger";
 import { Quota } from "../../src/budget/quota";
+import { useClock } from "../helpers/clock";
 
 // Written out from docs/caching.md ("Budget"): BeatPass's minute, plus 2 s for a request to
 // reach it; leases last 30 s; no isolate holds more than a quarter of the budget; refreshes
@@ -427,12 +428,13 @@ describe("admission (this isolate's gate before each request to BeatPass)", () =
 });
 
 describe("admission's spread of one key's refreshes over the deployment's isolates", () => {
-  const keeperCounting = (isolates: number) =>
+  /** A keeper that grants nothing, says how many isolates there are, and when to ask again. */
+  const keeperCounting = (isolates: number, retryAt = () => 0) =>
     ({
       idFromName: () => "keeper",
       get: () => ({
         lease: async () => ({
-          ...{ chain: "c", granted: want(0), expires: 0, retryAt: 0, pausedUntil: 0, newcomerRoom: 0 },
+          ...{ chain: "c", granted: want(0), expires: 0, retryAt: retryAt(), pausedUntil: 0, newcomerRoom: 0 },
           ...{ isolates, used: 0, capped: {}, purgedAt: 0 },
         }),
       }),
@@ -456,7 +458,10 @@ describe("admission's spread of one key's refreshes over the deployment's isolat
       return t;
     });
   };
-  afterEach(() => resetAdmission());
+  afterEach(() => {
+    vi.restoreAllMocks();
+    resetAdmission();
+  });
 
   it("an isolate alone refreshes a stale copy at once", () => {
     expect(Math.max(...firstAsks(options(), 3_300_000))).toBe(0);
@@ -480,5 +485,19 @@ describe("admission's spread of one key's refreshes over the deployment's isolat
     await renewLease(o);
     const other = firstAsks(o, 3_300_000);
     expect(other.filter((t, i) => t !== at[i]).length).toBeGreaterThan(900);
+  });
+
+  it("a key whose refresh was refused is held back for 30 s, after the retry time has let other keys go", async () => {
+    const clock = useClock(1_000_000);
+    const o = options(keeperCounting(1, () => Date.now() + 2_000));
+    const a = admission(o);
+    const turn = await a.begin("v1:track:1", "background", 0, 0);
+    expect(turn).toMatchObject({ kind: "refused", reason: "budget" });
+    expect(a.holdsBack?.("v1:track:2", 0, 3_300_000), "every refresh waits for the retry time").toBe(true);
+    clock.advance(5_000);
+    expect(a.holdsBack?.("v1:track:2", 5_000, 3_300_000), "past it, other keys go").toBe(false);
+    expect(a.holdsBack?.("v1:track:1", 5_000, 3_300_000), "the refused key waits").toBe(true);
+    clock.advance(25_000);
+    expect(a.holdsBack?.("v1:track:1", 30_000, 3_300_000)).toBe(false);
   });
 });
