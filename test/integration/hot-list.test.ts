@@ -1,5 +1,6 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { maybeFlushHotKeys, recordHit, resetHotKeys } from "../../src/cache/hot";
 import worker from "../../src/index";
 import { keeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
@@ -88,5 +89,48 @@ describe("hot list (refresh ahead)", () => {
 
     clock.advance(ENTITY_SOFT_SECONDS * S - 30 * S); // within the last minute of freshness
     expect(await refreshedByNextRun()).toEqual(["/tracks/1"]);
+  });
+});
+
+describe("folding the hot counts into the keeper", () => {
+  /** A keeper that only counts folds. */
+  const counting = () => {
+    let folds = 0;
+    const ns = {
+      idFromName: () => "keeper",
+      get: () => ({
+        foldHot: async () => {
+          folds++;
+        },
+      }),
+    } as unknown as Parameters<typeof maybeFlushHotKeys>[0];
+    return { ns, folds: () => folds };
+  };
+  /** When an isolate started at 0 with a hot key folds first, probing every 10 s. */
+  const firstFold = (): number => {
+    resetHotKeys(0);
+    for (const client of ["a", "b", "c"]) recordHit("v1:track:id=1", client);
+    const keeper = counting();
+    for (let t = 0; t <= 2 * HOT_INTERVAL_MS; t += 10 * S) {
+      maybeFlushHotKeys(keeper.ns, () => undefined, t);
+      if (keeper.folds() > 0) return t;
+    }
+    throw new Error("never folded");
+  };
+
+  it("isolates started together fold first at moments spread over their first interval, then every interval", () => {
+    const firsts = Array.from({ length: 60 }, firstFold);
+    expect(Math.max(...firsts)).toBeLessThanOrEqual(HOT_INTERVAL_MS + 10 * S);
+    expect(new Set(firsts).size, "spread, not one moment").toBeGreaterThan(20);
+    expect(firsts.filter((t) => t < HOT_INTERVAL_MS / 2).length).toBeGreaterThan(10);
+    expect(firsts.filter((t) => t > HOT_INTERVAL_MS / 2).length).toBeGreaterThan(10);
+
+    const first = firstFold();
+    const keeper = counting();
+    for (const client of ["a", "b", "c"]) recordHit("v1:track:id=2", client);
+    maybeFlushHotKeys(keeper.ns, () => undefined, first + HOT_INTERVAL_MS - 1);
+    expect(keeper.folds(), "not before an interval has passed").toBe(0);
+    maybeFlushHotKeys(keeper.ns, () => undefined, first + HOT_INTERVAL_MS);
+    expect(keeper.folds()).toBe(1);
   });
 });

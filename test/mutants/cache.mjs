@@ -78,6 +78,14 @@ export const CACHE = [
     why: "The entries' own objects would not count: thousands of small bodies could outgrow the tier's byte budget.",
   },
   {
+    id: "hot-folds-in-step",
+    file: HOT,
+    from: `  return start + Math.random() * HOT_FLUSH_INTERVAL_MS;`,
+    to: `  return start + HOT_FLUSH_INTERVAL_MS;`,
+    tests: [T.hotList],
+    why: "Isolates started together (a deploy) would all fold their counts into the keeper in the same second, every five minutes.",
+  },
+  {
     id: "engine-stale-if-error-unbounded",
     file: ENGINE,
     from: `if (found && keep && now - found.entry.fetchedAt < keep && opts.serveStaleOn(err)) {`,
