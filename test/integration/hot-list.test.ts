@@ -67,7 +67,8 @@ describe("hot list (refresh ahead)", () => {
     const clock = useClock();
     await junkFromOneClient();
     await fromClients("/v1/tracks/7", HOT_MIN_CLIENTS);
-    clock.advance(HOT_INTERVAL_MS);
+    // An isolate's first interval ends 2.5 to 7.5 minutes after it started (docs/caching.md).
+    clock.advance(1.5 * HOT_INTERVAL_MS);
     await call("/v1/genres"); // the first request after the interval folds the counts into the keeper
     // The deployment's list (src/cache/hot.ts, kept by the keeper) names the track and none of the junk.
     await vi.waitFor(async () => expect(await keeper().hotKeys(200)).toEqual(["v1:track:id=7"]));
@@ -118,12 +119,13 @@ describe("folding the hot counts into the keeper", () => {
     throw new Error("never folded");
   };
 
-  it("isolates started together fold first at moments spread over their first interval, then every interval", () => {
+  it("isolates started together fold first at moments spread from half an interval to one and a half, then every interval", () => {
     const firsts = Array.from({ length: 60 }, firstFold);
-    expect(Math.max(...firsts)).toBeLessThanOrEqual(HOT_INTERVAL_MS + 10 * S);
+    expect(Math.min(...firsts)).toBeGreaterThanOrEqual(HOT_INTERVAL_MS / 2);
+    expect(Math.max(...firsts)).toBeLessThanOrEqual(1.5 * HOT_INTERVAL_MS + 10 * S);
     expect(new Set(firsts).size, "spread, not one moment").toBeGreaterThan(20);
-    expect(firsts.filter((t) => t < HOT_INTERVAL_MS / 2).length).toBeGreaterThan(10);
-    expect(firsts.filter((t) => t > HOT_INTERVAL_MS / 2).length).toBeGreaterThan(10);
+    expect(firsts.filter((t) => t < HOT_INTERVAL_MS).length).toBeGreaterThan(10);
+    expect(firsts.filter((t) => t > HOT_INTERVAL_MS).length).toBeGreaterThan(10);
 
     const first = firstFold();
     const keeper = counting();

@@ -80,7 +80,7 @@ export const CACHE = [
   {
     id: "hot-folds-in-step",
     file: HOT,
-    from: `  return start + Math.random() * HOT_FLUSH_INTERVAL_MS;`,
+    from: `  return start + (0.5 + Math.random()) * HOT_FLUSH_INTERVAL_MS;`,
     to: `  return start + HOT_FLUSH_INTERVAL_MS;`,
     tests: [T.hotList],
     why: "Isolates started together (a deploy) would all fold their counts into the keeper in the same second, every five minutes.",
