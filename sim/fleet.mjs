@@ -162,7 +162,14 @@ export class Fleet {
    */
   startLifetimes() {
     this.living = true;
-    for (const dc of this.dcs) for (const iso of dc.isolates) this.#live(iso);
+    for (const dc of this.dcs)
+      for (const iso of dc.isolates) {
+        // Every isolate starts now, cold (as after a deploy): what it drew when it was built,
+        // before the preload hour (the first hot-count fold's moment), would be long past and
+        // put every isolate's next fold in the same second.
+        iso.mod.resetIsolate(this.queue.now);
+        this.#live(iso);
+      }
   }
 
   #live(iso) {
