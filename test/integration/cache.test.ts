@@ -12,6 +12,18 @@ import { call } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
+/** Track 1 loaded (into memory), and its read route's answer as `serveRead` gives it, with the loads it leaves in the background. */
+async function trackOneInMemory() {
+  await call("/v1/tracks/1");
+  const config = requireConfig(env);
+  const input = await inputForRequest("track", { id: "1" });
+  if (!input) throw new Error("track 1 is a valid request");
+  const background: Promise<unknown>[] = [];
+  const deps = tierDeps(env, { waitUntil: (p) => background.push(p) }, config);
+  const read = () => serveRead(readRequestOf("track", input, config, env, deps));
+  return { deps, read, background };
+}
+
 describe("KV cache", () => {
   it("serves a repeated request from cache with no upstream request, saying how old it is", async () => {
     const clock = useClock();
@@ -33,13 +45,7 @@ describe("KV cache", () => {
 
   it("answers a copy in memory without a promise, a stale one too (refreshing it in the background), not one past its hard window", async () => {
     const clock = useClock();
-    await call("/v1/tracks/1");
-    const config = requireConfig(env);
-    const input = await inputForRequest("track", { id: "1" });
-    if (!input) throw new Error("track 1 is a valid request");
-    const background: Promise<unknown>[] = [];
-    const deps = tierDeps(env, { waitUntil: (p) => background.push(p) }, config);
-    const read = () => serveRead(readRequestOf("track", input, config, env, deps));
+    const { read, background } = await trackOneInMemory();
     expect(read()).toMatchObject({ state: "fresh", tier: "memory" });
     clock.advance((DOCUMENTED_POLICY.entity.soft + 1) * 1000);
     expect(read()).toMatchObject({ state: "stale", tier: "memory" });
@@ -53,12 +59,7 @@ describe("KV cache", () => {
 
   it("starts no refresh of a stale copy while admission holds it back, and one once it lets it go", async () => {
     const clock = useClock();
-    await call("/v1/tracks/1");
-    const config = requireConfig(env);
-    const input = await inputForRequest("track", { id: "1" });
-    if (!input) throw new Error("track 1 is a valid request");
-    const background: Promise<unknown>[] = [];
-    const deps = tierDeps(env, { waitUntil: (p) => background.push(p) }, config);
+    const { deps, read, background } = await trackOneInMemory();
     const admitted = deps.coordinator;
     if (!admitted) throw new Error("the test environment binds the keeper");
     const asked: { staleForMs: number; windowMs: number }[] = [];
@@ -72,13 +73,13 @@ describe("KV cache", () => {
       pause: (s) => admitted.pause(s),
     };
     clock.advance((DOCUMENTED_POLICY.entity.soft + 2) * 1000);
-    expect(serveRead(readRequestOf("track", input, config, env, deps))).toMatchObject({ state: "stale" });
+    expect(read()).toMatchObject({ state: "stale" });
     await Promise.all(background);
     expect(upstreamPaths(), "held back: no refresh").toEqual(["/tracks/1"]);
     const { soft, hard } = DOCUMENTED_POLICY.entity;
     expect(asked).toEqual([{ staleForMs: 2_000, windowMs: (hard - soft) * 1000 }]);
     holding = false;
-    serveRead(readRequestOf("track", input, config, env, deps));
+    read();
     await Promise.all(background);
     expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/1"]);
   });
