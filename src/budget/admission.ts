@@ -73,6 +73,8 @@ let capped: Record<string, number> = {};
 let usedElsewhere = 0;
 let pausedUntil = 0;
 let renewing: Promise<void> | undefined;
+/** Bumped when the isolate starts from cold: a renewal still under way from before is ignored. */
+let generation = 0;
 /** Viewers from networks new this minute waiting for a permit, for the next renewal to name. */
 let newcomersWaiting = 0;
 /** Their networks: one newcomer per network at a time, so one network's burst cannot drain the new visitors' share. */
@@ -278,7 +280,7 @@ async function takePermit(o: AdmissionOptions, cls: PermitClass, now: number) {
   // keeper said there is one), even before the lease's retryAt.
   const newcomer = isNewcomer(o, cls, now);
   const wait = (x: Take) =>
-    !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.newcomerRoom > 0));
+    !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.mayAskForNewcomer(Date.now())));
   const claimed = newcomer && wait(t) ? o.group : undefined;
   if (claimed !== undefined) {
     newcomerGroups.add(claimed);
@@ -335,42 +337,74 @@ function refuse(
  */
 export function renew(o: AdmissionOptions, extra: Partial<Record<PermitClass, number>> = {}): Promise<void> {
   if (renewing) return renewing;
-  const now = Date.now();
   const keeper = keeperOf(o.keeper);
   if (!keeper) {
-    quota.failed(now);
+    quota.failed(Date.now());
     return Promise.resolve();
   }
   isolate ??= crypto.randomUUID();
-  const ask = quota.ask(isolate, o.location, now, extra, newcomersWaiting);
+  renewing = askKeeper(o, keeper, isolate, extra).finally(() => {
+    renewing = undefined;
+  });
+  return renewing;
+}
+
+async function askKeeper(
+  o: AdmissionOptions,
+  keeper: NonNullable<ReturnType<typeof keeperOf>>,
+  id: string,
+  extra: Partial<Record<PermitClass, number>>,
+): Promise<void> {
+  // Without a live lease, the location's gate first (lease-gate.ts): an answer another isolate
+  // here was just given costs no keeper call. With one, the renewal goes straight on.
+  const gate = quota.hasLease(Date.now()) ? undefined : coordinatorOf(o.coordinators, locationCoordinator(o.location));
+  const gen = generation;
+  let peers: number | undefined;
+  if (gate) {
+    const asked = (async () => gate.leaseTurn(id, newcomersWaiting > 0))();
+    const turn = await within(asked, o.timeoutMs).catch((err: unknown) => {
+      // Without it this isolate asks the keeper itself: one more call, nothing unsafe.
+      logEvent("warn", "coordinator_unavailable", { step: "lease_gate", error: String(err) });
+      return undefined;
+    });
+    if (gen !== generation) return;
+    if (turn?.kind === "heard") {
+      quota.heard(turn.heard);
+      newcomersWaiting = 0;
+      if (turn.heard.pausedUntil > Date.now()) pauseHere(turn.heard.pausedUntil);
+      return;
+    }
+    peers = turn?.peers;
+  }
+  const ask = quota.ask(id, o.location, Date.now(), extra, newcomersWaiting, peers);
   newcomersWaiting = 0;
   const groups = [...unreportedGroups];
   const refused = refusedSinceReport;
   unreportedGroups = new Map();
   refusedSinceReport = zero();
-  renewing = within(keeper.lease({ ...ask, perMinute: o.perMinute, groups, refused }), o.timeoutMs)
-    .then((grant) => {
-      quota.apply(grant, ask.spent);
-      capped = grant.capped;
-      usedElsewhere = grant.used;
-      if (grant.pausedUntil > Date.now()) pauseHere(grant.pausedUntil);
-      if (grant.purgedAt > latestPurgeAt())
-        o.waitUntil(within(keeper.purgesSince(latestPurgeAt()), o.timeoutMs).then(applyPurges, () => undefined));
-    })
-    .catch((err: unknown) => {
-      quota.failed(Date.now());
-      // Reported next time instead.
-      for (const [g, n] of groups) unreportedGroups.set(g, (unreportedGroups.get(g) ?? 0) + n);
-      for (const cls of CLASSES) refusedSinceReport[cls] += refused[cls];
-      logEvent("warn", "budget_unavailable", {
-        step: "lease",
-        error: err instanceof Error ? err.message : String(err),
-      });
-    })
-    .finally(() => {
-      renewing = undefined;
+  try {
+    const grant = await within(keeper.lease({ ...ask, perMinute: o.perMinute, groups, refused }), o.timeoutMs);
+    if (gen !== generation) return;
+    quota.apply(grant, ask.spent);
+    capped = grant.capped;
+    usedElsewhere = grant.used;
+    if (grant.pausedUntil > Date.now()) pauseHere(grant.pausedUntil);
+    if (grant.purgedAt > latestPurgeAt())
+      o.waitUntil(within(keeper.purgesSince(latestPurgeAt()), o.timeoutMs).then(applyPurges, () => undefined));
+  } catch (err: unknown) {
+    if (gen !== generation) return;
+    quota.failed(Date.now());
+    // Reported next time instead.
+    for (const [g, n] of groups) unreportedGroups.set(g, (unreportedGroups.get(g) ?? 0) + n);
+    for (const cls of CLASSES) refusedSinceReport[cls] += refused[cls];
+    logEvent("warn", "budget_unavailable", {
+      step: "lease",
+      error: err instanceof Error ? err.message : String(err),
     });
-  return renewing;
+  }
+  // The location's next asker goes on, or takes this answer as its own.
+  if (gate && peers !== undefined)
+    o.waitUntil(within(gate.leaseTold(quota.told(Date.now())), o.timeoutMs).catch(() => undefined));
 }
 
 function remember(key: string, now: number, ms = SKIP_MEMO_MS): void {
@@ -393,6 +427,7 @@ export function admissionHealth(now: number) {
 
 /** Starts this isolate's admission from cold (tests, the simulation's recycled isolates). */
 export function resetAdmission(): void {
+  generation++;
   isolate = undefined;
   salt = String(Math.random());
   quota.reset();

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { type Heard, LeaseGate, type LeaseTurn } from "./lease-gate";
 import { LeaseTable, type LoadOutcome } from "./leases";
 import type { PermitClass } from "./ledger";
 
@@ -10,6 +11,9 @@ import type { PermitClass } from "./ledger";
  * miss that KV has not reached yet, and a refresh of an older copy is told the key's newer
  * fetch time and ETag instead of loading it again (leases.ts). No budget is spent here: the
  * loader spends a permit of its own lease (quota.ts) once it holds the key.
+ *
+ * A location's coordinator also keeps its isolates' turns to ask the keeper for a lease
+ * (lease-gate.ts): one at a time, and an answer already known is passed on instead.
  *
  * The keeper tells every coordinator of a 429 pause and of purges: a paused coordinator
  * answers every ask with the pause, so an isolate that has not heard of it yet learns it
@@ -35,6 +39,7 @@ export type Coordination =
 
 export class KeyCoordinator extends DurableObject<Env> {
   private readonly leases = new LeaseTable();
+  private readonly gate = new LeaseGate();
   private pausedUntil = 0;
   private purgedAt = 0;
 
@@ -66,6 +71,16 @@ export class KeyCoordinator extends DurableObject<Env> {
   /** Waits for the holder of `key`'s lease to finish. */
   awaitLoad(key: string): Promise<LoadOutcome> {
     return this.leases.wait(key, Date.now());
+  }
+
+  /** A lease-less isolate's turn to ask the keeper (lease-gate.ts). */
+  leaseTurn(isolate: string, newcomer: boolean): Promise<LeaseTurn> {
+    return this.gate.turn(isolate, newcomer, Date.now());
+  }
+
+  /** What the keeper told the isolate whose turn it was. */
+  leaseTold(heard: Heard): void {
+    this.gate.told(heard);
   }
 
   /** BeatPass said 429 (told by the keeper, or by the isolate that met it). */

@@ -104,6 +104,12 @@ export interface Ledger {
   seen?: Record<string, number>;
   /** The next free retry time (RETRY_ASKS_PER_S): refused isolates are given times from here on. */
   retryCursor?: number;
+  /** The same for locations' newcomers' asks (LeaseGrant.newcomerAt). */
+  newcomerCursor?: number;
+  /** Each location's newcomer appointment, for the last LEASE_MS. */
+  newcomerSlots?: Record<string, number>;
+  /** Per location, the isolates its gate last counted (LeaseAsk.peers) and when, for the last LEASE_MS. */
+  places?: Record<string, { peers: number; at: number }>;
 }
 
 export interface LeaseAsk {
@@ -118,6 +124,12 @@ export interface LeaseAsk {
   want: Record<PermitClass, number>;
   /** Viewers from networks new this minute waiting for a permit: granted from the new visitors' share. */
   newcomers?: number;
+  /**
+   * Isolates of the asker's location that asked its lease gate within the last lease, the asker
+   * included (lease-gate.ts): those the gate answered never reach the keeper, but they share
+   * the budget's spreads all the same.
+   */
+  peers?: number;
 }
 
 export type LeaseGrant = {
@@ -131,6 +143,8 @@ export type LeaseGrant = {
   pausedUntil: number;
   /** Permits left for newcomers (the new visitors' share and anything else free): ask for them even before retryAt. */
   newcomerRoom: number;
+  /** Not before then, though (a refused isolate's appointment for its newcomers, spaced like retryAt's). */
+  newcomerAt: number;
   /** Isolates that asked within the last lease: how many share the budget (they size spreads that keep objects' call rates down). */
   isolates: number;
 };
@@ -139,7 +153,16 @@ export const zero = (): Record<PermitClass, number> => ({ viewer: 0, refresh: 0,
 const total = (r: Record<PermitClass, number>) => r.viewer + r.refresh + r.scheduled;
 
 export function emptyLedger(): Ledger {
-  return { marks: [], leases: {}, assumed: {}, pausedUntil: 0, seen: {}, retryCursor: 0 };
+  return {
+    marks: [],
+    leases: {},
+    assumed: {},
+    pausedUntil: 0,
+    seen: {},
+    retryCursor: 0,
+    places: {},
+    newcomerSlots: {},
+  };
 }
 
 /** Permits of `cls` that may be in use at most: the budget minus the classes above it. */
@@ -168,6 +191,9 @@ export function settle(l: Ledger, now: number): void {
   }
   for (const [isolate, a] of Object.entries(l.assumed)) if (a.expires <= now - HELD_MS) delete l.assumed[isolate];
   for (const [isolate, at] of Object.entries(l.seen ?? {})) if (at <= now - LEASE_MS) delete l.seen?.[isolate];
+  for (const [place, p] of Object.entries(l.places ?? {})) if (p.at <= now - LEASE_MS) delete l.places?.[place];
+  for (const [place, at] of Object.entries(l.newcomerSlots ?? {}))
+    if (at <= now - LEASE_MS) delete l.newcomerSlots?.[place];
   let i = 0;
   while (i < l.marks.length && (l.marks[i] as number) <= now - HELD_MS) i++;
   if (i > 0) l.marks.splice(0, i);
@@ -201,11 +227,15 @@ export function renew(l: Ledger, ask: LeaseAsk, now: number, perMinute: number):
   lease.location = ask.location;
   l.seen ??= {};
   l.seen[ask.isolate] = now;
-  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute);
+  if (ask.peers !== undefined) {
+    l.places ??= {};
+    l.places[ask.location] = { peers: ask.peers, at: now };
+  }
+  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute, now, ask.location);
 
   const cap = Math.max(1, Math.floor(MAX_LEASE_SHARE * perMinute));
   let added = 0;
-  let retryAt = now;
+  const spent: PermitClass[] = [];
   for (const cls of CLASSES) {
     const want = Math.max(0, Math.floor(ask.want[cls]));
     if (want === 0) continue;
@@ -213,7 +243,8 @@ export function renew(l: Ledger, ask: LeaseAsk, now: number, perMinute: number):
     const held = total(lease.granted) - lease.reported;
     const room = Math.min(free, cap - held);
     const share = room > 0 ? fairShare(l, ask.isolate, cls, want, room, now) : 0;
-    if (free <= 0) retryAt = Math.max(retryAt, freeingAt(l, cls, perMinute, now));
+    // Nothing left for the class after this grant: nobody gets more of it before a permit frees.
+    if (free - share <= 0) spent.push(cls);
     lease.granted[cls] += share;
     lease.unmet[cls] = want - share;
     added += share;
@@ -226,7 +257,9 @@ export function renew(l: Ledger, ask: LeaseAsk, now: number, perMinute: number):
   }
   if (added > 0 || total(lease.granted) > lease.reported) lease.expires = now + LEASE_MS;
   l.leases[ask.isolate] = lease;
-  return grantOf(lease, l, retryAt > now ? appointment(l, retryAt) : retryAt, perMinute);
+  let retryAt = now;
+  for (const cls of spent) retryAt = Math.max(retryAt, freeingAt(l, cls, perMinute, now));
+  return grantOf(lease, l, retryAt > now ? appointment(l, retryAt) : retryAt, perMinute, now, ask.location);
 }
 
 /**
@@ -303,20 +336,50 @@ export const RETRY_ASKS_PER_S = 100;
  * second at 10,000 req/s over 1,200 isolates with retries spread over a fixed 2 s. The times
  * are given in the order isolates were refused, so a refused isolate goes to the back.
  */
-function appointment(l: Ledger, at: number): number {
-  const slot = Math.max(at, l.retryCursor ?? 0);
-  l.retryCursor = slot + 1000 / RETRY_ASKS_PER_S;
+function appointment(l: Ledger, at: number, cursor: "retryCursor" | "newcomerCursor" = "retryCursor"): number {
+  const slot = Math.max(at, l[cursor] ?? 0);
+  l[cursor] = slot + 1000 / RETRY_ASKS_PER_S;
   return Math.ceil(slot);
 }
 
-/** Isolates that asked within the last LEASE_MS (after settle). */
+/**
+ * Isolates that asked within the last LEASE_MS (after settle): those heard here, or the
+ * locations' gates' counts where they say more (their isolates mostly never reach the keeper).
+ */
 function isolatesOf(l: Ledger): number {
-  return Object.keys(l.seen ?? {}).length;
+  let gated = 0;
+  for (const p of Object.values(l.places ?? {})) gated += p.peers;
+  return Math.max(Object.keys(l.seen ?? {}).length, gated);
 }
 
-function grantOf(lease: LeaseRecord, l: Ledger, retryAt: number, perMinute: number): LeaseGrant {
+/**
+ * When a refused isolate's newcomers may ask for the room left: one appointment per location
+ * (its isolates ask one at a time through its gate, lease-gate.ts), each 10 ms after the last
+ * location's. Every refused location would otherwise send its newcomers' asks in the same
+ * second while any room is left: the simulation's cold start saw 300 locations do so. A
+ * location's appointment holds for a lease, so a deployment in one place is never held back.
+ */
+function newcomerAt(l: Ledger, location: string, now: number): number {
+  l.newcomerSlots ??= {};
+  const kept = l.newcomerSlots[location];
+  if (kept !== undefined && kept > now - LEASE_MS) return kept;
+  const slot = appointment(l, now, "newcomerCursor");
+  l.newcomerSlots[location] = slot;
+  return slot;
+}
+
+function grantOf(
+  lease: LeaseRecord,
+  l: Ledger,
+  retryAt: number,
+  perMinute: number,
+  now: number,
+  location: string,
+): LeaseGrant {
+  const newcomerRoom = Math.max(0, usable("viewer", perMinute) - inUse(l));
   return {
-    newcomerRoom: Math.max(0, usable("viewer", perMinute) - inUse(l)),
+    newcomerRoom,
+    newcomerAt: retryAt > now && newcomerRoom > 0 ? newcomerAt(l, location, now) : now,
     chain: lease.chain,
     granted: { ...lease.granted },
     expires: lease.expires,

@@ -1,3 +1,4 @@
+import type { Heard } from "./lease-gate";
 import { LEASE_MS, type LeaseAsk, type LeaseGrant, type PermitClass, zero } from "./ledger";
 
 /**
@@ -63,6 +64,8 @@ export class Quota {
   }
   /** Permits the keeper has left for newcomers, as it said last (before any answer: ask). */
   newcomerRoom = Number.POSITIVE_INFINITY;
+  /** When this isolate's newcomers may ask for that room (the keeper spaces refused isolates' asks). */
+  newcomerAt = 0;
   /** Isolates that asked the keeper within the last lease, as it said last (this one alone before it answers). */
   isolates = 1;
 
@@ -77,7 +80,7 @@ export class Quota {
   ): { reason: "paused" | "budget" | "unavailable"; retryAt: number } | undefined {
     let refusal: { reason: "paused" | "budget" | "unavailable"; retryAt: number } | undefined;
     if (now < this.pausedUntil) refusal = { reason: "paused", retryAt: this.pausedUntil };
-    else if (newcomer && this.newcomerRoom > 0) refusal = undefined;
+    else if (newcomer && this.mayAskForNewcomer(now)) refusal = undefined;
     else if ((now >= this.expires || this.leftIn(cls) === 0) && now < this.retryAt)
       refusal = { reason: this.refusal(), retryAt: this.retryAt };
     if (refusal) this.demand[cls]++;
@@ -130,6 +133,7 @@ export class Quota {
     now: number,
     extra: Partial<Record<PermitClass, number>> = {},
     newcomers = 0,
+    peers?: number,
   ): LeaseAsk {
     // Demand is measured over at least a third of a lease: a burst of a few misses in one
     // second does not ask for a whole lease at that rate (unspent permits stay held).
@@ -151,6 +155,7 @@ export class Quota {
       spentAt: [...this.unreported],
       want,
       newcomers,
+      ...(peers === undefined ? {} : { peers }),
     };
   }
 
@@ -173,10 +178,48 @@ export class Quota {
     this.expires = grant.expires;
     this.retryAt = grant.retryAt;
     this.newcomerRoom = grant.newcomerRoom;
+    this.newcomerAt = grant.newcomerAt;
     this.isolates = Math.max(1, grant.isolates);
     this.pausedUntil = Math.max(this.pausedUntil, grant.pausedUntil);
     this.everGranted = true;
     this.unreachable = false;
+  }
+
+  /**
+   * What the keeper told another isolate of this location moments ago (lease-gate.ts), taken
+   * as if told here: no ask before its retry time. This isolate's own lease is not touched.
+   */
+  heard(h: Heard): void {
+    this.retryAt = Math.max(this.retryAt, h.retryAt);
+    this.unreachable = h.kind === "failed";
+    this.newcomerRoom = this.unreachable ? 0 : h.newcomerRoom;
+    this.newcomerAt = h.newcomerAt;
+    this.isolates = Math.max(1, h.isolates);
+    this.pausedUntil = Math.max(this.pausedUntil, h.pausedUntil);
+  }
+
+  /** Whether a newcomer here may ask the keeper for a permit of the room it said is left. */
+  mayAskForNewcomer(now: number): boolean {
+    return this.newcomerRoom > 0 && now >= this.newcomerAt;
+  }
+
+  /** Whether a lease is live: permits may be spent from it without hearing from the keeper. */
+  hasLease(now: number): boolean {
+    return now < this.expires;
+  }
+
+  /** What this isolate last heard, for the rest of its location (lease-gate.ts). */
+  told(now: number): Heard {
+    // "Nothing more before retryAt" holds for the others too, even when this ask got a few.
+    const kind = this.unreachable ? "failed" : this.retryAt > now ? "refused" : "granted";
+    return {
+      kind,
+      retryAt: this.retryAt,
+      newcomerRoom: this.unreachable ? 0 : this.newcomerRoom,
+      newcomerAt: this.newcomerAt,
+      isolates: this.isolates,
+      pausedUntil: this.pausedUntil,
+    };
   }
 
   /** Spends not yet acknowledged by a renewal. */
@@ -196,6 +239,7 @@ export class Quota {
     this.everGranted = false;
     this.unreachable = false;
     this.newcomerRoom = Number.POSITIVE_INFINITY;
+    this.newcomerAt = 0;
     this.isolates = 1;
   }
 

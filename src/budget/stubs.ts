@@ -1,6 +1,7 @@
 import { cacheStats } from "../cache/stats";
 import type { CoordinateRequest, Coordination, KeyCoordinator } from "./coordinator";
 import { BUDGET_OBJECT_NAME, type KeeperAsk, type KeeperGrant, type UpstreamBudget } from "./keeper";
+import type { Heard, LeaseTurn } from "./lease-gate";
 import type { LoadOutcome } from "./leases";
 
 /**
@@ -22,6 +23,8 @@ export interface Coordinator {
   complete(key: string, outcome: LoadOutcome): Promise<void>;
   awaitLoad(key: string): Promise<LoadOutcome>;
   pause(until: number): Promise<void>;
+  leaseTurn(isolate: string, newcomer: boolean): Promise<LeaseTurn>;
+  leaseTold(heard: Heard): Promise<void>;
 }
 
 export function keeperOf(ns: DurableObjectNamespace<UpstreamBudget> | undefined): Keeper | undefined {
@@ -57,6 +60,8 @@ export function coordinatorOf(
     complete: (key, outcome) => counted(() => stub.complete(key, outcome)),
     awaitLoad: (key) => counted(() => stub.awaitLoad(key)),
     pause: (until) => counted(() => stub.pause(until)),
+    leaseTurn: (isolate, newcomer) => counted(() => stub.leaseTurn(isolate, newcomer)),
+    leaseTold: (heard) => counted(() => stub.leaseTold(heard)),
   };
 }
 

@@ -2,7 +2,14 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
-import { coordinator, keeper, observedCoordinators, observedKeeper, unreachableKeeper } from "../helpers/budget";
+import {
+  coordinator,
+  keeper,
+  observedCoordinators,
+  observedKeeper,
+  unreachable,
+  unreachableKeeper,
+} from "../helpers/budget";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY, DOCUMENTED_RELAY_MS } from "../helpers/documented";
 import { storedKey } from "../helpers/kv";
@@ -216,6 +223,107 @@ describe("a key another isolate is loading", () => {
       expect(stale.headers.get("Cache-Status")).toContain("detail=stale-if-error");
     }
     expect(await env.BEATPASS_CACHE.get(storedKey(trackKey(7)))).not.toBeNull();
+  });
+});
+
+describe("a location's turn to ask the keeper (lease gate)", () => {
+  const refusedUntil = (retryAt: number) => ({
+    kind: "refused" as const,
+    retryAt,
+    newcomerRoom: 0,
+    newcomerAt: 0,
+    isolates: 12,
+    pausedUntil: 0,
+  });
+
+  it("an isolate with no lease takes the refusal another isolate here was just given: no keeper call, the same retry time", async () => {
+    const clock = useClock();
+    const here = coordinator(trackKey(5));
+    expect(await here.leaseTurn("another-isolate", false)).toMatchObject({ kind: "ask" });
+    await here.leaseTold(refusedUntil(clock.now() + 40_000));
+    const k = observedKeeper();
+    const res = await call("/v1/tracks/5", {}, { ...PATIENT, UPSTREAM_BUDGET: k.ns });
+    expectProblem(res, 503, "upstream_budget_exhausted");
+    expect(res.headers.get("Retry-After")).toBe("40");
+    expect(k.calls).toEqual([]);
+    // From the retry time on, it asks the keeper itself.
+    clock.advance(40_000);
+    expect((await call("/v1/tracks/5", {}, { ...PATIENT, UPSTREAM_BUDGET: k.ns })).status).toBe(200);
+    expect(k.calls).toContain("lease");
+    expect(upstreamPaths()).toEqual(["/tracks/5"]);
+  });
+
+  it("an isolate the keeper refuses tells its location: the next isolate there is answered without asking", async () => {
+    useClock();
+    const perMinute = 5; // leases may hold 4 (a fifth is the new visitors'), one each at most
+    const hold = (isolate: string, newcomers = 0) =>
+      keeper().lease({
+        isolate,
+        location: "elsewhere",
+        spent: 0,
+        spentAt: [],
+        want: { viewer: 1, refresh: 0, scheduled: 0 },
+        newcomers,
+        perMinute,
+        groups: [],
+        refused: { viewer: 0, refresh: 0, scheduled: 0 },
+      });
+    for (const id of ["x1", "x2", "x3", "x4"]) await hold(id);
+    await hold("x5", 1); // and the new visitors' permit too
+    const res = await call("/v1/tracks/5", {}, { ...PATIENT, UPSTREAM_BUDGET_PER_MINUTE: String(perMinute) });
+    expectProblem(res, 503, "upstream_budget_exhausted");
+    const next = await coordinator(trackKey(5)).leaseTurn("next-isolate", true);
+    expect(next).toMatchObject({ kind: "heard", heard: { kind: "refused", newcomerRoom: 0 } });
+    expect(upstreamPaths()).toEqual([]);
+  });
+});
+
+describe("an isolate that starts afresh (tests, the simulation's reused isolates)", () => {
+  const grantOfThree = () => ({
+    chain: "the-old-chain",
+    granted: { viewer: 3, refresh: 0, scheduled: 0 },
+    expires: Date.now() + 30_000,
+    retryAt: 0,
+    pausedUntil: 0,
+    newcomerRoom: 0,
+    newcomerAt: 0,
+    isolates: 1,
+    used: 0,
+    capped: {},
+    purgedAt: 0,
+  });
+
+  it.each([
+    ["fails", (_: (g: unknown) => void, reject: (e: Error) => void) => reject(new Error("the old renewal failed"))],
+    ["grants permits", (resolve: (g: unknown) => void) => resolve(grantOfThree())],
+  ] as const)("is not touched by a renewal its earlier self left under way that then %s", async (_, settle) => {
+    const key = trackKey(7);
+    await otherIsolateLoads(key);
+    const body = JSON.stringify({ data: { id: 7, name: "Loaded by another isolate" } });
+    await coordinator(key).complete(key, { kind: "data", body, etag: '"other-isolate"', fetchedAt: Date.now() });
+    // A keeper that answers only when told to.
+    let answer: () => void = () => undefined;
+    const late = new Promise((resolve, reject) => {
+      answer = () => settle(resolve, reject);
+    });
+    late.catch(() => undefined);
+    const slow = { idFromName: () => ({}), get: () => ({ lease: () => late }) } as unknown as Env["UPSTREAM_BUDGET"];
+    // The miss is answered with the other isolate's load while this isolate's first renewal waits.
+    const shared = await call("/v1/tracks/7", {}, { ...PATIENT, UPSTREAM_BUDGET: slow });
+    expect(shared.text).toBe(body);
+    const { resetIsolate } = await import("../../src/isolate");
+    const { admissionHealth } = await import("../../src/budget/admission");
+    resetIsolate();
+    answer();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(admissionHealth(Date.now()), "the new isolate holds no lease and was refused nothing").toMatchObject({
+      permits_left: 0,
+      keeper_unreachable: false,
+    });
+    // Its miss gets a lease of its own, and its data (no coordinator here: it asks the keeper itself).
+    const fresh = await call("/v1/tracks/8", {}, { ...PATIENT, COORDINATORS: unreachable() });
+    expect(fresh.status, fresh.text.slice(0, 200)).toBe(200);
+    expect(upstreamPaths()).toEqual(["/tracks/8"]);
   });
 });
 

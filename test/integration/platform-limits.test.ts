@@ -381,7 +381,7 @@ describe("Durable Object calls per viewer request", () => {
     expect([k.calls, c.calls]).toEqual([[], []]);
   });
 
-  it("cold requests make two coordinator calls per upstream request and the keeper only lease renewals, under one in two even in a cold isolate: a JSON miss, a card of two reads, a stale refresh", async () => {
+  it("cold requests make two coordinator calls per upstream request (two more per lease asked without a live one) and the keeper only lease renewals, under one in two even in a cold isolate: a JSON miss, a card of two reads, a stale refresh", async () => {
     const clock = useClock();
     const k = observedKeeper();
     const c = observedCoordinators();
@@ -392,8 +392,14 @@ describe("Durable Object calls per viewer request", () => {
     expect((await call("/v1/tracks/1", {}, over)).headers.get("Cache-Status")).toContain("stale-while-revalidate");
     const loads = upstreamPaths();
     expect(loads).toHaveLength(13);
-    expect(c.calls).toEqual(Array(loads.length).fill(["begin", "complete"]).flat());
-    expect(c.calls.length).toBe(COORDINATOR_CALLS_PER_LOAD * loads.length);
+    const perLoad = c.calls.filter((m) => m === "begin" || m === "complete");
+    expect(perLoad).toEqual(Array(loads.length).fill(["begin", "complete"]).flat());
+    expect(perLoad.length).toBe(COORDINATOR_CALLS_PER_LOAD * loads.length);
+    // An isolate with no live lease asks its location's gate before the keeper, and tells it the answer.
+    const gate = c.calls.filter((m) => m !== "begin" && m !== "complete");
+    expect(new Set(gate)).toEqual(new Set(["leaseTurn", "leaseTold"]));
+    expect(gate.filter((m) => m === "leaseTurn").length).toBe(gate.filter((m) => m === "leaseTold").length);
+    expect(gate.length / 2).toBeLessThanOrEqual(k.calls.length);
     // A cold isolate's lease starts small and grows with its demand (docs/caching.md), and it
     // outlives no LEASE_MS: a few renewals here; a warm fleet's ratio is test/fleet/leases.test.ts's.
     expect(new Set(k.calls)).toEqual(new Set(["lease"]));

@@ -8,6 +8,7 @@ const LEASES = "src/budget/leases.ts";
 const KEEPER = "src/budget/keeper.ts";
 const COORDINATOR = "src/budget/coordinator.ts";
 const ENGINE = "src/cache/engine.ts";
+const GATE = "src/budget/lease-gate.ts";
 
 /** The deployment-wide upstream budget: quota leases, coordinators, admission, fair shares. */
 export const BUDGET = [
@@ -55,7 +56,7 @@ export const BUDGET = [
   {
     id: "ledger-pause-ignored",
     file: LEDGER,
-    from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute);`,
+    from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute, now, ask.location);`,
     to: ``,
     tests: [T.unitBudget, T.keeper],
     why: "After BeatPass's 429, renewals would keep granting permits before its Retry-After.",
@@ -136,16 +137,16 @@ export const BUDGET = [
   {
     id: "ledger-retry-in-step",
     file: LEDGER,
-    from: `  l.retryCursor = slot + 1000 / RETRY_ASKS_PER_S;`,
-    to: `  l.retryCursor = slot;`,
+    from: `  l[cursor] = slot + 1000 / RETRY_ASKS_PER_S;`,
+    to: `  l[cursor] = slot;`,
     tests: [T.unitBudget],
     why: "Every isolate refused for budget would be told the same retry time and ask again in the same second: the keeper's busiest second grows with the fleet.",
   },
   {
     id: "ledger-pause-end-in-step",
     file: LEDGER,
-    from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute);`,
-    to: `  if (now < l.pausedUntil) return grantOf(lease, l, l.pausedUntil, perMinute);`,
+    from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute, now, ask.location);`,
+    to: `  if (now < l.pausedUntil) return grantOf(lease, l, l.pausedUntil, perMinute, now, ask.location);`,
     tests: [T.unitBudget],
     why: "Every isolate told of a 429 pause would ask the keeper again at the instant it ends.",
   },
@@ -225,7 +226,7 @@ export const BUDGET = [
   {
     id: "quota-newcomer-waits-retry",
     file: QUOTA,
-    from: `    else if (newcomer && this.newcomerRoom > 0) refusal = undefined;`,
+    from: `    else if (newcomer && this.mayAskForNewcomer(now)) refusal = undefined;`,
     to: ``,
     tests: [T.unitBudget, T.keeper],
     why: "A new visitor reaching an isolate with a spent lease would be refused until its retry time, though the keeper kept permits for it.",
@@ -233,7 +234,7 @@ export const BUDGET = [
   {
     id: "admission-newcomer-not-asked",
     file: ADMISSION,
-    from: `    !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.newcomerRoom > 0));`,
+    from: `    !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.mayAskForNewcomer(Date.now())));`,
     to: `    !x.ok && x.reason === "renew";`,
     tests: [T.keeper],
     why: "A renewal would never name the newcomer waiting: the kept fifth would never be granted.",
@@ -265,7 +266,7 @@ export const BUDGET = [
   {
     id: "admission-keeper-caps-ignored",
     file: ADMISSION,
-    from: `      capped = grant.capped;`,
+    from: `    capped = grant.capped;`,
     to: ``,
     tests: [T.keeper, T.budget],
     why: "A network past its share in other data centres would get its share again in each one.",
@@ -297,8 +298,8 @@ export const BUDGET = [
   {
     id: "admission-purge-from-grant-ignored",
     file: ADMISSION,
-    from: `      if (grant.purgedAt > latestPurgeAt())`,
-    to: `      if (false)`,
+    from: `    if (grant.purgedAt > latestPurgeAt())`,
+    to: `    if (false)`,
     tests: [T.keeper],
     why: "An isolate would learn of a purge only from KV's mirror, seconds to a minute later, serving purged data meanwhile.",
   },
@@ -425,5 +426,121 @@ export const BUDGET = [
     to: `budget = Math.min(budget, Math.max(0, rl.remaining));`,
     tests: [T.refreshReserve],
     why: "The cron would spend BeatPass's last requests of the window on keys that are still fresh, and viewers' misses would meet 429s.",
+  },
+  // ---- a location's turn to ask the keeper (lease-gate.ts) ----
+  {
+    id: "gate-refusal-not-passed-on",
+    file: GATE,
+    from: `    if (!last || now >= last.retryAt) return undefined;`,
+    to: `    return undefined;`,
+    tests: [T.unitLeaseGate, T.coordination],
+    why: "Every isolate of a location would ask the keeper to hear the refusal another was just given: a fleet's cold start would cost one keeper call per isolate again.",
+  },
+  {
+    id: "gate-asks-in-parallel",
+    file: GATE,
+    from: `      if (!this.asking || t >= this.asking.until) {`,
+    to: `      if (true) {`,
+    tests: [T.unitLeaseGate],
+    why: "A location's isolates would all ask the keeper at once, before any answer could be passed on.",
+  },
+  {
+    id: "gate-newcomer-before-appointment",
+    file: GATE,
+    from: `    if (newcomer && last.kind === "refused" && last.newcomerRoom > 0 && now >= last.newcomerAt) return undefined;`,
+    to: `    if (newcomer && last.kind === "refused" && last.newcomerRoom > 0) return undefined;`,
+    tests: [T.unitLeaseGate],
+    why: "Every refused location's newcomers would ask the keeper in the same second while any room is left.",
+  },
+  {
+    id: "gate-newcomer-never-asks",
+    file: GATE,
+    from: `    if (newcomer && last.kind === "refused" && last.newcomerRoom > 0 && now >= last.newcomerAt) return undefined;`,
+    to: ``,
+    tests: [T.unitLeaseGate, T.fleetLeases],
+    why: "A new visitor at a location already refused would never be offered the new visitors' share.",
+  },
+  {
+    id: "ledger-last-permit-no-retry-time",
+    file: LEDGER,
+    from: `    if (free - share <= 0) spent.push(cls);`,
+    to: `    if (free <= 0) spent.push(cls);`,
+    tests: [T.unitLeaseGate],
+    why: "A grant that took the last permit would say nothing of it: the location's other isolates would each ask the keeper to be told no.",
+  },
+  {
+    id: "ledger-newcomer-appointments-in-step",
+    file: LEDGER,
+    from: `    newcomerAt: retryAt > now && newcomerRoom > 0 ? newcomerAt(l, location, now) : now,`,
+    to: `    newcomerAt: now,`,
+    tests: [T.unitLeaseGate],
+    why: "Every refused location would send its newcomers' asks in the same second.",
+  },
+  {
+    id: "ledger-newcomer-appointment-per-ask",
+    file: LEDGER,
+    from: `  if (kept !== undefined && kept > now - LEASE_MS) return kept;`,
+    to: ``,
+    tests: [T.unitLeaseGate, T.fleetBudget],
+    why: "Each refusal would push a location's newcomers further back: in a deployment in one place, new visitors refused while permits are kept for them.",
+  },
+  {
+    id: "ledger-gate-peers-ignored",
+    file: LEDGER,
+    from: `  return Math.max(Object.keys(l.seen ?? {}).length, gated);`,
+    to: `  return Object.keys(l.seen ?? {}).length;`,
+    tests: [T.unitLeaseGate],
+    why: "Isolates answered by their location's gate would not count: refreshes of one key would be spread over too few isolates' places.",
+  },
+  {
+    id: "quota-told-granted",
+    file: QUOTA,
+    from: `    const kind = this.unreachable ? "failed" : this.retryAt > now ? "refused" : "granted";`,
+    to: `    const kind = this.unreachable ? "failed" : "granted";`,
+    tests: [T.unitLeaseGate, T.coordination],
+    why: "A refusal would be passed on as a grant: the location's other isolates would each ask the keeper.",
+  },
+  {
+    id: "admission-gate-skipped",
+    file: ADMISSION,
+    from: `  const gate = quota.hasLease(Date.now()) ? undefined : coordinatorOf(o.coordinators, locationCoordinator(o.location));`,
+    to: `  const gate = undefined as ReturnType<typeof coordinatorOf>;`,
+    tests: [T.coordination],
+    why: "An isolate with no lease would ask the keeper though its location already knows the answer.",
+  },
+  {
+    id: "admission-heard-ignored",
+    file: ADMISSION,
+    from: `      quota.heard(turn.heard);`,
+    to: ``,
+    tests: [T.coordination],
+    why: "An isolate given its location's refusal would not keep its retry time: it would refuse with a made-up one and ask again early.",
+  },
+  {
+    id: "admission-gate-not-told",
+    file: ADMISSION,
+    from: `  if (gate && peers !== undefined)
+    o.waitUntil(within(gate.leaseTold(quota.told(Date.now())), o.timeoutMs).catch(() => undefined));`,
+    to: ``,
+    tests: [T.coordination],
+    why: "The location would never hear the keeper's answer: its other isolates would wait out the asker's turn and then ask anyway.",
+  },
+  {
+    id: "admission-stale-renewal-applied",
+    file: ADMISSION,
+    from: `    if (gen !== generation) return;
+    quota.apply(grant, ask.spent);`,
+    to: `    quota.apply(grant, ask.spent);`,
+    tests: [T.coordination],
+    why: "A renewal sent before the isolate started afresh would land in the new isolate's lease.",
+  },
+  {
+    id: "admission-stale-failure-applied",
+    file: ADMISSION,
+    from: `    if (gen !== generation) return;
+    quota.failed(Date.now());`,
+    to: `    quota.failed(Date.now());`,
+    tests: [T.coordination],
+    why: "A renewal sent before the isolate started afresh would, failing late, mark the new isolate's keeper unreachable.",
   },
 ];

@@ -23,6 +23,7 @@ export const T = {
   unitRequests: "test/unit/requests.test.ts",
   unitReadCapped: "test/unit/read-capped.test.ts",
   unitBudget: "test/unit/budget.test.ts",
+  unitLeaseGate: "test/unit/lease-gate.test.ts",
   unitGroups: "test/unit/groups.test.ts",
   unitByteLru: "test/unit/byte-lru.test.ts",
   unitMissBudget: "test/unit/miss-budget.test.ts",

@@ -251,6 +251,7 @@ describe("an isolate's lease (quota)", () => {
     pausedUntil: 0,
     isolates: 1,
     newcomerRoom: 0,
+    newcomerAt: 0,
   });
 
   it("spends locally: viewers from any pool, refreshes never from the viewers', refresh-ahead only its own", () => {
