@@ -50,6 +50,8 @@ const SKIP_MEMO_MAX_KEYS = 5_000;
  * the others are handed its load or told to skip, one call each.
  */
 export const REFRESH_ASKS_PER_S = 100;
+/** Stale windows of refreshes a new isolate is about to ask for, until it knows the fleet (holdsBack, begin). */
+const coldWindows = new Map<string, number>();
 
 /** Renewals one miss waits for at most before it is refused (each shared by every miss waiting). */
 const RENEWALS_WAITED = 3;
@@ -147,14 +149,28 @@ export function admission(o: AdmissionOptions): LoadCoordinator {
     holdsBack(key, staleForMs, windowMs) {
       const now = Date.now();
       if (backoff.refresh > now || (skipped.get(key) ?? 0) > now) return true;
-      // The others' asks are what is spread: an isolate alone refreshes at once.
-      const spread = Math.min(Math.ceil(((quota.isolates - 1) * 1000) / REFRESH_ASKS_PER_S), windowMs / 4);
-      return spread >= 1 && staleForMs < fnv1a(salt + key) % spread;
+      const known = quota.fleetKnownAt;
+      if (known === undefined) {
+        // Not known yet how many share the deployment: begin asks first (the lease it needs anyway).
+        coldWindows.set(key, windowMs);
+        return false;
+      }
+      // A copy stale for long is as new to an isolate that has just started: isolates started
+      // together (a deploy) would otherwise all refresh it in the same second.
+      return waitsItsPlace(key, Math.min(staleForMs, now - known), windowMs);
     },
     async begin(key, purpose, since, freshFrom) {
       const now = Date.now();
       const cls = CLASS_OF[purpose];
       if (cls !== "viewer" && (backoff[cls] > now || (skipped.get(key) ?? 0) > now)) return { kind: "skip" };
+      const coldWindow = coldWindows.get(key);
+      if (coldWindow !== undefined && cls === "refresh") {
+        coldWindows.delete(key);
+        // A new isolate's stale copy is being served meanwhile: it learns the fleet's size
+        // first, then waits its place like the others (from its next stale hit on).
+        if (quota.fleetKnownAt === undefined) await renew(o);
+        if (waitsItsPlace(key, Date.now() - (quota.fleetKnownAt ?? 0), coldWindow)) return { kind: "skip" };
+      }
       const early = decidedHere(o, cls, now);
       if (early) return refuse(cls, purpose, key, early.reason, early.retryAt, now);
       // A cold isolate asks for its lease while the coordinator is asked.
@@ -193,6 +209,15 @@ export function admission(o: AdmissionOptions): LoadCoordinator {
       ]);
     },
   };
+}
+
+/**
+ * Whether this isolate's place in the spread of `key`'s refreshes is still ahead of `elapsed`:
+ * the others' asks are what is spread, so an isolate alone refreshes at once.
+ */
+function waitsItsPlace(key: string, elapsed: number, windowMs: number): boolean {
+  const spread = Math.min(Math.ceil(((quota.isolates - 1) * 1000) / REFRESH_ASKS_PER_S), windowMs / 4);
+  return spread >= 1 && elapsed < fnv1a(salt + key) % spread;
 }
 
 /** A viewer from a network that has not spent here in the last minute (groups.ts). */
@@ -441,6 +466,7 @@ export function resetAdmission(): void {
   pausedUntil = 0;
   renewing = undefined;
   skipped.clear();
+  coldWindows.clear();
   backoff.refresh = backoff.scheduled = 0;
   viewerRefusedAt = Number.NEGATIVE_INFINITY;
   breaker.resetBreakers();

@@ -68,6 +68,8 @@ export class Quota {
   newcomerAt = 0;
   /** Isolates that asked the keeper within the last lease, as it said last (this one alone before it answers). */
   isolates = 1;
+  /** When this isolate first heard that (from the keeper, its location's gate, or the keeper's silence). */
+  fleetKnownAt: number | undefined;
 
   /**
    * Why `cls` cannot have a permit before `retryAt`, decided here without a renewal; undefined
@@ -180,6 +182,7 @@ export class Quota {
     this.newcomerRoom = grant.newcomerRoom;
     this.newcomerAt = grant.newcomerAt;
     this.isolates = Math.max(1, grant.isolates);
+    this.fleetKnownAt ??= Date.now();
     this.pausedUntil = Math.max(this.pausedUntil, grant.pausedUntil);
     this.everGranted = true;
     this.unreachable = false;
@@ -195,6 +198,7 @@ export class Quota {
     this.newcomerRoom = this.unreachable ? 0 : h.newcomerRoom;
     this.newcomerAt = h.newcomerAt;
     this.isolates = Math.max(1, h.isolates);
+    this.fleetKnownAt ??= Date.now();
     this.pausedUntil = Math.max(this.pausedUntil, h.pausedUntil);
   }
 
@@ -241,10 +245,12 @@ export class Quota {
     this.newcomerRoom = Number.POSITIVE_INFINITY;
     this.newcomerAt = 0;
     this.isolates = 1;
+    this.fleetKnownAt = undefined;
   }
 
   /** The keeper did not answer: spend what is left, and do not ask again for a while. */
   failed(now: number): void {
+    this.fleetKnownAt ??= now;
     this.retryAt = now + RENEW_BACKOFF_MS;
     this.unreachable = true;
     this.newcomerRoom = 0;

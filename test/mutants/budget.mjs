@@ -161,8 +161,8 @@ export const BUDGET = [
   {
     id: "admission-refreshes-in-step",
     file: ADMISSION,
-    from: `      return spread >= 1 && staleForMs < fnv1a(salt + key) % spread;`,
-    to: `      return false;`,
+    from: `  return spread >= 1 && elapsed < fnv1a(salt + key) % spread;`,
+    to: `  return false;`,
     tests: [T.unitBudget],
     why: "A hot key's copies go stale everywhere at once: every isolate would ask its shard in the same second.",
   },
@@ -542,5 +542,21 @@ export const BUDGET = [
     to: `    quota.failed(Date.now());`,
     tests: [T.coordination],
     why: "A renewal sent before the isolate started afresh would, failing late, mark the new isolate's keeper unreachable.",
+  },
+  {
+    id: "admission-cold-spread-from-staleness",
+    file: ADMISSION,
+    from: `      return waitsItsPlace(key, Math.min(staleForMs, now - known), windowMs);`,
+    to: `      return waitsItsPlace(key, staleForMs, windowMs);`,
+    tests: [T.unitBudget],
+    why: "Isolates started together would all refresh a copy stale since before they started in the same second: a deploy's first seconds at one key shard.",
+  },
+  {
+    id: "admission-cold-refresh-asks-blind",
+    file: ADMISSION,
+    from: `        if (quota.fleetKnownAt === undefined) await renew(o);`,
+    to: ``,
+    tests: [T.unitBudget],
+    why: "A new isolate would refresh before it knows how many share the deployment: every new isolate's first refresh of a hot key in the same second.",
   },
 ];

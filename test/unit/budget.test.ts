@@ -465,12 +465,20 @@ describe("admission's spread of one key's refreshes over the deployment's isolat
     waitUntil: () => undefined,
   });
   const keys = Array.from({ length: 1000 }, (_, i) => `v1:track:${i}`);
-  /** How long each key stays stale here before this isolate asks to refresh it (100 ms steps). */
-  const firstAsks = (o: AdmissionOptions, windowMs: number) => {
+  /**
+   * How long each key stays stale here before this isolate asks to refresh it (100 ms steps),
+   * the clock moving with it; `staleBefore`: how long each copy was already stale at the start.
+   */
+  const firstAsks = (o: AdmissionOptions, windowMs: number, staleBefore = 0) => {
     const a = admission(o);
+    const clock = useClock();
     return keys.map((key) => {
       let t = 0;
-      while (a.holdsBack?.(key, t, windowMs)) t += 100;
+      while (a.holdsBack?.(key, staleBefore + t, windowMs)) {
+        t += 100;
+        clock.advance(100);
+      }
+      clock.advance(-t);
       return t;
     });
   };
@@ -505,6 +513,33 @@ describe("admission's spread of one key's refreshes over the deployment's isolat
     await renewLease(o);
     const other = firstAsks(o, 3_300_000);
     expect(other.filter((t, i) => t !== at[i]).length).toBeGreaterThan(900);
+  });
+
+  it("a new isolate waits its place from when it learns the fleet's size, however long the copies were stale (a deploy)", async () => {
+    const o = options(keeperCounting(1201));
+    vi.spyOn(Math, "random").mockReturnValue(0.25);
+    resetAdmission();
+    const a = admission(o);
+    const hourStale = 3_600_000;
+    // Before any answer it cannot know: its first stale hit goes to begin, which asks first...
+    expect(a.holdsBack?.(keys[0] as string, hourStale, 3_300_000)).toBe(false);
+    const turn = await a.begin(keys[0] as string, "background", 0, hourStale);
+    // ...and then takes its place (this key's is not at the very start of the spread).
+    expect(turn).toEqual({ kind: "skip" });
+    const at = firstAsks(o, 3_300_000, hourStale);
+    expect(Math.max(...at)).toBeLessThanOrEqual(12_000);
+    for (let from = 0; from < 12_000; from += 2_000) {
+      const n = at.filter((t) => t >= from && t < from + 2_000).length;
+      expect(n, `${from}-${from + 2_000} ms`).toBeGreaterThan(120);
+    }
+  });
+
+  it("a new isolate alone refreshes at once once it has asked", async () => {
+    const o = options(keeperCounting(1));
+    const a = admission(o);
+    expect(a.holdsBack?.("v1:track:7", 3_600_000, 3_300_000)).toBe(false);
+    const turn = await a.begin("v1:track:7", "background", 0, 3_600_000);
+    expect(turn.kind, "asked for a permit (none granted here), not held back").toBe("refused");
   });
 
   it("a key whose refresh was refused is held back for 30 s, after the retry time has let other keys go", async () => {
