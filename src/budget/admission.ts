@@ -157,19 +157,22 @@ export function admission(o: AdmissionOptions): LoadCoordinator {
       }
       // A copy stale for long is as new to an isolate that has just started: isolates started
       // together (a deploy) would otherwise all refresh it in the same second.
-      return waitsItsPlace(key, Math.min(staleForMs, now - known), windowMs);
+      return placeAhead(key, Math.min(staleForMs, now - known), windowMs) > 0;
     },
     async begin(key, purpose, since, freshFrom) {
-      const now = Date.now();
+      let now = Date.now();
       const cls = CLASS_OF[purpose];
       if (cls !== "viewer" && (backoff[cls] > now || (skipped.get(key) ?? 0) > now)) return { kind: "skip" };
       const coldWindow = coldWindows.get(key);
       if (coldWindow !== undefined && cls === "refresh") {
         coldWindows.delete(key);
         // A new isolate's stale copy is being served meanwhile: it learns the fleet's size
-        // first, then waits its place like the others (from its next stale hit on).
+        // first, then waits its place like the others. Waiting, not skipping: this refresh
+        // still takes the others' load when its turn comes.
         if (quota.fleetKnownAt === undefined) await renew(o);
-        if (waitsItsPlace(key, Date.now() - (quota.fleetKnownAt ?? 0), coldWindow)) return { kind: "skip" };
+        const wait = placeAhead(key, Date.now() - (quota.fleetKnownAt ?? 0), coldWindow);
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        now = Date.now();
       }
       const early = decidedHere(o, cls, now);
       if (early) return refuse(cls, purpose, key, early.reason, early.retryAt, now);
@@ -212,12 +215,12 @@ export function admission(o: AdmissionOptions): LoadCoordinator {
 }
 
 /**
- * Whether this isolate's place in the spread of `key`'s refreshes is still ahead of `elapsed`:
- * the others' asks are what is spread, so an isolate alone refreshes at once.
+ * How long this isolate's place in the spread of `key`'s refreshes is still ahead of `elapsed`
+ * (0: reached). The others' asks are what is spread, so an isolate alone refreshes at once.
  */
-function waitsItsPlace(key: string, elapsed: number, windowMs: number): boolean {
+function placeAhead(key: string, elapsed: number, windowMs: number): number {
   const spread = Math.min(Math.ceil(((quota.isolates - 1) * 1000) / REFRESH_ASKS_PER_S), windowMs / 4);
-  return spread >= 1 && elapsed < fnv1a(salt + key) % spread;
+  return spread >= 1 ? Math.max(0, (fnv1a(salt + key) % spread) - elapsed) : 0;
 }
 
 /** A viewer from a network that has not spent here in the last minute (groups.ts). */

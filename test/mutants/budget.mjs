@@ -161,8 +161,8 @@ export const BUDGET = [
   {
     id: "admission-refreshes-in-step",
     file: ADMISSION,
-    from: `  return spread >= 1 && elapsed < fnv1a(salt + key) % spread;`,
-    to: `  return false;`,
+    from: `  return spread >= 1 ? Math.max(0, (fnv1a(salt + key) % spread) - elapsed) : 0;`,
+    to: `  return 0;`,
     tests: [T.unitBudget],
     why: "A hot key's copies go stale everywhere at once: every isolate would ask its shard in the same second.",
   },
@@ -546,8 +546,8 @@ export const BUDGET = [
   {
     id: "admission-cold-spread-from-staleness",
     file: ADMISSION,
-    from: `      return waitsItsPlace(key, Math.min(staleForMs, now - known), windowMs);`,
-    to: `      return waitsItsPlace(key, staleForMs, windowMs);`,
+    from: `      return placeAhead(key, Math.min(staleForMs, now - known), windowMs) > 0;`,
+    to: `      return placeAhead(key, staleForMs, windowMs) > 0;`,
     tests: [T.unitBudget],
     why: "Isolates started together would all refresh a copy stale since before they started in the same second: a deploy's first seconds at one key shard.",
   },
@@ -558,5 +558,14 @@ export const BUDGET = [
     to: ``,
     tests: [T.unitBudget],
     why: "A new isolate would refresh before it knows how many share the deployment: every new isolate's first refresh of a hot key in the same second.",
+  },
+  {
+    id: "admission-cold-refresh-stale-clock",
+    file: ADMISSION,
+    from: `        now = Date.now();
+      }`,
+    to: `      }`,
+    tests: [T.fleetBudget],
+    why: "A new isolate's first refresh would be judged at the time before it asked for its lease: refused for a retry time that had already passed.",
   },
 ];
