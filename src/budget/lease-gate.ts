@@ -38,7 +38,7 @@ export type LeaseTurn =
 export const ASKER_WAIT_MS = 5_000;
 
 export class LeaseGate {
-  private asking: { until: number; waiters: (() => void)[] } | undefined;
+  private asking: Turn | undefined;
   private last: Heard | undefined;
   private readonly peers = new Map<string, number>();
 
@@ -48,28 +48,33 @@ export class LeaseGate {
   async turn(isolate: string, newcomer: boolean, now: number, clock: () => number = Date.now): Promise<LeaseTurn> {
     this.peers.delete(isolate);
     this.peers.set(isolate, now);
+    this.forgetPeers(now);
     for (let t = now; ; t = clock()) {
       const known = this.known(newcomer, t);
       if (known) return { kind: "heard", heard: known };
-      if (!this.asking || t >= this.asking.until) {
-        this.asking = { until: t + this.askerWaitMs, waiters: [] };
-        return { kind: "ask", peers: this.countPeers(t) };
+      if (!this.asking) {
+        // The asker may never report (its isolate died): its turn ends on a timer, not on the
+        // clock, which a test may have stopped.
+        const asking: Turn = { waiters: [], timer: setTimeout(() => this.end(asking), this.askerWaitMs) };
+        this.asking = asking;
+        return { kind: "ask", peers: this.peers.size };
       }
       const asking = this.asking;
-      await new Promise<void>((resolve) => {
-        asking.waiters.push(resolve);
-        // The asker may never report: its waiters must not outlive its turn.
-        setTimeout(resolve, Math.max(1, asking.until - t));
-      });
+      await new Promise<void>((resolve) => asking.waiters.push(resolve));
     }
   }
 
   /** What the keeper told this location's asker: ends its turn, and wakes the next waiter. */
   told(heard: Heard): void {
     this.last = heard.kind === "granted" ? undefined : heard;
-    const waiters = this.asking?.waiters ?? [];
+    if (this.asking) this.end(this.asking);
+  }
+
+  private end(asking: Turn): void {
+    if (this.asking !== asking) return;
+    clearTimeout(asking.timer);
     this.asking = undefined;
-    for (const wake of waiters) wake();
+    for (const wake of asking.waiters) wake();
   }
 
   /** A refusal or failure still current for this asker (a newcomer may still ask while room is left). */
@@ -80,11 +85,16 @@ export class LeaseGate {
     return last;
   }
 
-  private countPeers(now: number): number {
+  /** Isolates seen here within the last lease are the peers; older ones are forgotten. */
+  private forgetPeers(now: number): void {
     for (const [id, at] of this.peers) {
       if (at > now - LEASE_MS) break;
       this.peers.delete(id);
     }
-    return this.peers.size;
   }
+}
+
+interface Turn {
+  waiters: (() => void)[];
+  timer: ReturnType<typeof setTimeout>;
 }

@@ -439,7 +439,7 @@ export const BUDGET = [
   {
     id: "gate-asks-in-parallel",
     file: GATE,
-    from: `      if (!this.asking || t >= this.asking.until) {`,
+    from: `      if (!this.asking) {`,
     to: `      if (true) {`,
     tests: [T.unitLeaseGate],
     why: "A location's isolates would all ask the keeper at once, before any answer could be passed on.",
