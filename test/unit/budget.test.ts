@@ -219,11 +219,14 @@ describe("the keeper's ledger (quota leases)", () => {
   it("stays within what one Durable Object storage value may hold (2 MB with its key) with 1,000 isolates asking: under a quarter of it", () => {
     const l = emptyLedger();
     // Every isolate holds a lease (and a record of when it asked), spends, and reports; some are refused.
+    // 300 locations, each with its gate's count (and, once refused, its newcomers' appointment).
     for (let i = 0; i < 1000; i++) {
       const id = crypto.randomUUID();
-      renew(l, ask(l, id, 0, want(1, 1, 1)), i, 6000);
-      renew(l, ask(l, id, 1, want(1), [i + 1]), i + 10, 6000);
+      const where = { location: `dc${i % 300}`, peers: 4 };
+      renew(l, { ...ask(l, id, 0, want(1, 1, 1)), ...where }, i, 6000);
+      renew(l, { ...ask(l, id, 1, want(1), [i + 1]), ...where }, i + 10, 6000);
     }
+    expect(Object.keys(l.places ?? {}).length).toBe(300);
     expect(Object.keys(l.leases).length, "most hold a live lease").toBeGreaterThan(500);
     // Stored with V8's serialiser, which is no larger than JSON for strings and small numbers. It
     // grows with the isolates asking (and each renewal costs the keeper time in proportion).
