@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
@@ -19,7 +20,11 @@ export const QUIET = {
 // then exported: a bare re-export would leave startWorker below without the names.)
 export { COMPAT_DATE, COMPAT_FLAGS };
 
-/** Bundles the Worker with wrangler (as `deploy` would) and returns its sizes. */
+/**
+ * Bundles the Worker with wrangler (as `deploy` would) and returns its sizes: the entry module
+ * (what a new isolate parses at load) and all modules (scripts/build-worker.mjs splits the
+ * rest at each dynamic import, parsed when a route first needs it).
+ */
 export function bundle(outdir, extra = []) {
   const res = spawnSync(
     process.execPath,
@@ -30,12 +35,31 @@ export function bundle(outdir, extra = []) {
     },
   );
   if (res.status !== 0) throw new Error(`bundle failed:\n${res.stderr}`);
-  const code = readFileSync(`${outdir}/index.js`);
+  const file = `${outdir}/index.js`;
+  const codes = bundleModules(file).map((m) => readFileSync(m.path));
+  const all = Buffer.concat(codes);
   return {
-    file: `${outdir}/index.js`,
-    rawKiB: code.length / 1024,
-    gzipKiB: gzipSync(code, { level: 9 }).length / 1024,
+    file,
+    entryKiB: codes[0].length / 1024,
+    rawKiB: all.length / 1024,
+    gzipKiB: codes.reduce((n, c) => n + gzipSync(c, { level: 9 }).length, 0) / 1024,
   };
+}
+
+/**
+ * Every module of a bundle, the entry first, as miniflare's `modules` option takes them (with
+ * `modulesRoot` the bundle's folder, so `./chunks/...` imports resolve as they do deployed).
+ */
+export function bundleModules(entryFile) {
+  const dir = dirname(entryFile);
+  const rest = readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".js") && join(dir, f) !== join(entryFile))
+    .sort();
+  return [entryFile, ...rest.map((f) => join(dir, f))].map((path) => ({
+    type: /** @type {const} */ ("ESModule"),
+    path,
+  }));
 }
 
 /** workerd processes this process started that earlier calls have not returned yet. */
@@ -115,7 +139,7 @@ export default {
 };
 `,
     },
-    { type: "ESModule", path: bundleFile },
+    ...bundleModules(bundleFile),
   ];
 }
 
@@ -124,7 +148,11 @@ export async function startWorker({ scriptPath, script, modules, port, bindings 
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       // `modules`: several ES modules (path + contents); otherwise one module, from a file or inline.
-      ...(modules ? { modules } : { ...(scriptPath ? { scriptPath } : { script }), modules: true }),
+      ...(modules
+        ? { modules, modulesRoot: dirname(modules[0].path) }
+        : scriptPath
+          ? { modules: bundleModules(scriptPath), modulesRoot: dirname(scriptPath) }
+          : { script, modules: true }),
       compatibilityDate: COMPAT_DATE,
       compatibilityFlags: COMPAT_FLAGS,
       kvNamespaces: kv ? ["BEATPASS_CACHE"] : [],

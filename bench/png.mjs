@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { gzipSync } from "node:zlib";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { buildRaster } from "../raster/build.mjs";
-import { COMPAT_DATE, COMPAT_FLAGS, median, percentile, pinning, workerdPids } from "./lib.mjs";
+import { bundleModules, COMPAT_DATE, COMPAT_FLAGS, median, percentile, pinning, workerdPids } from "./lib.mjs";
 
 /**
  * PNG cards: the shipped Worker and the rasteriser (raster/) in one workerd, bound as in
@@ -41,8 +42,8 @@ export async function pngBench({ workerFile, bindings, port, renders = 110 }) {
       workers: [
         {
           name: "beatpass-edge",
-          scriptPath: workerFile,
-          modules: true,
+          modules: bundleModules(workerFile),
+          modulesRoot: dirname(workerFile),
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
           kvNamespaces: ["BEATPASS_CACHE"],

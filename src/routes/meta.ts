@@ -10,9 +10,6 @@ import { ApiError, PROBLEMS, type ProblemCode } from "../errors";
 import { readOnly } from "../http/methods";
 import { addHeader, send } from "../http/send";
 import { sha256, sha256Base64 } from "../lib/hash";
-import { openApiFor } from "../openapi";
-import { DOCS_CSS, docsPage } from "../render/docs";
-import { PROBLEM_GUIDE, PROBLEM_PAGE_CSS, problemPage } from "../render/problem-page";
 import { upstreamHealth } from "../upstream/health";
 
 /** The header that carries the OPERATOR_KEY (not Authorization: nothing here takes a Bearer token). */
@@ -50,7 +47,10 @@ export function metaRoutes(): Hono<AppEnv> {
   });
   readOnly(app, "/healthz");
 
-  app.get("/openapi.json", (c) => {
+  // The document, the docs page and the problem pages are imported by the first request that
+  // shows them: no other route parses or builds them (src/index.ts).
+  app.get("/openapi.json", async (c) => {
+    const { openApiFor } = await import("../openapi");
     c.header("Cache-Control", "public, max-age=300");
     c.header("Cache-Tag", META_TAG);
     return c.body(openApiFor(new URL(c.req.url).origin).text, 200, { "Content-Type": "application/json" });
@@ -58,6 +58,10 @@ export function metaRoutes(): Hono<AppEnv> {
   readOnly(app, "/openapi.json");
 
   app.get("/docs", async (c) => {
+    const [{ openApiFor }, { DOCS_CSS, docsPage }] = await Promise.all([
+      import("../openapi"),
+      import("../render/docs"),
+    ]);
     c.header("Cache-Control", "public, max-age=300");
     c.header("Cache-Tag", META_TAG);
     c.header(
@@ -77,6 +81,7 @@ export function metaRoutes(): Hono<AppEnv> {
     c.header("Cache-Control", "public, max-age=86400");
     c.header("Cache-Tag", META_TAG);
     c.header("Vary", "Accept");
+    const { PROBLEM_GUIDE, PROBLEM_PAGE_CSS, problemPage } = await import("../render/problem-page");
     if (prefersHtml(c.req.header("Accept"))) {
       c.header(
         "Content-Security-Policy",

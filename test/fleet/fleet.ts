@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { expect, inject } from "vitest";
+import { bundleModules } from "../../bench/lib.mjs";
 import type { FakeBeatpass } from "../../fake/beatpass.d.mts";
 import { startFakeServer } from "../../fake/server.mjs";
 import { COMPAT_DATE, COMPAT_FLAGS, ratelimits } from "../../scripts/wrangler-toml.mjs";
@@ -330,7 +331,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           modules: [
             // Beside the bundle, so its `import "./index.js"` finds it.
             { type: "ESModule" as const, path: join(modulesRoot, "fleet-entry.mjs"), contents: ENTRY },
-            { type: "ESModule" as const, path: bundle },
+            ...bundleModules(bundle),
           ],
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
