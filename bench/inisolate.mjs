@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { cpuMicros, median, startWorker } from "./lib.mjs";
+import { dirname, join } from "node:path";
+import { bundleModules, cpuMicros, median, startWorker } from "./lib.mjs";
 
 /**
  * CPU per request inside workerd itself. workerd freezes a Worker's clocks while it runs, so
@@ -30,12 +30,16 @@ export default {
 const OBJECTS = `export { KeyCoordinator, UpstreamBudget } from "./target.js";`;
 
 export async function cpuInIsolate({ file, script, port, bindings, paths, keeper = false, n = 20000, rounds = 5 }) {
-  const target = script ?? readFileSync(file, "utf8");
+  // A bundle is its entry and the modules it imports (scripts/build-worker.mjs): the driver
+  // sits beside the entry; an inline script is the one module target.js.
+  const driver = (DRIVER + (keeper ? `\n${OBJECTS}` : "")).replaceAll("./target.js", file ? "./index.js" : "./target.js");
   const w = await startWorker({
-    modules: [
-      { type: "ESModule", path: "driver.mjs", contents: keeper ? `${DRIVER}\n${OBJECTS}` : DRIVER },
-      { type: "ESModule", path: "target.js", contents: target },
-    ],
+    modules: file
+      ? [{ type: "ESModule", path: join(dirname(file), "driver.mjs"), contents: driver }, ...bundleModules(file)]
+      : [
+          { type: "ESModule", path: "driver.mjs", contents: driver },
+          { type: "ESModule", path: "target.js", contents: script },
+        ],
     port,
     bindings,
     keeper,

@@ -92,6 +92,16 @@ describe("cold start", () => {
     // A data route does not build the OpenAPI document.
     expect(afterRoute.documents).toBe(0);
 
+    // Built once and kept (zod's construction is the cost, not parsing): the same route again,
+    // and another route family's refusal, build nothing more.
+    const again = await fetch(new URL("/v1/tracks/abc", url));
+    await again.arrayBuffer();
+    expect(again.status).toBe(400);
+    const other = await fetch(new URL("/v1/albums/-1", url));
+    await other.arrayBuffer();
+    expect(other.status).toBe(400);
+    expect(await counts()).toEqual(afterRoute);
+
     const doc = await fetch(new URL("/openapi.json", url));
     expect(doc.status).toBe(200);
     expect(((await doc.json()) as { openapi: string }).openapi).toMatch(/^3\./);
