@@ -29,6 +29,8 @@ export const MEMO_BUDGET_BYTES = {
   "widget-options": 256 * KiB,
   // CSP hashes of a card's theme stylesheet (routes/widgets.ts): one per theme and accent in use.
   "csp-hashes": 256 * KiB,
+  // Limit keys by CF-Connecting-IP (clients/ip.ts): ~200 B each as counted, ~1,300 addresses.
+  "ip-keys": 256 * KiB,
 } as const;
 
 export type MemoName = keyof typeof MEMO_BUDGET_BYTES;

@@ -30,6 +30,7 @@ const DOCUMENTED_BUDGETS: Record<MemoName, number> = {
   "api-keys": 1 * MiB,
   "widget-options": 256 * KiB,
   "csp-hashes": 256 * KiB,
+  "ip-keys": 256 * KiB,
 };
 
 function expectWithinBudgets(when: string): void {
