@@ -19,8 +19,8 @@ export const QUIET = {
 // then exported: a bare re-export would leave startWorker below without the names.)
 export { COMPAT_DATE, COMPAT_FLAGS };
 
-/** Bundles the Worker with wrangler (as `deploy` would) and returns its sizes. */
-export function bundle(outdir, extra = []) {
+/** Bundles the Worker with wrangler (as `deploy` would) and returns its sizes; `name`: the output file's. */
+export function bundle(outdir, extra = [], name = "index.js") {
   const res = spawnSync(
     process.execPath,
     ["node_modules/wrangler/bin/wrangler.js", "deploy", "--dry-run", "--outdir", outdir, ...extra],
@@ -30,9 +30,9 @@ export function bundle(outdir, extra = []) {
     },
   );
   if (res.status !== 0) throw new Error(`bundle failed:\n${res.stderr}`);
-  const code = readFileSync(`${outdir}/index.js`);
+  const code = readFileSync(`${outdir}/${name}`);
   return {
-    file: `${outdir}/index.js`,
+    file: `${outdir}/${name}`,
     rawKiB: code.length / 1024,
     gzipKiB: gzipSync(code, { level: 9 }).length / 1024,
   };
@@ -119,7 +119,16 @@ export default {
   ];
 }
 
-export async function startWorker({ scriptPath, script, modules, port, bindings = {}, kv = true, keeper = false }) {
+export async function startWorker({
+  scriptPath,
+  script,
+  modules,
+  port,
+  bindings = {},
+  kv = true,
+  keeper = false,
+  ratelimits = {},
+}) {
   // miniflare 5 takes the options in a new shape; the v4 shape converts one to one.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -135,6 +144,8 @@ export async function startWorker({ scriptPath, script, modules, port, bindings 
             COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
           }
         : {},
+      // Workers Rate Limiting (miniflare's local implementation), e.g. wrangler.toml's.
+      ratelimits,
       bindings,
       cf: false,
       host: "127.0.0.1",
@@ -158,11 +169,23 @@ export async function startWorker({ scriptPath, script, modules, port, bindings 
   };
 }
 
-/** One autocannon run; `pick` (optional) chooses each request's path. */
-export function load(url, { path = "/", seconds = 5, connections = 10, pick } = {}) {
+/**
+ * One autocannon run; `pick` (optional) chooses each request's path, `headers` (optional) adds
+ * headers to each request (e.g. a CF-Connecting-IP that changes every time).
+ */
+export function load(url, { path = "/", seconds = 5, connections = 10, pick, headers } = {}) {
   return new Promise((resolve, reject) => {
     const opts = { url: `${url}${path}`, connections, duration: seconds, pipelining: 1 };
-    if (pick) opts.requests = [{ setupRequest: (req) => ({ ...req, path: pick() }) }];
+    if (pick || headers)
+      opts.requests = [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            ...(pick ? { path: pick() } : {}),
+            ...(headers ? { headers: { ...req.headers, ...headers() } } : {}),
+          }),
+        },
+      ];
     autocannon(opts, (err, r) => {
       if (err) return reject(err);
       resolve({
@@ -181,7 +204,7 @@ export function load(url, { path = "/", seconds = 5, connections = 10, pick } = 
 /** One load run that also reports the server's CPU per request (µs) from /proc. */
 async function sample(side, opts) {
   const before = cpuMicros(side.pids);
-  const r = await load(side.url, { ...opts, path: side.path });
+  const r = await load(side.url, { ...opts, path: side.path, headers: side.headers });
   return { ...r, cpuUs: (cpuMicros(side.pids) - before) / Math.max(1, r.total) };
 }
 
