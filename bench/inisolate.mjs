@@ -32,7 +32,10 @@ const OBJECTS = `export { KeyCoordinator, UpstreamBudget } from "./target.js";`;
 export async function cpuInIsolate({ file, script, port, bindings, paths, keeper = false, n = 20000, rounds = 5 }) {
   // A bundle is its entry and the modules it imports (scripts/build-worker.mjs): the driver
   // sits beside the entry; an inline script is the one module target.js.
-  const driver = (DRIVER + (keeper ? `\n${OBJECTS}` : "")).replaceAll("./target.js", file ? "./index.js" : "./target.js");
+  const driver = (DRIVER + (keeper ? `\n${OBJECTS}` : "")).replaceAll(
+    "./target.js",
+    file ? "./index.js" : "./target.js",
+  );
   const w = await startWorker({
     modules: file
       ? [{ type: "ESModule", path: join(dirname(file), "driver.mjs"), contents: driver }, ...bundleModules(file)]

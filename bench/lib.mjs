@@ -24,8 +24,9 @@ export { COMPAT_DATE, COMPAT_FLAGS };
  * Bundles the Worker with wrangler (as `deploy` would) and returns its sizes: the entry module
  * (what a new isolate parses at load) and all modules (scripts/build-worker.mjs splits the
  * rest at each dynamic import, parsed when a route first needs it).
+ * `name`: the entry file's name.
  */
-export function bundle(outdir, extra = []) {
+export function bundle(outdir, extra = [], name = "index.js") {
   const res = spawnSync(
     process.execPath,
     ["node_modules/wrangler/bin/wrangler.js", "deploy", "--dry-run", "--outdir", outdir, ...extra],
@@ -35,7 +36,7 @@ export function bundle(outdir, extra = []) {
     },
   );
   if (res.status !== 0) throw new Error(`bundle failed:\n${res.stderr}`);
-  const file = `${outdir}/index.js`;
+  const file = `${outdir}/${name}`;
   const codes = bundleModules(file).map((m) => readFileSync(m.path));
   const all = Buffer.concat(codes);
   return {
@@ -143,7 +144,16 @@ export default {
   ];
 }
 
-export async function startWorker({ scriptPath, script, modules, port, bindings = {}, kv = true, keeper = false }) {
+export async function startWorker({
+  scriptPath,
+  script,
+  modules,
+  port,
+  bindings = {},
+  kv = true,
+  keeper = false,
+  ratelimits = {},
+}) {
   // miniflare 5 takes the options in a new shape; the v4 shape converts one to one.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -163,6 +173,8 @@ export async function startWorker({ scriptPath, script, modules, port, bindings 
             COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
           }
         : {},
+      // Workers Rate Limiting (miniflare's local implementation), e.g. wrangler.toml's.
+      ratelimits,
       bindings,
       cf: false,
       host: "127.0.0.1",
@@ -186,11 +198,23 @@ export async function startWorker({ scriptPath, script, modules, port, bindings 
   };
 }
 
-/** One autocannon run; `pick` (optional) chooses each request's path. */
-export function load(url, { path = "/", seconds = 5, connections = 10, pick } = {}) {
+/**
+ * One autocannon run; `pick` (optional) chooses each request's path, `headers` (optional) adds
+ * headers to each request (e.g. a CF-Connecting-IP that changes every time).
+ */
+export function load(url, { path = "/", seconds = 5, connections = 10, pick, headers } = {}) {
   return new Promise((resolve, reject) => {
     const opts = { url: `${url}${path}`, connections, duration: seconds, pipelining: 1 };
-    if (pick) opts.requests = [{ setupRequest: (req) => ({ ...req, path: pick() }) }];
+    if (pick || headers)
+      opts.requests = [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            ...(pick ? { path: pick() } : {}),
+            ...(headers ? { headers: { ...req.headers, ...headers() } } : {}),
+          }),
+        },
+      ];
     autocannon(opts, (err, r) => {
       if (err) return reject(err);
       resolve({
@@ -209,7 +233,7 @@ export function load(url, { path = "/", seconds = 5, connections = 10, pick } = 
 /** One load run that also reports the server's CPU per request (µs) from /proc. */
 async function sample(side, opts) {
   const before = cpuMicros(side.pids);
-  const r = await load(side.url, { ...opts, path: side.path });
+  const r = await load(side.url, { ...opts, path: side.path, headers: side.headers });
   return { ...r, cpuUs: (cpuMicros(side.pids) - before) / Math.max(1, r.total) };
 }
 

@@ -5,42 +5,58 @@
  * depends on machine speed.
  *
  *   BENCH_SECONDS=2 BENCH_ROUNDS=6 npm run bench      (seconds per run, rounds per row)
+ *   BENCH_ONLY=startup,deps,addresses,abuse npm run bench
+ *       only those sections; RESULTS.md keeps every other section as the last run wrote it
  */
 import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { startFakeServer } from "../fake/server.mjs";
+import { abuseBench } from "./abuse.mjs";
+import { addressesBench } from "./addresses.mjs";
+import { bundleBareHono, bundleDeps, firstResponse, importRatio } from "./cold.mjs";
 import { cpuInIsolate } from "./inisolate.mjs";
 import { bundle, interleaved, keeperDelayed, load, median, pinning, pinSelf, startWorker, zipf } from "./lib.mjs";
 import { pngBench } from "./png.mjs";
-import { writeResults } from "./report.mjs";
+import { writeResults, writeSections } from "./report.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
-const PORTS = { fake: 18990, target: 18991, baseline: 18992, reference: 18993, isolate: 18994, png: 18995 };
+const PORTS = {
+  fake: 18990,
+  target: 18991,
+  baseline: 18992,
+  reference: 18993,
+  isolate: 18994,
+  png: 18995,
+  addresses: [18996, 18997, 18998, 18999],
+  abuse: 19000,
+};
 const log = (...a) => process.stderr.write(`${a.join(" ")}\n`);
 
+/** BENCH_ONLY: the sections to run (the new rows' names), or every section when unset. */
+const SECTIONS = ["startup", "deps", "addresses", "abuse"];
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",").map((x) => x.trim())) : undefined;
+for (const name of ONLY ?? []) {
+  if (!SECTIONS.includes(name)) throw new Error(`BENCH_ONLY: no section "${name}" (sections: ${SECTIONS.join(", ")})`);
+}
+const want = (name) => !ONLY || ONLY.has(name);
+
 log("bundling...");
-const plain = bundle("bench/.build/plain", ["--no-minify"]);
-const minified = bundle("bench/.build/minified", ["--minify"]);
-const shipped = bundle("bench/.build/shipped"); // what wrangler.toml deploys
-const startup = (file) => {
-  const runs = Array.from(
-    { length: 7 },
-    () => JSON.parse(spawnSync(process.execPath, ["bench/startup.mjs", file], { encoding: "utf8" }).stdout).startupMs,
-  ).sort((a, b) => a - b);
-  return runs[3];
-};
-const sizes = [
-  { name: "unminified", ...plain, startupMs: startup(plain.file) },
-  { name: "minified", ...minified, startupMs: startup(minified.file) },
-];
-
-log("measuring CPU per request (Node)...");
-const cpuRun = spawnSync(process.execPath, ["bench/cpu.mjs", shipped.file], { encoding: "utf8" });
-const cpu = JSON.parse(cpuRun.stderr.trim().split("\n").at(-1));
-
-// From here on the load generator and the Workers get a core each (when the machine allows).
-pinSelf();
+// What wrangler.toml deploys (scripts/build-worker.mjs, run by wrangler).
+const shipped = bundle("bench/.build/shipped");
+const bareHono = want("startup") ? bundleBareHono("bench/.build/bare-hono") : undefined;
+const sizes = want("startup")
+  ? [
+      { name: "beatpass-edge, every module (minified)", ...shipped },
+      { name: "bare Hono Worker (same hono, same settings)", ...bareHono },
+    ]
+  : undefined;
+let moduleImport;
+if (want("startup")) {
+  log("measuring module import in fresh processes...");
+  moduleImport = importRatio(shipped.file, bareHono.file);
+}
+const deps = want("deps") ? await bundleDeps("bench/.build/meta") : undefined;
 
 const fake = await startFakeServer({
   port: PORTS.fake,
@@ -59,6 +75,27 @@ const baseBindings = {
   // far past BeatPass's 300 a minute, which the fake does not enforce.
   UPSTREAM_BUDGET_PER_MINUTE: "100000",
 };
+// The default configuration (the startup, addresses and abuse rows): the request log and the
+// upstream budget as a deployment gets them.
+const { REQUEST_LOG: _log, UPSTREAM_BUDGET_PER_MINUTE: _budget, ...defaultBindings } = baseBindings;
+
+let startup;
+if (want("startup")) {
+  log("measuring start to first response (a new workerd per sample)...");
+  startup = await firstResponse({ oursFile: shipped.file, bareFile: bareHono.file, bindings: defaultBindings });
+}
+
+if (!ONLY) log("measuring CPU per request (Node)...");
+const cpuRun = ONLY ? undefined : spawnSync(process.execPath, ["bench/cpu.mjs", shipped.file], { encoding: "utf8" });
+const cpu = cpuRun && JSON.parse(cpuRun.stderr.trim().split("\n").at(-1));
+
+// From here on the load generator and the Workers get a core each (when the machine allows).
+pinSelf();
+
+const JSON_HEADERS = `{ headers: { "Content-Type": "application/json; charset=utf-8" } }`;
+/** A Worker answering with a fixed body of the track response's size (the throughput rows' baseline). */
+const fixedBody = (body) =>
+  `export default { fetch() { return new Response(${JSON.stringify(body)}, ${JSON_HEADERS}); } };`;
 
 async function withWorker(opts, fn) {
   const w = await startWorker(opts);
@@ -74,15 +111,49 @@ const withTarget = (bindings, fn) =>
     fn,
   );
 
-const startupRows = [];
+let addresses;
+let abuse;
+if (want("addresses") || want("abuse")) {
+  const body = await withTarget({}, async (w) => (await fetch(`${w.url}/v1/tracks/1`)).text());
+  if (want("addresses")) {
+    log("scenario: cached JSON hit, a new client address each request");
+    addresses = await addressesBench({
+      file: shipped.file,
+      bindings: defaultBindings,
+      baselineScript: fixedBody(body),
+      ports: PORTS.addresses,
+      rounds: ROUNDS,
+      seconds: SECONDS,
+    });
+  }
+  if (want("abuse")) {
+    log("scenario: one address asking for 200 PNG cards, JSON hits from others meanwhile");
+    abuse = await abuseBench({ workerFile: shipped.file, bindings: defaultBindings, port: PORTS.abuse });
+  }
+}
+
+const runInfo = {
+  date: new Date().toISOString(),
+  machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+  command: `${ONLY ? `BENCH_ONLY=${[...ONLY].join(",")} ` : ""}BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} npm run bench`,
+  pinning,
+  rounds: ROUNDS,
+  seconds: SECONDS,
+};
+const newRows = { sizes, shipped, moduleImport, startup, deps, addresses, abuse };
+
+if (ONLY) {
+  await fake.close();
+  process.stdout.write(writeSections({ ...runInfo, ...newRows, only: [...ONLY] }));
+  log(JSON.stringify(newRows));
+  log("wrote the sections run to bench/RESULTS.md");
+  process.exit(0);
+}
+
 // The track response body, to size the baselines exactly.
-const sample = await withTarget({}, async (w) => {
-  startupRows.push({ name: "beatpass-edge (miniflare start to ready)", ms: w.readyMs });
-  return (await fetch(`${w.url}/v1/tracks/1`)).text();
-});
-const JSON_HEADERS = `{ headers: { "Content-Type": "application/json; charset=utf-8" } }`;
+const sample = await withTarget({}, async (w) => (await fetch(`${w.url}/v1/tracks/1`)).text());
 const BASELINES = {
-  "fixed body": `export default { fetch() { return new Response(${JSON.stringify(sample)}, ${JSON_HEADERS}); } };`,
+  "fixed body": fixedBody(sample),
   "KV read": `export default { async fetch(req, env) { return new Response(await env.BEATPASS_CACHE.get("blob"), ${JSON_HEADERS}); } };`,
   // Reads the body back as text, as the Cache API tier does.
   "Cache API read": `const KEY = "https://baseline.internal/blob";
@@ -129,8 +200,6 @@ async function scenario(name, { path = "/v1/tracks/1", bindings = {}, baselineKi
   await withTarget(bindings, (t) =>
     withWorker({ script: BASELINES[baselineKind], port: PORTS.baseline }, async (b) => {
       if (baselineKind === "KV read") await (await b.mf.getKVNamespace("BEATPASS_CACHE")).put("blob", sample);
-      if (!startupRows.some((s) => s.name.startsWith("baseline")))
-        startupRows.push({ name: "baseline Worker (miniflare start to ready)", ms: b.readyMs });
       await warm(t.url, path);
       const ref = baselineKind === "fixed body" ? await sameBytes(`${t.url}${path}`) : undefined;
       const measure = async (r) => {
@@ -293,12 +362,8 @@ const zipfRow = {
 await fake.close();
 
 const report = writeResults({
-  date: new Date().toISOString(),
-  machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
-  command: `BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} npm run bench`,
-  pinning,
-  rounds: ROUNDS,
-  seconds: SECONDS,
+  ...runInfo,
+  ...newRows,
   isolateCpu,
   sampleBytes: Buffer.byteLength(sample),
   rows,
@@ -306,9 +371,6 @@ const report = writeResults({
   keeperDistance,
   zipf: zipfRow,
   cpu,
-  sizes,
-  shipped,
-  startupRows,
   png,
 });
 log(JSON.stringify({ rows }));
