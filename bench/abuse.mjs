@@ -3,7 +3,7 @@ import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { buildRaster } from "../raster/build.mjs";
 import { ratelimits } from "../scripts/wrangler-toml.mjs";
 import { rotatingAddresses } from "./addresses.mjs";
-import { COMPAT_DATE, COMPAT_FLAGS, median, pinning, workerdPids } from "./lib.mjs";
+import { bundleWorker, COMPAT_DATE, COMPAT_FLAGS, median, pinning, workerdPids } from "./lib.mjs";
 
 /**
  * One address asking for PNG cards with random accents (each a card no memo has drawn), 4 at
@@ -47,8 +47,7 @@ export async function abuseBench({ workerFile, bindings, port, pngs = 200, concu
       workers: [
         {
           name: "beatpass-edge",
-          scriptPath: workerFile,
-          modules: true,
+          ...bundleWorker(workerFile),
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
           kvNamespaces: ["BEATPASS_CACHE"],

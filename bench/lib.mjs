@@ -63,6 +63,11 @@ export function bundleModules(entryFile) {
   }));
 }
 
+/** Miniflare worker options that load a bundle from its entry file (every module it has). */
+export function bundleWorker(entryFile) {
+  return { modules: bundleModules(entryFile), modulesRoot: dirname(entryFile) };
+}
+
 /** workerd processes this process started that earlier calls have not returned yet. */
 const seenPids = new Set();
 export function workerdPids() {
@@ -161,7 +166,7 @@ export async function startWorker({
       ...(modules
         ? { modules, modulesRoot: dirname(modules[0].path) }
         : scriptPath
-          ? { modules: bundleModules(scriptPath), modulesRoot: dirname(scriptPath) }
+          ? bundleWorker(scriptPath)
           : { script, modules: true }),
       compatibilityDate: COMPAT_DATE,
       compatibilityFlags: COMPAT_FLAGS,
