@@ -81,17 +81,24 @@ export async function pngBench({ workerFile, bindings, port, renders = 110 }) {
       await res.arrayBuffer();
       warmupCpuMs.push((threadCpuNs(pids) - before) / 1e6);
     }
+    // Tracks 21-30 have photographs for covers (fake/photo.mjs), JPEGs near the Worker's
+    // artwork cap; the others flat gradients. A photo row is void if the cover was left out.
+    const svg = await (await fetch(`${url}/widget/track/21.svg`)).text();
+    if (!svg.includes("data:image/jpeg;base64,")) throw new Error("track 21's SVG card has no JPEG cover");
     const rows = [];
-    for (const [name, path, layout] of [
-      ["track, link preview 1200 × 630", "track", ""],
-      ["track, card size 480 × 136", "track", "&layout=card"],
-      ["album, link preview 1200 × 630", "album", ""],
+    // Size targets (KB): a photo does not deflate like flat colour; 300 KB is issue 27's.
+    for (const [name, path, layout, firstId, targetKB] of [
+      ["track, link preview 1200 × 630", "track", "", 1, 100],
+      ["track, card size 480 × 136", "track", "&layout=card", 1, 100],
+      ["album, link preview 1200 × 630", "album", "", 1, 100],
+      ["track, photo cover, link preview 1200 × 630", "track", "", 21, 300],
+      ["track, photo cover, card size 480 × 136", "track", "&layout=card", 21, 300],
     ]) {
       const cpuMs = [];
       const wallMs = [];
       const bytes = [];
       for (let i = 0; i < renders; i++) {
-        const id = (i % 10) + 1;
+        const id = (i % 10) + firstId;
         const accent = (0x100000 + i * 7919 + rows.length * 104729).toString(16).slice(-6);
         const before = threadCpuNs(pids);
         const w0 = performance.now();
@@ -117,6 +124,7 @@ export async function pngBench({ workerFile, bindings, port, renders = 110 }) {
         wallP99: percentile(sorted(wallMs), 99),
         bytesMax: Math.max(...bytes),
         bytesMedian: median(bytes),
+        targetKB,
       });
     }
     return {

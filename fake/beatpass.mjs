@@ -1,4 +1,5 @@
 import { ALBUMS, ARTISTS, GENRES, IMG, PLAYLISTS, peaksFor, TAGS, TRACKS, USERS } from "./catalog.mjs";
+import { photoFor } from "./photo.mjs";
 import { artworkPng } from "./png.mjs";
 
 /**
@@ -459,6 +460,11 @@ export function createFakeBeatpass({
     if (fault) {
       const injected = await applyFault(fault, request);
       if (injected) return injected;
+    }
+    if (url.pathname.startsWith("/images/") && url.pathname.endsWith("-photo.jpg")) {
+      return new Response(photoFor(url.pathname), {
+        headers: { "Content-Type": "image/jpeg", "Cache-Control": "public, max-age=86400" },
+      });
     }
     if (url.pathname.startsWith("/images/") && /\.(png|jpg)$/.test(url.pathname)) {
       return new Response(await artworkPng(url.pathname), {

@@ -119,7 +119,8 @@ export const TRACKS = Array.from({ length: 60 }, (_, k) => {
         ? "Midnight Run"
         : `${TRACK_WORDS_A[i % TRACK_WORDS_A.length]} ${TRACK_WORDS_B[(i * 5) % TRACK_WORDS_B.length]}`,
     model_type: "track",
-    image: `${IMG}/tracks/${i}.jpg`,
+    // Tracks 21-30 have photographs for covers (fake/photo.mjs), the others flat gradients.
+    image: i > 20 && i <= 30 ? `${IMG}/tracks/${i}-photo.jpg` : `${IMG}/tracks/${i}.jpg`,
     release_date: day(i),
     created_at: `${day(i)}T${pad(i % 24)}:${pad((i * 13) % 60)}:00.000000Z`,
     duration,

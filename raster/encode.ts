@@ -15,8 +15,15 @@ const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
 
 function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
-  for (const b of bytes) c = (CRC_TABLE[(c ^ b) & 0xff] ?? 0) ^ (c >>> 8);
+  // An indexed loop: for...of over a Uint8Array is an iterator, 6 ms against 1 ms for a
+  // photo preview's 160 KB IDAT (Node 24).
+  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+function opaque(rgba: Uint8Array): boolean {
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return false;
+  return true;
 }
 
 /**
@@ -38,11 +45,29 @@ async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** An 8-bit RGBA PNG of `width` x `height` premultiplied pixels (demultiplied in place). */
+/**
+ * An 8-bit PNG of `width` x `height` premultiplied RGBA pixels: RGB when every pixel is
+ * opaque (a link preview's canvas), else RGBA (demultiplied in place; a card's corners).
+ * Dropping the alpha channel gives deflate a quarter less to pack: 3 ms less CPU on a link
+ * preview with a photo cover, and a smaller file.
+ */
 export async function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Uint8Array> {
   const stride = width * 4;
   if (!(width > 0 && height > 0 && rgba.length === stride * height))
     throw new RangeError(`${rgba.length} bytes are not ${width} x ${height} RGBA pixels`);
+  if (opaque(rgba)) {
+    const rgbStride = width * 3;
+    const raw = new Uint8Array(height * (rgbStride + 1));
+    for (let y = 0; y < height; y++) {
+      // Filter type 0 (none) is the zero the row starts with.
+      for (let s = y * stride, d = y * (rgbStride + 1) + 1, end = s + stride; s < end; s += 4, d += 3) {
+        raw[d] = rgba[s] ?? 0;
+        raw[d + 1] = rgba[s + 1] ?? 0;
+        raw[d + 2] = rgba[s + 2] ?? 0;
+      }
+    }
+    return pngFile(width, height, 2, raw);
+  }
   demultiply(rgba);
   // Each row: its filter type (0, none), then the row as it is.
   const raw = new Uint8Array(height * (stride + 1));

@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import jpeg from "jpeg-js";
 import { beforeAll, describe, expect, it } from "vitest";
+import { PHOTO_SIZE, photoJpeg } from "../../fake/photo.mjs";
 import { artworkPng } from "../../fake/png.mjs";
 import { encodePng } from "../../raster/encode";
 import { INTER_400, INTER_600 } from "../../src/render/fonts/inter";
 import type { CardSize } from "../../src/render/layout";
 import { type PngLayout, svgForPng } from "../../src/render/png";
 import { trackSvg } from "../../src/render/svg-card";
+import { MAX_IMAGE_BYTES } from "../../src/upstream/images";
 import { decodePixels } from "./png";
 
 /**
@@ -34,8 +37,13 @@ const track = {
   currency: "USD",
 };
 
-async function svg(layout: PngLayout, size: CardSize, theme: "light" | "dark"): Promise<string> {
-  const art = `data:image/png;base64,${Buffer.from(await artworkPng("cover-1", 64)).toString("base64")}`;
+const flatCover = async () =>
+  `data:image/png;base64,${Buffer.from(await artworkPng("cover-1", 64)).toString("base64")}`;
+const photoCover = () =>
+  `data:image/jpeg;base64,${Buffer.from(photoJpeg("/images/tracks/21-photo.jpg")).toString("base64")}`;
+
+async function svg(layout: PngLayout, size: CardSize, theme: "light" | "dark", art?: string): Promise<string> {
+  art ??= await flatCover();
   const peaks = Array.from({ length: 120 }, (_, i) => Math.abs(Math.sin(i / 7)));
   const options: Parameters<typeof trackSvg>[3] = { theme, size, accent: "7c3aed", hide: new Set() };
   // The fields a card shows, as BeatPass sends them.
@@ -56,6 +64,18 @@ function render(markup: string) {
   }
 }
 
+/** RGB from RGBA, checking that every pixel is opaque. */
+function withoutAlpha(rgba: Uint8Array): Uint8Array {
+  const rgb = new Uint8Array((rgba.length / 4) * 3);
+  let translucent = 0;
+  for (let p = 0; p < rgba.length / 4; p++) {
+    rgb.set(rgba.subarray(p * 4, p * 4 + 3), p * 3);
+    if (rgba[p * 4 + 3] !== 255) translucent++;
+  }
+  expect(translucent, "pixels not opaque").toBe(0);
+  return rgb;
+}
+
 describe("the rasteriser's PNG encoder", () => {
   it.each([
     ["og", "standard", "light"],
@@ -67,10 +87,14 @@ describe("the rasteriser's PNG encoder", () => {
     const ours = Buffer.from(await encodePng(pixels, width, height));
     const theirs = decodePixels(reference);
     const mine = decodePixels(ours);
-    expect([mine.width, mine.height, mine.channels]).toEqual([theirs.width, theirs.height, 4]);
     expect(theirs.channels).toBe(4);
+    // A link preview's canvas is opaque: written as RGB, so resvg's must be opaque too. A
+    // card's rounded corners are transparent: RGBA.
+    const opaque = layout === "og";
+    expect([mine.width, mine.height, mine.channels]).toEqual([theirs.width, theirs.height, opaque ? 3 : 4]);
+    const expected = opaque ? withoutAlpha(theirs.px) : theirs.px;
     // Byte-for-byte equal pixels; toEqual on 3 MB arrays would print them all on failure.
-    const firstDiff = mine.px.findIndex((v, i) => v !== theirs.px[i]);
+    const firstDiff = mine.px.findIndex((v, i) => v !== expected[i]);
     expect(firstDiff, `first differing byte (pixel ${Math.floor(firstDiff / 4)})`).toBe(-1);
     expect(ours.length).toBeLessThan(reference.length);
     if (layout === "card") {
@@ -79,6 +103,17 @@ describe("the rasteriser's PNG encoder", () => {
       for (let i = 3; i < mine.px.length; i += 4) if (mine.px[i]! > 0 && mine.px[i]! < 255) partial++;
       expect(partial).toBeGreaterThan(20);
     }
+  });
+
+  it("a link preview with a photo cover: the same pixels as resvg's own encoder, under 300 KB", async () => {
+    const { reference, pixels, width, height } = render(await svg("og", "standard", "dark", photoCover()));
+    const ours = Buffer.from(await encodePng(pixels, width, height));
+    const mine = decodePixels(ours);
+    const expected = withoutAlpha(decodePixels(reference).px);
+    expect(mine.px.findIndex((v, i) => v !== expected[i])).toBe(-1);
+    // Not fewer bytes than resvg's here: its filters pack a photo's rows tighter (144 KB
+    // against 156), at a CPU cost the link preview cannot afford (raster/encode.ts).
+    expect(ours.length).toBeLessThan(300 * 1024);
   });
 
   it("refuses pixels that do not match the stated size", async () => {
@@ -106,5 +141,39 @@ describe("the artwork as resvg draws it", () => {
       expect(at(x, y), `just outside the artwork at ${x},${y}`).toEqual(white);
     }
     expect(at(17, 68), "just inside its left edge").not.toEqual(white);
+  });
+});
+
+describe("the fake BeatPass's photo cover", () => {
+  const cover = photoJpeg("/images/tracks/21-photo.jpg");
+
+  it("is a JPEG of a photo: decodes to its size, in many colours, and draws the same every time", () => {
+    expect(Buffer.from(cover.subarray(0, 3)).toString("hex"), "JPEG SOI marker").toBe("ffd8ff");
+    const image = jpeg.decode(cover, { useTArray: true });
+    expect([image.width, image.height]).toEqual([PHOTO_SIZE, PHOTO_SIZE]);
+    const colours = new Set<number>();
+    for (let i = 0; i < image.data.length; i += 4)
+      colours.add((image.data[i]! << 16) | (image.data[i + 1]! << 8) | image.data[i + 2]!);
+    // A flat gradient has hundreds; grain and soft light give a photo tens of thousands.
+    expect(colours.size).toBeGreaterThan(20_000);
+    expect(Buffer.from(photoJpeg("/images/tracks/21-photo.jpg")).equals(Buffer.from(cover))).toBe(true);
+    expect(Buffer.from(photoJpeg("/images/tracks/22-photo.jpg")).equals(Buffer.from(cover))).toBe(false);
+  });
+
+  it("is small enough for the Worker to draw it, as heavy as a photo gets under that cap", () => {
+    expect(cover.length).toBeLessThanOrEqual(MAX_IMAGE_BYTES);
+    expect(cover.length).toBeGreaterThan(MAX_IMAGE_BYTES / 2);
+  });
+
+  it("is drawn by resvg into the card's artwork square", async () => {
+    const { pixels, width } = render(await svg("card", "standard", "light", photoCover()));
+    const colours = new Set<number>();
+    // Inside the 104 px artwork at (16, 16), clear of the rounded corners.
+    for (let y = 30; y < 106; y++)
+      for (let x = 30; x < 106; x++) {
+        const i = (y * width + x) * 4;
+        colours.add((pixels[i]! << 16) | (pixels[i + 1]! << 8) | pixels[i + 2]!);
+      }
+    expect(colours.size).toBeGreaterThan(1000);
   });
 });

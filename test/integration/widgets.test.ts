@@ -500,6 +500,20 @@ describe("SVG widgets", () => {
     },
   );
 
+  it("a track with a photograph for its cover (the fake's JPEG) shows it whole, inlined as a JPEG", async () => {
+    const res = await call("/widget/track/21.svg");
+    expect(res.status).toBe(200);
+    const hrefs = byTag(parse(res.text, true), "image").map((i) => i.attribs.href ?? "");
+    expect(hrefs).toHaveLength(1);
+    const served = await fake.fetch(new Request("https://fake-beatpass.test/images/tracks/21-photo.jpg"));
+    expect(served.headers.get("Content-Type")).toBe("image/jpeg");
+    const bytes = new Uint8Array(await served.arrayBuffer());
+    // The bytes BeatPass sent, not a truncated or re-encoded copy.
+    let binary = "";
+    for (const b of bytes) binary += String.fromCharCode(b);
+    expect(hrefs[0]).toBe(`data:image/jpeg;base64,${btoa(binary)}`);
+  });
+
   it("a card and its artwork are cached: the second view costs no upstream request", async () => {
     await call("/widget/track/1.svg");
     const before = fake.requests.length;
