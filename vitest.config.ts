@@ -34,6 +34,8 @@ export default defineConfig({
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
           setupFiles: ["./test/setup.ts"],
+          // The fake BeatPass's JPEG encoder (jpeg-js) is CommonJS: pre-bundled as ESM for workerd.
+          deps: { optimizer: { ssr: { enabled: true, include: ["jpeg-js"] } } },
           restoreMocks: false,
           // Margins for a loaded machine (tests here take well under 1 s idle); the few heavy
           // tests set their own, larger budgets.

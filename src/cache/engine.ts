@@ -130,6 +130,8 @@ export function fromMemory(deps: TierDeps, opts: LookupOptions): Served | undefi
 export async function getOrLoad(deps: TierDeps, opts: LookupOptions): Promise<Served> {
   const hit = fromMemory(deps, opts);
   if (hit) return hit;
+  // Past memory the request uses what the deployment shares (KV, the Cache API, BeatPass).
+  await deps.chargeShared?.();
   const { key } = opts;
   const stored = await readTiers(deps, key, opts.policy.staleIfError);
   const found = stored && stored.entry.fetchedAt >= (opts.invalidBefore ?? 0) ? stored : undefined;

@@ -29,6 +29,8 @@ export interface TierDeps {
   coordinator?: Coordinator;
   /** Throws when the requesting client may not cause another upstream load now. */
   admitMiss?: () => Promise<void>;
+  /** Charges the request to its client's deployment-wide limit before it reads past memory. */
+  chargeShared?: () => Promise<void>;
 }
 
 const ALL_FAST = { memory: true, cacheApi: true };

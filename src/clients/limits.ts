@@ -7,6 +7,7 @@ import { logEvent } from "../lib/log";
 import type { Client, ClientTier } from "../lib/trace";
 import { checkApiKey, rememberedApiKey } from "./api-keys";
 import { ipLimitKey } from "./ip";
+import { withinHere } from "./local-limit";
 import { requestPolicy, TIER_LIMITS } from "./tiers";
 
 /**
@@ -50,8 +51,12 @@ async function charge(env: Env, tier: ClientTier, limitKey: string, detail = LIM
   }
   const { success } = await binding.limit({ key: limitKey });
   if (success) return;
+  throw limited(tier, detail);
+}
+
+function limited(tier: ClientTier, detail: string): ApiError {
   const { periodSeconds } = TIER_LIMITS[tier];
-  throw new ApiError("rate_limited", detail, {
+  return new ApiError("rate_limited", detail, {
     headers: {
       "Retry-After": String(periodSeconds),
       "RateLimit-Policy": requestPolicy(tier),
@@ -61,7 +66,9 @@ async function charge(env: Env, tier: ClientTier, limitKey: string, detail = LIM
 }
 
 /**
- * Who is calling (tier and limit key), charging the request to its limit when `chargeRequest`.
+ * Who is calling (tier and limit key), charging the request to its limit when `chargeRequest`:
+ * counted in this isolate at once (a memory hit needs nothing more), and to the
+ * deployment-wide binding through `client.chargeShared` when the request reaches past memory.
  * Cards pass false: a card already rendered costs nothing upstream, and image proxies and
  * shared addresses put thousands of viewers behind one IP, so for cards only the requests that
  * would reach BeatPass are counted (the miss budget, src/clients/miss-budget.ts).
@@ -76,6 +83,7 @@ export async function identifyClient(c: Context<AppEnv>, chargeRequest: boolean)
     const now = Date.now();
     let check = await rememberedApiKey(key, now);
     if (!check?.ok) {
+      if (c.env[BINDING.anon] && !withinHere(ipKey, "anon", now)) throw limited("anon", LIMITED_KEY_CHECKS);
       await charge(c.env, "anon", ipKey, LIMITED_KEY_CHECKS);
       chargedToIp = true;
       check ??= await checkApiKey(c.env.BEATPASS_CACHE, key, now);
@@ -94,8 +102,31 @@ export async function identifyClient(c: Context<AppEnv>, chargeRequest: boolean)
     }
   }
   // An anonymous request already charged to its IP (a key that failed to look up) pays once.
-  if (chargeRequest && !(chargedToIp && client.tier === "anon")) await charge(c.env, client.tier, client.limitKey);
+  if (chargeRequest && !(chargedToIp && client.tier === "anon")) {
+    // Unbound, the deployment runs unlimited (charge() says so in the log): here too.
+    if (c.env[BINDING[client.tier]]) refuseWhenSpentHere(client, Date.now());
+    client.chargeShared = chargeOnce(c.env, client);
+  }
   return client;
+}
+
+/** The deployment-wide charge of one request, made on the first call only. */
+function chargeOnce(env: Env, client: Client): () => Promise<void> {
+  let charged: Promise<void> | undefined;
+  return () => {
+    charged ??= charge(env, client.tier, client.limitKey);
+    return charged;
+  };
+}
+
+/**
+ * 429 once the client has spent its tier's limit in this isolate's window (local-limit.ts),
+ * with the headers the binding's refusal has (its window's end is not known, so neither
+ * promises more than the period).
+ */
+function refuseWhenSpentHere(client: Client, now: number): void {
+  if (withinHere(client.limitKey, client.tier, now)) return;
+  throw limited(client.tier, LIMITED(client.tier));
 }
 
 export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {

@@ -31,6 +31,9 @@ export const MEMO_BUDGET_BYTES = {
   "csp-hashes": 256 * KiB,
   // Limit keys by CF-Connecting-IP (clients/ip.ts): ~200 B each as counted, ~1,300 addresses.
   "ip-keys": 256 * KiB,
+  // Request counts per client in this isolate's window (clients/local-limit.ts): ~130 B each
+  // as counted, ~2,000 clients a minute; the least recently seen go first.
+  "local-limits": 256 * KiB,
 } as const;
 
 export type MemoName = keyof typeof MEMO_BUDGET_BYTES;

@@ -32,4 +32,10 @@ export interface Client {
    * IPv4 address or IPv6 /64 (`ip:...`, see src/clients/ip.ts). Never logged: it holds an IP.
    */
   limitKey: string;
+  /**
+   * Charges this request to the client's deployment-wide request limit (at most once; throws
+   * 429 when spent). Set by clientLimits; the cache engine calls it when the request reaches
+   * past this isolate's memory (src/clients/local-limit.ts).
+   */
+  chargeShared?: () => Promise<void>;
 }

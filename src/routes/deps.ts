@@ -40,6 +40,7 @@ export function tierDeps(
     fast: config.fastTiers,
     coordinator: admission(admissionOptions(env, config, waitUntil, client, trace)),
     admitMiss: client ? () => admitMiss(env, client) : undefined,
+    chargeShared: client?.chargeShared,
   };
 }
 

@@ -458,4 +458,12 @@ export const CACHE = [
     tests: [T.clientTypes, T.validation, T.cache],
     why: "The published client would accept any query key on list routes (and /v1/albums, /v1/artists lose their typed 400).",
   },
+  {
+    id: "engine-past-memory-uncharged",
+    file: ENGINE,
+    from: `await deps.chargeShared?.();`,
+    to: ``,
+    tests: [T.hitLimits],
+    why: "A client could read KV, the Cache API and BeatPass through the deployment with only each isolate's count to stop it.",
+  },
 ];

@@ -38,4 +38,5 @@ export const T = {
   refreshReserve: "test/integration/refresh-reserve.test.ts",
   // The per-client limit tests (they make hundreds of requests).
   consumerLimits: "test/integration/consumers-limits.test.ts",
+  hitLimits: "test/integration/hit-limits.test.ts",
 };
