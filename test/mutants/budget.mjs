@@ -2,6 +2,7 @@ import { T } from "./files.mjs";
 
 const LEDGER = "src/budget/ledger.ts";
 const QUOTA = "src/budget/quota.ts";
+const KEEPER_ANSWER = "src/budget/keeper-answer.ts";
 const ADMISSION = "src/budget/admission.ts";
 const GROUPS = "src/budget/groups.ts";
 const LEASES = "src/budget/leases.ts";
@@ -494,7 +495,7 @@ export const BUDGET = [
   },
   {
     id: "quota-told-granted",
-    file: QUOTA,
+    file: KEEPER_ANSWER,
     from: `    const kind = this.unreachable ? "failed" : this.retryAt > now ? "refused" : "granted";`,
     to: `    const kind = this.unreachable ? "failed" : "granted";`,
     tests: [T.unitLeaseGate, T.coordination],
