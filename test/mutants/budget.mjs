@@ -10,10 +10,11 @@ const KEEPER = "src/budget/keeper.ts";
 const COORDINATOR = "src/budget/coordinator.ts";
 const ENGINE = "src/cache/engine.ts";
 const GATE = "src/budget/lease-gate.ts";
+const GRANTS = "src/budget/grants.ts";
 
 /** The deployment-wide upstream budget: quota leases, coordinators, admission, fair shares. */
 export const BUDGET = [
-  // ---- the keeper's ledger (ledger.ts): the invariant ----
+  // ---- the keeper's ledger (ledger.ts) and its grants (grants.ts): the invariant ----
   {
     id: "ledger-transit-ignored",
     file: LEDGER,
@@ -48,7 +49,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-lease-cap-ignored",
-    file: LEDGER,
+    file: GRANTS,
     from: `    const room = Math.min(free, cap - held);`,
     to: `    const room = free;`,
     tests: [T.unitBudget],
@@ -56,7 +57,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-pause-ignored",
-    file: LEDGER,
+    file: GRANTS,
     from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute, now, ask.location);`,
     to: ``,
     tests: [T.unitBudget, T.keeper],
@@ -64,7 +65,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-fair-share-greedy",
-    file: LEDGER,
+    file: GRANTS,
     from: `  return Math.max(1, Math.floor((room * want) / (demand + want)));`,
     to: `  return Math.min(want, room);`,
     tests: [T.unitBudget],
@@ -72,7 +73,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-late-report-not-given-back",
-    file: LEDGER,
+    file: GRANTS,
     from: `    removeMarks(l.marks, a.expires, a.count);`,
     to: ``,
     tests: [T.unitBudget],
@@ -80,13 +81,13 @@ export const BUDGET = [
   },
   {
     id: "ledger-other-chain-forgotten",
-    file: LEDGER,
+    file: GRANTS,
     from: `    for (let i = total(lease.granted) - lease.reported; i > 0; i--) insertMark(l.marks, now);`,
     to: ``,
     tests: [T.unitBudget],
     why: "An isolate id asking with another chain would make the old lease's permits vanish from the count while they may still be spent.",
   },
-  // ---- an isolate's lease (quota.ts) ----
+  // ---- an isolate's lease (quota.ts, keeper-answer.ts) ----
   {
     id: "quota-refresh-spends-viewer-pool",
     file: QUOTA,
@@ -137,7 +138,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-retry-in-step",
-    file: LEDGER,
+    file: GRANTS,
     from: `  l[cursor] = slot + 1000 / RETRY_ASKS_PER_S;`,
     to: `  l[cursor] = slot;`,
     tests: [T.unitBudget],
@@ -145,7 +146,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-pause-end-in-step",
-    file: LEDGER,
+    file: GRANTS,
     from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute, now, ask.location);`,
     to: `  if (now < l.pausedUntil) return grantOf(lease, l, l.pausedUntil, perMinute, now, ask.location);`,
     tests: [T.unitBudget],
@@ -218,7 +219,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-new-visitor-share-leased",
-    file: LEDGER,
+    file: GRANTS,
     from: `  return cls === "viewer" ? Math.floor(NEW_VISITOR_SHARE * perMinute) : 0;`,
     to: `  return 0;`,
     tests: [T.unitBudget, T.keeper],
@@ -463,7 +464,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-last-permit-no-retry-time",
-    file: LEDGER,
+    file: GRANTS,
     from: `    if (free - share <= 0) spent.push(cls);`,
     to: `    if (free <= 0) spent.push(cls);`,
     tests: [T.unitLeaseGate],
@@ -471,7 +472,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-newcomer-appointments-in-step",
-    file: LEDGER,
+    file: GRANTS,
     from: `    newcomerAt: retryAt > now && newcomerRoom > 0 ? newcomerAt(l, location, now) : now,`,
     to: `    newcomerAt: now,`,
     tests: [T.unitLeaseGate],
@@ -479,7 +480,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-newcomer-appointment-per-ask",
-    file: LEDGER,
+    file: GRANTS,
     from: `  if (kept !== undefined && kept > now - LEASE_MS) return kept;`,
     to: ``,
     tests: [T.unitLeaseGate, T.fleetBudget],
@@ -487,7 +488,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-gate-peers-ignored",
-    file: LEDGER,
+    file: GRANTS,
     from: `  return Math.max(Object.keys(l.seen ?? {}).length, gated);`,
     to: `  return Object.keys(l.seen ?? {}).length;`,
     tests: [T.unitLeaseGate],

@@ -7,6 +7,7 @@ import {
   renew as renewLease,
   resetAdmission,
 } from "../../src/budget/admission";
+import { renew } from "../../src/budget/grants";
 import { LeaseTable } from "../../src/budget/leases";
 import {
   emptyLedger,
@@ -15,7 +16,6 @@ import {
   type LeaseGrant,
   type Ledger,
   pauseUntil,
-  renew,
   settle,
 } from "../../src/budget/ledger";
 import { Quota } from "../../src/budget/quota";
