@@ -7,6 +7,7 @@ const ENVELOPE = "src/upstream/envelope.ts";
 const IMAGES = "src/upstream/images.ts";
 const CATALOG = "src/upstream/catalog.ts";
 const ENTITIES = "src/schemas/entities.ts";
+const GET = "src/upstream/get.ts";
 
 /** The only code that talks to BeatPass: the token, its budget and what BeatPass may say. */
 export const UPSTREAM = [
@@ -105,7 +106,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-retries-5xx",
-    file: CLIENT,
+    file: GET,
     from: `err.kind !== "network" ||`,
     to: `(err.kind !== "network" && err.kind !== "status") ||`,
     tests: [T.errors],
@@ -152,7 +153,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-keeps-leading-with-rejected-token",
-    file: CLIENT,
+    file: GET,
     from: `return config.tokenNext && provenNext === config.tokenNext ? all.reverse() : all;`,
     to: `return all;`,
     tests: [T.resilience, T.token],
@@ -160,7 +161,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-401-flips-lead-back",
-    file: CLIENT,
+    file: GET,
     from: `if (token === up.config.tokenNext) provenNext = token;`,
     to: `provenNext = token === up.config.tokenNext ? token : undefined;`,
     tests: [T.resilience],
@@ -168,7 +169,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-next-token-on-403",
-    file: CLIENT,
+    file: GET,
     from: `err.status !== 401 || !next`,
     to: `err.status !== 403 || !next`,
     tests: [T.resilience, T.token],
@@ -176,7 +177,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-429-gate-on-503",
-    file: CLIENT,
+    file: GET,
     from: `if (err.kind === "status" && err.status === 429) {`,
     to: `if (err.kind === "status" && err.status === 503) {`,
     tests: [T.errors, T.resilience],
@@ -309,7 +310,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-429-not-shared",
-    file: CLIENT,
+    file: GET,
     from: `if (pauseHere(now + retryAfter * 1000)) await up.onRateLimited?.(retryAfter);`,
     to: `pauseHere(now + retryAfter * 1000);`,
     tests: [T.resilience, T.keeper],
