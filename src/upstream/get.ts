@@ -1,4 +1,5 @@
-import { admit, pauseHere, settle } from "../budget/admission";
+import { admit, settle } from "../budget/guard";
+import { pauseHere } from "../budget/isolate-lease";
 import type { Config } from "../env";
 import { logEvent } from "../lib/log";
 import {

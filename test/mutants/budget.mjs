@@ -11,6 +11,9 @@ const COORDINATOR = "src/budget/coordinator.ts";
 const ENGINE = "src/cache/engine.ts";
 const GATE = "src/budget/lease-gate.ts";
 const GRANTS = "src/budget/grants.ts";
+const ISOLATE_LEASE = "src/budget/isolate-lease.ts";
+const PACING = "src/budget/pacing.ts";
+const PERMITS = "src/budget/permits.ts";
 
 /** The deployment-wide upstream budget: quota leases, coordinators, admission, fair shares. */
 export const BUDGET = [
@@ -162,7 +165,7 @@ export const BUDGET = [
   },
   {
     id: "admission-refreshes-in-step",
-    file: ADMISSION,
+    file: PACING,
     from: `  return spread >= 1 ? Math.max(0, (fnv1a(salt + key) % spread) - elapsed) : 0;`,
     to: `  return 0;`,
     tests: [T.unitBudget],
@@ -170,7 +173,7 @@ export const BUDGET = [
   },
   {
     id: "admission-refresh-spread-alone",
-    file: ADMISSION,
+    file: PACING,
     from: `Math.ceil(((quota.isolates - 1) * 1000) / REFRESH_ASKS_PER_S)`,
     to: `Math.ceil((quota.isolates * 1000) / REFRESH_ASKS_PER_S)`,
     tests: [T.unitBudget],
@@ -178,7 +181,7 @@ export const BUDGET = [
   },
   {
     id: "admission-refresh-same-place-everywhere",
-    file: ADMISSION,
+    file: PACING,
     from: `fnv1a(salt + key) % spread`,
     to: `fnv1a(key) % spread`,
     tests: [T.unitBudget],
@@ -192,7 +195,7 @@ export const BUDGET = [
     tests: [T.unitBudget],
     why: "A busy isolate would run its lease dry before renewing, and its misses would wait for the keeper.",
   },
-  // ---- admission (admission.ts): coordination, permits, fair shares ----
+  // ---- admission (admission.ts, permits.ts, pacing.ts, isolate-lease.ts): coordination, permits, fair shares ----
   {
     id: "admission-uncoordinated",
     file: ADMISSION,
@@ -211,7 +214,7 @@ export const BUDGET = [
   },
   {
     id: "admission-group-cap-ignored",
-    file: ADMISSION,
+    file: PERMITS,
     from: `  if (own >= groupCap(group, o.perMinute)) return { reason: "client" as const, retryAt: now + HELD_MS };`,
     to: ``,
     tests: [T.keeper],
@@ -235,7 +238,7 @@ export const BUDGET = [
   },
   {
     id: "admission-newcomer-not-asked",
-    file: ADMISSION,
+    file: PERMITS,
     from: `    !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.mayAskForNewcomer(Date.now())));`,
     to: `    !x.ok && x.reason === "renew";`,
     tests: [T.keeper],
@@ -243,7 +246,7 @@ export const BUDGET = [
   },
   {
     id: "admission-newcomer-per-request",
-    file: ADMISSION,
+    file: PERMITS,
     from: `    cls === "viewer" && o.group !== undefined && !newcomerGroups.has(o.group) && groupSpends.count(o.group, now) === 0`,
     to: `    cls === "viewer" && o.group !== undefined && groupSpends.count(o.group, now) === 0`,
     tests: [T.keeper],
@@ -251,9 +254,9 @@ export const BUDGET = [
   },
   {
     id: "admission-pressure-ignores-own-spends",
-    file: ADMISSION,
-    from: `  if (usedElsewhere + quota.unreportedCount < PRESSURE_SHARE * o.perMinute) return undefined;`,
-    to: `  if (usedElsewhere < PRESSURE_SHARE * o.perMinute) return undefined;`,
+    file: PERMITS,
+    from: `  if (permitsUsedElsewhere() + quota.unreportedCount < PRESSURE_SHARE * o.perMinute) return undefined;`,
+    to: `  if (permitsUsedElsewhere() < PRESSURE_SHARE * o.perMinute) return undefined;`,
     tests: [T.keeper],
     why: "An isolate would not see the pressure its own unreported misses make until its next renewal.",
   },
@@ -267,7 +270,7 @@ export const BUDGET = [
   },
   {
     id: "admission-keeper-caps-ignored",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    capped = grant.capped;`,
     to: ``,
     tests: [T.keeper, T.budget],
@@ -299,7 +302,7 @@ export const BUDGET = [
   },
   {
     id: "admission-purge-from-grant-ignored",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    if (grant.purgedAt > latestPurgeAt())`,
     to: `    if (false)`,
     tests: [T.keeper],
@@ -504,7 +507,7 @@ export const BUDGET = [
   },
   {
     id: "admission-gate-skipped",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `  const gate = quota.hasLease(Date.now()) ? undefined : coordinatorOf(o.coordinators, locationCoordinator(o.location));`,
     to: `  const gate = undefined as ReturnType<typeof coordinatorOf>;`,
     tests: [T.coordination],
@@ -512,7 +515,7 @@ export const BUDGET = [
   },
   {
     id: "admission-heard-ignored",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `      quota.heard(turn.heard);`,
     to: ``,
     tests: [T.coordination],
@@ -520,7 +523,7 @@ export const BUDGET = [
   },
   {
     id: "admission-gate-not-told",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `  if (gate && peers !== undefined)
     o.waitUntil(within(gate.leaseTold(quota.told(Date.now())), o.timeoutMs).catch(() => undefined));`,
     to: ``,
@@ -529,7 +532,7 @@ export const BUDGET = [
   },
   {
     id: "admission-stale-renewal-applied",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    if (gen !== generation) return;
     quota.apply(grant, ask.spent);`,
     to: `    quota.apply(grant, ask.spent);`,
@@ -538,7 +541,7 @@ export const BUDGET = [
   },
   {
     id: "admission-stale-failure-applied",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    if (gen !== generation) return;
     quota.failed(Date.now());`,
     to: `    quota.failed(Date.now());`,

@@ -2,12 +2,13 @@ import { T } from "./files.mjs";
 
 const CLIENT = "src/upstream/client.ts";
 const BREAKER = "src/budget/breaker.ts";
-const ADMISSION = "src/budget/admission.ts";
 const ENVELOPE = "src/upstream/envelope.ts";
 const IMAGES = "src/upstream/images.ts";
 const CATALOG = "src/upstream/catalog.ts";
 const ENTITIES = "src/schemas/entities.ts";
 const GET = "src/upstream/get.ts";
+const ISOLATE_LEASE = "src/budget/isolate-lease.ts";
+const GUARD = "src/budget/guard.ts";
 
 /** The only code that talks to BeatPass: the token, its budget and what BeatPass may say. */
 export const UPSTREAM = [
@@ -270,7 +271,7 @@ export const UPSTREAM = [
   // nothing is re-read on a timer).
   {
     id: "guard-block-never-set",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `if (until <= pausedUntil) return false;`,
     to: `if (until >= pausedUntil) return false;`,
     tests: [T.errors, T.resilience],
@@ -278,7 +279,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-retry-after-fixed",
-    file: ADMISSION,
+    file: GUARD,
     from: `reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
     to: `reason: "rate_limited", retryAfterSeconds: 60 };`,
     tests: [T.resilience, T.errors],
@@ -302,7 +303,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-pause-local-ignored",
-    file: ADMISSION,
+    file: GUARD,
     from: `if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
     to: ``,
     tests: [T.unitBudget, T.resilience, T.budget, T.errors],
