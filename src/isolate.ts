@@ -8,7 +8,7 @@ import { resetApiKeyMemo } from "./clients/api-keys";
 import { resetMissBudget } from "./clients/miss-budget";
 import { resetMemos } from "./lib/memo-budget";
 import { resetSeenSignatures } from "./routes/hooks";
-import { resetTokenState } from "./upstream/client";
+import { resetTokenState } from "./upstream/get";
 import { resetUpstreamHealth } from "./upstream/health";
 
 /**

@@ -1,4 +1,4 @@
-import { renew } from "./budget/admission";
+import { renew } from "./budget/isolate-lease";
 import { LoadRefused, loadOnce } from "./cache/engine";
 import { hotKeys } from "./cache/hot";
 import { loggableKey } from "./cache/keys";

@@ -1,7 +1,7 @@
 import { logEvent } from "../lib/log";
 
 /**
- * A circuit breaker per family (admission.ts asks it): it opens only when BREAKER_THRESHOLD
+ * A circuit breaker per family (guard.ts asks it): it opens only when BREAKER_THRESHOLD
  * *distinct* keys have failed within BREAKER_WINDOW_MS with no success between, so one client
  * repeating one failing id cannot stall the family for everyone. Open for BREAKER_COOLDOWN_MS,
  * then exactly one probe; the probe's outcome closes or re-opens it. (One key's repeated

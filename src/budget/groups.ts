@@ -18,7 +18,7 @@ export { NEW_VISITOR_SHARE };
  *
  * And the last NEW_VISITOR_SHARE of the budget is kept for groups that have not spent in the
  * last minute (new visitors): the keeper leases it only for the newcomers a renewal names
- * (ledger.ts), one newcomer per network at a time (admission.ts).
+ * (grants.ts), one newcomer per network at a time (permits.ts).
  *
  * Why not request.cf.asn: one ASN is a whole ISP, so its millions of subscribers would share
  * one slice; a /24 is one office, campus or hosting block.

@@ -4,9 +4,10 @@ import { KV_MIN_WRITE_INTERVAL_MS } from "../cache/tiers";
 import type { Env } from "../env";
 import { logEvent } from "../lib/log";
 import { coordinatorNames } from "./coordination";
+import { renew } from "./grants";
 import { GroupSpends, PRESSURE_SHARE } from "./groups";
 import { HotScores } from "./hot-scores";
-import { emptyLedger, inUse, type LeaseAsk, type LeaseGrant, type Ledger, pauseUntil, renew, settle } from "./ledger";
+import { emptyLedger, inUse, type LeaseAsk, type LeaseGrant, type Ledger, pauseUntil, settle } from "./ledger";
 import { KeeperStats } from "./stats";
 
 /**

@@ -1,4 +1,4 @@
-import type { Heard } from "./lease-gate";
+import { KeeperAnswer } from "./keeper-answer";
 import { LEASE_MS, type LeaseAsk, type LeaseGrant, type PermitClass, zero } from "./ledger";
 
 /**
@@ -12,7 +12,8 @@ import { LEASE_MS, type LeaseAsk, type LeaseGrant, type PermitClass, zero } from
  * live lease. What it asks for is this isolate's demand since the last renewal (permits
  * taken and refused), at that rate for a whole LEASE_MS, so a busy isolate asks for more and
  * an idle one for little. Never before the keeper's `retryAt` (the budget is spent, or BeatPass
- * asked for a pause): a refusal until then is decided here.
+ * asked for a pause): a refusal until then is decided here. What the keeper said besides the
+ * permits (that retry time, the pause, the newcomers' room) is kept by keeper-answer.ts.
  */
 
 /** What a new isolate asks for before it has any demand to go by. */
@@ -24,8 +25,6 @@ export const INITIAL_WANT: Record<PermitClass, number> = { viewer: 4, refresh: 0
  * fleet simulation's 10,000 req/s run saw 910 keeper calls in one second against a mean of 64.
  */
 export const RENEW_AFTER = { from: 0.35, spread: 0.3 };
-/** After a failed renewal (keeper unreachable), the next is not tried before this. */
-export const RENEW_BACKOFF_MS = 5_000;
 
 const POOLS: Record<PermitClass, PermitClass[]> = {
   viewer: ["viewer", "refresh", "scheduled"],
@@ -38,7 +37,7 @@ export type Take =
   | { ok: false; reason: "paused" | "budget" | "unavailable"; retryAt: number }
   | { ok: false; reason: "renew" };
 
-export class Quota {
+export class Quota extends KeeperAnswer {
   /** The keeper's name for this isolate's lease chain; the counts below are cumulative within it. */
   private chain: string | undefined;
   /** Cumulative per pool: what the keeper granted, and what was spent from it here. */
@@ -48,28 +47,17 @@ export class Quota {
   /** Spend times not yet acknowledged by the keeper (oldest first). */
   private unreported: number[] = [];
   private expires = 0;
-  private retryAt = 0;
-  private pausedUntil = 0;
   private lastGrant = 0;
   private renewedAt = 0;
   private renewAfter: number;
   /** Permits asked for (taken or refused) per class since the last renewal was sent. */
   private demand = zero();
   private everGranted = false;
-  /** The keeper could not be reached at the last try. */
-  unreachable = false;
 
   constructor(private readonly random: () => number = Math.random) {
+    super();
     this.renewAfter = this.drawRenewAfter();
   }
-  /** Permits the keeper has left for newcomers, as it said last (before any answer: ask). */
-  newcomerRoom = Number.POSITIVE_INFINITY;
-  /** When this isolate's newcomers may ask for that room (the keeper spaces refused isolates' asks). */
-  newcomerAt = 0;
-  /** Isolates that asked the keeper within the last lease, as it said last (this one alone before it answers). */
-  isolates = 1;
-  /** When this isolate first heard that (from the keeper, its location's gate, or the keeper's silence). */
-  fleetKnownAt: number | undefined;
 
   /**
    * Why `cls` cannot have a permit before `retryAt`, decided here without a renewal; undefined
@@ -178,52 +166,13 @@ export class Quota {
     this.granted = { ...grant.granted };
     this.lastGrant = Math.max(0, this.granted.viewer + this.granted.refresh + this.granted.scheduled - before);
     this.expires = grant.expires;
-    this.retryAt = grant.retryAt;
-    this.newcomerRoom = grant.newcomerRoom;
-    this.newcomerAt = grant.newcomerAt;
-    this.isolates = Math.max(1, grant.isolates);
-    this.fleetKnownAt ??= Date.now();
-    this.pausedUntil = Math.max(this.pausedUntil, grant.pausedUntil);
+    this.answered(grant);
     this.everGranted = true;
-    this.unreachable = false;
-  }
-
-  /**
-   * What the keeper told another isolate of this location moments ago (lease-gate.ts), taken
-   * as if told here: no ask before its retry time. This isolate's own lease is not touched.
-   */
-  heard(h: Heard): void {
-    this.retryAt = Math.max(this.retryAt, h.retryAt);
-    this.unreachable = h.kind === "failed";
-    this.newcomerRoom = this.unreachable ? 0 : h.newcomerRoom;
-    this.newcomerAt = h.newcomerAt;
-    this.isolates = Math.max(1, h.isolates);
-    this.fleetKnownAt ??= Date.now();
-    this.pausedUntil = Math.max(this.pausedUntil, h.pausedUntil);
-  }
-
-  /** Whether a newcomer here may ask the keeper for a permit of the room it said is left. */
-  mayAskForNewcomer(now: number): boolean {
-    return this.newcomerRoom > 0 && now >= this.newcomerAt;
   }
 
   /** Whether a lease is live: permits may be spent from it without hearing from the keeper. */
   hasLease(now: number): boolean {
     return now < this.expires;
-  }
-
-  /** What this isolate last heard, for the rest of its location (lease-gate.ts). */
-  told(now: number): Heard {
-    // "Nothing more before retryAt" holds for the others too, even when this ask got a few.
-    const kind = this.unreachable ? "failed" : this.retryAt > now ? "refused" : "granted";
-    return {
-      kind,
-      retryAt: this.retryAt,
-      newcomerRoom: this.unreachable ? 0 : this.newcomerRoom,
-      newcomerAt: this.newcomerAt,
-      isolates: this.isolates,
-      pausedUntil: this.pausedUntil,
-    };
   }
 
   /** Spends not yet acknowledged by a renewal. */
@@ -238,27 +187,10 @@ export class Quota {
     this.spentFrom = zero();
     this.spentTotal = 0;
     this.unreported = [];
-    this.expires = this.retryAt = this.pausedUntil = this.lastGrant = this.renewedAt = 0;
+    this.expires = this.lastGrant = this.renewedAt = 0;
     this.demand = zero();
     this.everGranted = false;
-    this.unreachable = false;
-    this.newcomerRoom = Number.POSITIVE_INFINITY;
-    this.newcomerAt = 0;
-    this.isolates = 1;
-    this.fleetKnownAt = undefined;
-  }
-
-  /** The keeper did not answer: spend what is left, and do not ask again for a while. */
-  failed(now: number): void {
-    this.fleetKnownAt ??= now;
-    this.retryAt = now + RENEW_BACKOFF_MS;
-    this.unreachable = true;
-    this.newcomerRoom = 0;
-  }
-
-  /** BeatPass asked for a pause (heard here, from a coordinator or from the keeper). */
-  pause(until: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, until);
+    this.forgetAnswers();
   }
 
   get spent(): number {
@@ -297,9 +229,5 @@ export class Quota {
 
   private drawRenewAfter(): number {
     return LEASE_MS * (RENEW_AFTER.from + RENEW_AFTER.spread * this.random());
-  }
-
-  private refusal(): "paused" | "budget" | "unavailable" {
-    return this.unreachable ? "unavailable" : "budget";
   }
 }

@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
 import type * as z from "zod/mini";
-import { check } from "../budget/admission";
 import { KEY_FAILURE_MS } from "../budget/breaker";
+import { check } from "../budget/guard";
 import { fromMemory, getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
 import { cacheKey, canonicalParams } from "../cache/keys";

@@ -13,8 +13,9 @@ import {
   userSchema,
   waveSchema,
 } from "../schemas/entities";
-import { type UpstreamContext, UpstreamError, upstreamGet } from "./client";
+import { type UpstreamContext, UpstreamError } from "./client";
 import { asArray, itemsOf, page, parseOrThrow, sameId, single, totalOf } from "./envelope";
+import { upstreamGet } from "./get";
 
 /**
  * One function per BeatPass read. Each names its upstream path from fixed segments plus

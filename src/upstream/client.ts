@@ -1,9 +1,13 @@
-import { admit, pauseHere, settle } from "../budget/admission";
 import type { Config } from "../env";
-import { logEvent } from "../lib/log";
 import { readCapped } from "../lib/read-capped";
 import type { Trace } from "../lib/trace";
 import { type RateLimitInfo, recordRateLimit } from "./health";
+
+/**
+ * Talking HTTP to BeatPass: the URL (every segment encoded), one attempt at a GET with its
+ * token and deadline, what counts as data, and UpstreamError for everything else. The policy
+ * around an attempt (admission, which token, a retry, what the breaker learns) is get.ts's.
+ */
 
 export type { RateLimitInfo };
 
@@ -15,7 +19,7 @@ const MAX_RETRY_AFTER_SECONDS = 3600;
  * limits are per minute (docs/beatpass-api/REFERENCE.md, "Rate limits"), so a minute is
  * the longest a spent window can last.
  */
-const RATE_LIMIT_PAUSE_SECONDS = 60;
+export const RATE_LIMIT_PAUSE_SECONDS = 60;
 const USER_AGENT = "beatpass-edge/0.1 (+Cloudflare Worker)";
 
 export type UpstreamFailure =
@@ -89,114 +93,18 @@ export interface UpstreamContext {
   trace?: Trace;
 }
 
-// The BEATPASS_TOKEN_NEXT value that has worked in this isolate: from then on it leads, for
-// good. A 401 alone proves nothing about a token (BeatPass may refuse one resource to any
-// token), so it never demotes a token that has worked; only a success moves the lead.
-let provenNext: string | undefined;
-const NETWORK_RETRY_MIN_BUDGET_MS = 250;
-
-/**
- * GETs one allowlisted BeatPass path with the token and returns the parsed JSON.
- * The 429 pause, the key's recent failures and the family's breaker are consulted first. Redirects are errors (never followed
- * with the token), bodies are size-capped, the whole exchange shares one deadline, a
- * network error is retried once (jittered) if the deadline allows, and a 401 is retried
- * once with BEATPASS_TOKEN_NEXT when one is configured.
- */
-export async function upstreamGet(
-  up: UpstreamContext,
-  segments: readonly string[],
-  query: UpstreamQuery = {},
-): Promise<UpstreamResponse> {
-  const url = buildUpstreamUrl(up.config.apiBase, segments, query);
-  const path = `/${segments.join("/")}`;
-  const tokens = tokenOrder(up.config);
-  if (tokens.length === 0) throw new UpstreamError("no_token", path);
-
-  const key = `${url.pathname}${url.search}`;
-  const admission = admit(up.family, Date.now());
-  if (!admission.ok) {
-    throw new UpstreamError(admission.reason, path, { retryAfterSeconds: admission.retryAfterSeconds });
-  }
-  const started = Date.now();
-  try {
-    const result = await withTokens(up, url, path, tokens);
-    settle(up.family, key, "ok", Date.now());
-    if (up.trace) up.trace.upstreamStatus = 200;
-    return result;
-  } catch (err) {
-    await settleFailure(up, key, err);
-    if (up.trace && err instanceof UpstreamError) up.trace.upstreamStatus = err.status;
-    throw err;
-  } finally {
-    if (up.trace) up.trace.upstreamMs = (up.trace.upstreamMs ?? 0) + (Date.now() - started);
-  }
-}
-
-function tokenOrder(config: Config): string[] {
-  const all = [config.token, config.tokenNext].filter((t): t is string => Boolean(t));
-  return config.tokenNext && provenNext === config.tokenNext ? all.reverse() : all;
-}
-
-async function withTokens(up: UpstreamContext, url: URL, path: string, tokens: string[]): Promise<UpstreamResponse> {
-  const deadline = Date.now() + up.timeoutMs;
-  for (let i = 0; ; i++) {
-    const token = tokens[i] as string;
-    try {
-      const result = await fetchOnce(url, path, token, deadline);
-      if (token === up.config.tokenNext) provenNext = token;
-      return result;
-    } catch (err) {
-      const next = tokens[i + 1];
-      if (!(err instanceof UpstreamError) || err.status !== 401 || !next) throw err;
-      // Which token failed, never its value.
-      const which = token === up.config.token ? "BEATPASS_TOKEN" : "BEATPASS_TOKEN_NEXT";
-      logEvent("warn", "token_rejected", {
-        token: which,
-        retrying_with: which === "BEATPASS_TOKEN" ? "BEATPASS_TOKEN_NEXT" : "BEATPASS_TOKEN",
-      });
-    }
-  }
-}
-
-/**
- * Records a failed request; a 429 pauses this isolate at once and is told to the keeper and
- * this location's coordinator before the viewer is answered (onRateLimited), so that no other
- * isolate starts a request meanwhile.
- */
-async function settleFailure(up: UpstreamContext, key: string, err: unknown): Promise<void> {
-  const now = Date.now();
-  if (!(err instanceof UpstreamError)) {
-    settle(up.family, key, "neutral", now, "internal");
-    return;
-  }
-  const code = err.kind === "status" ? `status_${err.status}` : err.kind;
-  settle(up.family, key, isUpstreamFailure(err) ? "failure" : "neutral", now, code);
-  if (err.kind === "status" && err.status === 429) {
-    const retryAfter = err.retryAfterSeconds ?? RATE_LIMIT_PAUSE_SECONDS;
-    if (pauseHere(now + retryAfter * 1000)) await up.onRateLimited?.(retryAfter);
-  }
-}
-
 /** Signs that BeatPass itself is failing (5xx, timeout, network): what opens the breaker. */
 export function isUpstreamFailure(err: unknown): boolean {
   if (!(err instanceof UpstreamError)) return false;
   return err.kind === "timeout" || err.kind === "network" || (err.kind === "status" && (err.status ?? 0) >= 500);
 }
 
-async function fetchOnce(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {
-  try {
-    return await attempt(url, path, token, deadline);
-  } catch (err) {
-    const budget = deadline - Date.now();
-    if (!(err instanceof UpstreamError) || err.kind !== "network" || budget < NETWORK_RETRY_MIN_BUDGET_MS) throw err;
-    // One retry for connection failures only: the request never reached BeatPass's app,
-    // so it costs no budget there. Jitter keeps many isolates from retrying in lockstep.
-    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-    return attempt(url, path, token, deadline);
-  }
-}
-
-async function attempt(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {
+/**
+ * One GET of `url` with `token`, no retry: the request never follows a redirect, and only a
+ * 200 with a JSON body within MAX_UPSTREAM_BYTES, read before `deadline`, is data; anything
+ * else is an UpstreamError that says which (get.ts decides what to retry).
+ */
+export async function attemptGet(url: URL, path: string, token: string, deadline: number): Promise<UpstreamResponse> {
   const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
   let res: Response;
   try {
@@ -261,11 +169,6 @@ async function attempt(url: URL, path: string, token: string, deadline: number):
 
 /** application/json, or any +json type (RFC 6839), with parameters. */
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
-
-/** Forgets which tokens were refused (tests). */
-export function resetTokenState(): void {
-  provenNext = undefined;
-}
 
 async function discard(res: Response): Promise<void> {
   try {

@@ -2,6 +2,7 @@ import { T } from "./files.mjs";
 
 const LEDGER = "src/budget/ledger.ts";
 const QUOTA = "src/budget/quota.ts";
+const KEEPER_ANSWER = "src/budget/keeper-answer.ts";
 const ADMISSION = "src/budget/admission.ts";
 const GROUPS = "src/budget/groups.ts";
 const LEASES = "src/budget/leases.ts";
@@ -9,10 +10,14 @@ const KEEPER = "src/budget/keeper.ts";
 const COORDINATOR = "src/budget/coordinator.ts";
 const ENGINE = "src/cache/engine.ts";
 const GATE = "src/budget/lease-gate.ts";
+const GRANTS = "src/budget/grants.ts";
+const ISOLATE_LEASE = "src/budget/isolate-lease.ts";
+const PACING = "src/budget/pacing.ts";
+const PERMITS = "src/budget/permits.ts";
 
 /** The deployment-wide upstream budget: quota leases, coordinators, admission, fair shares. */
 export const BUDGET = [
-  // ---- the keeper's ledger (ledger.ts): the invariant ----
+  // ---- the keeper's ledger (ledger.ts) and its grants (grants.ts): the invariant ----
   {
     id: "ledger-transit-ignored",
     file: LEDGER,
@@ -47,7 +52,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-lease-cap-ignored",
-    file: LEDGER,
+    file: GRANTS,
     from: `    const room = Math.min(free, cap - held);`,
     to: `    const room = free;`,
     tests: [T.unitBudget],
@@ -55,7 +60,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-pause-ignored",
-    file: LEDGER,
+    file: GRANTS,
     from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute, now, ask.location);`,
     to: ``,
     tests: [T.unitBudget, T.keeper],
@@ -63,7 +68,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-fair-share-greedy",
-    file: LEDGER,
+    file: GRANTS,
     from: `  return Math.max(1, Math.floor((room * want) / (demand + want)));`,
     to: `  return Math.min(want, room);`,
     tests: [T.unitBudget],
@@ -71,7 +76,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-late-report-not-given-back",
-    file: LEDGER,
+    file: GRANTS,
     from: `    removeMarks(l.marks, a.expires, a.count);`,
     to: ``,
     tests: [T.unitBudget],
@@ -79,13 +84,13 @@ export const BUDGET = [
   },
   {
     id: "ledger-other-chain-forgotten",
-    file: LEDGER,
+    file: GRANTS,
     from: `    for (let i = total(lease.granted) - lease.reported; i > 0; i--) insertMark(l.marks, now);`,
     to: ``,
     tests: [T.unitBudget],
     why: "An isolate id asking with another chain would make the old lease's permits vanish from the count while they may still be spent.",
   },
-  // ---- an isolate's lease (quota.ts) ----
+  // ---- an isolate's lease (quota.ts, keeper-answer.ts) ----
   {
     id: "quota-refresh-spends-viewer-pool",
     file: QUOTA,
@@ -136,7 +141,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-retry-in-step",
-    file: LEDGER,
+    file: GRANTS,
     from: `  l[cursor] = slot + 1000 / RETRY_ASKS_PER_S;`,
     to: `  l[cursor] = slot;`,
     tests: [T.unitBudget],
@@ -144,7 +149,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-pause-end-in-step",
-    file: LEDGER,
+    file: GRANTS,
     from: `  if (now < l.pausedUntil) return grantOf(lease, l, appointment(l, l.pausedUntil), perMinute, now, ask.location);`,
     to: `  if (now < l.pausedUntil) return grantOf(lease, l, l.pausedUntil, perMinute, now, ask.location);`,
     tests: [T.unitBudget],
@@ -160,7 +165,7 @@ export const BUDGET = [
   },
   {
     id: "admission-refreshes-in-step",
-    file: ADMISSION,
+    file: PACING,
     from: `  return spread >= 1 ? Math.max(0, (fnv1a(salt + key) % spread) - elapsed) : 0;`,
     to: `  return 0;`,
     tests: [T.unitBudget],
@@ -168,7 +173,7 @@ export const BUDGET = [
   },
   {
     id: "admission-refresh-spread-alone",
-    file: ADMISSION,
+    file: PACING,
     from: `Math.ceil(((quota.isolates - 1) * 1000) / REFRESH_ASKS_PER_S)`,
     to: `Math.ceil((quota.isolates * 1000) / REFRESH_ASKS_PER_S)`,
     tests: [T.unitBudget],
@@ -176,7 +181,7 @@ export const BUDGET = [
   },
   {
     id: "admission-refresh-same-place-everywhere",
-    file: ADMISSION,
+    file: PACING,
     from: `fnv1a(salt + key) % spread`,
     to: `fnv1a(key) % spread`,
     tests: [T.unitBudget],
@@ -190,7 +195,7 @@ export const BUDGET = [
     tests: [T.unitBudget],
     why: "A busy isolate would run its lease dry before renewing, and its misses would wait for the keeper.",
   },
-  // ---- admission (admission.ts): coordination, permits, fair shares ----
+  // ---- admission (admission.ts, permits.ts, pacing.ts, isolate-lease.ts): coordination, permits, fair shares ----
   {
     id: "admission-uncoordinated",
     file: ADMISSION,
@@ -209,7 +214,7 @@ export const BUDGET = [
   },
   {
     id: "admission-group-cap-ignored",
-    file: ADMISSION,
+    file: PERMITS,
     from: `  if (own >= groupCap(group, o.perMinute)) return { reason: "client" as const, retryAt: now + HELD_MS };`,
     to: ``,
     tests: [T.keeper],
@@ -217,7 +222,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-new-visitor-share-leased",
-    file: LEDGER,
+    file: GRANTS,
     from: `  return cls === "viewer" ? Math.floor(NEW_VISITOR_SHARE * perMinute) : 0;`,
     to: `  return 0;`,
     tests: [T.unitBudget, T.keeper],
@@ -233,7 +238,7 @@ export const BUDGET = [
   },
   {
     id: "admission-newcomer-not-asked",
-    file: ADMISSION,
+    file: PERMITS,
     from: `    !x.ok && (x.reason === "renew" || (newcomer && x.reason === "budget" && quota.mayAskForNewcomer(Date.now())));`,
     to: `    !x.ok && x.reason === "renew";`,
     tests: [T.keeper],
@@ -241,7 +246,7 @@ export const BUDGET = [
   },
   {
     id: "admission-newcomer-per-request",
-    file: ADMISSION,
+    file: PERMITS,
     from: `    cls === "viewer" && o.group !== undefined && !newcomerGroups.has(o.group) && groupSpends.count(o.group, now) === 0`,
     to: `    cls === "viewer" && o.group !== undefined && groupSpends.count(o.group, now) === 0`,
     tests: [T.keeper],
@@ -249,9 +254,9 @@ export const BUDGET = [
   },
   {
     id: "admission-pressure-ignores-own-spends",
-    file: ADMISSION,
-    from: `  if (usedElsewhere + quota.unreportedCount < PRESSURE_SHARE * o.perMinute) return undefined;`,
-    to: `  if (usedElsewhere < PRESSURE_SHARE * o.perMinute) return undefined;`,
+    file: PERMITS,
+    from: `  if (permitsUsedElsewhere() + quota.unreportedCount < PRESSURE_SHARE * o.perMinute) return undefined;`,
+    to: `  if (permitsUsedElsewhere() < PRESSURE_SHARE * o.perMinute) return undefined;`,
     tests: [T.keeper],
     why: "An isolate would not see the pressure its own unreported misses make until its next renewal.",
   },
@@ -265,7 +270,7 @@ export const BUDGET = [
   },
   {
     id: "admission-keeper-caps-ignored",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    capped = grant.capped;`,
     to: ``,
     tests: [T.keeper, T.budget],
@@ -297,7 +302,7 @@ export const BUDGET = [
   },
   {
     id: "admission-purge-from-grant-ignored",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    if (grant.purgedAt > latestPurgeAt())`,
     to: `    if (false)`,
     tests: [T.keeper],
@@ -462,7 +467,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-last-permit-no-retry-time",
-    file: LEDGER,
+    file: GRANTS,
     from: `    if (free - share <= 0) spent.push(cls);`,
     to: `    if (free <= 0) spent.push(cls);`,
     tests: [T.unitLeaseGate],
@@ -470,7 +475,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-newcomer-appointments-in-step",
-    file: LEDGER,
+    file: GRANTS,
     from: `    newcomerAt: retryAt > now && newcomerRoom > 0 ? newcomerAt(l, location, now) : now,`,
     to: `    newcomerAt: now,`,
     tests: [T.unitLeaseGate],
@@ -478,7 +483,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-newcomer-appointment-per-ask",
-    file: LEDGER,
+    file: GRANTS,
     from: `  if (kept !== undefined && kept > now - LEASE_MS) return kept;`,
     to: ``,
     tests: [T.unitLeaseGate, T.fleetBudget],
@@ -486,7 +491,7 @@ export const BUDGET = [
   },
   {
     id: "ledger-gate-peers-ignored",
-    file: LEDGER,
+    file: GRANTS,
     from: `  return Math.max(Object.keys(l.seen ?? {}).length, gated);`,
     to: `  return Object.keys(l.seen ?? {}).length;`,
     tests: [T.unitLeaseGate],
@@ -494,7 +499,7 @@ export const BUDGET = [
   },
   {
     id: "quota-told-granted",
-    file: QUOTA,
+    file: KEEPER_ANSWER,
     from: `    const kind = this.unreachable ? "failed" : this.retryAt > now ? "refused" : "granted";`,
     to: `    const kind = this.unreachable ? "failed" : "granted";`,
     tests: [T.unitLeaseGate, T.coordination],
@@ -502,7 +507,7 @@ export const BUDGET = [
   },
   {
     id: "admission-gate-skipped",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `  const gate = quota.hasLease(Date.now()) ? undefined : coordinatorOf(o.coordinators, locationCoordinator(o.location));`,
     to: `  const gate = undefined as ReturnType<typeof coordinatorOf>;`,
     tests: [T.coordination],
@@ -510,7 +515,7 @@ export const BUDGET = [
   },
   {
     id: "admission-heard-ignored",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `      quota.heard(turn.heard);`,
     to: ``,
     tests: [T.coordination],
@@ -518,7 +523,7 @@ export const BUDGET = [
   },
   {
     id: "admission-gate-not-told",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `  if (gate && peers !== undefined)
     o.waitUntil(within(gate.leaseTold(quota.told(Date.now())), o.timeoutMs).catch(() => undefined));`,
     to: ``,
@@ -527,7 +532,7 @@ export const BUDGET = [
   },
   {
     id: "admission-stale-renewal-applied",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    if (gen !== generation) return;
     quota.apply(grant, ask.spent);`,
     to: `    quota.apply(grant, ask.spent);`,
@@ -536,7 +541,7 @@ export const BUDGET = [
   },
   {
     id: "admission-stale-failure-applied",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `    if (gen !== generation) return;
     quota.failed(Date.now());`,
     to: `    quota.failed(Date.now());`,

@@ -2,11 +2,13 @@ import { T } from "./files.mjs";
 
 const CLIENT = "src/upstream/client.ts";
 const BREAKER = "src/budget/breaker.ts";
-const ADMISSION = "src/budget/admission.ts";
 const ENVELOPE = "src/upstream/envelope.ts";
 const IMAGES = "src/upstream/images.ts";
 const CATALOG = "src/upstream/catalog.ts";
 const ENTITIES = "src/schemas/entities.ts";
+const GET = "src/upstream/get.ts";
+const ISOLATE_LEASE = "src/budget/isolate-lease.ts";
+const GUARD = "src/budget/guard.ts";
 
 /** The only code that talks to BeatPass: the token, its budget and what BeatPass may say. */
 export const UPSTREAM = [
@@ -105,7 +107,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-retries-5xx",
-    file: CLIENT,
+    file: GET,
     from: `err.kind !== "network" ||`,
     to: `(err.kind !== "network" && err.kind !== "status") ||`,
     tests: [T.errors],
@@ -152,7 +154,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-keeps-leading-with-rejected-token",
-    file: CLIENT,
+    file: GET,
     from: `return config.tokenNext && provenNext === config.tokenNext ? all.reverse() : all;`,
     to: `return all;`,
     tests: [T.resilience, T.token],
@@ -160,7 +162,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-401-flips-lead-back",
-    file: CLIENT,
+    file: GET,
     from: `if (token === up.config.tokenNext) provenNext = token;`,
     to: `provenNext = token === up.config.tokenNext ? token : undefined;`,
     tests: [T.resilience],
@@ -168,7 +170,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-next-token-on-403",
-    file: CLIENT,
+    file: GET,
     from: `err.status !== 401 || !next`,
     to: `err.status !== 403 || !next`,
     tests: [T.resilience, T.token],
@@ -176,7 +178,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-429-gate-on-503",
-    file: CLIENT,
+    file: GET,
     from: `if (err.kind === "status" && err.status === 429) {`,
     to: `if (err.kind === "status" && err.status === 503) {`,
     tests: [T.errors, T.resilience],
@@ -269,7 +271,7 @@ export const UPSTREAM = [
   // nothing is re-read on a timer).
   {
     id: "guard-block-never-set",
-    file: ADMISSION,
+    file: ISOLATE_LEASE,
     from: `if (until <= pausedUntil) return false;`,
     to: `if (until >= pausedUntil) return false;`,
     tests: [T.errors, T.resilience],
@@ -277,7 +279,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-retry-after-fixed",
-    file: ADMISSION,
+    file: GUARD,
     from: `reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
     to: `reason: "rate_limited", retryAfterSeconds: 60 };`,
     tests: [T.resilience, T.errors],
@@ -301,7 +303,7 @@ export const UPSTREAM = [
   },
   {
     id: "guard-pause-local-ignored",
-    file: ADMISSION,
+    file: GUARD,
     from: `if (now < pausedUntil) return { ok: false, reason: "rate_limited", retryAfterSeconds: seconds(pausedUntil - now) };`,
     to: ``,
     tests: [T.unitBudget, T.resilience, T.budget, T.errors],
@@ -309,7 +311,7 @@ export const UPSTREAM = [
   },
   {
     id: "client-429-not-shared",
-    file: CLIENT,
+    file: GET,
     from: `if (pauseHere(now + retryAfter * 1000)) await up.onRateLimited?.(retryAfter);`,
     to: `pauseHere(now + retryAfter * 1000);`,
     tests: [T.resilience, T.keeper],

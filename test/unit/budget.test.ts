@@ -1,12 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  type AdmissionOptions,
-  admission,
-  admit,
-  pauseHere,
-  renew as renewLease,
-  resetAdmission,
-} from "../../src/budget/admission";
+import { type AdmissionOptions, admission, resetAdmission } from "../../src/budget/admission";
+import { renew } from "../../src/budget/grants";
+import { admit } from "../../src/budget/guard";
+import { pauseHere, renew as renewLease } from "../../src/budget/isolate-lease";
 import { LeaseTable } from "../../src/budget/leases";
 import {
   emptyLedger,
@@ -15,7 +11,6 @@ import {
   type LeaseGrant,
   type Ledger,
   pauseUntil,
-  renew,
   settle,
 } from "../../src/budget/ledger";
 import { Quota } from "../../src/budget/quota";

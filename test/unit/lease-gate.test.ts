@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { renew } from "../../src/budget/grants";
 import { type Heard, LeaseGate } from "../../src/budget/lease-gate";
-import { emptyLedger, type LeaseAsk, type LeaseGrant, renew } from "../../src/budget/ledger";
+import { emptyLedger, type LeaseAsk, type LeaseGrant } from "../../src/budget/ledger";
 import { Quota } from "../../src/budget/quota";
 
 // docs/caching.md ("A location's turn to ask"): an isolate with no live lease asks its
