@@ -33,6 +33,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+          // jpeg-js (the fake's photo covers, fake/photo.mjs) is CommonJS: bundled for workerd
+          // by the optimizer, or its require() fails there.
+          deps: { optimizer: { ssr: { enabled: true, include: ["jpeg-js"] } } },
           setupFiles: ["./test/setup.ts"],
           restoreMocks: false,
           // Margins for a loaded machine (tests here take well under 1 s idle); the few heavy
