@@ -33,6 +33,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+          // jpeg-js (the fake's photo covers, fake/photo.mjs) is CommonJS: bundled for workerd
+          // by the optimizer, or its require() fails there.
+          deps: { optimizer: { ssr: { enabled: true, include: ["jpeg-js"] } } },
           setupFiles: ["./test/setup.ts"],
           // The fake BeatPass's JPEG encoder (jpeg-js) is CommonJS: pre-bundled as ESM for workerd.
           deps: { optimizer: { ssr: { enabled: true, include: ["jpeg-js"] } } },

@@ -1,4 +1,6 @@
+export const RASTER_COMPAT_FLAGS: string[];
 export function buildRaster(outdir: string): {
+  compatibilityFlags: string[];
   modulesRoot: string;
   modules: { type: "ESModule" | "CompiledWasm"; path: string }[];
 };

@@ -5,7 +5,7 @@ import jpeg from "jpeg-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PHOTO_SIZE, photoJpeg } from "../../fake/photo.mjs";
 import { artworkPng } from "../../fake/png.mjs";
-import { encodePng } from "../../raster/encode";
+import { DEFLATE_LEVEL, encodePng } from "../../raster/encode";
 import { INTER_400, INTER_600 } from "../../src/render/fonts/inter";
 import type { CardSize } from "../../src/render/layout";
 import { type PngLayout, svgForPng } from "../../src/render/png";
@@ -112,8 +112,27 @@ describe("the rasteriser's PNG encoder", () => {
     const expected = withoutAlpha(decodePixels(reference).px);
     expect(mine.px.findIndex((v, i) => v !== expected[i])).toBe(-1);
     // Not fewer bytes than resvg's here: its filters pack a photo's rows tighter (144 KB
-    // against 156), at a CPU cost the link preview cannot afford (raster/encode.ts).
+    // against about 160 at deflate level 3), at a CPU cost the link preview cannot afford
+    // (raster/encode.ts).
     expect(ours.length).toBeLessThan(300 * 1024);
+  });
+
+  it("deflates at zlib's fast level 3 (its zlib header says so), link previews inside their size targets", async () => {
+    expect(DEFLATE_LEVEL).toBe(3);
+    for (const [art, targetKB] of [
+      [await flatCover(), 100],
+      [photoCover(), 300],
+    ] as const) {
+      const { pixels, width, height } = render(await svg("og", "standard", "dark", art));
+      const file = Buffer.from(await encodePng(pixels, width, height));
+      // The first chunk after IHDR (8 + 25 bytes in) is the one IDAT: length, type, data.
+      expect(file.toString("latin1", 37, 41)).toBe("IDAT");
+      const [cmf = 0, flg = 0] = file.subarray(41, 43);
+      // CMF 0x78: deflate, 32 KiB window. FLEVEL (FLG's top two bits) is 1 for zlib's levels
+      // 2-5 (0: level 1, 2: the default 6, which CompressionStream always used).
+      expect([cmf, flg >> 6]).toEqual([0x78, 1]);
+      expect(file.length).toBeLessThan(targetKB * 1000);
+    }
   });
 
   it("refuses pixels that do not match the stated size", async () => {
