@@ -37,8 +37,6 @@ export default defineConfig({
           // by the optimizer, or its require() fails there.
           deps: { optimizer: { ssr: { enabled: true, include: ["jpeg-js"] } } },
           setupFiles: ["./test/setup.ts"],
-          // The fake BeatPass's JPEG encoder (jpeg-js) is CommonJS: pre-bundled as ESM for workerd.
-          deps: { optimizer: { ssr: { enabled: true, include: ["jpeg-js"] } } },
           restoreMocks: false,
           // Margins for a loaded machine (tests here take well under 1 s idle); the few heavy
           // tests set their own, larger budgets.
