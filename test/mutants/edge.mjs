@@ -24,7 +24,7 @@ export const EDGE = [
   // ---- the OpenAPI contract ----
   {
     id: "contract-oembed-timeout-undocumented",
-    file: "src/openapi.ts",
+    file: "src/openapi/widget-paths.ts",
     from: `...errorResponses([400, 401, 404, 429, 501, 502, 503, 504]),`,
     to: `...errorResponses([400, 401, 404, 429, 501, 502, 503]),`,
     tests: [T.contract],
@@ -32,7 +32,7 @@ export const EDGE = [
   },
   {
     id: "contract-catalog-gone-undocumented",
-    file: "src/openapi.ts",
+    file: "src/openapi/catalog-paths.ts",
     from: `401, 403, 404, 410, 429, 502, 503, 504]),`,
     to: `401, 403, 404, 429, 502, 503, 504]),`,
     tests: [T.contract],
@@ -40,7 +40,7 @@ export const EDGE = [
   },
   {
     id: "contract-oembed-schema-open",
-    file: "src/openapi.ts",
+    file: "src/openapi/bodies.ts",
     from: `required: ["version", "type", "provider_name", "provider_url", "title", "html", "width", "height", "cache_age"],`,
     to: `required: ["version", "type", "provider_name", "provider_url", "title", "html", "width", "height", "cache_age", "thumbnail_url"],`,
     tests: [T.contract],
