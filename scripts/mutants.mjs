@@ -56,7 +56,7 @@ const COPY = [
 // takes about 6 minutes with two runs side by side).
 const RUN_BUDGET_MS = 20 * 60_000;
 /** Code whose promises hold across isolates: its mutants are judged by the fleet tests too. */
-const FLEET_CODE = /^src\/(budget\/|upstream\/guard\.ts$|cache\/engine\.ts$|clients\/miss-budget\.ts$)/;
+const FLEET_CODE = /^src\/(budget\/|upstream\/guard\.ts$|cache\/(engine|loads)\.ts$|clients\/miss-budget\.ts$)/;
 const SUITE = ["workers", "types", "raster"];
 
 const args = process.argv.slice(2);

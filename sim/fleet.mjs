@@ -14,7 +14,7 @@ import { SimHeaders, SimResponse } from "./response.mjs";
  * microseconds.
  *
  * A request is answered by the function the Worker's read routes call once a request is valid
- * (`serveRead`, src/routes/read-route.ts: purges, hot list, cache engine, problems), against the
+ * (`serveRead`, src/routes/serve-read.ts: purges, hot list, cache engine, problems), against the
  * simulated tiers, keeper, coordinators and BeatPass. The HTTP layer around it (routing,
  * headers, rendering) is not simulated.
  */

@@ -12,5 +12,5 @@ export { requireConfig } from "../src/env";
 export { resetIsolate } from "../src/isolate";
 export { inputForRequest, keyForRequest, lookupForKey, readRequestOf } from "../src/routes/catalog";
 export { tierDeps } from "../src/routes/deps";
-export { problemFor, serveRead } from "../src/routes/read-route";
+export { problemFor, serveRead } from "../src/routes/serve-read";
 export { refreshAhead } from "../src/scheduled";

@@ -1,6 +1,6 @@
 import { resetAdmission } from "./budget/admission";
-import { resetEngine } from "./cache/engine";
 import { resetHotKeys } from "./cache/hot";
+import { resetLoads } from "./cache/loads";
 import { resetPurges } from "./cache/purge";
 import { resetCacheStats } from "./cache/stats";
 import { resetTiers } from "./cache/tiers";
@@ -29,5 +29,5 @@ export function resetIsolate(now = Date.now()): void {
   resetMemos();
   resetSeenSignatures();
   resetAdmission();
-  resetEngine();
+  resetLoads();
 }

@@ -7,7 +7,8 @@ import { CATALOG_CONTRACT } from "../contract";
 import type { AppEnv, Config, Env } from "../env";
 import type { Client, Trace } from "../lib/trace";
 import * as bp from "../upstream/catalog";
-import { problemFor, type ReadRequest, route, throwIfNegative, traced } from "./read-route";
+import { route } from "./read-route";
+import { problemFor, type ReadRequest, throwIfNegative, traced } from "./serve-read";
 
 /**
  * The /v1 read routes. Each mirrors one BeatPass catalog read (docs/beatpass-api/REFERENCE.md §4.1) and is
@@ -145,7 +146,7 @@ export async function inputForRequest(name: string, raw: Record<string, string>)
 }
 
 /**
- * What route `name`'s handler hands `serveRead` (routes/read-route.ts) for validated `input`:
+ * What route `name`'s handler hands `serveRead` (routes/serve-read.ts) for validated `input`:
  * the fleet simulation (sim/) answers every request through it, as the handler does.
  */
 export function readRequestOf(

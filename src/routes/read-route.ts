@@ -2,8 +2,7 @@ import type { Hono } from "hono";
 import type * as z from "zod/mini";
 import { KEY_FAILURE_MS } from "../budget/breaker";
 import { check } from "../budget/guard";
-import { fromMemory, getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
-import { maybeFlushHotKeys, recordHit } from "../cache/hot";
+import { LoadRefused, type LookupOptions } from "../cache/engine";
 import { cacheKey, canonicalParams } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
 import { cacheTagsForKey, invalidBefore, syncPurges } from "../cache/purge";
@@ -12,7 +11,6 @@ import { type AppEnv, type Config, type Env, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { readOnly } from "../http/methods";
 import { cachedJson } from "../http/respond";
-import { problemForRefusal, problemForUpstream } from "../http/upstream-problem";
 import { validate } from "../http/validate";
 import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { memo } from "../lib/memo-budget";
@@ -20,11 +18,13 @@ import type { Trace } from "../lib/trace";
 import { isUpstreamFailure, type UpstreamContext, UpstreamError } from "../upstream/client";
 import { loadTimeoutMs, tierDeps } from "./deps";
 import { pickParams, schemaKeys } from "./params";
+import { type ReadRequest, serveRead } from "./serve-read";
 
 /**
- * One /v1 read route as a row of routes/catalog.ts becomes: its handler (validate, ask the
- * cache engine, answer or map the failure to a problem), and the lookup the scheduled
- * refresh and other features (cards, oEmbed) rebuild from stored parameters.
+ * One /v1 read route as a row of routes/catalog.ts becomes: its handler (validate, then
+ * `serveRead` in routes/serve-read.ts asks the cache engine and maps failures to problems),
+ * and the lookup the scheduled refresh and other features (cards, oEmbed) rebuild from
+ * stored parameters.
  */
 
 export interface ReadRoute<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O> {
@@ -55,8 +55,6 @@ const validated = memo<{ params: unknown; query: unknown; key: string; tags: str
 /** A longer key is not worth remembering (real ones are far shorter): validate it each time. */
 const MAX_VALIDATED_KEY_CHARS = 1024;
 
-/** The parameter names a schema reads: an object's keys, through pipes into transforms. */
-
 /** BeatPass's answers (not failures): cached as negative entries, never hidden behind old data. */
 const ANSWER_STATUSES = [403, 404, 410];
 const answerStatus = (err: unknown) =>
@@ -69,100 +67,6 @@ function serveStaleOn(err: unknown): boolean {
   if (err instanceof LoadRefused) return true;
   if (err instanceof ApiError) return err.code === "client_miss_budget";
   return err instanceof UpstreamError && answerStatus(err) === undefined;
-}
-
-/** What the viewer gets for a failed lookup of `subject` (an ApiError, or `err` itself). */
-export function problemFor(err: unknown, subject: string): unknown {
-  if (err instanceof UpstreamError) return problemForUpstream(err, subject);
-  if (err instanceof LoadRefused) return problemForRefusal(err);
-  return err;
-}
-
-/** A negative entry is BeatPass's answer for `subject`: the same problem as when it was fetched. */
-/** A cached 404/410/403 is the answer: a problem a shared cache may keep, tagged like the data would be. */
-export function throwIfNegative(served: Served, path: string, subject: string, key: string): void {
-  const status = served.entry.status;
-  if (!status) return;
-  const problem = problemForUpstream(new UpstreamError("status", path, { status }), subject);
-  problem.headers["Cache-Tag"] = cacheTagsForKey(key).join(",");
-  throw problem;
-}
-
-/** Notes in the trace how a lookup was answered (the first lookup of a request names it). */
-function noteServed(trace: Trace | undefined, served: Served): void {
-  if (trace && trace.cache === undefined) {
-    trace.cache =
-      served.state === "fresh" ? "hit" : served.state === "miss" && served.collapsed ? "collapsed" : served.state;
-    if (served.tier && served.state !== "miss") trace.tier = served.tier;
-  }
-}
-
-/** Runs a cache lookup and notes in the trace how it was answered and how long it took. */
-export async function traced(trace: Trace | undefined, lookup: () => Promise<Served>): Promise<Served> {
-  const started = Date.now();
-  const upstreamBefore = (trace?.upstreamMs ?? 0) + (trace?.budgetMs ?? 0);
-  try {
-    const served = await lookup();
-    noteServed(trace, served);
-    return served;
-  } finally {
-    if (trace) {
-      const upstream = (trace.upstreamMs ?? 0) + (trace.budgetMs ?? 0) - upstreamBefore;
-      trace.cacheMs = (trace.cacheMs ?? 0) + Math.max(0, Date.now() - started - upstream);
-    }
-  }
-}
-
-/** One validated read, as `serveRead` answers it. */
-export interface ReadRequest {
-  env: Env;
-  deps: TierDeps;
-  trace?: Trace;
-  /** The client's limit key, counted for refresh-ahead's hot list. */
-  clientKey?: string;
-  /** The route's path and what it names ("track 7"), for problems. */
-  path: string;
-  subject: string;
-  /** The lookup, built once purges are synced (its `invalidBefore` depends on them). */
-  options: () => LookupOptions;
-}
-
-/**
- * A read route's answer once its input is valid: purges synced, the hit counted for
- * refresh-ahead, the hot list flushed when due, then the cache engine (through `traced`), a
- * cached 404/410/403 thrown as its problem, any failure mapped to the viewer's problem.
- * A copy in memory within its hard window is answered synchronously (a Served, not a
- * Promise): most requests end there, and the fleet simulation (sim/) calls this function for every request.
- */
-export function serveRead(req: ReadRequest): Served | Promise<Served> {
-  const { env, deps } = req;
-  const syncing = syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
-  if (syncing) return syncing.then(() => serveSynced(req));
-  return serveSynced(req);
-}
-
-function serveSynced(req: ReadRequest): Served | Promise<Served> {
-  const { env, deps, trace } = req;
-  const opts = req.options();
-  recordHit(opts.key, req.clientKey);
-  maybeFlushHotKeys(env.UPSTREAM_BUDGET, deps.waitUntil, deps.now());
-  const hit = fromMemory(deps, opts);
-  if (hit) {
-    noteServed(trace, hit);
-    // What `traced` adds for an answer that took no time.
-    if (trace) trace.cacheMs ??= 0;
-    throwIfNegative(hit, req.path, req.subject, opts.key);
-    return hit;
-  }
-  return traced(trace, () => getOrLoad(deps, opts)).then(
-    (served) => {
-      throwIfNegative(served, req.path, req.subject, opts.key);
-      return served;
-    },
-    (err: unknown) => {
-      throw problemFor(err, req.subject);
-    },
-  );
 }
 
 export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O>(

@@ -4,7 +4,7 @@ import { memory, resetTiers } from "../../src/cache/tiers";
 import { requireConfig } from "../../src/env";
 import { inputForRequest, readRequestOf } from "../../src/routes/catalog";
 import { tierDeps } from "../../src/routes/deps";
-import { serveRead } from "../../src/routes/read-route";
+import { serveRead } from "../../src/routes/serve-read";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
 import { storedKey } from "../helpers/kv";

@@ -1,6 +1,7 @@
 import { T } from "./files.mjs";
 
 const ENGINE = "src/cache/engine.ts";
+const LOADS = "src/cache/loads.ts";
 const TIERS = "src/cache/tiers.ts";
 const MEMORY = "src/cache/memory.ts";
 const BYTE_LRU = "src/lib/byte-lru.ts";
@@ -95,7 +96,7 @@ export const CACHE = [
   },
   {
     id: "engine-silent-keeper-is-a-bug",
-    file: ENGINE,
+    file: LOADS,
     from: `        throw new LoadRefused("shared_timeout", 5);`,
     to: `        throw new Error("wait failed");`,
     tests: [T.keeper],
@@ -103,7 +104,7 @@ export const CACHE = [
   },
   {
     id: "engine-no-coalescing",
-    file: ENGINE,
+    file: LOADS,
     from: `const running = inflight.get(opts.key);
   if (running) return running;`,
     to: `const running = undefined;`,
@@ -120,7 +121,7 @@ export const CACHE = [
   },
   {
     id: "engine-negative-not-cached",
-    file: ENGINE,
+    file: LOADS,
     from: `const status = opts.answerStatus?.(err);`,
     to: `const status: number | undefined = undefined;`,
     tests: [T.budget, T.resilience],
@@ -128,7 +129,7 @@ export const CACHE = [
   },
   {
     id: "engine-shared-outcome-ignored",
-    file: ENGINE,
+    file: LOADS,
     from: `if (outcome.kind !== "data") {`,
     to: `if (outcome.kind) {`,
     tests: [T.keeper],
@@ -136,7 +137,7 @@ export const CACHE = [
   },
   {
     id: "engine-miss-charged-when-joining",
-    file: ENGINE,
+    file: LOADS,
     from: `if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();`,
     to: `if (deps.admitMiss) await deps.admitMiss();`,
     tests: [T.budget],
@@ -144,7 +145,7 @@ export const CACHE = [
   },
   {
     id: "engine-miss-budget-skipped",
-    file: ENGINE,
+    file: LOADS,
     from: `if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();`,
     to: ``,
     tests: [T.budget],
@@ -152,7 +153,7 @@ export const CACHE = [
   },
   {
     id: "engine-key-failure-memo-off",
-    file: ENGINE,
+    file: LOADS,
     from: `if (failed && deps.now() < failed.until) throw failed.error;`,
     to: ``,
     tests: [T.budget, T.resilience],
@@ -160,7 +161,7 @@ export const CACHE = [
   },
   {
     id: "engine-key-failure-memo-forever",
-    file: ENGINE,
+    file: LOADS,
     from: `if (failed && deps.now() < failed.until) throw failed.error;`,
     to: `if (failed) throw failed.error;`,
     tests: [T.resilience, T.budget],

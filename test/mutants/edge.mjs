@@ -13,7 +13,8 @@ const HOOKS = "src/routes/hooks.ts";
 const PURGE = "src/cache/purge.ts";
 const CAPPED = "src/lib/read-capped.ts";
 const OEMBED = "src/routes/oembed.ts";
-const ENV = "src/env.ts";
+const CONFIG_VARS = "src/config/vars.ts";
+const CONFIG_LOAD = "src/config/load.ts";
 const IP = "src/clients/ip.ts";
 const MISS = "src/clients/miss-budget.ts";
 const CONSUMER_LIMITS = T.consumerLimits;
@@ -23,7 +24,7 @@ export const EDGE = [
   // ---- the OpenAPI contract ----
   {
     id: "contract-oembed-timeout-undocumented",
-    file: "src/openapi.ts",
+    file: "src/openapi/widget-paths.ts",
     from: `...errorResponses([400, 401, 404, 429, 501, 502, 503, 504]),`,
     to: `...errorResponses([400, 401, 404, 429, 501, 502, 503]),`,
     tests: [T.contract],
@@ -31,7 +32,7 @@ export const EDGE = [
   },
   {
     id: "contract-catalog-gone-undocumented",
-    file: "src/openapi.ts",
+    file: "src/openapi/catalog-paths.ts",
     from: `401, 403, 404, 410, 429, 502, 503, 504]),`,
     to: `401, 403, 404, 429, 502, 503, 504]),`,
     tests: [T.contract],
@@ -39,7 +40,7 @@ export const EDGE = [
   },
   {
     id: "contract-oembed-schema-open",
-    file: "src/openapi.ts",
+    file: "src/openapi/bodies.ts",
     from: `required: ["version", "type", "provider_name", "provider_url", "title", "html", "width", "height", "cache_age"],`,
     to: `required: ["version", "type", "provider_name", "provider_url", "title", "html", "width", "height", "cache_age", "thumbnail_url"],`,
     tests: [T.contract],
@@ -694,7 +695,7 @@ export const EDGE = [
   // ---- config ----
   {
     id: "env-config-error-no-retry-after",
-    file: ENV,
+    file: CONFIG_LOAD,
     from: `headers: { "Retry-After": "300" },`,
     to: ``,
     tests: [T.errors],
@@ -710,7 +711,7 @@ export const EDGE = [
   },
   {
     id: "env-api-base-plain-http",
-    file: ENV,
+    file: CONFIG_VARS,
     from: `z.refine((u) => u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK_HOSTS.has(u.hostname)), {`,
     to: `z.refine((u) => u.protocol === "https:" || u.protocol === "http:", {`,
     tests: [T.errors, T.validation],
@@ -718,7 +719,7 @@ export const EDGE = [
   },
   {
     id: "env-purge-secret-short",
-    file: ENV,
+    file: CONFIG_VARS,
     from: `z.minLength(32, "must be at least 32 characters")`,
     to: `z.minLength(1, "must be at least 32 characters")`,
     tests: [T.consumers],
@@ -726,7 +727,7 @@ export const EDGE = [
   },
   {
     id: "env-frame-ancestors-unanchored",
-    file: ENV,
+    file: CONFIG_VARS,
     from: `z.regex(/^(\\*|'self'|'none'|https?:\\/\\/(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?)$/i, "invalid frame-ancestors source")`,
     to: `z.regex(/(\\*|'self'|'none'|https?:\\/\\/(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?)/i, "invalid frame-ancestors source")`,
     tests: [T.widgets],
@@ -734,7 +735,7 @@ export const EDGE = [
   },
   {
     id: "env-image-hosts-unanchored",
-    file: ENV,
+    file: CONFIG_VARS,
     from: `z.regex(/^(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?$/, "hosts are host, host:port or *.domain")`,
     to: `z.regex(/(\\*\\.)?[a-z0-9.-]+(:\\d{1,5})?/, "hosts are host, host:port or *.domain")`,
     tests: [T.widgets],
@@ -742,7 +743,7 @@ export const EDGE = [
   },
   {
     id: "env-origins-unchecked",
-    file: ENV,
+    file: CONFIG_VARS,
     from: `z.string().check(z.regex(/^https?:\\/\\/[a-z0-9.-]+(:\\d{1,5})?$/i, "origins are scheme://host[:port]")),`,
     to: `z.string(),`,
     tests: [T.consumers],
@@ -750,7 +751,7 @@ export const EDGE = [
   },
   {
     id: "env-timeout-unbounded",
-    file: ENV,
+    file: CONFIG_VARS,
     from: `UPSTREAM_TIMEOUT_MS: bounded(10, 30_000, DEFAULT_UPSTREAM_TIMEOUT_MS),`,
     to: `UPSTREAM_TIMEOUT_MS: bounded(10, 3_600_000, DEFAULT_UPSTREAM_TIMEOUT_MS),`,
     tests: [T.errors, T.validation],
