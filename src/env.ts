@@ -53,6 +53,10 @@ export interface Env {
   MISS_LIMIT_ANON?: RateLimit;
   MISS_LIMIT_STANDARD?: RateLimit;
   MISS_LIMIT_PARTNER?: RateLimit;
+  /** Render budgets per client tier: SVG/PNG cards drawn afresh (src/clients/render-budget.ts). */
+  RENDER_LIMIT_ANON?: RateLimit;
+  RENDER_LIMIT_STANDARD?: RateLimit;
+  RENDER_LIMIT_PARTNER?: RateLimit;
   /** X-Operator-Key tries per client address and minute (src/routes/meta.ts). */
   OPERATOR_GUESSES?: RateLimit;
 }

@@ -19,6 +19,7 @@ export const PROBLEMS = {
   payload_too_large: { status: 413, title: "Payload too large" },
   rate_limited: { status: 429, title: "Too many requests" },
   client_miss_budget: { status: 429, title: "Too many uncached requests" },
+  render_budget: { status: 429, title: "Too many new cards drawn" },
   internal: { status: 500, title: "Internal error" },
   unsupported_format: { status: 501, title: "Format not implemented" },
   upstream_rejected: { status: 502, title: "BeatPass rejected the request" },

@@ -6,6 +6,7 @@ import { resetCacheStats } from "./cache/stats";
 import { resetTiers } from "./cache/tiers";
 import { resetApiKeyMemo } from "./clients/api-keys";
 import { resetMissBudget } from "./clients/miss-budget";
+import { resetRenderBudget } from "./clients/render-budget";
 import { resetMemos } from "./lib/memo-budget";
 import { resetSeenSignatures } from "./routes/hooks";
 import { resetTokenState } from "./upstream/get";
@@ -26,6 +27,7 @@ export function resetIsolate(now = Date.now()): void {
   resetPurges();
   resetApiKeyMemo();
   resetMissBudget();
+  resetRenderBudget();
   resetMemos();
   resetSeenSignatures();
   resetAdmission();

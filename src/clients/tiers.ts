@@ -22,6 +22,17 @@ export const MISS_LIMITS: Record<ClientTier, { limit: number; periodSeconds: num
   partner: { limit: 600, periodSeconds: 60 },
 };
 
+/**
+ * Card renders (an SVG or PNG card no memo holds, drawn afresh) per period for each client
+ * tier: a PNG costs ~37 ms of CPU, its memo hit ~2 ms. Enforced by the RENDER_LIMIT_* bindings
+ * in wrangler.toml (src/clients/render-budget.ts); same rule as above, same test.
+ */
+export const RENDER_LIMITS: Record<ClientTier, { limit: number; periodSeconds: number }> = {
+  anon: { limit: 60, periodSeconds: 60 },
+  standard: { limit: 240, periodSeconds: 60 },
+  partner: { limit: 1200, periodSeconds: 60 },
+};
+
 /** A tier's request policy as an item of the RateLimit-Policy header. */
 export const requestPolicy = (tier: ClientTier) =>
   `"${tier}";q=${TIER_LIMITS[tier].limit};w=${TIER_LIMITS[tier].periodSeconds}`;
@@ -29,3 +40,7 @@ export const requestPolicy = (tier: ClientTier) =>
 /** A tier's miss policy as an item of the RateLimit-Policy header. */
 export const missPolicy = (tier: ClientTier) =>
   `"${tier}-misses";q=${MISS_LIMITS[tier].limit};w=${MISS_LIMITS[tier].periodSeconds}`;
+
+/** A tier's render policy as an item of the RateLimit-Policy header. */
+export const renderPolicy = (tier: ClientTier) =>
+  `"${tier}-renders";q=${RENDER_LIMITS[tier].limit};w=${RENDER_LIMITS[tier].periodSeconds}`;

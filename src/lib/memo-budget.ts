@@ -1,4 +1,5 @@
 import { ByteLru, type ByteLruOptions } from "./byte-lru";
+import { SecondRequestLru, type SecondRequestLruOptions } from "./doorkeeper";
 
 /**
  * Every in-isolate memo whose keys a caller can vary, with its share of the heap. An isolate
@@ -14,8 +15,10 @@ const MiB = 1024 * KiB;
 export const MEMO_BUDGET_BYTES = {
   // Cached catalog bodies (cache/memory.ts): every hit it serves saves a Cache API or KV read.
   "memory-tier": 16 * MiB,
-  // Rendered cards (routes/widgets.ts): an SVG card inlines up to 96 KiB of artwork, about
-  // 260 KB as counted here, so ~30 of those or several hundred HTML cards.
+  // Rendered cards and error cards (routes/widgets.ts): an SVG card inlines up to 96 KiB of
+  // artwork, about 260 KB as counted here, so ~30 of those or several hundred HTML cards. A new
+  // card waits in 2 MiB of probation until its second request (lib/doorkeeper.ts, 16 KiB of
+  // it remembering recent keys), so a flood of one-off options cannot push out the rest.
   cards: 8 * MiB,
   // Validated /v1 parameters by normalized key (routes/catalog.ts): ~300 B each, ~7,000 of them.
   validated: 2 * MiB,
@@ -58,6 +61,19 @@ export function registerMemo(name: MemoName, m: Measured): void {
 /** A ByteLru with `name`'s budget, registered under that name. */
 export function memo<V>(name: MemoName, options: Omit<ByteLruOptions<V>, "maxBytes">): ByteLru<V> {
   const lru = new ByteLru<V>({ ...options, maxBytes: MEMO_BUDGET_BYTES[name] });
+  registerMemo(name, lru);
+  return lru;
+}
+
+/**
+ * A SecondRequestLru (lib/doorkeeper.ts) within `name`'s budget, registered under that name:
+ * for memos a caller can flood with keys asked for once.
+ */
+export function secondRequestMemo<V>(
+  name: MemoName,
+  options: Omit<SecondRequestLruOptions<V>, "maxBytes">,
+): SecondRequestLru<V> {
+  const lru = new SecondRequestLru<V>({ ...options, maxBytes: MEMO_BUDGET_BYTES[name] });
   registerMemo(name, lru);
   return lru;
 }

@@ -15,6 +15,28 @@ export const OG_IMAGE = { width: 1200, height: 630 } as const;
 
 export type PngLayout = "og" | "card";
 
+/**
+ * The widths a link preview is drawn at. `width=` may ask for any of 200 to 1200 px and gets
+ * the nearest of these (the smaller on a tie): every width is a new image to draw and keep,
+ * so a few sizes keep the memo's keys few and a caller cannot buy a render per pixel.
+ */
+export const PNG_WIDTHS = [200, 300, 400, 600, 800, 1200] as const;
+
+/** The drawn width for a requested one (undefined: the full 1200, as when none is asked). */
+export function snapPngWidth(requested: number | undefined): number | undefined {
+  if (requested === undefined) return undefined;
+  let best: number = PNG_WIDTHS[0];
+  for (const w of PNG_WIDTHS) if (Math.abs(w - requested) < Math.abs(best - requested)) best = w;
+  return best === OG_IMAGE.width ? undefined : best;
+}
+
+/** The largest drawn width that is at most `max` (oEmbed's thumbnails must fit), or undefined. */
+export function pngWidthWithin(max: number): number | undefined {
+  let fit: number | undefined;
+  for (const w of PNG_WIDTHS) if (w <= max) fit = w;
+  return fit;
+}
+
 /** The pixel size of a PNG card; `width` scales a link preview (same 1.91:1). */
 export function pngSize(layout: PngLayout, size: CardSize, width?: number): { width: number; height: number } {
   if (layout === "og") {

@@ -54,6 +54,10 @@ export const PROBLEM_GUIDE: Record<ProblemCode, { why: string; todo: string }> =
     why: "Your client caused too many requests to BeatPass (uncached data) this minute, or more than its share while the budget is under pressure.",
     todo: "Wait for Retry-After seconds; cached data keeps being served to you meanwhile.",
   },
+  render_budget: {
+    why: "Your client (address or API key) had too many SVG or PNG cards drawn afresh this minute: cards with options no one asked for recently (each accent or width is a new card) have to be drawn, and drawing a PNG costs far more than serving one already drawn.",
+    todo: "Wait for Retry-After seconds; cards already drawn keep being served meanwhile. Keep card options fixed (one accent, the standard widths), or use an API key with a higher tier.",
+  },
   raster_unavailable: {
     why: "PNG cards are drawn by a second Worker (the rasteriser) that this deployment does not have or that failed.",
     todo: "Use the SVG or HTML card meanwhile; the operator deploys raster/ (see docs/widgets.md).",

@@ -11,7 +11,7 @@ import { validate } from "../http/validate";
 import { esc } from "../render/escape";
 import type { Card } from "../render/html-card";
 import { DEFAULT_WIDTH, MIN_WIDTH } from "../render/layout";
-import { OG_IMAGE, pngSize } from "../render/png";
+import { OG_IMAGE, pngSize, pngWidthWithin } from "../render/png";
 import { BEATPASS_WEB_ORIGIN, beatpassPageUrl, type EntityKind } from "../render/urls";
 import type { Album, Artist, Track } from "../schemas/entities";
 import { optionsQuery, PNG_MAX_WIDTH, PNG_MIN_WIDTH, type WidgetOptions } from "../schemas/widget";
@@ -172,12 +172,15 @@ function fitting(
 
 /**
  * The PNG link preview, as large as the consumer allows: oEmbed 1.0 (section 2.3.4) wants
- * the thumbnail within maxwidth and maxheight too. None when that is under 200 px wide.
+ * the thumbnail within maxwidth and maxheight too: the largest drawn width (200, 300, 400, 600,
+ * 800 or 1200 px) that fits. None when that is under 200 px wide.
  */
 function thumbnail(base: string, options: string, maxwidth: number, maxheight: number) {
   const fit = Math.floor(Math.min(PNG_MAX_WIDTH, maxwidth, (maxheight * OG_IMAGE.width) / OG_IMAGE.height));
   if (fit < PNG_MIN_WIDTH) return {};
-  const { width, height } = pngSize("og", "standard", fit);
-  const query = fit === PNG_MAX_WIDTH ? options : `${options}${options ? "&" : "?"}width=${fit}`;
+  // Previews are drawn at a few widths only (render/png.ts): the largest that fits.
+  const drawn = pngWidthWithin(fit) ?? fit;
+  const { width, height } = pngSize("og", "standard", drawn);
+  const query = drawn === PNG_MAX_WIDTH ? options : `${options}${options ? "&" : "?"}width=${drawn}`;
   return { thumbnail_url: `${base}${query}`, thumbnail_width: width, thumbnail_height: height };
 }

@@ -10,8 +10,11 @@ import { BEATPASS_WEB_ORIGIN, type EntityKind } from "../render/urls";
  * Why 200: a card is looked at, not parsed. Image proxies such as GitHub's camo replace a
  * non-2xx image with a broken-image icon, so an error card with a 4xx/5xx status would never
  * be seen; an iframe shows any body, and keeping 200 there too leaves every non-2xx answer of
- * this Worker a problem+json document. Invalid input (400) is not drawn: it is the embedder's
- * mistake, answered as problem+json like on every other route.
+ * this Worker a problem+json document, but one: a client past its render budget
+ * (src/clients/render-budget.ts) gets its error card with 429 and Retry-After (and problem+json
+ * if it asked for JSON), so that whoever floods the route with new options is told to stop in
+ * the status too. Invalid input (400) is not drawn: it is the embedder's mistake, answered as
+ * problem+json like on every other route.
  */
 
 export interface ViewerError {
@@ -21,6 +24,11 @@ export interface ViewerError {
   /** Where "Open BeatPass" leads. */
   href: string;
   cacheControl: string;
+  /**
+   * About the client rather than the card (its key, its limits): drawn without charging its
+   * render budget, which refused it or cannot be known. Such cards are few (no id, no accent).
+   */
+  aboutClient: boolean;
 }
 
 const NOUN: Record<EntityKind, string> = { track: "track", artist: "artist", album: "album", playlist: "playlist" };
@@ -43,7 +51,7 @@ export function viewerError(err: unknown, kind: EntityKind, pageUrl: string, req
     });
   }
   const noun = NOUN[kind];
-  const base = { code: problem.code, href: pageUrl };
+  const base = { code: problem.code, href: pageUrl, aboutClient: false };
   switch (problem.code) {
     case "not_found":
       return {
@@ -73,15 +81,18 @@ export function viewerError(err: unknown, kind: EntityKind, pageUrl: string, req
         message: "This card can't be shown with the key it was requested with.",
         href: BEATPASS_WEB_ORIGIN,
         cacheControl: "private, no-store",
+        aboutClient: true,
       };
     case "rate_limited":
     case "client_miss_budget":
+    case "render_budget":
       return {
         ...base,
         heading: "Card paused",
         message: "Too many new cards were loaded from your network. Try again in a minute.",
         href: BEATPASS_WEB_ORIGIN,
         cacheControl: "private, no-store",
+        aboutClient: true,
       };
     default:
       return {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { problemSchema } from "../../src/errors";
-import { DOCUMENTED_LIMITS, DOCUMENTED_MISS_LIMITS } from "../helpers/documented";
+import { DOCUMENTED_LIMITS, DOCUMENTED_MISS_LIMITS, DOCUMENTED_RENDER_LIMITS } from "../helpers/documented";
 
 // The README's promise, tested as a user meets it: `npm start` serves the proxy on workerd
 // (wrangler dev) in front of the fake BeatPass, with no account and no internet. The stack
@@ -182,7 +182,7 @@ describe("operator commands against npm start", () => {
   });
 });
 
-it("rate-limit and miss-budget numbers in wrangler.toml (top level, staging, production) are the README's", () => {
+it("rate-limit, miss-budget and render-budget numbers in wrangler.toml (top level, staging, production) are the README's", () => {
   const toml = readFileSync("wrangler.toml", "utf8");
   for (const [tier, binding, documented] of [
     ["anon", "RATE_LIMIT_ANON", DOCUMENTED_LIMITS],
@@ -191,6 +191,9 @@ it("rate-limit and miss-budget numbers in wrangler.toml (top level, staging, pro
     ["anon", "MISS_LIMIT_ANON", DOCUMENTED_MISS_LIMITS],
     ["standard", "MISS_LIMIT_STANDARD", DOCUMENTED_MISS_LIMITS],
     ["partner", "MISS_LIMIT_PARTNER", DOCUMENTED_MISS_LIMITS],
+    ["anon", "RENDER_LIMIT_ANON", DOCUMENTED_RENDER_LIMITS],
+    ["standard", "RENDER_LIMIT_STANDARD", DOCUMENTED_RENDER_LIMITS],
+    ["partner", "RENDER_LIMIT_PARTNER", DOCUMENTED_RENDER_LIMITS],
   ] as const) {
     const blocks = [
       ...toml.matchAll(

@@ -40,6 +40,16 @@ export const DOCUMENTED_MISS_LIMITS = {
   partner: { limit: 600, periodSeconds: 60 },
 } as const;
 
+/** docs/configuration.md and docs/widgets.md: SVG and PNG cards drawn afresh per client per 60 s. */
+export const DOCUMENTED_RENDER_LIMITS = {
+  anon: { limit: 60, periodSeconds: 60 },
+  standard: { limit: 240, periodSeconds: 60 },
+  partner: { limit: 1200, periodSeconds: 60 },
+} as const;
+
+/** docs/widgets.md, "PNG cards": the widths a link preview is drawn at. */
+export const DOCUMENTED_PNG_WIDTHS = [200, 300, 400, 600, 800, 1200] as const;
+
 /** README, "How caching works": a key is refreshed ahead once this many distinct clients asked for it. */
 export const DOCUMENTED_HOT_MIN_CLIENTS = 3;
 

@@ -527,6 +527,7 @@ const DOCUMENTED_STATUS: Record<string, number> = {
   payload_too_large: 413,
   rate_limited: 429,
   client_miss_budget: 429,
+  render_budget: 429,
   internal: 500,
   unsupported_format: 501,
   upstream_rejected: 502,

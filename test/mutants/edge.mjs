@@ -17,6 +17,7 @@ const CONFIG_VARS = "src/config/vars.ts";
 const CONFIG_LOAD = "src/config/load.ts";
 const IP = "src/clients/ip.ts";
 const MISS = "src/clients/miss-budget.ts";
+const RENDERS = "src/clients/render-budget.ts";
 const CONSUMER_LIMITS = T.consumerLimits;
 
 /** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
@@ -285,6 +286,22 @@ export const EDGE = [
     why: "A keyed request served as anonymous during a KV outage would count twice against its IP's limit.",
   },
   {
+    id: "render-budget-keyed-by-tier",
+    file: RENDERS,
+    from: `const { success } = await binding.limit({ key: client.limitKey });`,
+    to: `const { success } = await binding.limit({ key: client.tier });`,
+    tests: [T.unitRenderBudget, T.renderBudget],
+    why: "Every client of a tier would share one render budget: one address flooding random accents would turn every other viewer's new cards into paused cards.",
+  },
+  {
+    id: "render-budget-wrong-tier",
+    file: RENDERS,
+    from: `const name = BINDING[client.tier];`,
+    to: `const name = BINDING.anon;`,
+    tests: [T.unitRenderBudget],
+    why: "A partner's key would be held to an anonymous address's 60 renders a minute.",
+  },
+  {
     id: "miss-budget-keyed-by-tier",
     file: MISS,
     from: `const { success } = await binding.limit({ key: client.limitKey });`,
@@ -311,8 +328,8 @@ export const EDGE = [
   {
     id: "widgets-request-charged",
     file: "src/routes/widgets.ts",
-    from: `const client = await identifyClient(c, false);`,
-    to: `const client = await identifyClient(c, true);`,
+    from: `client = await identifyClient(c, false);`,
+    to: `client = await identifyClient(c, true);`,
     tests: [T.widgets, CONSUMER_LIMITS],
     why: "The card route would charge every view, cached or not, to its viewer's IP: a cached card seen 200 times from one address would become an error card.",
   },

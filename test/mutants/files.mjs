@@ -27,6 +27,10 @@ export const T = {
   unitGroups: "test/unit/groups.test.ts",
   unitByteLru: "test/unit/byte-lru.test.ts",
   unitMissBudget: "test/unit/miss-budget.test.ts",
+  unitRenderBudget: "test/unit/render-budget.test.ts",
+  unitDoorkeeper: "test/unit/doorkeeper.test.ts",
+  // Renders charged to their client, error cards kept, widths snapped, the memo under a flood.
+  renderBudget: "test/integration/render-budget.test.ts",
   budget: "test/integration/budget.test.ts",
   hotList: "test/integration/hot-list.test.ts",
   keeper: "test/integration/keeper.test.ts",

@@ -13,6 +13,7 @@ const PNG = "src/render/png.ts";
 const FAILURE = "src/routes/widget-failure.ts";
 const OPTIONS = "src/schemas/widget.ts";
 const ENCODE = "raster/encode.ts";
+const DOORKEEPER = "src/lib/doorkeeper.ts";
 
 /**
  * Cards run on other people's pages: every upstream string escaped, the CSP exact, frames as
@@ -289,8 +290,8 @@ export const RENDER = [
   {
     id: "widgets-error-svg-no-font",
     file: WIDGETS,
-    from: `errorSvg(e.heading, e.message, options, { fonts: true })`,
-    to: `errorSvg(e.heading, e.message, options, { fonts: false })`,
+    from: `errorSvg(e.heading, e.message, looks, { fonts: true })`,
+    to: `errorSvg(e.heading, e.message, looks, { fonts: false })`,
     tests: [T.widgets],
     why: "An SVG error card's lines, wrapped to Inter's widths, would be drawn in whatever font the viewer has and run off the card.",
   },
@@ -497,5 +498,94 @@ export const RENDER = [
     to: `z.refine((n) => n >= PNG_MIN_WIDTH,`,
     tests: [T.widgets],
     why: "width=9999 would rasterise a 9999 x 5249 PNG: anyone could make the rasteriser burn CPU and memory per request.",
+  },
+  {
+    id: "widgets-render-uncharged",
+    file: WIDGETS,
+    from: `if (t.format !== "html") await admitRender(l.env, l.client);`,
+    to: `if (t.format === "html") await admitRender(l.env, l.client);`,
+    tests: [T.renderBudget],
+    why: "PNG and SVG renders would cost their client nothing: random accents from one address would buy a 37 ms render each, slowing every route of the Worker.",
+  },
+  {
+    id: "widgets-memo-bypassed",
+    file: WIDGETS,
+    from: `if (held) return send(c, held.body, 200, headers);`,
+    to: ``,
+    tests: [T.renderBudget, T.memoBudget],
+    why: "Every view of a card would draw it again and charge it to the viewer: a page showing one card 60 times a minute would be refused.",
+  },
+  {
+    id: "widgets-error-card-uncharged",
+    file: WIDGETS,
+    from: `if (client && !e.aboutClient && t.format !== "html") {`,
+    to: `if (client && e.aboutClient && t.format !== "html") {`,
+    tests: [T.renderBudget],
+    why: "Error cards would be drawn free of charge (and the paused card charged): random ids and options on missing tracks would buy PNG renders past the budget.",
+  },
+  {
+    id: "widgets-error-card-keyed-by-accent",
+    file: WIDGETS,
+    from: `const looks: WidgetOptions = { theme: options.theme, size: options.size, accent: undefined, hide: new Set() };`,
+    to: `const looks: WidgetOptions = { ...options };`,
+    tests: [T.renderBudget],
+    why: "Each accent would be a new error card: a missing track's PNG with random accents would be drawn (18 ms) on every request.",
+  },
+  {
+    id: "widgets-refusal-status-200",
+    file: WIDGETS,
+    from: `return send(c, body, 429, { ...headers, ...refused.headers, Vary: "Accept" });`,
+    to: `return send(c, body, 200, { ...headers, ...refused.headers, Vary: "Accept" });`,
+    tests: [T.renderBudget],
+    why: "A client past its render budget would be told so only in pixels: scripts flooding the route would see 200 and never back off.",
+  },
+  {
+    id: "widgets-refusal-json-ignored",
+    file: WIDGETS,
+    from: `if (refused && asksForJson(c.req.header("Accept"), t.format)) throw refused;`,
+    to: ``,
+    tests: [T.renderBudget],
+    why: "A caller asking for JSON would get a PNG or SVG body with a 429: every other error of the Worker is problem+json for it.",
+  },
+  {
+    id: "widgets-width-not-snapped",
+    file: WIDGETS,
+    from: `const target: Target = { kind, id, format, layout, width: snapPngWidth(png?.width) };`,
+    to: `const target: Target = { kind, id, format, layout, width: png?.width };`,
+    tests: [T.renderBudget],
+    why: "Each of a thousand widths would be a new PNG to draw and keep: the memo's keys would be as many as a caller cares to ask for.",
+  },
+  {
+    id: "doorkeeper-admits-first-request",
+    file: DOORKEEPER,
+    from: `if (this.doorkeeper.seenBefore(key)) {`,
+    to: `if (!this.doorkeeper.seenBefore(key)) {`,
+    tests: [T.unitDoorkeeper, T.renderBudget],
+    why: "Cards asked for once would go straight into the main memo: a flood of random accents would push out the cards real viewers keep asking for.",
+  },
+  {
+    id: "doorkeeper-probation-hit-not-promoted",
+    file: DOORKEEPER,
+    from: `    this.main.set(key, tried);
+    return tried;`,
+    to: `    return tried;`,
+    tests: [T.unitDoorkeeper, T.renderBudget],
+    why: "A card asked for twice would stay in probation, where the next flood of one-off cards pushes it out: hot cards drawn again and again.",
+  },
+  {
+    id: "doorkeeper-forgets-previous-generation",
+    file: DOORKEEPER,
+    from: `const seen = inCurrent || this.holds(this.previous, h1, h2);`,
+    to: `const seen = inCurrent;`,
+    tests: [T.unitDoorkeeper],
+    why: "Keys would be forgotten at each generation's end, however recent: a site's second request right after the turn would not be admitted.",
+  },
+  {
+    id: "doorkeeper-records-nothing",
+    file: DOORKEEPER,
+    from: `if (!inCurrent) this.record(h1, h2);`,
+    to: ``,
+    tests: [T.unitDoorkeeper, T.renderBudget],
+    why: "No key would ever be seen before: a card pushed out of probation by a flood would be drawn (and charged) on every later request.",
   },
 ];
