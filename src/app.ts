@@ -7,12 +7,10 @@ import { corsForApi } from "./http/cors";
 import { observe } from "./http/observe";
 import { problemResponse } from "./http/problem";
 import { logEvent } from "./lib/log";
+import { cardRoutes } from "./routes/cards";
 import { catalogRoutes } from "./routes/catalog";
-import { demoRoutes } from "./routes/demo";
 import { hookRoutes } from "./routes/hooks";
 import { metaRoutes } from "./routes/meta";
-import { oembedRoutes } from "./routes/oembed";
-import { widgetRoutes } from "./routes/widgets";
 
 /**
  * Builds the Worker: the observe middleware first (request id, the headers every response
@@ -34,9 +32,7 @@ export function createApp(): Hono<AppEnv> {
 
   app.route("/v1", catalogRoutes());
   app.route("/", hookRoutes());
-  app.route("/", widgetRoutes());
-  app.route("/", oembedRoutes());
-  app.route("/", demoRoutes());
+  app.route("/", cardRoutes());
   app.route("/", metaRoutes());
 
   app.notFound((c) => problemResponse(c, new ApiError("not_found", "No route matches this path.")));

@@ -1,9 +1,8 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { etagFor } from "../cache/entry";
 import { META_TAG } from "../cache/purge";
 import { identifyClient } from "../clients/limits";
 import { type AppEnv, loadConfig } from "../env";
-import { readOnly } from "../http/methods";
 import { matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { sha256Base64 } from "../lib/hash";
@@ -17,48 +16,42 @@ import { tierDeps } from "./deps";
 /**
  * "/": the demo page for browsers (every card with the snippets a site owner copies, each
  * sized from the card as it is drawn) or the route index for API clients; and /embed.js.
+ * Registered in routes/cards.ts, which imports this module when one of them is first asked.
  */
-export function demoRoutes(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-
-  app.get("/", async (c) => {
-    c.header("Cache-Control", "public, max-age=300");
-    c.header("Cache-Tag", META_TAG);
-    c.header("Vary", "Accept");
-    // Browsers get the demo page; API clients asking for JSON get the route index.
-    if (!(c.req.header("Accept") ?? "").includes("application/json")) {
-      c.header("Content-Security-Policy", await demoCsp());
-      return c.html(demoPage(new URL(c.req.url).origin, await demoCards(c)));
-    }
-    return c.json({
-      name: "beatpass-edge",
-      description: "BeatPass catalog data without the BeatPass token.",
-      routes: CATALOG_PATHS.map((p) => `/v1${p}`),
-      widgets: ["/widget/{track,artist,album,playlist}/:id", "/widget/{track,artist,album,playlist}/:id.{svg,png}"],
-      oembed: "/oembed?url=https://beatpass.ca/track/:id&format=json",
-      health: "/healthz",
-      openapi: "/openapi.json",
-      docs: "/docs",
-    });
+export async function serveDemo(c: Context<AppEnv>): Promise<Response> {
+  c.header("Cache-Control", "public, max-age=300");
+  c.header("Cache-Tag", META_TAG);
+  c.header("Vary", "Accept");
+  // Browsers get the demo page; API clients asking for JSON get the route index.
+  if (!(c.req.header("Accept") ?? "").includes("application/json")) {
+    c.header("Content-Security-Policy", await demoCsp());
+    return c.html(demoPage(new URL(c.req.url).origin, await demoCards(c)));
+  }
+  return c.json({
+    name: "beatpass-edge",
+    description: "BeatPass catalog data without the BeatPass token.",
+    routes: CATALOG_PATHS.map((p) => `/v1${p}`),
+    widgets: ["/widget/{track,artist,album,playlist}/:id", "/widget/{track,artist,album,playlist}/:id.{svg,png}"],
+    oembed: "/oembed?url=https://beatpass.ca/track/:id&format=json",
+    health: "/healthz",
+    openapi: "/openapi.json",
+    docs: "/docs",
   });
-  readOnly(app, "/");
+}
 
-  app.get("/embed.js", async (c) => {
-    embedEtag ??= await etagFor(EMBED_JS);
-    const headers = {
-      "Content-Type": "text/javascript; charset=utf-8",
-      // Long, but not immutable: the URL has no version, so a fix must still reach pages.
-      "Cache-Control": "public, max-age=86400, stale-while-revalidate=604800",
-      "Cache-Tag": META_TAG,
-      ETag: embedEtag,
-      "Cross-Origin-Resource-Policy": "cross-origin",
-    };
-    if (matchesEtag(c.req.header("If-None-Match"), embedEtag)) return send(c, null, 304, headers);
-    return send(c, EMBED_JS, 200, headers);
-  });
-  readOnly(app, "/embed.js");
-
-  return app;
+/** GET /embed.js. */
+export async function serveEmbedScript(c: Context<AppEnv>): Promise<Response> {
+  embedEtag ??= await etagFor(EMBED_JS);
+  const headers = {
+    "Content-Type": "text/javascript; charset=utf-8",
+    // Long, but not immutable: the URL has no version, so a fix must still reach pages.
+    "Cache-Control": "public, max-age=86400, stale-while-revalidate=604800",
+    "Cache-Tag": META_TAG,
+    ETag: embedEtag,
+    "Cross-Origin-Resource-Policy": "cross-origin",
+  };
+  if (matchesEtag(c.req.header("If-None-Match"), embedEtag)) return send(c, null, 304, headers);
+  return send(c, EMBED_JS, 200, headers);
 }
 
 let embedEtag: string | undefined;

@@ -1,10 +1,9 @@
-import { Hono } from "hono";
+import type { Context } from "hono";
 import * as z from "zod/mini";
 import { etagFor } from "../cache/entry";
 import { cacheTags } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
-import { readOnly } from "../http/methods";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
@@ -66,66 +65,62 @@ function authorOf(kind: EntityKind, data: unknown): { author_name?: string; auth
     : {};
 }
 
-export function oembedRoutes(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.get("/oembed", async (c) => {
-    const query = c.req.query();
-    const q = validate("query", oembedQuerySchema, query);
-    const asked = widgetOptions(query);
-    if (q.format !== "json") throw new ApiError("unsupported_format", "Only format=json is available.");
-    const target = parseBeatpassUrl(q.url);
-    if (!target) throw new ApiError("not_found", "That is not a BeatPass track, artist, album or playlist URL.");
-    const maxwidth = q.maxwidth ?? Number.POSITIVE_INFINITY;
-    if (maxwidth < MIN_WIDTH) throw new ApiError("not_found", `No card fits in less than ${MIN_WIDTH} px of width.`);
+/** GET /oembed (registered in routes/cards.ts, which imports this module when first asked). */
+export async function serveOembed(c: Context<AppEnv>): Promise<Response> {
+  const query = c.req.query();
+  const q = validate("query", oembedQuerySchema, query);
+  const asked = widgetOptions(query);
+  if (q.format !== "json") throw new ApiError("unsupported_format", "Only format=json is available.");
+  const target = parseBeatpassUrl(q.url);
+  if (!target) throw new ApiError("not_found", "That is not a BeatPass track, artist, album or playlist URL.");
+  const maxwidth = q.maxwidth ?? Number.POSITIVE_INFINITY;
+  if (maxwidth < MIN_WIDTH) throw new ApiError("not_found", `No card fits in less than ${MIN_WIDTH} px of width.`);
 
-    const config = requireConfig(c.env);
-    const l: LoadContext = {
-      config,
-      env: c.env,
-      deps: tierDeps(c.env, c.executionCtx, config, c.get("client"), c.get("trace")),
-      options: asked,
-      trace: c.get("trace"),
-      client: c.get("client"),
-    };
-    // The waveform does not change a card's height: sizing the frame needs one read.
-    const view = await loadCard(target.kind, target.id, l, { wave: false }).catch((err: unknown) => {
-      throw inOembedTerms(err, target.kind);
-    });
-    const fit = fitting(query.size === undefined, asked, view, q.maxheight ?? Number.POSITIVE_INFINITY);
-    if (!fit) throw new ApiError("not_found", "No layout of this card fits in the given maxheight.");
-    const width = Math.min(DEFAULT_WIDTH, maxwidth);
-    const origin = new URL(c.req.url).origin;
-    const options = optionsQuery(fit.options);
-    const src = `${origin}/widget/${target.kind}/${target.id}${options}`;
-    const maxheight = q.maxheight ?? Number.POSITIVE_INFINITY;
-    const thumb = thumbnail(`${origin}/widget/${target.kind}/${target.id}.png`, options, maxwidth, maxheight);
-    const title = fit.card.title;
-    const author = authorOf(target.kind, view.data);
-    const policy = view.policy;
-    // The body depends on the item's data and on the size and origin asked for, so the ETag does too.
-    const etag = await etagFor(
-      [view.primary.entry.etag, src, width, fit.card.height, thumb.thumbnail_url ?? "-"].join("|"),
-    );
-    const tags = cacheTags(target.kind, { id: String(target.id) });
-    const headers = cacheHeaders({ ...view.primary, entry: { ...view.primary.entry, etag } }, policy, tags);
-    if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
-    const oembed = {
-      version: "1.0",
-      type: "rich",
-      provider_name: "BeatPass",
-      provider_url: BEATPASS_WEB_ORIGIN,
-      title,
-      ...author,
-      html: `<iframe src="${esc(src)}" width="${width}" height="${fit.card.height}" style="border:0;max-width:100%" loading="lazy" title="${esc(title)} on BeatPass" data-beatpass-embed></iframe><script async src="${esc(origin)}/embed.js"></script>`,
-      width,
-      height: fit.card.height,
-      ...thumb,
-      cache_age: policy.soft,
-    };
-    return send(c, JSON.stringify(oembed), 200, { ...headers, "Content-Type": "application/json" });
+  const config = requireConfig(c.env);
+  const l: LoadContext = {
+    config,
+    env: c.env,
+    deps: tierDeps(c.env, c.executionCtx, config, c.get("client"), c.get("trace")),
+    options: asked,
+    trace: c.get("trace"),
+    client: c.get("client"),
+  };
+  // The waveform does not change a card's height: sizing the frame needs one read.
+  const view = await loadCard(target.kind, target.id, l, { wave: false }).catch((err: unknown) => {
+    throw inOembedTerms(err, target.kind);
   });
-  readOnly(app, "/oembed");
-  return app;
+  const fit = fitting(query.size === undefined, asked, view, q.maxheight ?? Number.POSITIVE_INFINITY);
+  if (!fit) throw new ApiError("not_found", "No layout of this card fits in the given maxheight.");
+  const width = Math.min(DEFAULT_WIDTH, maxwidth);
+  const origin = new URL(c.req.url).origin;
+  const options = optionsQuery(fit.options);
+  const src = `${origin}/widget/${target.kind}/${target.id}${options}`;
+  const maxheight = q.maxheight ?? Number.POSITIVE_INFINITY;
+  const thumb = thumbnail(`${origin}/widget/${target.kind}/${target.id}.png`, options, maxwidth, maxheight);
+  const title = fit.card.title;
+  const author = authorOf(target.kind, view.data);
+  const policy = view.policy;
+  // The body depends on the item's data and on the size and origin asked for, so the ETag does too.
+  const etag = await etagFor(
+    [view.primary.entry.etag, src, width, fit.card.height, thumb.thumbnail_url ?? "-"].join("|"),
+  );
+  const tags = cacheTags(target.kind, { id: String(target.id) });
+  const headers = cacheHeaders({ ...view.primary, entry: { ...view.primary.entry, etag } }, policy, tags);
+  if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
+  const oembed = {
+    version: "1.0",
+    type: "rich",
+    provider_name: "BeatPass",
+    provider_url: BEATPASS_WEB_ORIGIN,
+    title,
+    ...author,
+    html: `<iframe src="${esc(src)}" width="${width}" height="${fit.card.height}" style="border:0;max-width:100%" loading="lazy" title="${esc(title)} on BeatPass" data-beatpass-embed></iframe><script async src="${esc(origin)}/embed.js"></script>`,
+    width,
+    height: fit.card.height,
+    ...thumb,
+    cache_age: policy.soft,
+  };
+  return send(c, JSON.stringify(oembed), 200, { ...headers, "Content-Type": "application/json" });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import type { Served } from "../cache/engine";
 import { etagFor } from "../cache/entry";
 import { cacheTags } from "../cache/purge";
@@ -6,7 +6,6 @@ import { identifyClient } from "../clients/limits";
 import { admitRender } from "../clients/render-budget";
 import { type AppEnv, type Config, requireConfig } from "../env";
 import { ApiError } from "../errors";
-import { readOnly } from "../http/methods";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
@@ -45,41 +44,37 @@ const RENDER_VERSION = "2";
 
 const FILE = /^(.*?)(?:\.(svg|png))?$/;
 
-export function widgetRoutes(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.get("/widget/:kind/:file", async (c) => {
-    const kind = c.req.param("kind");
-    const m = FILE.exec(c.req.param("file"));
-    const format = (m?.[2] ?? "html") as Format;
-    if (!isKind(kind)) throw new ApiError("not_found", "There is no such widget.");
-    const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
-    const options = widgetOptions(c.req.query());
-    const png = format === "png" ? validate("query", pngQuerySchema, c.req.query()) : undefined;
-    const layout: PngLayout = png?.layout ?? "og";
-    // A few drawn widths (render/png.ts), so random widths are not each a new image.
-    const target: Target = { kind, id, format, layout, width: snapPngWidth(png?.width) };
-    const config = requireConfig(c.env);
-    let client: Client | undefined;
-    try {
-      client = await identifyClient(c, false);
-      c.set("client", client);
-      const l: LoadContext = {
-        config,
-        env: c.env,
-        deps: tierDeps(c.env, c.executionCtx, config, client, c.get("trace")),
-        options,
-        trace: c.get("trace"),
-        client,
-      };
-      return await respond(c, target, await loadCard(kind, id, l), l);
-    } catch (err) {
-      // Without a rasteriser a PNG error card cannot be drawn either: say so once, plainly.
-      if (err instanceof ApiError && err.code === "raster_unavailable") throw err;
-      return await failure(c, err, target, options, config, client);
-    }
-  });
-  readOnly(app, "/widget/:kind/:file");
-  return app;
+/** GET /widget/:kind/:file (registered in routes/cards.ts, which imports this module when first asked). */
+export async function serveWidget(c: Context<AppEnv, "/widget/:kind/:file">): Promise<Response> {
+  const kind = c.req.param("kind");
+  const m = FILE.exec(c.req.param("file"));
+  const format = (m?.[2] ?? "html") as Format;
+  if (!isKind(kind)) throw new ApiError("not_found", "There is no such widget.");
+  const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
+  const options = widgetOptions(c.req.query());
+  const png = format === "png" ? validate("query", pngQuerySchema, c.req.query()) : undefined;
+  const layout: PngLayout = png?.layout ?? "og";
+  // A few drawn widths (render/png.ts), so random widths are not each a new image.
+  const target: Target = { kind, id, format, layout, width: snapPngWidth(png?.width) };
+  const config = requireConfig(c.env);
+  let client: Client | undefined;
+  try {
+    client = await identifyClient(c, false);
+    c.set("client", client);
+    const l: LoadContext = {
+      config,
+      env: c.env,
+      deps: tierDeps(c.env, c.executionCtx, config, client, c.get("trace")),
+      options,
+      trace: c.get("trace"),
+      client,
+    };
+    return await respond(c, target, await loadCard(kind, id, l), l);
+  } catch (err) {
+    // Without a rasteriser a PNG error card cannot be drawn either: say so once, plainly.
+    if (err instanceof ApiError && err.code === "raster_unavailable") throw err;
+    return await failure(c, err, target, options, config, client);
+  }
 }
 
 interface Target {

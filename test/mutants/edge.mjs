@@ -647,8 +647,8 @@ export const EDGE = [
     id: "oembed-etag-reused",
     file: OEMBED,
     from: `const etag = await etagFor(
-      [view.primary.entry.etag, src, width, fit.card.height, thumb.thumbnail_url ?? "-"].join("|"),
-    );`,
+    [view.primary.entry.etag, src, width, fit.card.height, thumb.thumbnail_url ?? "-"].join("|"),
+  );`,
     to: `const etag = view.primary.entry.etag;`,
     tests: [T.widgets],
     why: "Two different oEmbed bodies (sizes, origins) would share one strong ETag.",

@@ -1,0 +1,55 @@
+import { type Context, Hono } from "hono";
+import type { AppEnv } from "../env";
+import { readOnly } from "../http/methods";
+
+type Serve<P extends string = string> = (c: Context<AppEnv, P>) => Promise<Response>;
+
+/**
+ * A handler whose module is imported by its route's first request. The deployed build splits
+ * at each dynamic import (scripts/build-worker.mjs), so the card renderer, its fonts and the
+ * demo page are parsed only by an isolate that serves a card, never by one serving only JSON.
+ */
+function lazy<M, P extends string>(load: () => Promise<M>, pick: (m: M) => Serve<P>): Serve<P> {
+  let serve: Promise<Serve<P>> | undefined;
+  return async (c) => {
+    serve ??= load().then(pick, (err: unknown) => {
+      // Retried by the next request (never seen: it is our own code).
+      serve = undefined;
+      throw err;
+    });
+    return (await serve)(c);
+  };
+}
+
+/** Cards, oEmbed and the demo page: the routes that draw. */
+export function cardRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get(
+    "/widget/:kind/:file",
+    lazy(
+      () => import("./widgets"),
+      (m) => m.serveWidget,
+    ),
+  );
+  readOnly(app, "/widget/:kind/:file");
+  app.get(
+    "/oembed",
+    lazy(
+      () => import("./oembed"),
+      (m) => m.serveOembed,
+    ),
+  );
+  readOnly(app, "/oembed");
+  const demo = () => import("./demo");
+  app.get(
+    "/",
+    lazy(demo, (m) => m.serveDemo),
+  );
+  readOnly(app, "/");
+  app.get(
+    "/embed.js",
+    lazy(demo, (m) => m.serveEmbedScript),
+  );
+  readOnly(app, "/embed.js");
+  return app;
+}
