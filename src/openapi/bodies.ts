@@ -21,7 +21,7 @@ export const OEMBED_SCHEMA = {
     thumbnail_url: {
       type: "string",
       description:
-        "The card as a PNG link preview (1.91:1): 1200 x 630, or smaller to fit maxwidth and maxheight; absent when that is under 200 px wide.",
+        "The card as a PNG link preview (1.91:1): 1200 x 630, or the largest of 800, 600, 400, 300 or 200 px wide that fits maxwidth and maxheight; absent when that is under 200 px wide.",
     },
     thumbnail_width: { type: "integer", minimum: 1 },
     thumbnail_height: { type: "integer", minimum: 1 },

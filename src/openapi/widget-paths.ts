@@ -50,7 +50,7 @@ export function widgetPaths(): Record<string, Json> {
         summary:
           "An embeddable card: HTML for an iframe, SVG (.svg) for <img> tags, PNG (.png) for link previews and e-mail",
         description:
-          "An embeddable card for an iframe (HTML), an <img> tag (SVG, when the file ends in .svg) or a link preview or e-mail (PNG, .png). Errors are drawn as cards in the same format (status 200, the code in X-Problem-Code) so a page never shows raw JSON. Cards are not counted against the per-request limit; requests that would reach BeatPass count against the miss budget.",
+          "An embeddable card for an iframe (HTML), an <img> tag (SVG, when the file ends in .svg) or a link preview or e-mail (PNG, .png). Errors are drawn as cards in the same format (status 200, the code in X-Problem-Code) so a page never shows raw JSON. Cards are not counted against the per-request limit; requests that would reach BeatPass count against the miss budget, and SVG or PNG cards that no memo holds (drawn afresh) count against the render budget (60 / 240 / 1,200 a minute by tier): past it, 429 render_budget with Retry-After and the error card in the card's format, or problem+json when Accept names JSON first.",
         tags: ["widgets"],
         parameters: [
           {
@@ -83,7 +83,8 @@ export function widgetPaths(): Record<string, Json> {
           {
             name: "width",
             in: "query",
-            description: "PNG with layout=og only: the preview's width (its height follows at 1.91:1).",
+            description:
+              "PNG with layout=og only: the preview's width, 200 to 1200, drawn at the nearest of 200, 300, 400, 600, 800 or 1200 px (the smaller on a tie); its height follows at 1.91:1.",
             schema: { type: "integer", minimum: 200, maximum: 1200 },
           },
         ],
@@ -98,6 +99,17 @@ export function widgetPaths(): Record<string, Json> {
           },
           ...notModified,
           ...errorResponses([400, 404, 503]),
+          "429": {
+            description:
+              "Past the client's render budget (render_budget): the error card in the card's format, with Retry-After, RateLimit and RateLimit-Policy; application/problem+json when Accept names JSON before the card's type.",
+            headers: { "Retry-After": { schema: { type: "integer", minimum: 1 } } },
+            content: {
+              "text/html": { schema: { type: "string" } },
+              "image/svg+xml": { schema: { type: "string" } },
+              "image/png": { schema: { type: "string", contentMediaType: "image/png" } },
+              "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
+            },
+          },
         },
       },
     },
