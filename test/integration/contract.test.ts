@@ -137,6 +137,8 @@ const SCENARIOS: Record<string, Record<string, Scenario>> = {
     "404": { path: "/widget/user/1" },
     // A deployment without the rasteriser cannot draw a PNG card, not even an error card.
     "503": { path: "/widget/track/7.png", env: { RASTER: undefined } },
+    // A card no memo holds, past the render budget: the error card, in the card's format.
+    "429": { path: "/widget/track/7.svg?accent=123456", env: { RENDER_LIMIT_ANON: refuseAll as never } },
   },
   embedScript: {
     "200": { path: "/embed.js" },
