@@ -46,7 +46,8 @@ const wrangler = spawn(
       // ("info" would hide it).
       "--log-level",
       process.env.WRANGLER_LOG ?? "log",
-      // Crons do not fire locally; this exposes /__scheduled to run the refresh-ahead by hand.
+      // Crons do not fire locally; miniflare's /cdn-cgi/handler/scheduled runs the refresh-ahead
+      // by hand (wrangler's own /__scheduled needs its bundling, which the split build skips).
       "--test-scheduled",
     ],
     // Anything after `npm start --` goes to wrangler, e.g. `--persist-to /tmp/state`.
@@ -70,7 +71,7 @@ beatpass-edge is up at ${base} (fake BeatPass behind it). Try:
   curl -i ${base}/v1/nope          # problem+json 404
   curl ${base}/healthz                                   # status; its details need the operator key:
   curl -H 'X-Operator-Key: ${LOCAL_OPERATOR_KEY}' ${base}/healthz
-  curl ${base}/__scheduled          # run the refresh-ahead cron once
+  curl ${base}/cdn-cgi/handler/scheduled   # run the refresh-ahead cron once
   ${base}/docs                       # in a browser: the API reference (OpenAPI at /openapi.json)
   PURGE_WEBHOOK_SECRET=${LOCAL_PURGE_SECRET} npm run purge -- track:1
 Press Ctrl+C to stop.`);

@@ -109,11 +109,14 @@ type Text<I, Status extends number> = { input: I; output: string; outputFormat: 
 type NoInput = Record<never, never>;
 
 type ServiceSchema = {
-  /** Cards answer even their errors as cards (200, X-Problem-Code); only these are problems. */
+  /**
+   * Cards answer even their errors as cards (200, X-Problem-Code); only these are problems, and
+   * 429 (past the render budget) is the paused card, or a problem when Accept asks for JSON.
+   */
   "/widget/:kind/:file": {
     $get:
-      | Text<WidgetInput, 200 | 304>
-      | { input: WidgetInput; output: Problem; outputFormat: "json"; status: 400 | 404 | 503 };
+      | Text<WidgetInput, 200 | 304 | 429>
+      | { input: WidgetInput; output: Problem; outputFormat: "json"; status: 400 | 404 | 429 | 503 };
   };
   "/embed.js": { $get: Text<NoInput, 200 | 304> };
   "/oembed": {

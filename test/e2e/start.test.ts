@@ -63,9 +63,15 @@ describe("npm start", () => {
     expect(problemSchema.parse(await res.json()).code).toBe("upstream_error");
   });
 
-  it("runs the refresh-ahead cron on demand at /__scheduled", async () => {
-    const res = await fetch(`${stack.base}/__scheduled`);
+  it("runs the refresh-ahead cron on demand at /cdn-cgi/handler/scheduled", async () => {
+    const logged = () => readFileSync(stack.logFile, "utf8").split('"refresh_ahead"').length - 1;
+    const before = logged();
+    const res = await fetch(`${stack.base}/cdn-cgi/handler/scheduled`);
     expect(res.status).toBe(200);
+    // The cron's own log line, not only the runtime's 200: the Worker's scheduled() ran.
+    const deadline = Date.now() + 30_000;
+    while (logged() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(logged()).toBeGreaterThan(before);
   });
 
   it("serves the widget demo page and cards with artwork from the fake", async () => {
