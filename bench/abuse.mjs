@@ -26,15 +26,27 @@ export default {
 const QUIET_SAMPLES = 150;
 
 /**
- * The budget a refusal names: the quota (q) of the RateLimit-Policy item that its RateLimit
- * header reports spent (draft-ietf-httpapi-ratelimit-headers), or undefined.
+ * The budget a refusal names: the quota (q) and window (w, seconds) of the RateLimit-Policy item
+ * that its RateLimit header reports spent (draft-ietf-httpapi-ratelimit-headers), or undefined.
  */
 function renderBudget(refusal) {
   const name = /^"([^"]+)"/.exec(refusal?.limit ?? "")?.[1];
   if (!name) return undefined;
   const item = (refusal.policy ?? "").split(",").find((p) => p.trim().startsWith(`"${name}"`));
   const q = /;q=(\d+)/.exec(item ?? "")?.[1];
-  return q === undefined ? undefined : Number(q);
+  const w = /;w=(\d+)/.exec(item ?? "")?.[1];
+  return q === undefined || w === undefined ? undefined : { q: Number(q), w: Number(w) };
+}
+
+/**
+ * Fresh renders the budget allows between `start` and `end` (epoch ms): its quota in every
+ * window the flood touched (windows are aligned to the clock, as the binding's are), and one
+ * more: the paused card, drawn once and charged to nobody.
+ */
+function allowedRenders(budget, start, end) {
+  if (!budget) return undefined;
+  const w = budget.w * 1000;
+  return budget.q * (Math.floor(end / w) - Math.floor(start / w) + 1) + 1;
 }
 
 export async function abuseBench({ workerFile, bindings, port, pngs = 200, concurrency = 4, rounds = 3 }) {
@@ -126,8 +138,10 @@ export async function abuseBench({ workerFile, bindings, port, pngs = 200, concu
         while (!done) busy.push(await hit());
       })();
       const t0 = performance.now();
+      const startedAt = Date.now();
       await Promise.all(Array.from({ length: concurrency }, send));
       const abuseMs = performance.now() - t0;
+      const endedAt = Date.now();
       done = true;
       await meanwhile;
       const count = (pred) => answers.filter(pred).length;
@@ -145,7 +159,8 @@ export async function abuseBench({ workerFile, bindings, port, pngs = 200, concu
         refusedAsCard: count((a) => a.status === 429 && a.png),
         other: count((a) => a.status !== 200 && a.status !== 429),
         problems: [...new Set(answers.map((a) => a.problem).filter(Boolean))],
-        budget: renderBudget(answers.find((a) => a.status === 429)),
+        budget: renderBudget(answers.find((a) => a.status === 429))?.q,
+        allowed: allowedRenders(renderBudget(answers.find((a) => a.status === 429)), startedAt, endedAt),
       });
     }
     return { pngs, concurrency, quietSamples: QUIET_SAMPLES, pinned: pinning, rounds: out };

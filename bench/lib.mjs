@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -27,6 +27,8 @@ export { COMPAT_DATE, COMPAT_FLAGS };
  * `name`: the entry file's name.
  */
 export function bundle(outdir, extra = [], name = "index.js") {
+  // wrangler leaves older files in --outdir: a split build's chunks are named by their hash.
+  rmSync(outdir, { recursive: true, force: true });
   const res = spawnSync(
     process.execPath,
     ["node_modules/wrangler/bin/wrangler.js", "deploy", "--dry-run", "--outdir", outdir, ...extra],

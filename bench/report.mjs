@@ -243,7 +243,7 @@ function abuseSection(r) {
       x.refused > 0 &&
       x.refusedWithRetryAfter === x.refused &&
       x.other === 0 &&
-      (x.budget === undefined ? x.renders < a.pngs : x.renders <= x.budget),
+      (x.allowed === undefined ? x.renders < a.pngs : x.renders <= x.allowed),
   );
   return [
     `## One address asking for ${a.pngs} PNG cards`,
@@ -255,7 +255,7 @@ function abuseSection(r) {
     "| --- | --- | --- | --- | --- | --- |",
     ...rounds.map(
       (x, i) =>
-        `| ${i + 1} | ${x.renders}${x.budget === undefined ? "" : ` (budget ${x.budget})`} | ${x.ok} / ${x.okProblem} / ${x.refused} (${x.refusedWithRetryAfter}, ${x.refusedAsCard}) / ${x.other}${x.problems.length ? ` (${x.problems.join(", ")})` : ""} | ${f(x.quietP50, 1)} → ${f(x.busyP50, 1)} (${x.busySamples}) | ${f(x.ratio, 2)} | ${f(x.abuseMs / 1000, 1)} |`,
+        `| ${i + 1} | ${x.renders}${x.budget === undefined ? "" : ` (budget ${x.budget} a window; at most ${x.allowed} in the windows the flood touched, the paused card included)`} | ${x.ok} / ${x.okProblem} / ${x.refused} (${x.refusedWithRetryAfter}, ${x.refusedAsCard}) / ${x.other}${x.problems.length ? ` (${x.problems.join(", ")})` : ""} | ${f(x.quietP50, 1)} → ${f(x.busyP50, 1)} (${x.busySamples}) | ${f(x.ratio, 2)} | ${f(x.abuseMs / 1000, 1)} |`,
     ),
     "",
     "| target | measured | |",

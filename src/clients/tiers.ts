@@ -24,13 +24,16 @@ export const MISS_LIMITS: Record<ClientTier, { limit: number; periodSeconds: num
 
 /**
  * Card renders (an SVG or PNG card no memo holds, drawn afresh) per period for each client
- * tier: a PNG costs ~37 ms of CPU, its memo hit ~2 ms. Enforced by the RENDER_LIMIT_* bindings
- * in wrangler.toml (src/clients/render-budget.ts); same rule as above, same test.
+ * tier: a PNG costs ~37 ms of CPU, its memo hit ~2 ms. Ten-second windows (60 / 240 / 1,200 a
+ * minute): a client's burst of renders is a sixth of a minute's, so the isolates drawing it keep
+ * serving everyone else (bench/RESULTS.md, "One address asking for 200 PNG cards"). Enforced by
+ * the RENDER_LIMIT_* bindings in wrangler.toml (src/clients/render-budget.ts); same rule as
+ * above, same test.
  */
 export const RENDER_LIMITS: Record<ClientTier, { limit: number; periodSeconds: number }> = {
-  anon: { limit: 60, periodSeconds: 60 },
-  standard: { limit: 240, periodSeconds: 60 },
-  partner: { limit: 1200, periodSeconds: 60 },
+  anon: { limit: 10, periodSeconds: 10 },
+  standard: { limit: 40, periodSeconds: 10 },
+  partner: { limit: 200, periodSeconds: 10 },
 };
 
 /** A tier's request policy as an item of the RateLimit-Policy header. */

@@ -50,7 +50,7 @@ export function widgetPaths(): Record<string, Json> {
         summary:
           "An embeddable card: HTML for an iframe, SVG (.svg) for <img> tags, PNG (.png) for link previews and e-mail",
         description:
-          "An embeddable card for an iframe (HTML), an <img> tag (SVG, when the file ends in .svg) or a link preview or e-mail (PNG, .png). Errors are drawn as cards in the same format (status 200, the code in X-Problem-Code) so a page never shows raw JSON. Cards are not counted against the per-request limit; requests that would reach BeatPass count against the miss budget, and SVG or PNG cards that no memo holds (drawn afresh) count against the render budget (60 / 240 / 1,200 a minute by tier): past it, 429 render_budget with Retry-After and the error card in the card's format, or problem+json when Accept names JSON first.",
+          "An embeddable card for an iframe (HTML), an <img> tag (SVG, when the file ends in .svg) or a link preview or e-mail (PNG, .png). Errors are drawn as cards in the same format (status 200, the code in X-Problem-Code) so a page never shows raw JSON. Cards are not counted against the per-request limit; requests that would reach BeatPass count against the miss budget, and SVG or PNG cards that no memo holds (drawn afresh) count against the render budget (10 / 40 / 200 per 10 seconds by tier): past it, 429 render_budget with Retry-After and the error card in the card's format, or problem+json when Accept names JSON first.",
         tags: ["widgets"],
         parameters: [
           {

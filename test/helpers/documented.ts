@@ -40,11 +40,11 @@ export const DOCUMENTED_MISS_LIMITS = {
   partner: { limit: 600, periodSeconds: 60 },
 } as const;
 
-/** docs/configuration.md and docs/widgets.md: SVG and PNG cards drawn afresh per client per 60 s. */
+/** docs/configuration.md and docs/widgets.md: SVG and PNG cards drawn afresh per client per 10 s. */
 export const DOCUMENTED_RENDER_LIMITS = {
-  anon: { limit: 60, periodSeconds: 60 },
-  standard: { limit: 240, periodSeconds: 60 },
-  partner: { limit: 1200, periodSeconds: 60 },
+  anon: { limit: 10, periodSeconds: 10 },
+  standard: { limit: 40, periodSeconds: 10 },
+  partner: { limit: 200, periodSeconds: 10 },
 } as const;
 
 /** docs/widgets.md, "PNG cards": the widths a link preview is drawn at. */

@@ -93,8 +93,9 @@ describe("the render budget", () => {
       expect(res.status).toBe(429);
       expect(res.headers.get("X-Problem-Code")).toBe("render_budget");
       expect(res.headers.get("Retry-After")).toBe(String(DOCUMENTED_RENDER_LIMITS.anon.periodSeconds));
-      expect(res.headers.get("RateLimit")).toBe(`"anon-renders";r=0;t=60`);
-      expect(res.headers.get("RateLimit-Policy")).toBe(`"anon-renders";q=${RENDER_LIMIT};w=60`);
+      const period = DOCUMENTED_RENDER_LIMITS.anon.periodSeconds;
+      expect(res.headers.get("RateLimit")).toBe(`"anon-renders";r=0;t=${period}`);
+      expect(res.headers.get("RateLimit-Policy")).toBe(`"anon-renders";q=${RENDER_LIMIT};w=${period}`);
       // About this viewer's network, not the card: no shared cache may keep it.
       expect(res.headers.get("Cache-Control")).toBe("private, no-store");
       expect(res.headers.get("Content-Type")).toBe("image/png");
@@ -131,7 +132,7 @@ describe("the render budget", () => {
       const res = await call(`/widget/track/1.svg?accent=${nextAccent()}`, from(ip, { Accept: accept }), limits);
       const problem = expectProblem(res, 429, "render_budget");
       expect(problem.detail).toMatch(/drawn afresh/);
-      expect(res.headers.get("RateLimit")).toBe(`"anon-renders";r=0;t=60`);
+      expect(res.headers.get("RateLimit")).toBe(`"anon-renders";r=0;t=${DOCUMENTED_RENDER_LIMITS.anon.periodSeconds}`);
     }
     // A browser's or image proxy's Accept gets the card.
     const img = await call(
