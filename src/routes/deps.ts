@@ -34,15 +34,22 @@ export function tierDeps(
 ): TierDeps {
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
   let coordinator: Coordinator | undefined;
+  let built = false;
   return {
     kv: namespaced(env.BEATPASS_CACHE, kvNamespace(config.apiBase)),
     waitUntil,
     now: () => Date.now(),
     fast: config.fastTiers,
     // Built when a load first asks for it: a memory hit never does (it was ~2 µs of every hit).
-    get coordinator() {
-      coordinator ??= admission(admissionOptions(env, config, waitUntil, client, trace));
+    get coordinator(): Coordinator | undefined {
+      if (!built) coordinator = admission(admissionOptions(env, config, waitUntil, client, trace));
+      built = true;
       return coordinator;
+    },
+    // Still a plain field to whoever replaces it (tests stand one in, or none).
+    set coordinator(replacement: Coordinator | undefined) {
+      coordinator = replacement;
+      built = true;
     },
     admitMiss: client ? () => admitMiss(env, client) : undefined,
     chargeShared: client?.chargeShared,
