@@ -43,7 +43,7 @@ export async function admitRender(env: Env, client: Client): Promise<void> {
   const { limit, periodSeconds } = RENDER_LIMITS[client.tier];
   throw new ApiError(
     "render_budget",
-    `This client has had too many cards drawn afresh this minute (${limit} SVG or PNG renders for the ${client.tier} tier). Cards already drawn are still served; retry after Retry-After, keep card options fixed, or use an API key with a higher tier.`,
+    `This client has had too many cards drawn afresh in the last ${periodSeconds} seconds (${limit} SVG or PNG renders for the ${client.tier} tier). Cards already drawn are still served; retry after Retry-After, keep card options fixed, or use an API key with a higher tier.`,
     {
       headers: {
         "Retry-After": String(periodSeconds),

@@ -55,7 +55,7 @@ export const PROBLEM_GUIDE: Record<ProblemCode, { why: string; todo: string }> =
     todo: "Wait for Retry-After seconds; cached data keeps being served to you meanwhile.",
   },
   render_budget: {
-    why: "Your client (address or API key) had too many SVG or PNG cards drawn afresh this minute: cards with options no one asked for recently (each accent or width is a new card) have to be drawn, and drawing a PNG costs far more than serving one already drawn.",
+    why: "Your client (address or API key) had too many SVG or PNG cards drawn afresh in the last ten seconds: cards with options no one asked for recently (each accent or width is a new card) have to be drawn, and drawing a PNG costs far more than serving one already drawn.",
     todo: "Wait for Retry-After seconds; cards already drawn keep being served meanwhile. Keep card options fixed (one accent, the standard widths), or use an API key with a higher tier.",
   },
   raster_unavailable: {
