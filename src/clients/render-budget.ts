@@ -1,6 +1,8 @@
 import type { Env } from "../env";
 import { ApiError } from "../errors";
+import { stringBytes } from "../lib/byte-lru";
 import { logEvent } from "../lib/log";
+import { memo } from "../lib/memo-budget";
 import type { Client, ClientTier } from "../lib/trace";
 import { RENDER_LIMITS, renderPolicy } from "./tiers";
 
@@ -19,6 +21,13 @@ import { RENDER_LIMITS, renderPolicy } from "./tiers";
  * budget (src/clients/miss-budget.ts): one count per client per Cloudflare location, shared
  * by every isolate there. A deployment without them admits every render and says so once in
  * the log.
+ *
+ * A client past its budget is remembered here for REMEMBERED_MS, so its next requests are
+ * refused without a binding call; and every refusal is sent only after REFUSAL_PAUSE_MS
+ * (`pauseRefusal`). Refusing costs CPU too, and a client that ignores Retry-After and keeps
+ * several requests in flight would otherwise spend the isolate's time being refused while
+ * other clients' requests wait behind it (bench/RESULTS.md, "One address asking for 200 PNG
+ * cards"). A pause costs no CPU, only an open request: at most MAX_PAUSED at once per isolate.
  */
 
 const BINDING: Record<ClientTier, "RENDER_LIMIT_ANON" | "RENDER_LIMIT_STANDARD" | "RENDER_LIMIT_PARTNER"> = {
@@ -27,7 +36,15 @@ const BINDING: Record<ClientTier, "RENDER_LIMIT_ANON" | "RENDER_LIMIT_STANDARD" 
   partner: "RENDER_LIMIT_PARTNER",
 };
 
+/** Short against the period: a window may end sooner, and this isolate then refuses at most this much longer. */
+export const REMEMBERED_MS = 1000;
+export const REFUSAL_PAUSE_MS = 250;
+export const MAX_PAUSED = 256;
+
 let warnedUnbound = false;
+let paused = 0;
+/** When each refused client (by limit key) may be asked about again. */
+const refusedUntil = memo<number>("render-refusals", { sizeOf: (_, key) => stringBytes(key) + 16 });
 
 /** Charges one render to the client; throws 429 render_budget when its budget is spent. */
 export async function admitRender(env: Env, client: Client): Promise<void> {
@@ -38,8 +55,11 @@ export async function admitRender(env: Env, client: Client): Promise<void> {
     warnedUnbound = true;
     return;
   }
-  const { success } = await binding.limit({ key: client.limitKey });
-  if (success) return;
+  if ((refusedUntil.get(client.limitKey) ?? 0) <= Date.now()) {
+    const { success } = await binding.limit({ key: client.limitKey });
+    if (success) return;
+    refusedUntil.set(client.limitKey, Date.now() + REMEMBERED_MS);
+  }
   const { limit, periodSeconds } = RENDER_LIMITS[client.tier];
   throw new ApiError(
     "render_budget",
@@ -54,7 +74,19 @@ export async function admitRender(env: Env, client: Client): Promise<void> {
   );
 }
 
-/** Forgets that the missing-binding warning was logged (tests). */
+/** Waits REFUSAL_PAUSE_MS before a refusal is sent (unless MAX_PAUSED are already waiting). */
+export async function pauseRefusal(): Promise<void> {
+  if (paused >= MAX_PAUSED) return;
+  paused++;
+  try {
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_PAUSE_MS));
+  } finally {
+    paused--;
+  }
+}
+
+/** Forgets that the missing-binding warning was logged, and every remembered refusal (tests). */
 export function resetRenderBudget(): void {
   warnedUnbound = false;
+  refusedUntil.clear();
 }

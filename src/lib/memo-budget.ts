@@ -37,6 +37,8 @@ export const MEMO_BUDGET_BYTES = {
   // Request counts per client in this isolate's window (clients/local-limit.ts): ~130 B each
   // as counted, ~2,000 clients a minute; the least recently seen go first.
   "local-limits": 256 * KiB,
+  // Clients refused a render in the last second (clients/render-budget.ts): ~80 B each as counted.
+  "render-refusals": 64 * KiB,
 } as const;
 
 export type MemoName = keyof typeof MEMO_BUDGET_BYTES;

@@ -3,28 +3,28 @@ import type { Served } from "../cache/engine";
 import { etagFor } from "../cache/entry";
 import { cacheTags } from "../cache/purge";
 import { identifyClient } from "../clients/limits";
-import { admitRender } from "../clients/render-budget";
+import { admitRender, pauseRefusal } from "../clients/render-budget";
 import { type AppEnv, type Config, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
 import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
-import { sha256Base64 } from "../lib/hash";
-import { memo, secondRequestMemo } from "../lib/memo-budget";
+import { secondRequestMemo } from "../lib/memo-budget";
 import type { Client } from "../lib/trace";
 import { type Card, errorCard } from "../render/html-card";
 import { DEFAULT_WIDTH } from "../render/layout";
-import { htmlPage, type PageLinks, RESIZE_SCRIPT } from "../render/page";
+import { htmlPage, type PageLinks } from "../render/page";
 import { OG_IMAGE, type PngLayout, rasterise, snapPngWidth, svgForPng } from "../render/png";
 import { errorSvg } from "../render/svg-card";
 import { CARD_CSS, themeCss } from "../render/theme";
-import { beatpassPageUrl, cspSources, type EntityKind } from "../render/urls";
+import { beatpassPageUrl, type EntityKind } from "../render/urls";
 import { idParamsSchema } from "../schemas/requests";
 import { optionsKey, optionsQuery, pngQuerySchema, type WidgetOptions } from "../schemas/widget";
 import { artwork, type CardView, isKind, type LoadContext, loadCard, widgetOptions } from "./card-data";
 import { tierDeps } from "./deps";
 import { type ViewerError, viewerError } from "./widget-failure";
+import { type Format, widgetHeaders } from "./widget-headers";
 
 /**
  * Embeddable cards: /widget/<kind>/<id> is an HTML document for an iframe,
@@ -36,8 +36,6 @@ import { type ViewerError, viewerError } from "./widget-failure";
  * charged to its client's render budget before it is drawn (clients/render-budget.ts); memo
  * hits and 304s are free, and HTML cards cost about what serving them does.
  */
-
-type Format = "html" | "svg" | "png";
 
 /** Bump when the markup changes, so browsers do not keep a 304 for an old design. */
 const RENDER_VERSION = "2";
@@ -154,6 +152,7 @@ async function failure(
 ): Promise<Response> {
   const e = viewerError(err, t.kind, beatpassPageUrl(t.kind, t.id, ""), c.get("requestId"));
   const refused = err instanceof ApiError && err.code === "render_budget" ? err : undefined;
+  if (refused) await pauseRefusal();
   if (refused && asksForJson(c.req.header("Accept"), t.format)) throw refused;
   const looks: WidgetOptions = { theme: options.theme, size: options.size, accent: undefined, hide: new Set() };
   const key = [
@@ -166,19 +165,20 @@ async function failure(
     e.message,
     t.format === "html" ? e.href : "",
   ].join("|");
-  let body = renderMemo.get(key)?.body;
+  // A drawing under way is waited for; if it failed (its client was refused), this one tries.
+  const underWay = drawingErrors.get(key);
+  let body = renderMemo.get(key)?.body ?? (underWay && (await underWay.catch(() => undefined)));
   if (body === undefined) {
-    if (client && !e.aboutClient && t.format !== "html") {
-      try {
-        await admitRender(c.env, client);
-      } catch (refusal) {
-        if (!(refusal instanceof ApiError && refusal.code === "render_budget")) throw refusal;
-        // The paused card instead, with no client left to charge.
-        return failure(c, refusal, t, options, config, undefined);
-      }
+    try {
+      body = await drawOnce(key, async () => {
+        if (client && !e.aboutClient && t.format !== "html") await admitRender(c.env, client);
+        return drawError(t, e, looks, config, c.env.RASTER);
+      });
+    } catch (refusal) {
+      if (!(refusal instanceof ApiError && refusal.code === "render_budget")) throw refusal;
+      // The paused card instead, with no client left to charge.
+      return failure(c, refusal, t, options, config, undefined);
     }
-    body = await drawError(t, e, looks, config, c.env.RASTER);
-    renderMemo.set(key, { etag: "", body });
   }
   const headers: Record<string, string> = {
     ...(await widgetHeaders(t.format, config, looks)),
@@ -189,6 +189,24 @@ async function failure(
   if (!refused) return send(c, body, 200, headers);
   // Past the render budget: the card says so, and so do the status and its headers.
   return send(c, body, 429, { ...headers, ...refused.headers, Vary: "Accept" });
+}
+
+/**
+ * Error cards being drawn (charged, then drawn), by key: requests arriving meanwhile (a page
+ * of cards for a missing id, a flood refused at once) wait for that drawing instead of each
+ * drawing, and charging, their own.
+ */
+const drawingErrors = new Map<string, Promise<string | Uint8Array>>();
+
+function drawOnce(key: string, draw: () => Promise<string | Uint8Array>): Promise<string | Uint8Array> {
+  const drawing = draw()
+    .then((body) => {
+      renderMemo.set(key, { etag: "", body });
+      return body;
+    })
+    .finally(() => drawingErrors.delete(key));
+  drawingErrors.set(key, drawing);
+  return drawing;
 }
 
 function drawError(
@@ -245,52 +263,4 @@ function pageLinks(origin: string, t: Target, card: Card, l: LoadContext): PageL
     image: { url: `${origin}/widget/${t.kind}/${t.id}.png${query}`, ...OG_IMAGE },
     width: DEFAULT_WIDTH,
   };
-}
-
-async function widgetHeaders(
-  format: Format,
-  config: Config,
-  options: LoadContext["options"],
-): Promise<Record<string, string>> {
-  if (format === "png") return { "Content-Type": "image/png", "Cross-Origin-Resource-Policy": "cross-origin" };
-  if (format === "svg") {
-    return {
-      "Content-Type": "image/svg+xml; charset=utf-8",
-      // Opened directly, an SVG is a document: forbid everything it does not need.
-      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:",
-      "Cross-Origin-Resource-Policy": "cross-origin",
-    };
-  }
-  return {
-    "Content-Type": "text/html; charset=utf-8",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Content-Security-Policy": await htmlCsp(themeCss(options), config),
-  };
-}
-
-// Keyed by the theme's part of the stylesheet only: CARD_CSS is the same for every card.
-const cspHashes = memo<string>("csp-hashes", { sizeOf: (hash) => stringBytes(hash) });
-let scriptHash: string | undefined;
-
-/**
- * CSP for a card: only its own <style> and resize script (by hash), images from the
- * allowlist, framing per config. `theme` is themeCss(options); the <style> holds it followed
- * by CARD_CSS.
- */
-async function htmlCsp(theme: string, config: Config): Promise<string> {
-  let hash = cspHashes.get(theme);
-  if (!hash) {
-    hash = await sha256Base64(theme + CARD_CSS);
-    cspHashes.set(theme, hash);
-  }
-  scriptHash ??= await sha256Base64(RESIZE_SCRIPT);
-  return [
-    "default-src 'none'",
-    `style-src 'sha256-${hash}'`,
-    `script-src 'sha256-${scriptHash}'`,
-    `img-src ${cspSources(config.imageHosts)} data:`,
-    `frame-ancestors ${config.frameAncestors}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join("; ");
 }

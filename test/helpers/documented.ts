@@ -47,6 +47,11 @@ export const DOCUMENTED_RENDER_LIMITS = {
   partner: { limit: 200, periodSeconds: 10 },
 } as const;
 
+/** docs/widgets.md, "Being refused": how long a refused client is remembered, how long a refusal waits, how many wait at once. */
+export const DOCUMENTED_REFUSAL_MEMORY_MS = 1000;
+export const DOCUMENTED_REFUSAL_PAUSE_MS = 250;
+export const DOCUMENTED_MAX_PAUSED = 256;
+
 /** docs/widgets.md, "PNG cards": the widths a link preview is drawn at. */
 export const DOCUMENTED_PNG_WIDTHS = [200, 300, 400, 600, 800, 1200] as const;
 

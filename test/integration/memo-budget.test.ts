@@ -32,6 +32,7 @@ const DOCUMENTED_BUDGETS: Record<MemoName, number> = {
   "csp-hashes": 256 * KiB,
   "ip-keys": 256 * KiB,
   "local-limits": 256 * KiB,
+  "render-refusals": 64 * KiB,
 };
 
 function expectWithinBudgets(when: string): void {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { useClock } from "../helpers/clock";
-import { DOCUMENTED_PNG_WIDTHS, DOCUMENTED_RENDER_LIMITS } from "../helpers/documented";
+import { DOCUMENTED_PNG_WIDTHS, DOCUMENTED_REFUSAL_PAUSE_MS, DOCUMENTED_RENDER_LIMITS } from "../helpers/documented";
 import { parse, text } from "../helpers/dom";
 import { type Called, call, checked, expectProblem, ORIGIN } from "../helpers/request";
 import { fake } from "../helpers/upstream";
@@ -68,24 +68,46 @@ const from = (ip: string, extra: Record<string, string> = {}): RequestInit => ({
 });
 
 describe("the render budget", () => {
-  it("200 PNGs with random accents from one address: the budget's worth drawn, the rest 429 with Retry-After and the paused card; another address is unaffected", {
+  it("200 PNGs with random accents from one address, 20 at a time: the budget's worth drawn, the paused card once, the rest 429 with Retry-After and the paused card, each after the pause; another address is unaffected", {
     timeout: 120_000,
   }, async () => {
     useClock();
     const { RASTER, drawn } = countingRaster();
-    const limits: Partial<Env> = { RASTER, RENDER_LIMIT_ANON: clockedRateLimit(DOCUMENTED_RENDER_LIMITS.anon) };
+    let limiterCalls = 0;
+    const limiter = clockedRateLimit(DOCUMENTED_RENDER_LIMITS.anon);
+    const RENDER_LIMIT_ANON: RateLimit = {
+      limit: (options) => {
+        limiterCalls++;
+        return limiter.limit(options);
+      },
+    };
+    const limits: Partial<Env> = { RASTER, RENDER_LIMIT_ANON };
     const ip = "203.0.113.240";
-    const answers: Bytes[] = [];
-    for (let i = 0; i < 200; i++)
-      answers.push(await callBytes(`/widget/track/3.png?accent=${nextAccent()}`, from(ip), limits));
+    // The card's data and artwork cached first (by another address), as for a card in use.
+    expect((await callBytes("/widget/track/3.png", from("203.0.113.238"), limits)).status).toBe(200);
+    drawn.length = 0;
+    limiterCalls = 0;
+    const BATCH = 20;
+    const answers: (Bytes & { accent: string; ms: number })[] = [];
+    for (let i = 0; i < 200; i += BATCH) {
+      const batch = Array.from({ length: BATCH }, async () => {
+        const accent = nextAccent();
+        const t0 = performance.now();
+        const res = await callBytes(`/widget/track/3.png?accent=${accent}`, from(ip), limits);
+        return { ...res, accent, ms: performance.now() - t0 };
+      });
+      answers.push(...(await Promise.all(batch)));
+    }
 
-    // Cards drawn: exactly the budget. The paused card is drawn once, then served from memory.
+    // Cards drawn: exactly the budget. The paused card is drawn once (requests waiting for
+    // it while it is drawn share that drawing), then served from memory.
     expect(drawn.filter((svg) => !isPaused(svg))).toHaveLength(RENDER_LIMIT);
     expect(drawn.filter(isPaused)).toHaveLength(1);
-    const served = answers.slice(0, RENDER_LIMIT);
-    const refused = answers.slice(RENDER_LIMIT);
+    const served = answers.filter((res) => res.status === 200);
+    const refused = answers.filter((res) => res.status !== 200);
+    expect(served).toHaveLength(RENDER_LIMIT);
     for (const res of served) {
-      expect([res.status, res.headers.get("X-Problem-Code")]).toEqual([200, null]);
+      expect(res.headers.get("X-Problem-Code")).toBeNull();
       expect(pngDimensions(res.bytes)).toEqual({ width: 1200, height: 630 });
     }
     expect(refused).toHaveLength(200 - RENDER_LIMIT);
@@ -100,11 +122,18 @@ describe("the render budget", () => {
       expect(res.headers.get("Cache-Control")).toBe("private, no-store");
       expect(res.headers.get("Content-Type")).toBe("image/png");
       expect(pngDimensions(res.bytes)).toEqual({ width: 1200, height: 630 });
+      // Sent after the pause (a lower bound: holds however slow the machine is).
+      expect(res.ms).toBeGreaterThanOrEqual(DOCUMENTED_REFUSAL_PAUSE_MS);
     }
+    // The clock stands still, so the refusal is remembered: the limiter is asked at most once
+    // per request of the batch that first found the budget spent, not once per refusal.
+    expect(limiterCalls).toBeLessThanOrEqual(RENDER_LIMIT + BATCH);
 
-    // The last card this address had drawn is still served from memory (its second request), free.
-    const seen = await callBytes(`/widget/track/3.png?accent=${accentBack(200 - RENDER_LIMIT)}`, from(ip), limits);
-    expect([seen.status, seen.headers.get("X-Problem-Code")]).toEqual([200, null]);
+    // The cards this address had drawn are still served from memory (their second request), free.
+    for (const { accent } of served) {
+      const seen = await callBytes(`/widget/track/3.png?accent=${accent}`, from(ip), limits);
+      expect([seen.status, seen.headers.get("X-Problem-Code")], `accent ${accent} again`).toEqual([200, null]);
+    }
     // An error card not yet drawn is a render too: refused the same way.
     const missing = await callBytes("/widget/track/999.png?theme=dark", from(ip), limits);
     expect([missing.status, missing.headers.get("X-Problem-Code")]).toEqual([429, "render_budget"]);
@@ -114,13 +143,35 @@ describe("the render budget", () => {
     expect(text(parse(svg.text, true))).toContain(PAUSED);
     // HTML cards are not charged (drawing one costs about what serving it does).
     const html = await call(`/widget/track/3?accent=${nextAccent()}`, from(ip), limits);
-    expect([html.status, html.headers.get("X-Problem-Code")]).toEqual([200, null]);
+    expect([html.status, html.headers.get("X-Problem-Code")], "html").toEqual([200, null]);
 
     // Another address gets its own budget.
     const before = drawn.length;
     const other = await callBytes(`/widget/track/3.png?accent=${nextAccent()}`, from("203.0.113.241"), limits);
-    expect([other.status, other.headers.get("X-Problem-Code")]).toEqual([200, null]);
+    expect([other.status, other.headers.get("X-Problem-Code")], "other").toEqual([200, null]);
     expect(drawn.length).toBe(before + 1);
+  });
+
+  it("a missing track's PNG asked 12 times at once is drawn once and charged once", async () => {
+    const { RASTER, drawn } = countingRaster();
+    let limiterCalls = 0;
+    const RENDER_LIMIT_ANON: RateLimit = {
+      limit: async () => {
+        limiterCalls++;
+        return { success: true };
+      },
+    };
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        callBytes("/widget/track/997.png?theme=dark&size=compact", from("203.0.113.239"), {
+          RASTER,
+          RENDER_LIMIT_ANON,
+        }),
+      ),
+    );
+    for (const res of answers) expect([res.status, res.headers.get("X-Problem-Code")]).toEqual([200, "not_found"]);
+    expect(drawn).toHaveLength(1);
+    expect(limiterCalls).toBe(1);
   });
 
   it("a caller that asks for JSON first gets the refusal as problem+json, with Retry-After", async () => {
@@ -248,6 +299,3 @@ describe("the card memo under a flood of one-off cards", () => {
     expect(drawn).toHaveLength(2);
   });
 });
-
-/** The accent nextAccent gave `back` calls ago (0: the last one). */
-const accentBack = (back: number) => (0x100000 + accents - back).toString(16);

@@ -10,6 +10,7 @@ const LAYOUT = "src/render/layout.ts";
 const THEME = "src/render/theme.ts";
 const TEXT = "src/render/text.ts";
 const PNG = "src/render/png.ts";
+const WIDGET_HEADERS = "src/routes/widget-headers.ts";
 const FAILURE = "src/routes/widget-failure.ts";
 const OPTIONS = "src/schemas/widget.ts";
 const ENCODE = "raster/encode.ts";
@@ -208,7 +209,7 @@ export const RENDER = [
   },
   {
     id: "csp-img-any",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `\`img-src \${cspSources(config.imageHosts)} data:\`,`,
     to: `"img-src *",`,
     tests: [T.widgets],
@@ -216,7 +217,7 @@ export const RENDER = [
   },
   {
     id: "csp-no-base-uri",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `"base-uri 'none'",`,
     to: ``,
     tests: [T.widgets],
@@ -224,7 +225,7 @@ export const RENDER = [
   },
   {
     id: "csp-no-form-action",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `"form-action 'none'",`,
     to: ``,
     tests: [T.widgets],
@@ -232,7 +233,7 @@ export const RENDER = [
   },
   {
     id: "csp-style-unsafe-inline",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `\`style-src 'sha256-\${hash}'\`,`,
     to: `"style-src 'unsafe-inline'",`,
     tests: [T.widgets],
@@ -240,7 +241,7 @@ export const RENDER = [
   },
   {
     id: "csp-no-frame-ancestors",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `\`frame-ancestors \${config.frameAncestors}\`,
     "base-uri 'none'",`,
     to: `"base-uri 'none'",`,
@@ -249,7 +250,7 @@ export const RENDER = [
   },
   {
     id: "csp-svg-images-any",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:",`,
     to: `"default-src 'none'; style-src 'unsafe-inline'; img-src *; font-src data:",`,
     tests: [T.widgets],
@@ -257,7 +258,7 @@ export const RENDER = [
   },
   {
     id: "widgets-no-nosniff-corp",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `"Cross-Origin-Resource-Policy": "cross-origin",`,
     to: ``,
     tests: [T.widgets],
@@ -265,7 +266,7 @@ export const RENDER = [
   },
   {
     id: "csp-svg-no-font-src",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:",`,
     to: `"default-src 'none'; style-src 'unsafe-inline'; img-src data:",`,
     tests: [T.widgets],
@@ -273,7 +274,7 @@ export const RENDER = [
   },
   {
     id: "csp-no-script-hash",
-    file: WIDGETS,
+    file: WIDGET_HEADERS,
     from: `\`script-src 'sha256-\${scriptHash}'\`,`,
     to: ``,
     tests: [T.widgets],
@@ -518,8 +519,8 @@ export const RENDER = [
   {
     id: "widgets-error-card-uncharged",
     file: WIDGETS,
-    from: `if (client && !e.aboutClient && t.format !== "html") {`,
-    to: `if (client && e.aboutClient && t.format !== "html") {`,
+    from: `if (client && !e.aboutClient && t.format !== "html") await admitRender(c.env, client);`,
+    to: `if (client && e.aboutClient && t.format !== "html") await admitRender(c.env, client);`,
     tests: [T.renderBudget],
     why: "Error cards would be drawn free of charge (and the paused card charged): random ids and options on missing tracks would buy PNG renders past the budget.",
   },

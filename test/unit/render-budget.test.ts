@@ -1,9 +1,15 @@
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { admitRender, resetRenderBudget } from "../../src/clients/render-budget";
+import { admitRender, pauseRefusal, resetRenderBudget } from "../../src/clients/render-budget";
 import { ApiError } from "../../src/errors";
 import type { Client, ClientTier } from "../../src/lib/trace";
-import { DOCUMENTED_RENDER_LIMITS } from "../helpers/documented";
+import { useClock } from "../helpers/clock";
+import {
+  DOCUMENTED_MAX_PAUSED,
+  DOCUMENTED_REFUSAL_MEMORY_MS,
+  DOCUMENTED_REFUSAL_PAUSE_MS,
+  DOCUMENTED_RENDER_LIMITS,
+} from "../helpers/documented";
 import { inOneWindow } from "../helpers/window";
 import { logLines } from "../setup";
 
@@ -65,5 +71,59 @@ describe("admitRender (per-client render budget)", () => {
     for (let i = 0; i < DOCUMENTED_RENDER_LIMITS.anon.limit + 5; i++) await admitRender(unbound, client);
     const warnings = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "render_limit_unbound");
     expect(warnings).toEqual([expect.objectContaining({ level: "warn", binding: "RENDER_LIMIT_ANON" })]);
+  });
+});
+
+describe("refusals cost little", () => {
+  /** A binding that refuses everything and counts its calls. */
+  function refusing(): { binding: RateLimit; calls: () => number } {
+    let calls = 0;
+    return {
+      binding: {
+        limit: async () => {
+          calls++;
+          return { success: false };
+        },
+      },
+      calls: () => calls,
+    };
+  }
+
+  it("a refused client is remembered in the isolate for a second: no binding call per refusal until then", async () => {
+    const clock = useClock();
+    const { binding, calls } = refusing();
+    const refusedEnv = { ...env, RENDER_LIMIT_ANON: binding };
+    const client: Client = { tier: "anon", limitKey: newIp() };
+    const refused = async (c: Client) =>
+      expectRenderBudgetError(await admitRender(refusedEnv, c).catch((e) => e), "anon");
+    for (let i = 0; i < 5; i++) {
+      await refused(client);
+      clock.advance(DOCUMENTED_REFUSAL_MEMORY_MS / 5 - 1);
+    }
+    expect(calls()).toBe(1);
+    // Another client is asked about on its own.
+    await refused({ tier: "anon", limitKey: newIp() });
+    expect(calls()).toBe(2);
+    // A second after the refusal, the binding is asked again (its window may have ended).
+    clock.advance(5);
+    await refused(client);
+    expect(calls()).toBe(3);
+  });
+
+  it(`every refusal waits before it is sent, at most ${DOCUMENTED_MAX_PAUSED} at once per isolate: the next one is answered at once`, async () => {
+    const order: string[] = [];
+    const waiting = Array.from({ length: DOCUMENTED_MAX_PAUSED }, (_, i) =>
+      pauseRefusal().then(() => order.push(`paused ${i}`)),
+    );
+    const started = performance.now();
+    await pauseRefusal().then(() => order.push("past the cap"));
+    await Promise.all(waiting);
+    expect(order[0]).toBe("past the cap");
+    expect(order).toHaveLength(DOCUMENTED_MAX_PAUSED + 1);
+    // Once they are done, a refusal waits again: at least the pause, on any machine.
+    const again = performance.now();
+    await pauseRefusal();
+    expect(performance.now() - again).toBeGreaterThanOrEqual(DOCUMENTED_REFUSAL_PAUSE_MS);
+    expect(again - started).toBeGreaterThanOrEqual(DOCUMENTED_REFUSAL_PAUSE_MS);
   });
 });
