@@ -28,24 +28,25 @@ export async function widgetHeaders(
   return {
     "Content-Type": "text/html; charset=utf-8",
     "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Content-Security-Policy": await htmlCsp(themeCss(options), config),
+    "Content-Security-Policy": await htmlCsp(options, config),
   };
 }
 
-// Keyed by the theme's part of the stylesheet only: CARD_CSS is the same for every card.
-const cspHashes = memo<string>("csp-hashes", { sizeOf: (hash) => stringBytes(hash) });
+// By theme and accent, all the stylesheet depends on (CARD_CSS is the same for every card):
+// a card served from memory then builds no stylesheet to find its hash.
+const cspHashes = memo<string>("csp-hashes", { sizeOf: (hash, key) => stringBytes(hash) + stringBytes(key) });
 let scriptHash: string | undefined;
 
 /**
- * CSP for a card: only its own <style> and resize script (by hash), images from the
- * allowlist, framing per config. `theme` is themeCss(options); the <style> holds it followed
- * by CARD_CSS.
+ * CSP for a card: only its own <style> (themeCss(options) followed by CARD_CSS) and resize
+ * script, by hash, images from the allowlist, framing per config.
  */
-async function htmlCsp(theme: string, config: Config): Promise<string> {
-  let hash = cspHashes.get(theme);
+async function htmlCsp(options: WidgetOptions, config: Config): Promise<string> {
+  const key = `${options.theme}|${options.accent ?? ""}`;
+  let hash = cspHashes.get(key);
   if (!hash) {
-    hash = await sha256Base64(theme + CARD_CSS);
-    cspHashes.set(theme, hash);
+    hash = await sha256Base64(themeCss(options) + CARD_CSS);
+    cspHashes.set(key, hash);
   }
   scriptHash ??= await sha256Base64(RESIZE_SCRIPT);
   return [

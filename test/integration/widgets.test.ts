@@ -170,7 +170,14 @@ describe("HTML widgets", () => {
   });
 
   it("the CSP's style hash follows the stylesheet of each theme and accent; the script hash never changes", async () => {
-    for (const q of ["?theme=dark", "?theme=light&accent=ff0066", "?size=compact"]) {
+    // Each theme twice, with and without an accent: the hash is kept per theme and accent.
+    for (const q of [
+      "?theme=dark",
+      "?theme=dark&accent=00aa55",
+      "?theme=light&accent=ff0066",
+      "?theme=light",
+      "?size=compact",
+    ]) {
       const res = await call(`/widget/track/1${q}`);
       const doc = parse(res.text);
       expect(directives(res.headers.get("Content-Security-Policy"))).toEqual(

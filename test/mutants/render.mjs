@@ -273,6 +273,14 @@ export const RENDER = [
     why: "An SVG card opened as a document would be refused its own embedded font: text measured for Inter drawn in a fallback font overflows.",
   },
   {
+    id: "csp-hash-keyed-without-accent",
+    file: WIDGET_HEADERS,
+    from: "const key = `${options.theme}|${options.accent ?? \"\"}`;",
+    to: "const key = `${options.theme}|`;",
+    tests: [T.widgets],
+    why: "A card with another accent would get the first accent's style hash: its CSP would block its own stylesheet.",
+  },
+  {
     id: "csp-no-script-hash",
     file: WIDGET_HEADERS,
     from: `\`script-src 'sha256-\${scriptHash}'\`,`,
