@@ -18,9 +18,34 @@ const RECENT_FAILURES_MAX = 1000;
 // Entries that arrived from another isolate's load (for the "collapsed" report).
 const sharedLoads = new WeakSet<Entry>();
 
-/** Only a load this request would start costs the client: joining one in flight is free. */
+// Keys whose load a request is being charged for, before that load is in flight.
+const charging = new Map<string, Promise<void>>();
+
+/**
+ * Only a load this request would start costs the client: joining one in flight is free, and
+ * so is joining one whose request is still being charged (a page of cards for one cold track
+ * asks for it several times at once). If that charge is refused, the joiner pays its own.
+ */
 export async function chargeMiss(deps: TierDeps, key: string): Promise<void> {
-  if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();
+  if (inflight.has(key) || !deps.admitMiss) return;
+  const pending = charging.get(key);
+  if (pending) {
+    if (
+      await pending.then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    return chargeMiss(deps, key);
+  }
+  const charge = deps.admitMiss();
+  charging.set(key, charge);
+  try {
+    await charge;
+  } finally {
+    charging.delete(key);
+  }
 }
 
 /** Loads `key` unless a load for it is already running here; stores the result. */
@@ -108,6 +133,7 @@ function rememberFailure(deps: TierDeps, opts: LookupOptions, err: unknown): voi
 export function resetLoads(): void {
   recentFailures.clear();
   inflight.clear();
+  charging.clear();
 }
 
 /**

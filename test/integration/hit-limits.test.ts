@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_LIMITS } from "../helpers/documented";
 import { call, expectProblem } from "../helpers/request";
+import { upstreamPaths } from "../helpers/upstream";
 
 /**
  * A request served from this isolate's memory costs this isolate's CPU and nothing shared:
@@ -75,5 +76,59 @@ describe("per-client limits: memory hits counted in the isolate", () => {
     );
     expectProblem(res, 429, "rate_limited");
     expect(res.headers.get("Retry-After")).toBe(String(ANON.periodSeconds));
+  });
+});
+
+describe("the miss budget: a load is charged once, however many requests wait for it", () => {
+  it("twelve requests at once for one cold track card from one address: two loads (track and waveform), two misses charged", async () => {
+    const misses = countingLimiter();
+    const ip = "198.51.100.9";
+    const before = upstreamPaths().length;
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        call("/widget/track/6", { headers: { "CF-Connecting-IP": ip } }, { MISS_LIMIT_ANON: misses.binding }),
+      ),
+    );
+    for (const res of answers) expect([res.status, res.headers.get("X-Problem-Code")]).toEqual([200, null]);
+    expect(upstreamPaths().slice(before).sort()).toEqual(["/tracks/6", "/tracks/6/wave"]);
+    expect(misses.keys).toEqual([`ip:${ip}`, `ip:${ip}`]);
+  });
+
+  it("a request joining a load whose client was refused is charged to its own budget", async () => {
+    // The refused client's charge is held open until the other request has come to wait for it.
+    let asked!: () => void;
+    const wasAsked = new Promise<void>((r) => {
+      asked = r;
+    });
+    let refuse!: () => void;
+    const refusal = new Promise<void>((r) => {
+      refuse = r;
+    });
+    const refusing = {
+      limit: async () => {
+        asked();
+        await refusal;
+        return { success: false };
+      },
+    } as unknown as RateLimit;
+    const allowing = countingLimiter();
+    const first = call(
+      "/v1/tracks/7",
+      { headers: { "CF-Connecting-IP": "198.51.100.10" } },
+      { MISS_LIMIT_ANON: refusing },
+    );
+    await wasAsked;
+    const second = call(
+      "/v1/tracks/7",
+      { headers: { "CF-Connecting-IP": "198.51.100.11" } },
+      { MISS_LIMIT_ANON: allowing.binding },
+    );
+    // Long enough for the second request to reach the load and wait (it makes no upstream request meanwhile).
+    await new Promise((r) => setTimeout(r, 50));
+    expect(allowing.keys).toEqual([]);
+    refuse();
+    expectProblem(await first, 429, "client_miss_budget");
+    expect((await second).status).toBe(200);
+    expect(allowing.keys).toEqual(["ip:198.51.100.11"]);
   });
 });

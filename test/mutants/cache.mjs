@@ -103,6 +103,22 @@ export const CACHE = [
     why: "A keeper that goes quiet mid-wait would surface as a 500 and never let the stale copy be served.",
   },
   {
+    id: "miss-charged-per-waiter",
+    file: LOADS,
+    from: `const pending = charging.get(key);`,
+    to: `const pending = undefined;`,
+    tests: [T.hitLimits],
+    why: "Every request waiting for one cold key's load would be charged a miss: a page of cards for one track would spend a viewer's budget several times over.",
+  },
+  {
+    id: "miss-joiner-of-refused-charge-free",
+    file: LOADS,
+    from: `    return chargeMiss(deps, key);`,
+    to: `    return;`,
+    tests: [T.hitLimits],
+    why: "A request that joined a refused client's charge would load uncharged: another client's refusal would buy it a free miss.",
+  },
+  {
     id: "engine-no-coalescing",
     file: LOADS,
     from: `const running = inflight.get(opts.key);
@@ -138,16 +154,16 @@ export const CACHE = [
   {
     id: "engine-miss-charged-when-joining",
     file: LOADS,
-    from: `if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();`,
-    to: `if (deps.admitMiss) await deps.admitMiss();`,
+    from: `if (inflight.has(key) || !deps.admitMiss) return;`,
+    to: `if (!deps.admitMiss) return;`,
     tests: [T.budget],
     why: "A client's concurrent requests for one cold key would each spend its miss budget, though only one upstream request is made.",
   },
   {
     id: "engine-miss-budget-skipped",
     file: LOADS,
-    from: `if (!inflight.has(key) && deps.admitMiss) await deps.admitMiss();`,
-    to: ``,
+    from: `const charge = deps.admitMiss();`,
+    to: `const charge = Promise.resolve();`,
     tests: [T.budget],
     why: "No client would have a miss budget: one client walking through cold keys spends the budget every viewer shares.",
   },
