@@ -93,6 +93,7 @@ export interface RouteIndex {
   description: string;
   routes: string[];
   widgets: string[];
+  feeds: string[];
   oembed: string;
   health: string;
   openapi: string;

@@ -37,6 +37,10 @@ export const MEMO_BUDGET_BYTES = {
   // Request counts per client in this isolate's window (clients/local-limit.ts): ~130 B each
   // as counted, ~2,000 clients a minute; the least recently seen go first.
   "local-limits": 256 * KiB,
+  // Built feeds by their inputs (routes/feeds.ts): a 50-entry feed is 30-60 KB, so ~20 feeds.
+  feeds: 1 * MiB,
+  // First-seen records of feeds with undated entries (feeds/seen.ts): ~100 B per entry.
+  "feed-seen": 256 * KiB,
 } as const;
 
 export type MemoName = keyof typeof MEMO_BUDGET_BYTES;

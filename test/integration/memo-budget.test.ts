@@ -32,6 +32,8 @@ const DOCUMENTED_BUDGETS: Record<MemoName, number> = {
   "csp-hashes": 256 * KiB,
   "ip-keys": 256 * KiB,
   "local-limits": 256 * KiB,
+  feeds: 1 * MiB,
+  "feed-seen": 256 * KiB,
 };
 
 function expectWithinBudgets(when: string): void {
