@@ -49,11 +49,13 @@ export function atomFeed(f: FeedDoc): string {
   return `<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="${MEDIA_NS}"><id>${x(f.id)}</id><title type="text">${x(f.title)}</title><subtitle type="text">${x(f.description)}</subtitle><updated>${iso(f.updated)}</updated><link rel="self" type="application/atom+xml" href="${x(f.self.atom)}"/><link rel="alternate" type="text/html" href="${x(f.link)}"/><link rel="alternate" type="application/feed+json" href="${x(f.self.json)}"/><author><name>${PUBLISHER.name}</name><uri>${PUBLISHER.url}</uri></author><generator>${GENERATOR}</generator>${icon}${f.entries.map(atomEntry).join("")}</feed>\n`;
 }
 
+// The guid is the page URL without its slug, kept as an opaque id (isPermaLink="false"): stable
+// when a beat is renamed, and readers link to <link>, the page as BeatPass links it.
 function rssItem(e: FeedEntry): string {
   const creator = e.authors.length ? `<dc:creator>${x(e.authors.map((a) => a.name).join(", "))}</dc:creator>` : "";
   const thumb = e.image ? `<media:thumbnail url="${x(e.image)}"/>` : "";
   // RSS asks for the enclosure's length; 0 is the customary "unknown" (the card is drawn on request).
-  return `<item><title>${x(e.title)}</title><link>${x(e.url)}</link><guid isPermaLink="true">${x(e.id)}</guid><pubDate>${new Date(e.date).toUTCString()}</pubDate><description>${x(e.summary)}</description>${creator}<enclosure url="${x(e.card)}" type="image/png" length="0"/>${thumb}</item>`;
+  return `<item><title>${x(e.title)}</title><link>${x(e.url)}</link><guid isPermaLink="false">${x(e.id)}</guid><pubDate>${new Date(e.date).toUTCString()}</pubDate><description>${x(e.summary)}</description>${creator}<enclosure url="${x(e.card)}" type="image/png" length="0"/>${thumb}</item>`;
 }
 
 export function rssFeed(f: FeedDoc): string {
