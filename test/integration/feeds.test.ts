@@ -214,7 +214,7 @@ describe("feed safety", () => {
       current_page: 1,
       per_page: 50,
       last_page: 1,
-      total: 2,
+      total: 3,
       data: [
         {
           id: 61,
@@ -226,6 +226,8 @@ describe("feed safety", () => {
           artists: [{ id: 13, name: `${ARTISTS[12]?.name} ]]></name>` }],
         },
         { id: 62, name: "javascript:alert(4)", image: "data:text/html,<script>alert(5)</script>" },
+        // A web URL, but not on IMAGE_HOSTS: no reader is sent there.
+        { id: 63, name: "Elsewhere", image: "https://evil.example/cover.jpg", created_at: "2025-01-01" },
       ],
     },
   };
@@ -242,6 +244,7 @@ describe("feed safety", () => {
       expect(res.text).not.toMatch(/\\u00(0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|8[0-9a-fA-F]|9[0-9a-fA-F])/);
       expect(res.text.toLowerCase()).not.toContain("javascript:alert(2)");
       expect(res.text).not.toContain("data:text/html");
+      expect(res.text).not.toContain("evil.example");
       expect(res.text).not.toContain("<![CDATA[");
       const cleaned = `<script>alert(1)</script> ]]> &amp; "q" 'a'  end`;
       const got = entries(ext, res.text);
@@ -314,5 +317,47 @@ describe("feed safety", () => {
     const seven = later.find(([id]) => id === "https://beatpass.ca/track/7");
     expect(seven?.[1]).toBeGreaterThan(first[0]?.[1] as number);
     expect(later.filter(([id]) => id !== "https://beatpass.ca/track/7")).toEqual(first);
+  });
+
+  it("holds the 50 newest of a longer list, and dates entries by BeatPass's timestamps whatever their form", async () => {
+    const day = (i: number) => `2025-03-${String(1 + (i % 28)).padStart(2, "0")}`;
+    const forms = ["T10:00:00.000000Z", " 10:00:00", "T12:00:00+02:00", "T05:00:00-05:00", ""];
+    const data = Array.from({ length: 60 }, (_, i) => ({
+      id: 100 + i,
+      name: `Beat ${i}`,
+      created_at: `${day(i)}${forms[i % forms.length]}`,
+    }));
+    // Not dates: a day that does not exist, an hour past 23, words.
+    data.push(
+      { id: 200, name: "Bad day", created_at: "2025-02-31" },
+      { id: 201, name: "Bad hour", created_at: "2025-03-01T24:00:00Z" },
+    );
+    fake.addFault({
+      kind: "body",
+      path: "/tags/bouncy/tracks",
+      body: { status: "success", pagination: { current_page: 1, per_page: 50, total: 62, data } },
+    });
+    const clock = useClock();
+    const got = entries("json", (await feed("/feeds/tag/bouncy.json")).text);
+    expect(got).toHaveLength(50);
+    const expected = (i: number) => {
+      const d = day(i);
+      return [
+        Date.parse(`${d}T10:00:00Z`),
+        Date.parse(`${d}T10:00:00Z`),
+        Date.parse(`${d}T10:00:00Z`),
+        Date.parse(`${d}T10:00:00Z`),
+        Date.parse(`${d}T00:00:00Z`),
+      ][i % forms.length];
+    };
+    for (const e of got) {
+      const n = Number(e.id.split("/").pop());
+      if (n >= 200) expect(e.date, e.title).toBe(clock.now());
+      else expect(e.date, `${e.title}: ${data[n - 100]?.created_at}`).toBe(expected(n - 100));
+    }
+    // The undated two are the newest (seen now); then the 48 latest of BeatPass's 60.
+    const dated = data.slice(0, 60).map((d, i) => ({ id: d.id, date: expected(i) as number }));
+    const cut = dated.sort((a, b) => b.date - a.date)[47]!.date;
+    for (const e of got.filter((x) => Number(x.id.split("/").pop()) < 200)) expect(e.date).toBeGreaterThanOrEqual(cut);
   });
 });
