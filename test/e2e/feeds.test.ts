@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { Validator } from "@cfworker/json-schema";
 import { extractFromJson, extractFromXml } from "@extractus/feed-extractor";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
@@ -8,6 +9,8 @@ import RssParser from "rss-parser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ALBUMS, GENRES, PLAYLISTS, TRACKS } from "../../fake/catalog.mjs";
 import { HAVE_CHROMIUM, launch } from "./chromium";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 /**
  * Feeds as feed readers meet them, read by parsers nobody here wrote: feedsmith, rss-parser
@@ -237,7 +240,29 @@ describe.skipIf(!HAVE_CHROMIUM)("feed discovery in real Chromium", () => {
     expect(follow).toContain(`${stack.base}/feeds/playlist/6.rss`);
     const sections = await tab.$$eval("section", (s) => s.length);
     expect(await tab.$$eval("p.follow", (p) => p.length)).toBe(sections);
+    await tab.close();
+  });
+
+  it("the demo page's Follow lines pass axe-core", async () => {
+    // The demo page's CSP allows only its own scripts: axe is let in by bypassing it here.
+    const context = await browser.newContext({ bypassCSP: true });
+    const tab = await context.newPage();
+    await tab.goto(stack.base, { waitUntil: "networkidle" });
+    await tab.addScriptTag({ content: axeSource });
+    const violations = await tab.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (ctx: unknown) => Promise<{ violations: { id: string }[] }> } })
+        .axe;
+      return (await axe.run({ include: [["p.follow"]] })).violations.map((v) => v.id);
+    });
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it("the demo page's feed links in <head> answer with feeds", async () => {
+    const tab = await browser.newPage();
+    await tab.goto(stack.base);
     const head = await tab.$$eval('head link[rel="alternate"]', (ls) => ls.map((l) => (l as HTMLLinkElement).href));
+    expect(head.length).toBeGreaterThanOrEqual(4);
     for (const href of head) {
       const res = await fetch(href);
       expect(res.status, href).toBe(200);
