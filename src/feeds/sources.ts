@@ -26,8 +26,12 @@ export interface FeedSource {
   icon?: string | null;
   /** Every cache entry the feed was built from: its ETag, age and first-seen times follow them. */
   parts: Served[];
-  /** Entries and the fetch time of the list each came from (feeds/seen.ts dates undated ones by it). */
-  candidates: { c: Candidate; observed: number }[];
+  /**
+   * Entries and the fetch time of the list each came from (feeds/seen.ts dates undated ones
+   * by it). A function: a poll the feed memo answers never builds them (labels, slugs and URL
+   * checks for 50 items were most of a hit's CPU).
+   */
+  candidates: () => { c: Candidate; observed: number }[];
 }
 
 export interface SourceContext extends EntryContext {
@@ -67,7 +71,7 @@ async function artistFeed(id: string, l: SourceContext): Promise<FeedSource> {
     link: beatpassPageUrl("artist", a.id, a.name),
     icon: a.image_small,
     parts: [artist.served, tracks.served, ...(albums ? [albums.served] : [])],
-    candidates: [
+    candidates: () => [
       ...tracksOf(tracks, l),
       ...albumItems.map((al) => ({ c: albumEntry(al, l), observed: albums?.served.entry.fetchedAt ?? 0 })),
     ],
@@ -84,7 +88,7 @@ async function playlistFeed(id: string, l: SourceContext): Promise<FeedSource> {
     link: beatpassPageUrl("playlist", p.id, p.name),
     icon: p.image,
     parts: [playlist.served, tracks.served],
-    candidates: tracksOf(tracks, l),
+    candidates: () => tracksOf(tracks, l),
   };
 }
 
@@ -107,7 +111,7 @@ async function genreFeed(name: string, l: SourceContext): Promise<FeedSource> {
     description: `New ${label} beats on BeatPass.`,
     link: `${BEATPASS_WEB_ORIGIN}/`,
     parts: [genres.served, ...(tracks ? [tracks.served] : [])],
-    candidates: tracks ? tracksOf(tracks, l) : [],
+    candidates: () => (tracks ? tracksOf(tracks, l) : []),
   };
 }
 
@@ -118,7 +122,7 @@ async function tagFeed(name: string, l: SourceContext): Promise<FeedSource> {
     description: `New beats tagged ${name} on BeatPass.`,
     link: `${BEATPASS_WEB_ORIGIN}/`,
     parts: [tracks.served],
-    candidates: tracksOf(tracks, l),
+    candidates: () => tracksOf(tracks, l),
   };
 }
 

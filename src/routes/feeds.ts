@@ -72,11 +72,11 @@ async function build(
   origin: string,
   l: SourceContext,
 ): Promise<Built> {
+  const all = source.candidates();
   const undated = new Map<string, number>();
-  for (const { c, observed } of source.candidates)
-    if (c.raw === undefined && !undated.has(c.id)) undated.set(c.id, observed);
+  for (const { c, observed } of all) if (c.raw === undefined && !undated.has(c.id)) undated.set(c.id, observed);
   const seen = await firstSeen(l.deps.kv, seenKey(kind, name), undated, l.deps.now(), l.deps.waitUntil);
-  const candidates: Candidate[] = source.candidates.map(({ c }) => c);
+  const candidates: Candidate[] = all.map(({ c }) => c);
   const entries = newestFirst(candidates, (id) => seen(id) ?? undated.get(id) ?? 0);
   const fetched = Math.max(...source.parts.map((p) => p.entry.fetchedAt));
   const updated = entries.reduce((m, e) => Math.max(m, e.date), entries.length ? 0 : fetched);
