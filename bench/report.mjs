@@ -17,6 +17,37 @@ const TARGETS = {
 
 const ratioText = (m) => (m ? `${f(m.ratio, 2)} (${f(m.ratioMin, 2)}–${f(m.ratioMax, 2)})` : "–");
 
+const THROUGHPUT_HEAD = [
+  "| scenario | baseline | way in | req/s | ratio to baseline (range) | p50 ms: ours / baseline | reference: ratio to baseline | ours to reference | workerd CPU µs/req: ours / baseline | target | |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+];
+
+/** A throughput row's two lines (entry, direct), with its target judged. */
+function rowLines(row) {
+  const lines = [];
+  const push = (...xs) => lines.push(...xs);
+  const t = TARGETS[row.name] ?? {};
+  const targetText = [t.rps ? `≥ ${t.rps}× req/s` : "", t.latency ? `latency ≤ ${t.latency}×` : ""]
+    .filter(Boolean)
+    .join(", ");
+  for (const mode of ["entry", "direct"]) {
+    const m = row[mode];
+    const met = (!t.rps || m.vsBaseline.ratio >= t.rps) && (!t.latency || 1 / m.vsBaseline.ratio <= t.latency);
+    const ceiling = m.referenceVsBaseline;
+    const verdict = !targetText
+      ? ""
+      : met
+        ? "met"
+        : ceiling && t.rps && ceiling.ratio < t.rps
+          ? "**missed**; the reference misses it too"
+          : "**missed**";
+    push(
+      `| ${mode === "entry" ? row.name : ""} | ${mode === "entry" ? row.baselineKind : ""} | ${mode} | ${f(m.target.rps)} | ${ratioText(m.vsBaseline)} | ${f(m.target.p50)} / ${f(m.baseline.p50)} | ${ratioText(ceiling)} | ${ratioText(m.vsReference)} | ${f(m.target.cpuUs)} / ${f(m.baseline.cpuUs)} | ${mode === "entry" ? targetText : ""} | ${verdict} |`,
+    );
+  }
+  return lines;
+}
+
 export function writeResults(r) {
   const lines = [];
   const push = (...xs) => lines.push(...xs);
@@ -34,30 +65,9 @@ export function writeResults(r) {
     "",
     "## Throughput against the baseline",
     "",
-    "| scenario | baseline | way in | req/s | ratio to baseline (range) | p50 ms: ours / baseline | reference: ratio to baseline | ours to reference | workerd CPU µs/req: ours / baseline | target | |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...THROUGHPUT_HEAD,
   );
-  for (const row of r.rows) {
-    const t = TARGETS[row.name] ?? {};
-    const targetText = [t.rps ? `≥ ${t.rps}× req/s` : "", t.latency ? `latency ≤ ${t.latency}×` : ""]
-      .filter(Boolean)
-      .join(", ");
-    for (const mode of ["entry", "direct"]) {
-      const m = row[mode];
-      const met = (!t.rps || m.vsBaseline.ratio >= t.rps) && (!t.latency || 1 / m.vsBaseline.ratio <= t.latency);
-      const ceiling = m.referenceVsBaseline;
-      const verdict = !targetText
-        ? ""
-        : met
-          ? "met"
-          : ceiling && t.rps && ceiling.ratio < t.rps
-            ? "**missed**; the reference misses it too"
-            : "**missed**";
-      push(
-        `| ${mode === "entry" ? row.name : ""} | ${mode === "entry" ? row.baselineKind : ""} | ${mode} | ${f(m.target.rps)} | ${ratioText(m.vsBaseline)} | ${f(m.target.p50)} / ${f(m.baseline.p50)} | ${ratioText(ceiling)} | ${ratioText(m.vsReference)} | ${f(m.target.cpuUs)} / ${f(m.baseline.cpuUs)} | ${mode === "entry" ? targetText : ""} | ${verdict} |`,
-      );
-    }
-  }
+  for (const row of r.rows) push(...rowLines(row));
   const nonOk = r.rows.reduce(
     (n, row) =>
       n + row.entry.target.non2xx + row.entry.target.errors + row.direct.target.non2xx + row.direct.target.errors,
@@ -69,7 +79,7 @@ export function writeResults(r) {
     `Non-2xx answers or errors across these runs: ${nonOk}. Latency: autocannon reports whole milliseconds and every p50 here is 0–3 ms, too coarse for a ratio; with a fixed number of connections mean latency is connections ÷ throughput, so "latency ≤ 1.25×" is judged as "throughput ≥ 0.8×". References: ${refs.map((row) => `${row.name}: ${row.reference.bytes} bytes, ${row.reference.headerCount} headers`).join("; ")}; the baseline sends ${r.sampleBytes} bytes and 1 header. Every row's medians (req/s, p50, p99, CPU) for each Worker are in the JSON the run prints on stderr.`,
     "",
   );
-  push(...addressesSection(r), "", ...abuseSection(r), "");
+  push(...addressesSection(r), "", ...abuseSection(r), "", ...feedsSection(r), "");
   push(
     "## A miss against a 100 ms upstream",
     "",
@@ -265,7 +275,21 @@ function abuseSection(r) {
   ];
 }
 
+/** A feed reader's poll of a cached feed (BENCH_ONLY=feeds, or the whole benchmark). */
+function feedsSection(r) {
+  if (!r.feeds) return [];
+  return [
+    "## A cached feed hit",
+    "",
+    `\`${r.feeds.path}\` (Atom, ${r.feeds.reference?.bytes ?? "?"} bytes): its three lists cached and the feed kept in memory, what every poll after the first costs. Against the fixed-body baseline (the track response's size, as in the throughput table) and the reference Worker sending the same bytes and headers; "ours to reference" is the cost of our own code.`,
+    "",
+    ...THROUGHPUT_HEAD,
+    ...rowLines(r.feeds),
+  ];
+}
+
 const SECTION_WRITERS = {
+  feeds: [feedsSection],
   startup: [startupSection],
   deps: [depsSection],
   addresses: [addressesSection],
@@ -273,6 +297,7 @@ const SECTION_WRITERS = {
 };
 /** Where a section goes in a RESULTS.md that lacks it: after this heading. */
 const PLACE_AFTER = {
+  "## A cached feed hit": "## One address asking for 200 PNG cards",
   "## Bundle size by dependency": "## Bundle and startup",
   "## A cached JSON hit from many client addresses": "## Throughput against the baseline",
 };

@@ -5,7 +5,7 @@
  * depends on machine speed.
  *
  *   BENCH_SECONDS=2 BENCH_ROUNDS=6 npm run bench      (seconds per run, rounds per row)
- *   BENCH_ONLY=startup,deps,addresses,abuse npm run bench
+ *   BENCH_ONLY=startup,deps,addresses,abuse,feeds npm run bench
  *       only those sections; RESULTS.md keeps every other section as the last run wrote it
  */
 import { spawnSync } from "node:child_process";
@@ -34,7 +34,7 @@ const PORTS = {
 const log = (...a) => process.stderr.write(`${a.join(" ")}\n`);
 
 /** BENCH_ONLY: the sections to run (the new rows' names), or every section when unset. */
-const SECTIONS = ["startup", "deps", "addresses", "abuse"];
+const SECTIONS = ["startup", "deps", "addresses", "abuse", "feeds"];
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",").map((x) => x.trim())) : undefined;
 for (const name of ONLY ?? []) {
   if (!SECTIONS.includes(name)) throw new Error(`BENCH_ONLY: no section "${name}" (sections: ${SECTIONS.join(", ")})`);
@@ -140,16 +140,6 @@ const runInfo = {
   rounds: ROUNDS,
   seconds: SECONDS,
 };
-const newRows = { sizes, shipped, moduleImport, startup, deps, addresses, abuse };
-
-if (ONLY) {
-  await fake.close();
-  process.stdout.write(writeSections({ ...runInfo, ...newRows, only: [...ONLY] }));
-  log(JSON.stringify(newRows));
-  log("wrote the sections run to bench/RESULTS.md");
-  process.exit(0);
-}
-
 // The track response body, to size the baselines exactly.
 const sample = await withTarget({}, async (w) => (await fetch(`${w.url}/v1/tracks/1`)).text());
 const BASELINES = {
@@ -230,6 +220,24 @@ async function scenario(name, { path = "/v1/tracks/1", bindings = {}, baselineKi
       else await measure(undefined);
     }),
   );
+}
+
+// A feed reader's poll: artist 3's Atom feed, its lists cached and the feed built once.
+let feeds;
+if (want("feeds")) {
+  const path = "/feeds/artist/3.atom";
+  await scenario("Atom feed hit (artist, 3 cached lists)", { path });
+  feeds = { ...rows.pop(), path };
+}
+
+const newRows = { sizes, shipped, moduleImport, startup, deps, addresses, abuse, feeds };
+
+if (ONLY) {
+  await fake.close();
+  process.stdout.write(writeSections({ ...runInfo, ...newRows, only: [...ONLY] }));
+  log(JSON.stringify(newRows));
+  log("wrote the sections run to bench/RESULTS.md");
+  process.exit(0);
 }
 
 await scenario("JSON track, memory tier hit");

@@ -228,3 +228,12 @@ export function peaksFor(id) {
     return Math.round((0.05 + 0.9 * v) * 100) / 100;
   });
 }
+
+// Producers tag beats with their genre's name too ("trap", "lo-fi"): each genre has a tag of
+// its name on the genre's tracks and albums. BeatPass documents no list of a genre's tracks, so
+// a genre feed reads this tag's list (docs/feeds.md, "Genres"). Added after every list above is
+// built, so the other tags' assignments (by index into TAGS) stay as they were.
+const GENRE_TAG_BASE = 400;
+for (const g of GENRES) TAGS.push({ id: GENRE_TAG_BASE + g.id, name: g.name });
+for (const t of TRACKS) t.tag_ids = [...t.tag_ids, ...t.genre_ids.map((id) => GENRE_TAG_BASE + id)];
+for (const a of ALBUMS) a.tag_ids = [...a.tag_ids, ...a.genre_ids.map((id) => GENRE_TAG_BASE + id)];

@@ -29,6 +29,9 @@ export function createApp(): Hono<AppEnv> {
   for (const path of ["/v1/*", "/oembed", "/healthz", "/openapi.json"]) app.use(path, corsForApi);
   // Cards identify their client themselves and charge only misses (routes/widgets.ts).
   for (const path of ["/v1/*", "/oembed"]) app.use(path, clientLimits);
+  // Feeds are API reads: a poll is a request, a cold one spends the client's miss budget, and
+  // web-based readers fetch them from other origins.
+  app.use("/feeds/*", corsForApi, clientLimits);
 
   app.route("/v1", catalogRoutes());
   app.route("/", hookRoutes());

@@ -93,6 +93,7 @@ export interface RouteIndex {
   description: string;
   routes: string[];
   widgets: string[];
+  feeds: string[];
   oembed: string;
   health: string;
   openapi: string;
@@ -108,7 +109,24 @@ type Text<I, Status extends number> = { input: I; output: string; outputFormat: 
 /** A route that takes no parameters: hono/client's `$get()` with no arguments. */
 type NoInput = Record<never, never>;
 
+type FeedInput = { param: { file: string } };
+/** A feed (Atom, RSS or JSON Feed, by the file's extension) as text, or a problem. */
+type Feed = {
+  $get:
+    | Text<FeedInput, 200 | 304>
+    | {
+        input: FeedInput;
+        output: Problem;
+        outputFormat: "json";
+        status: 400 | 401 | 403 | 404 | 410 | 429 | 502 | 503 | 504;
+      };
+};
+
 type ServiceSchema = {
+  "/feeds/artist/:file": Feed;
+  "/feeds/playlist/:file": Feed;
+  "/feeds/genre/:file": Feed;
+  "/feeds/tag/:file": Feed;
   /**
    * Cards answer even their errors as cards (200, X-Problem-Code); only these are problems, and
    * 429 (past the render budget) is the paused card, or a problem when Accept asks for JSON.

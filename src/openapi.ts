@@ -4,6 +4,7 @@ import { READ_METHODS } from "./http/methods";
 import { HEALTH_SCHEMA, INDEX_SCHEMA, OEMBED_SCHEMA, PROBLEM_TYPE_SCHEMA, PURGE_SCHEMA } from "./openapi/bodies";
 import { catalogPaths } from "./openapi/catalog-paths";
 import { componentSchemas, type Json, jsonSchema } from "./openapi/components";
+import { feedPaths } from "./openapi/feed-paths";
 import { servicePaths } from "./openapi/service-paths";
 import { widgetPaths } from "./openapi/widget-paths";
 import { purgeBodySchema, SIGNATURE_HEADER } from "./routes/hooks";
@@ -74,13 +75,14 @@ function withReadMethods(paths: Record<string, Json>): void {
 const TAGS = [
   { name: "catalog", description: "BeatPass catalog data as JSON, cached at the edge." },
   { name: "widgets", description: "Embeddable cards (HTML, SVG) and oEmbed for link previews." },
+  { name: "feeds", description: "Atom, RSS and JSON Feed for artists, playlists, genres and tags." },
   { name: "operators", description: "For the deployment's operator: purge webhook and health." },
   { name: "meta", description: "This API's own description, demo page and problem types." },
 ];
 
 export function buildOpenApi(origin: string): Json {
   const paths = catalogPaths();
-  Object.assign(paths, widgetPaths(), servicePaths());
+  Object.assign(paths, widgetPaths(), feedPaths(), servicePaths());
   withReadMethods(paths);
   return {
     openapi: "3.1.0",

@@ -39,6 +39,10 @@ export const MEMO_BUDGET_BYTES = {
   "local-limits": 256 * KiB,
   // Clients refused a render in the last second (clients/render-budget.ts): ~80 B each as counted.
   "render-refusals": 64 * KiB,
+  // Built feeds by their inputs (routes/feeds.ts): a 50-entry feed is 30-60 KB, so ~20 feeds.
+  feeds: 1 * MiB,
+  // First-seen records of feeds with undated entries (feeds/seen.ts): ~100 B per entry.
+  "feed-seen": 256 * KiB,
 } as const;
 
 export type MemoName = keyof typeof MEMO_BUDGET_BYTES;

@@ -138,12 +138,13 @@ export const PROBLEM_TYPE_SCHEMA = {
 export const INDEX_SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["name", "description", "routes", "widgets", "oembed", "health", "openapi", "docs"],
+  required: ["name", "description", "routes", "widgets", "feeds", "oembed", "health", "openapi", "docs"],
   properties: {
     name: { type: "string" },
     description: { type: "string" },
     routes: { type: "array", items: { type: "string" } },
     widgets: { type: "array", items: { type: "string" } },
+    feeds: { type: "array", items: { type: "string" } },
     oembed: { type: "string" },
     health: { type: "string" },
     openapi: { type: "string" },

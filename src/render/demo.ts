@@ -16,7 +16,7 @@ main{max-width:1040px;margin:0 auto;padding:24px}h1{margin:0 0 4px}h2{margin:32p
 .pane{padding:12px;border-radius:12px;background:#fff;border:1px solid #e2e8f0}.pane.dark{background:#0b1120;border-color:#1e293b}
 iframe{width:100%;border:0;display:block}img{max-width:100%;height:auto;display:block}
 pre{background:#0f172a;color:#e2e8f0;padding:10px;border-radius:8px;overflow:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
-.muted{color:#475569}code{font-size:13px}.gap{height:12px}`;
+.muted{color:#475569}code{font-size:13px}.gap{height:12px}.follow a{color:#1d4ed8}`;
 
 export interface DemoCard {
   kind: EntityKind;
@@ -24,6 +24,36 @@ export interface DemoCard {
   label: string;
   /** The card's exact height, when its data could be read. */
   height?: number;
+  /** The feed that follows it (feeds/links.ts), when its data could be read. */
+  feed?: { path: string; title: string };
+}
+
+const FEED_FORMATS = [
+  ["atom", "Atom", "application/atom+xml"],
+  ["rss", "RSS", "application/rss+xml"],
+  ["json", "JSON Feed", "application/feed+json"],
+] as const;
+
+/** Discovery links for each distinct feed the page's cards follow (Atom and JSON Feed). */
+function feedHead(cards: DemoCard[]): string {
+  const paths = new Map(cards.flatMap((c) => (c.feed ? [[c.feed.path, c.feed.title] as const] : [])));
+  return [...paths]
+    .flatMap(([path, title]) =>
+      FEED_FORMATS.filter(([ext]) => ext !== "rss").map(
+        ([ext, label, type]) =>
+          `<link rel="alternate" type="${type}" href="${esc(`${path}.${ext}`)}" title="${esc(`${title} on BeatPass (${label})`)}">`,
+      ),
+    )
+    .join("");
+}
+
+/** "Follow Nova Keys: Atom · RSS · JSON Feed", each a link. */
+function followLine(feed: DemoCard["feed"]): string {
+  if (!feed) return "";
+  const links = FEED_FORMATS.map(
+    ([ext, label, type]) => `<a href="${esc(`${feed.path}.${ext}`)}" type="${type}">${label}</a>`,
+  ).join(" · ");
+  return `<p class="follow">Follow ${esc(feed.title)} in a feed reader: ${links}</p>`;
 }
 
 export const DEMO_ITEMS: DemoCard[] = [
@@ -59,8 +89,8 @@ export function demoPage(origin: string, cards: DemoCard[]): string {
         `<p class="muted">E-mail (PNG: mail clients show no SVG)</p><pre><code>${esc(mail)}</code></pre>`,
         `<p class="muted">oEmbed</p><pre><code>${esc(oembed)}</code></pre>`,
       ].join("");
-      return `<section><h2>${esc(it.label)}</h2><div class="grid">${panes}</div>${snippets}</section>`;
+      return `<section><h2>${esc(it.label)}</h2>${followLine(it.feed)}<div class="grid">${panes}</div>${snippets}</section>`;
     })
     .join("");
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>beatpass-edge widgets</title><link rel="icon" href="data:,"><style>${DEMO_CSS}</style><script async src="/embed.js"></script></head><body><main><h1>beatpass-edge</h1><p class="muted">BeatPass cards for any website. Options: <code>theme=light|dark|auto</code>, <code>size=compact|standard</code>, <code>accent=7c3aed</code>, <code>hide=price,waveform,…</code>. JSON API under <code>/v1</code>; health at <code>/healthz</code>.</p>${sections}</main></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>beatpass-edge widgets</title><link rel="icon" href="data:,">${feedHead(cards)}<style>${DEMO_CSS}</style><script async src="/embed.js"></script></head><body><main><h1>beatpass-edge</h1><p class="muted">BeatPass cards for any website. Options: <code>theme=light|dark|auto</code>, <code>size=compact|standard</code>, <code>accent=7c3aed</code>, <code>hide=price,waveform,…</code>. JSON API under <code>/v1</code>; health at <code>/healthz</code>.</p>${sections}</main></body></html>`;
 }

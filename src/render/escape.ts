@@ -10,6 +10,16 @@
 const INVALID_XML =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+// XML 1.0 allows C1 controls and DEL but discourages them (§2.2): no reader shows them, and
+// feeds (render/feed.ts) drop them with the forbidden ones, in XML and JSON alike.
+const FEED_UNWANTED = new RegExp(`${INVALID_XML.source}|[\\u007F-\\u009F]`, "g");
+
+/** A string with every character XML forbids or discourages as a control removed (feeds, XML and JSON). */
+export function plain(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return "";
+  return String(value).replace(FEED_UNWANTED, "");
+}
+
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
 /** Escapes a string for HTML or XML text and attribute values. */

@@ -36,6 +36,16 @@ export interface PageLinks {
   image: { url: string; width: number; height: number };
   /** The width the card is designed at, for twitter:player:width. */
   width: number;
+  /** The matching feed (feeds/links.ts), without its extension, and what it follows. */
+  feed?: { url: string; title: string };
+}
+
+/** Feed discovery (the RSS Advisory Board's autodiscovery, for Atom and JSON Feed alike). */
+function feedLinks(feed: PageLinks["feed"]): string {
+  if (!feed) return "";
+  const link = (type: string, ext: string, what: string) =>
+    `<link rel="alternate" type="${type}" href="${esc(`${feed.url}.${ext}`)}" title="${esc(`${feed.title} on BeatPass (${what})`)}">`;
+  return link("application/atom+xml", "atom", "Atom") + link("application/feed+json", "json", "JSON Feed");
 }
 
 function previewTags(card: Card, links: PageLinks): string {
@@ -61,6 +71,7 @@ function previewTags(card: Card, links: PageLinks): string {
     meta("name", "twitter:player:width", links.width),
     meta("name", "twitter:player:height", card.height),
     `<link rel="alternate" type="application/json+oembed" href="${esc(links.oembed)}" title="${esc(card.title)}">`,
+    feedLinks(links.feed),
   ].join("");
 }
 

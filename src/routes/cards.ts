@@ -2,6 +2,9 @@ import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env";
 import { readOnly } from "../http/methods";
 
+/** The feed kinds, one route each (/feeds/<kind>/<id or name>.<ext>); feeds/sources.ts reads them. */
+export const FEED_KINDS = ["artist", "playlist", "genre", "tag"] as const;
+
 type Serve<P extends string = string> = (c: Context<AppEnv, P>) => Promise<Response>;
 
 /**
@@ -21,7 +24,7 @@ function lazy<M, P extends string>(load: () => Promise<M>, pick: (m: M) => Serve
   };
 }
 
-/** Cards, oEmbed and the demo page: the routes that draw. */
+/** Cards, oEmbed, the demo page and feeds: the routes that draw (feeds: routes/feeds.ts). */
 export function cardRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get(
@@ -51,5 +54,14 @@ export function cardRoutes(): Hono<AppEnv> {
     lazy(demo, (m) => m.serveEmbedScript),
   );
   readOnly(app, "/embed.js");
+  const feeds = () => import("./feeds");
+  for (const kind of FEED_KINDS) {
+    const path = `/feeds/${kind}/:file`;
+    app.get(
+      path,
+      lazy(feeds, (m) => m.serveFeed(kind)),
+    );
+    readOnly(app, path);
+  }
   return app;
 }

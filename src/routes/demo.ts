@@ -3,6 +3,7 @@ import { etagFor } from "../cache/entry";
 import { META_TAG } from "../cache/purge";
 import { identifyClient } from "../clients/limits";
 import { type AppEnv, loadConfig } from "../env";
+import { feedFor } from "../feeds/links";
 import { matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { sha256Base64 } from "../lib/hash";
@@ -32,6 +33,9 @@ export async function serveDemo(c: Context<AppEnv>): Promise<Response> {
     description: "BeatPass catalog data without the BeatPass token.",
     routes: CATALOG_PATHS.map((p) => `/v1${p}`),
     widgets: ["/widget/{track,artist,album,playlist}/:id", "/widget/{track,artist,album,playlist}/:id.{svg,png}"],
+    feeds: ["/feeds/artist/:id", "/feeds/playlist/:id", "/feeds/genre/:name", "/feeds/tag/:name"].map(
+      (p) => `${p}.{atom,rss,json}`,
+    ),
     oembed: "/oembed?url=https://beatpass.ca/track/:id&format=json",
     health: "/healthz",
     openapi: "/openapi.json",
@@ -74,7 +78,7 @@ async function demoCards(c: Context<AppEnv>): Promise<DemoCard[]> {
     DEMO_ITEMS.map(async (item): Promise<DemoCard> => {
       try {
         const view = await loadCard(item.kind, item.id, l, { wave: false });
-        return { ...item, height: view.html().height };
+        return { ...item, height: view.html().height, feed: feedFor(item.kind, view.data) };
       } catch {
         return item;
       }

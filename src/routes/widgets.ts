@@ -6,6 +6,7 @@ import { identifyClient } from "../clients/limits";
 import { admitRender, pauseRefusal } from "../clients/render-budget";
 import { type AppEnv, type Config, requireConfig } from "../env";
 import { ApiError } from "../errors";
+import { feedFor } from "../feeds/links";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
@@ -38,7 +39,7 @@ import { type Format, widgetHeaders } from "./widget-headers";
  */
 
 /** Bump when the markup changes, so browsers do not keep a 304 for an old design. */
-const RENDER_VERSION = "2";
+const RENDER_VERSION = "3";
 
 const FILE = /^(.*?)(?:\.(svg|png))?$/;
 
@@ -249,10 +250,11 @@ async function render(
   if (t.format === "png")
     return rasterise(l.env.RASTER, view.svg(artDataUri, svgForPng(t.layout, l.options.size, t.width)));
   const card = view.html();
-  return htmlPage(card, themeCss(l.options) + CARD_CSS, l.options.size, pageLinks(origin, t, card, l));
+  return htmlPage(card, themeCss(l.options) + CARD_CSS, l.options.size, pageLinks(origin, t, card, l, view.data));
 }
 
-function pageLinks(origin: string, t: Target, card: Card, l: LoadContext): PageLinks {
+function pageLinks(origin: string, t: Target, card: Card, l: LoadContext, data: unknown): PageLinks {
+  const feed = feedFor(t.kind, data);
   const query = optionsQuery(l.options);
   const extra = query ? `&${query.slice(1)}` : "";
   const pageUrl = beatpassPageUrl(t.kind, t.id, card.title);
@@ -262,5 +264,6 @@ function pageLinks(origin: string, t: Target, card: Card, l: LoadContext): PageL
     oembed: `${origin}/oembed?url=${encodeURIComponent(pageUrl)}&format=json${extra}`,
     image: { url: `${origin}/widget/${t.kind}/${t.id}.png${query}`, ...OG_IMAGE },
     width: DEFAULT_WIDTH,
+    feed: feed && { url: `${origin}${feed.path}`, title: feed.title },
   };
 }

@@ -127,9 +127,18 @@ const CATALOG: Record<string, [valid: string, invalid: string | undefined, upstr
   user: ["/v1/users/1", "/v1/users/x", "/users/1"],
 };
 
+/** Feeds read BeatPass like the routes above (docs/feeds.md), in each format. */
+const FEEDS: Record<string, [valid: string, invalid: string, upstream: string]> = {
+  artistFeed: ["/feeds/artist/3.atom", "/feeds/artist/x.atom", "/artists/3"],
+  playlistFeed: ["/feeds/playlist/6.json", "/feeds/playlist/0.json", "/playlists/6"],
+  genreFeed: ["/feeds/genre/trap.rss", "/feeds/genre/%3Cb%3E.rss", "/genres"],
+  tagFeed: ["/feeds/tag/mellow.atom", "/feeds/tag/%3Cscript%3E.atom", "/tags/mellow/tracks"],
+};
+
 const OEMBED = "/oembed?url=https%3A%2F%2Fbeatpass.ca%2Ftrack%2F7";
 const SCENARIOS: Record<string, Record<string, Scenario>> = {
   ...Object.fromEntries(Object.entries(CATALOG).map(([id, [v, i, u]]) => [id, readScenarios(v, i, u)])),
+  ...Object.fromEntries(Object.entries(FEEDS).map(([id, [v, i, u]]) => [id, readScenarios(v, i, u)])),
   widget: {
     "200": { path: "/widget/track/7.svg" },
     "304": { path: "/widget/album/1", before: withEtag("/widget/album/1") },

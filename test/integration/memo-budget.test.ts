@@ -33,6 +33,8 @@ const DOCUMENTED_BUDGETS: Record<MemoName, number> = {
   "ip-keys": 256 * KiB,
   "local-limits": 256 * KiB,
   "render-refusals": 64 * KiB,
+  feeds: 1 * MiB,
+  "feed-seen": 256 * KiB,
 };
 
 function expectWithinBudgets(when: string): void {

@@ -821,7 +821,7 @@ function expectSameCard(benignMarkup: string, hostileMarkup: string, xml: boolea
     const href = el.attribs.href;
     if (href !== undefined)
       expect(href).toMatch(
-        /^(https:\/\/beatpass\.ca\/[a-z]+\/\d+\/[a-z0-9-]+|https:\/\/proxy\.test\/oembed\?url=https%3A%2F%2Fbeatpass\.ca%2F[^"<>]*)$/,
+        /^(https:\/\/beatpass\.ca\/[a-z]+\/\d+\/[a-z0-9-]+|https:\/\/proxy\.test\/oembed\?url=https%3A%2F%2Fbeatpass\.ca%2F[^"<>]*|https:\/\/proxy\.test\/feeds\/(artist|playlist)\/\d+\.(atom|json))$/,
       );
   }
   return { b, h };

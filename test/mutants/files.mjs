@@ -6,6 +6,7 @@ export const T = {
   cache: "test/integration/cache.test.ts",
   consumers: "test/integration/consumers.test.ts",
   widgets: "test/integration/widgets.test.ts",
+  feeds: "test/integration/feeds.test.ts",
   token: "test/integration/token.test.ts",
   secrets: "test/integration/secrets.test.ts",
   validation: "test/integration/validation.test.ts",

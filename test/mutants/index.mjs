@@ -1,6 +1,7 @@
 import { BUDGET } from "./budget.mjs";
 import { CACHE } from "./cache.mjs";
 import { EDGE } from "./edge.mjs";
+import { FEEDS } from "./feeds.mjs";
 import { RENDER } from "./render.mjs";
 import { UPSTREAM } from "./upstream.mjs";
 
@@ -10,4 +11,4 @@ import { UPSTREAM } from "./upstream.mjs";
  * that should catch it; `why` is what a user would suffer. A mutant that no test can catch
  * because it changes nothing observable carries `equivalent` with the reason.
  */
-export const MUTANTS = [...UPSTREAM, ...BUDGET, ...CACHE, ...EDGE, ...RENDER];
+export const MUTANTS = [...UPSTREAM, ...BUDGET, ...CACHE, ...EDGE, ...RENDER, ...FEEDS];

@@ -19,6 +19,10 @@ export function everyGetRoute(bp: Client) {
     "/oembed": () => bp.oembed.$get({ query: { url: "https://beatpass.ca/track/7" } }),
     "/widget/{kind}/{file}": () =>
       bp.widget[":kind"][":file"].$get({ param: { kind: "track", file: "7.svg" }, query: { theme: "dark" } }),
+    "/feeds/artist/{file}": () => bp.feeds.artist[":file"].$get({ param: { file: "3.atom" } }),
+    "/feeds/playlist/{file}": () => bp.feeds.playlist[":file"].$get({ param: { file: "6.rss" } }),
+    "/feeds/genre/{file}": () => bp.feeds.genre[":file"].$get({ param: { file: "trap.json" } }),
+    "/feeds/tag/{file}": () => bp.feeds.tag[":file"].$get({ param: { file: "mellow.atom" } }),
     "/v1/tracks": () => bp.v1.tracks.$get({ query: { per_page: "5" } }),
     "/v1/tracks/{id}": () => bp.v1.tracks[":id"].$get({ param: { id: "7" }, query: { with: "tags" } }),
     "/v1/tracks/{id}/lyrics": () => bp.v1.tracks[":id"].lyrics.$get({ param: { id: "3" }, query: {} }),
