@@ -275,8 +275,8 @@ export const RENDER = [
   {
     id: "csp-hash-keyed-without-accent",
     file: WIDGET_HEADERS,
-    from: "const key = `${options.theme}|${options.accent ?? \"\"}`;",
-    to: "const key = `${options.theme}|`;",
+    from: `const key = \`\${options.theme}|\${options.accent ?? ""}\`;`,
+    to: `const key = \`\${options.theme}|\`;`,
     tests: [T.widgets],
     why: "A card with another accent would get the first accent's style hash: its CSP would block its own stylesheet.",
   },
