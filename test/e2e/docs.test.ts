@@ -83,9 +83,9 @@ describe.skipIf(!HAVE_CHROMIUM)("/docs in real Chromium", () => {
       for (const op of await operations()) {
         await tab.getByRole("button", { name: /Open Search/ }).click();
         await tab.getByRole("combobox").first().fill(op.path);
-        const hit = tab.getByRole("option").filter({ hasText: new RegExp(`Path:\\s*${escape(op.path)}$`) });
+        const hit = tab.getByRole("option").filter({ hasText: new RegExp(`Path:\\s*${escapeRegExp(op.path)}$`) });
         await expect.poll(() => hit.count(), { message: `${op.method} ${op.path}` }).toBeGreaterThan(0);
-        await expect(hit.first().innerText()).resolves.toContain(op.method.toUpperCase());
+        await expect(hit.first().textContent()).resolves.toContain(op.method.toUpperCase());
         await tab.keyboard.press("Escape");
       }
       // Expand a group the page starts with closed, then one of its operations.
@@ -170,6 +170,6 @@ async function seriousViolations(tab: Page): Promise<string[]> {
   return violations.map((v) => v.id).sort();
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
