@@ -122,7 +122,8 @@ export async function buildDocsAssets({ dir = ASSETS_DIR, workerDir = OUT_DIR } 
     if (old.startsWith("scalar-api-reference-") && !renderer.served.includes(`/${old}/`))
       rmSync(join(dir, "docs-assets", old), { recursive: true, force: true });
   writeAtomically(join(dir, "_headers"), HEADERS);
-  const stamp = join(dir, "docs-assets/.inputs");
+  // Beside the folder, not in it: everything in it is uploaded.
+  const stamp = `${dir}.inputs`;
   const digest = inputsDigest(workerDir);
   const reference = join(dir, REFERENCE_FILE);
   if (existsSync(reference) && existsSync(stamp) && readFileSync(stamp, "utf8") === digest) return;
