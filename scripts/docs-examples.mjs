@@ -78,7 +78,8 @@ export function exampleRequest(path, method, op) {
 
 /**
  * Calls every operation of `doc` on the bundle whose entry is `entryFile`, at `origin`.
- * Returns, per "METHOD path" of the document, the request made and the answer.
+ * Returns, per "METHOD path" of the document, the request made and the answer (or, where no
+ * request could be made, why).
  */
 export async function collectExamples(doc, entryFile, origin) {
   const fake = createFakeBeatpass({ token: FAKE_TOKEN });
@@ -111,7 +112,13 @@ export async function collectExamples(doc, entryFile, origin) {
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         if (method === "head" || method === "options") continue;
-        const req = exampleRequest(path, method, op);
+        let req;
+        try {
+          req = exampleRequest(path, method, op);
+        } catch (err) {
+          examples[`${method.toUpperCase()} ${path}`] = { error: err.message };
+          continue;
+        }
         const res = await mf.dispatchFetch(`${origin}${req.path}`, {
           method: req.method,
           headers: req.headers,
