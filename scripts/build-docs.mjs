@@ -1,14 +1,17 @@
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
@@ -82,21 +85,26 @@ async function loadSources() {
 /** What the examples depend on: the Worker's modules, the fake, these scripts. */
 function inputsDigest(workerDir) {
   const hash = createHash("sha256");
+  // By name within their folder: the bundle is read from a copy in a temporary folder.
   const files = [
     ...readdirSync(workerDir, { recursive: true })
       .map(String)
       .filter((f) => f.endsWith(".js"))
       .sort()
-      .map((f) => join(workerDir, f)),
-    ...readdirSync("fake").map((f) => join("fake", f)),
-    ...["build-docs.mjs", "docs-examples.mjs", "docs-reference.mjs"].map((f) => join("scripts", f)),
+      .map((f) => [f, join(workerDir, f)]),
+    ...readdirSync("fake").map((f) => [f, join("fake", f)]),
+    ...["build-docs.mjs", "docs-examples.mjs", "docs-reference.mjs"].map((f) => [f, join("scripts", f)]),
   ];
-  for (const f of files) hash.update(f).update(readFileSync(f));
+  for (const [name, path] of files) hash.update(name).update(readFileSync(path));
   return hash.digest("hex");
 }
 
-/** Writes a file whole or not at all: wrangler dev may be serving the folder meanwhile. */
+/**
+ * Writes a file whole or not at all, and only when it changes: wrangler dev may be serving
+ * the folder meanwhile, and reloads its assets when a file in it is touched.
+ */
 function writeAtomically(file, contents) {
+  if (existsSync(file) && readFileSync(file).equals(Buffer.from(contents))) return;
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, contents);
@@ -123,6 +131,19 @@ export async function buildDocsAssets({ dir = ASSETS_DIR, workerDir = OUT_DIR } 
     if (old.startsWith("scalar-api-reference-") && !renderer.served.includes(`/${old}/`))
       rmSync(join(dir, "docs-assets", old), { recursive: true, force: true });
   writeAtomically(join(dir, "_headers"), HEADERS);
+  // A copy of the bundle: another build (npm test starts `npm start` and bundles for the fleet
+  // tests at once) may be rewriting the folder while workerd reads it.
+  const bundle = mkdtempSync(join(tmpdir(), "beatpass-edge-docs-bundle-"));
+  try {
+    cpSync(workerDir, bundle, { recursive: true });
+    return await writeReference(dir, bundle);
+  } finally {
+    rmSync(bundle, { recursive: true, force: true });
+  }
+}
+
+/** The document the page shows, unless the stamp says the bundle, fake and scripts it was made from are unchanged. */
+async function writeReference(dir, workerDir) {
   // Beside the folder, not in it: everything in it is uploaded.
   const stamp = `${dir}.inputs`;
   const digest = inputsDigest(workerDir);
