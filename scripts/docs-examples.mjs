@@ -138,7 +138,8 @@ export async function collectExamples(doc, entryFile, origin) {
 /** The example object an answer becomes in the document (its value, or a link when it is large or binary). */
 export function exampleValue(example) {
   const summary = `${example.request.method} ${example.request.path}, answered from the fake BeatPass's data`;
-  const text = /json$|^text\/|svg|javascript/.test(example.type);
+  // Text of any kind inline (JSON, HTML, SVG, XML such as a feed, scripts); images as a link.
+  const text = /json$|^text\/|xml$|javascript/.test(example.type);
   if (!text || example.bytes.length > MAX_INLINE_BYTES) return { summary, externalValue: example.request.path };
   const body = new TextDecoder().decode(example.bytes);
   return { summary, value: /json$/.test(example.type) ? JSON.parse(body) : body };
