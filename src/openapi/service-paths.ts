@@ -98,7 +98,8 @@ export function servicePaths(): Record<string, Json> {
       get: {
         operationId: "docs",
         summary: "This document, readable",
-        description: "This document as a readable HTML page.",
+        description:
+          'This document as an API reference page (Scalar, served by this deployment from /docs-assets/): an example request and answer for each operation, search, and "try it".',
         tags: ["meta"],
         responses: { "200": html("API documentation") },
       },

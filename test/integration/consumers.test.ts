@@ -8,12 +8,13 @@ import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { openApiFor, upToPattern } from "../../src/openapi";
+import { REFERENCE_PATH, RENDERER_PATH } from "../../src/render/docs-page";
 import { resetSeenSignatures } from "../../src/routes/hooks";
 import { keeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
 import { CANARY_TOKEN } from "../helpers/constants";
 import { DOCUMENTED_LIMITS, DOCUMENTED_MAX_PURGE_BODY_BYTES } from "../helpers/documented";
-import { byTag, parse, text } from "../helpers/dom";
+import { byTag, parse } from "../helpers/dom";
 import { createKey, randomKey } from "../helpers/keys";
 import { kvFailingReads } from "../helpers/kv";
 import { hmac, SIGNATURE_HEADER, signedPurge } from "../helpers/purge";
@@ -685,11 +686,26 @@ describe("OpenAPI", () => {
     expect(re.test("-1")).toBe(false);
   });
 
-  it("/docs shows every path", async () => {
+  it("/docs loads only the self-hosted renderer, which reads the document with examples; its CSP allows nothing else", async () => {
     const res = await call("/docs");
-    const doc = (await call("/openapi.json")).json();
-    const shown = byTag(parse(res.text), "code").map((c) => text(c));
-    for (const path of Object.keys(doc.paths)) expect(shown).toContain(path);
+    expect(res.status).toBe(200);
+    const page = parse(res.text);
+    const scripts = byTag(page, "script");
+    expect(scripts.map((s) => s.attribs.src).filter(Boolean)).toEqual([RENDERER_PATH]);
+    const config = JSON.parse(
+      scripts.find((s) => s.attribs.id === "api-reference")?.attribs["data-configuration"] ?? "",
+    );
+    // Nothing a third party would be asked for: fonts, usage reports, the AI agent, a request proxy.
+    expect(config).toMatchObject({ url: REFERENCE_PATH, withDefaultFonts: false, telemetry: false });
+    expect(config.agent).toEqual({ disabled: true });
+    expect(config.proxyUrl).toBeUndefined();
+    // No credential is handed to the page.
+    expect(res.text).not.toMatch(/X-Api-Key|authentication|apiKey/i);
+    const csp = res.headers.get("Content-Security-Policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain(`script-src ${ORIGIN}${RENDERER_PATH};`);
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).not.toMatch(/https?:\/\/(?!proxy\.test)/);
   });
 });
 

@@ -98,6 +98,22 @@ export const EDGE = [
     tests: [T.errors],
     why: "A developer following a problem's type URI in a browser would get raw JSON.",
   },
+  {
+    id: "docs-csp-any-script",
+    file: "src/render/docs-page.ts",
+    from: `\`script-src \${origin}\${RENDERER_PATH}\`,`,
+    to: `\`script-src \${origin}\`,`,
+    tests: [T.consumers],
+    why: "Any script on the origin could run in the reference page, where a reader types an API key.",
+  },
+  {
+    id: "docs-fonts-from-cdn",
+    file: "src/render/docs-page.ts",
+    from: "withDefaultFonts: false,",
+    to: "withDefaultFonts: true,",
+    tests: [T.consumers],
+    why: "Every reader's browser would fetch fonts from fonts.scalar.com: a third party would learn who reads the docs.",
+  },
   // ---- what shared caches may keep ----
   {
     id: "shared-age-counted-twice",
