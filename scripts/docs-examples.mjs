@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundleModules } from "../bench/lib.mjs";
 import { createFakeBeatpass } from "../fake/beatpass.mjs";
-import { TAGS } from "../fake/catalog.mjs";
+import { GENRES, TAGS } from "../fake/catalog.mjs";
 import { COMPAT_DATE, COMPAT_FLAGS } from "./wrangler-toml.mjs";
 
 /**
@@ -37,6 +37,11 @@ export const EXAMPLE_VALUES = {
 /** Where the fake has no data for EXAMPLE_VALUES (track 1 has no lyrics; every third track has). */
 export const EXAMPLE_OVERRIDES = {
   "/v1/tracks/{id}/lyrics": { id: "3" },
+  // A feed's file is its id or name and a feed extension (one of each format across the four).
+  "/feeds/artist/{file}": { file: "3.atom" },
+  "/feeds/playlist/{file}": { file: "1.json" },
+  "/feeds/genre/{file}": { file: `${GENRES[0].name}.rss` },
+  "/feeds/tag/{file}": { file: `${TAGS[0].name}.atom` },
 };
 // Optional parameters left out of the example request (each has a default).
 const OPTIONAL_SENT = new Set(["per_page", "limit"]);
