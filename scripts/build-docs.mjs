@@ -29,6 +29,8 @@ import { referenceDocument } from "./docs-reference.mjs";
  *       byte from the pinned package in node_modules (the lockfile is its source of truth:
  *       nothing to commit, nothing to keep in step); the version in the name lets browsers
  *       and Cloudflare keep it a year
+ *   docs-assets/scalar-api-reference-<version>/a11y-1.js   our mending of two accessibility
+ *       faults in that renderer's markup (scripts/docs-assets/renderer-a11y.js)
  *   docs-assets/reference.json   the document as /docs shows it (docs-reference.mjs), with
  *       examples the built Worker made (docs-examples.mjs); cached minutes, like /openapi.json
  *   _headers                     those caching rules
@@ -36,6 +38,8 @@ import { referenceDocument } from "./docs-reference.mjs";
 export const ASSETS_DIR = ".build/assets";
 export const RENDERER_PACKAGE = "@scalar/api-reference";
 const RENDERER_FILE = "dist/browser/standalone.js";
+// Ours: mends two accessibility faults in the renderer's markup (src/render/docs-page.ts).
+const A11Y_SOURCE = "scripts/docs-assets/renderer-a11y.js";
 export const REFERENCE_FILE = "docs-assets/reference.json";
 // Bundled this origin, examples carry it (problem `type` URIs); the page tries requests at its own.
 const EXAMPLE_ORIGIN = "https://beatpass-edge.example";
@@ -44,7 +48,8 @@ const EXAMPLE_ORIGIN = "https://beatpass-edge.example";
 export function rendererFiles() {
   const root = `node_modules/${RENDERER_PACKAGE}`;
   const { version } = JSON.parse(readFileSync(`${root}/package.json`, "utf8"));
-  return { source: `${root}/${RENDERER_FILE}`, served: `docs-assets/scalar-api-reference-${version}/standalone.js` };
+  const dir = `docs-assets/scalar-api-reference-${version}`;
+  return { source: `${root}/${RENDERER_FILE}`, served: `${dir}/standalone.js`, a11y: `${dir}/a11y-1.js` };
 }
 
 const HEADERS = `# Written by scripts/build-docs.mjs. The renderer's name carries its version: keep it a year.
@@ -126,6 +131,7 @@ export async function buildDocsAssets({ dir = ASSETS_DIR, workerDir = OUT_DIR } 
     copyFileSync(renderer.source, `${target}.tmp`);
     renameSync(`${target}.tmp`, target);
   }
+  writeAtomically(join(dir, renderer.a11y), readFileSync(A11Y_SOURCE));
   // An older renderer left behind would be uploaded with every deploy.
   for (const old of readdirSync(join(dir, "docs-assets")))
     if (old.startsWith("scalar-api-reference-") && !renderer.served.includes(`/${old}/`))

@@ -8,6 +8,12 @@
 /** The pinned renderer's version: the name it is served under carries it, so it is cached a year. */
 export const RENDERER_VERSION = "1.76.0";
 export const RENDERER_PATH = `/docs-assets/scalar-api-reference-${RENDERER_VERSION}/standalone.js`;
+/**
+ * Our mending of two accessibility faults in that version's markup
+ * (scripts/docs-assets/renderer-a11y.js), cached a year like the renderer: bump the number
+ * when the file changes.
+ */
+export const RENDERER_A11Y_PATH = `/docs-assets/scalar-api-reference-${RENDERER_VERSION}/a11y-1.js`;
 /** /openapi.json with examples, HEAD and OPTIONS folded into GET, problem codes linked. */
 export const REFERENCE_PATH = "/docs-assets/reference.json";
 
@@ -33,13 +39,13 @@ const CONFIGURATION = JSON.stringify({
     .join(";")}}.dark-mode{--scalar-color-3:#a0a0a0!important}`,
 }).replaceAll('"', "&quot;");
 
-/** The page: a configuration for the renderer and the renderer. */
+/** The page: a configuration for the renderer, its mending, and the renderer. */
 export function docsPage(): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>beatpass-edge API reference</title><link rel="icon" href="data:,"></head><body><noscript>The reference needs JavaScript; the document itself is <a href="/openapi.json">/openapi.json</a>.</noscript><script id="api-reference" type="application/json" data-configuration="${CONFIGURATION}"></script><script src="${RENDERER_PATH}"></script></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>beatpass-edge API reference</title><link rel="icon" href="data:,"></head><body><noscript>The reference needs JavaScript; the document itself is <a href="/openapi.json">/openapi.json</a>.</noscript><script id="api-reference" type="application/json" data-configuration="${CONFIGURATION}"></script><script src="${RENDERER_A11Y_PATH}"></script><script src="${RENDERER_PATH}"></script></body></html>`;
 }
 
 /**
- * Scripts: the renderer's file and nothing else (no eval either: the renderer's zod probes for
+ * Scripts: the renderer's file and our mending of it, nothing else (no eval either: the renderer's zod probes for
  * it, is refused, and goes on without; the console shows that refusal). Requests ("try it",
  * the document): this origin only. Styles: inline, because the renderer injects style
  * elements (one without the csp-nonce it offers for the others) and sets style attributes,
@@ -48,7 +54,7 @@ export function docsPage(): string {
 export function docsCsp(origin: string): string {
   return [
     "default-src 'none'",
-    `script-src ${origin}${RENDERER_PATH}`,
+    `script-src ${origin}${RENDERER_PATH} ${origin}${RENDERER_A11Y_PATH}`,
     "style-src 'unsafe-inline'",
     "img-src 'self' data:",
     "font-src 'self'",

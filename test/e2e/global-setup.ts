@@ -7,7 +7,11 @@ import { type StackInfo, startStack } from "./stack";
  * was what pushed the suite past its timeouts.
  */
 export default async function setup(project: TestProject) {
-  const stack = await startStack(18787, 18790);
+  // Other ports for a second checkout's run on the same machine (docs/development.md).
+  const stack = await startStack(
+    Number(process.env.E2E_PROXY_PORT ?? 18787),
+    Number(process.env.E2E_FAKE_PORT ?? 18790),
+  );
   project.provide("stack", stack.info());
   return () => stack.stop();
 }

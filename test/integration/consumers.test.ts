@@ -8,7 +8,7 @@ import { abandonCacheApiEntries, memory } from "../../src/cache/tiers";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { openApiFor, upToPattern } from "../../src/openapi";
-import { REFERENCE_PATH, RENDERER_PATH } from "../../src/render/docs-page";
+import { REFERENCE_PATH, RENDERER_A11Y_PATH, RENDERER_PATH } from "../../src/render/docs-page";
 import { resetSeenSignatures } from "../../src/routes/hooks";
 import { keeper } from "../helpers/budget";
 import { useClock } from "../helpers/clock";
@@ -686,12 +686,13 @@ describe("OpenAPI", () => {
     expect(re.test("-1")).toBe(false);
   });
 
-  it("/docs loads only the self-hosted renderer, which reads the document with examples; its CSP allows nothing else", async () => {
+  it("/docs loads only the self-hosted renderer and our mending of it, which reads the document with examples; its CSP allows nothing else", async () => {
     const res = await call("/docs");
     expect(res.status).toBe(200);
     const page = parse(res.text);
     const scripts = byTag(page, "script");
-    expect(scripts.map((s) => s.attribs.src).filter(Boolean)).toEqual([RENDERER_PATH]);
+    // The mending first, so it watches the renderer's markup from the start.
+    expect(scripts.map((s) => s.attribs.src).filter(Boolean)).toEqual([RENDERER_A11Y_PATH, RENDERER_PATH]);
     const config = JSON.parse(
       scripts.find((s) => s.attribs.id === "api-reference")?.attribs["data-configuration"] ?? "",
     );
@@ -703,7 +704,7 @@ describe("OpenAPI", () => {
     expect(res.text).not.toMatch(/X-Api-Key|authentication|apiKey/i);
     const csp = res.headers.get("Content-Security-Policy") ?? "";
     expect(csp).toContain("default-src 'none'");
-    expect(csp).toContain(`script-src ${ORIGIN}${RENDERER_PATH};`);
+    expect(csp).toContain(`script-src ${ORIGIN}${RENDERER_PATH} ${ORIGIN}${RENDERER_A11Y_PATH};`);
     expect(csp).toContain("connect-src 'self'");
     expect(csp).not.toMatch(/https?:\/\/(?!proxy\.test)/);
   });

@@ -101,7 +101,7 @@ export const EDGE = [
   {
     id: "docs-csp-any-script",
     file: "src/render/docs-page.ts",
-    from: `\`script-src \${origin}\${RENDERER_PATH}\`,`,
+    from: `\`script-src \${origin}\${RENDERER_PATH} \${origin}\${RENDERER_A11Y_PATH}\`,`,
     to: `\`script-src \${origin}\`,`,
     tests: [T.consumers],
     why: "Any script on the origin could run in the reference page, where a reader types an API key.",
