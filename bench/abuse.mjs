@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { buildRaster } from "../raster/build.mjs";
-import { ratelimits } from "../scripts/wrangler-toml.mjs";
+import { ratelimits, storage } from "../scripts/wrangler-toml.mjs";
 import { rotatingAddresses } from "./addresses.mjs";
 import { bundleWorker, COMPAT_DATE, COMPAT_FLAGS, median, pinning, workerdPids } from "./lib.mjs";
 
@@ -62,11 +62,7 @@ export async function abuseBench({ workerFile, bindings, port, pngs = 200, concu
           ...bundleWorker(workerFile),
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
-          kvNamespaces: ["BEATPASS_CACHE"],
-          durableObjects: {
-            UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
-            COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
-          },
+          ...storage(),
           ratelimits: ratelimits(),
           bindings,
           serviceBindings: { RASTER: "render-counter" },

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { buildWorker } from "../scripts/build-worker.mjs";
-import { ratelimits } from "../scripts/wrangler-toml.mjs";
+import { ratelimits, storage } from "../scripts/wrangler-toml.mjs";
 import { bundle, bundleWorker, COMPAT_DATE, COMPAT_FLAGS, median } from "./lib.mjs";
 
 /**
@@ -120,11 +120,7 @@ async function startOnce(workerOptions, path) {
  */
 export async function firstResponse({ oursFile, bareFile, bindings, samples = 7 }) {
   const runtime = {
-    kvNamespaces: ["BEATPASS_CACHE"],
-    durableObjects: {
-      UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
-      COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
-    },
+    ...storage(),
     ratelimits: ratelimits(),
     serviceBindings: { RASTER: () => new Response("no rasteriser in this row", { status: 503 }) },
     bindings,

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { COMPAT_DATE, COMPAT_FLAGS } from "../scripts/wrangler-toml.mjs";
+import { COMPAT_DATE, COMPAT_FLAGS, storage } from "../scripts/wrangler-toml.mjs";
 import { zipf as zipfRank } from "../sim/random.mjs";
 
 /** Helpers for bench/run.mjs: bundling, workers under miniflare, load runs. */
@@ -174,12 +174,7 @@ export async function startWorker({
       compatibilityFlags: COMPAT_FLAGS,
       kvNamespaces: kv ? ["BEATPASS_CACHE"] : [],
       // The Worker's budget keeper and coordinators, as wrangler.toml declares them (SQLite-backed Durable Objects).
-      durableObjects: keeper
-        ? {
-            UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
-            COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
-          }
-        : {},
+      durableObjects: keeper ? storage().durableObjects : {},
       // Workers Rate Limiting (miniflare's local implementation), e.g. wrangler.toml's.
       ratelimits,
       bindings,

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { gzipSync } from "node:zlib";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { buildRaster } from "../raster/build.mjs";
+import { storage } from "../scripts/wrangler-toml.mjs";
 import { bundleModules, COMPAT_DATE, COMPAT_FLAGS, median, percentile, pinning, workerdPids } from "./lib.mjs";
 
 /**
@@ -46,11 +47,7 @@ export async function pngBench({ workerFile, bindings, port, renders = 110 }) {
           modulesRoot: dirname(workerFile),
           compatibilityDate: COMPAT_DATE,
           compatibilityFlags: COMPAT_FLAGS,
-          kvNamespaces: ["BEATPASS_CACHE"],
-          durableObjects: {
-            UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
-            COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
-          },
+          ...storage(),
           bindings,
           serviceBindings: { RASTER: "beatpass-edge-raster" },
           handleStructuredLogs: () => {},

@@ -4,7 +4,7 @@ import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundleModules } from "../bench/lib.mjs";
 import { createFakeBeatpass } from "../fake/beatpass.mjs";
 import { GENRES, TAGS } from "../fake/catalog.mjs";
-import { COMPAT_DATE, COMPAT_FLAGS } from "./wrangler-toml.mjs";
+import { COMPAT_DATE, COMPAT_FLAGS, storage } from "./wrangler-toml.mjs";
 
 /**
  * Example requests and responses for every operation of the OpenAPI document, made by the
@@ -94,11 +94,7 @@ export async function collectExamples(doc, entryFile, origin) {
       modulesRoot: dirname(entryFile),
       compatibilityDate: COMPAT_DATE,
       compatibilityFlags: COMPAT_FLAGS,
-      kvNamespaces: ["BEATPASS_CACHE"],
-      durableObjects: {
-        UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
-        COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
-      },
+      ...storage(),
       bindings: {
         BEATPASS_API_BASE: FAKE_API,
         BEATPASS_TOKEN: FAKE_TOKEN,

@@ -20,3 +20,21 @@ export function ratelimits() {
   }
   return out;
 }
+
+/**
+ * The top-level KV namespaces and Durable Objects, as miniflare options: every class a
+ * `new_sqlite_classes` migration names is SQLite-backed, as deployed.
+ */
+export function storage() {
+  const topLevel = TOML.split(/^\[env\./m)[0] ?? "";
+  const sqlite = new Set(
+    [...topLevel.matchAll(/^new_sqlite_classes = (\[.*\])/gm)].flatMap((m) => JSON.parse(m[1] ?? "[]")),
+  );
+  const kvNamespaces = [...topLevel.matchAll(/\[\[kv_namespaces\]\]\s*\nbinding = "([^"]+)"/g)].map((m) => m[1]);
+  const durableObjects = {};
+  for (const m of topLevel.matchAll(
+    /\[\[durable_objects\.bindings\]\]\s*\nname = "([^"]+)"\s*\nclass_name = "([^"]+)"/g,
+  ))
+    durableObjects[m[1]] = { className: m[2], useSQLite: sqlite.has(m[2]) };
+  return { kvNamespaces, durableObjects };
+}

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as zodMini from "zod/mini";
 import { bundleModules } from "../../bench/lib.mjs";
 import { buildWorker } from "../../scripts/build-worker.mjs";
-import { COMPAT_DATE, COMPAT_FLAGS } from "../../scripts/wrangler-toml.mjs";
+import { COMPAT_DATE, COMPAT_FLAGS, storage } from "../../scripts/wrangler-toml.mjs";
 import { expectProblemResponse } from "../helpers/problem";
 import { FLEET_TOKEN } from "./fleet";
 
@@ -56,11 +56,7 @@ beforeAll(async () => {
       modules: [{ type: "ESModule" as const, path: join(outdir, "door.mjs"), contents: DOOR }, ...bundleModules(entry)],
       compatibilityDate: COMPAT_DATE,
       compatibilityFlags: COMPAT_FLAGS,
-      kvNamespaces: ["BEATPASS_CACHE"],
-      durableObjects: {
-        UPSTREAM_BUDGET: { className: "UpstreamBudget", useSQLite: true },
-        COORDINATORS: { className: "KeyCoordinator", useSQLite: true },
-      },
+      ...storage(),
       // Nothing here reaches BeatPass: the requests are refused or answered before any read.
       bindings: { BEATPASS_TOKEN: FLEET_TOKEN, BEATPASS_API_BASE: "https://fake-beatpass.test/api/v1" },
       host: "127.0.0.1",
