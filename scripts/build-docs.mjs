@@ -14,11 +14,10 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
-import { workersRuntime } from "../sim/bundle.mjs";
 import { buildWorker, OUT_DIR } from "./build-worker.mjs";
 import { collectExamples } from "./docs-examples.mjs";
 import { referenceDocument } from "./docs-reference.mjs";
+import { importFromSrc } from "./openapi.mjs";
 
 /**
  * The reference page's static assets (wrangler.toml [assets]: served before the Worker, so
@@ -60,32 +59,6 @@ const HEADERS = `# Written by scripts/build-docs.mjs. The renderer's name carrie
   Cache-Control: public, max-age=300
   X-Content-Type-Options: nosniff
 `;
-
-/** The document and the problem catalogue, from src/ (bundled for Node as scripts/openapi.mjs does). */
-async function loadSources() {
-  const bundle = `.build/docs-sources-${process.pid}.mjs`;
-  mkdirSync(".build", { recursive: true });
-  await build({
-    stdin: {
-      contents: 'export { buildOpenApi } from "./src/openapi.ts"; export { PROBLEMS } from "./src/errors.ts";',
-      resolveDir: ".",
-      loader: "ts",
-    },
-    outfile: bundle,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2023",
-    mainFields: ["module", "main"],
-    plugins: [workersRuntime],
-    logLevel: "warning",
-  });
-  try {
-    return await import(pathToFileURL(bundle).href);
-  } finally {
-    rmSync(bundle);
-  }
-}
 
 /** What the examples depend on: the Worker's modules, the fake, these scripts. */
 function inputsDigest(workerDir) {
@@ -155,7 +128,9 @@ async function writeReference(dir, workerDir) {
   const digest = inputsDigest(workerDir);
   const reference = join(dir, REFERENCE_FILE);
   if (existsSync(reference) && existsSync(stamp) && readFileSync(stamp, "utf8") === digest) return [];
-  const { buildOpenApi, PROBLEMS } = await loadSources();
+  const { buildOpenApi, PROBLEMS } = await importFromSrc(
+    'export { buildOpenApi } from "./src/openapi.ts"; export { PROBLEMS } from "./src/errors.ts";',
+  );
   const doc = buildOpenApi(EXAMPLE_ORIGIN);
   const examples = await collectExamples(doc, join(workerDir, "index.js"), EXAMPLE_ORIGIN);
   const shown = referenceDocument(doc, PROBLEMS, examples);

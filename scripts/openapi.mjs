@@ -1,4 +1,5 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { workersRuntime } from "../sim/bundle.mjs";
@@ -11,11 +12,16 @@ import { workersRuntime } from "../sim/bundle.mjs";
 export const OPENAPI_FILE = ".build/openapi.json";
 export const PLACEHOLDER_ORIGIN = "https://beatpass-edge.example";
 
-export async function writeOpenApi(out = OPENAPI_FILE) {
+/**
+ * Imports what `source` (module text, resolved from the repository root) exports from src/,
+ * bundled for Node with `cloudflare:workers` stubbed, as the build scripts need it.
+ */
+export async function importFromSrc(source) {
   mkdirSync(".build", { recursive: true });
-  const bundle = ".build/openapi-bundle.mjs";
+  // A name of its own per process: two builds may run at once (npm test starts npm start).
+  const bundle = `.build/src-bundle-${process.pid}-${Date.now()}.mjs`;
   await build({
-    entryPoints: ["src/openapi.ts"],
+    stdin: { contents: source, resolveDir: ".", loader: "ts" },
     outfile: bundle,
     bundle: true,
     format: "esm",
@@ -25,8 +31,16 @@ export async function writeOpenApi(out = OPENAPI_FILE) {
     plugins: [workersRuntime],
     logLevel: "warning",
   });
-  const { buildOpenApi } = await import(pathToFileURL(bundle).href);
-  rmSync(bundle);
+  try {
+    return await import(pathToFileURL(bundle).href);
+  } finally {
+    rmSync(bundle);
+  }
+}
+
+export async function writeOpenApi(out = OPENAPI_FILE) {
+  const { buildOpenApi } = await importFromSrc('export { buildOpenApi } from "./src/openapi.ts";');
+  mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(buildOpenApi(PLACEHOLDER_ORIGIN), null, 2)}\n`);
   return out;
 }
