@@ -22,6 +22,9 @@ const recent = memo<string>("ip-keys", { sizeOf: (key) => stringBytes(key) });
 
 export function ipLimitKey(raw: string | undefined | null): string {
   if (raw === undefined || raw === null) return UNKNOWN_IP_KEY;
+  // How Cloudflare writes an IPv4 client: already its own key, with no memo entry to make (a
+  // flood from many addresses would otherwise make one per request).
+  if (CANONICAL_IPV4.test(raw)) return `ip:${raw}`;
   let key = recent.get(raw);
   if (key === undefined) {
     key = parseLimitKey(raw);
@@ -47,6 +50,8 @@ function parseLimitKey(raw: string): string {
 }
 
 const DECIMAL_OCTET = /^(0|[1-9][0-9]{0,2})$/;
+const CANONICAL_IPV4 =
+  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
 
 /** Dotted-quad IPv4 in canonical form, or undefined. */
 function parseIpv4(text: string): string | undefined {

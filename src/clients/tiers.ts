@@ -37,8 +37,15 @@ export const RENDER_LIMITS: Record<ClientTier, { limit: number; periodSeconds: n
 };
 
 /** A tier's request policy as an item of the RateLimit-Policy header. */
-export const requestPolicy = (tier: ClientTier) =>
-  `"${tier}";q=${TIER_LIMITS[tier].limit};w=${TIER_LIMITS[tier].periodSeconds}`;
+export const requestPolicy = (tier: ClientTier) => REQUEST_POLICIES[tier];
+
+// Sent on every limited response: built once.
+const REQUEST_POLICIES = Object.fromEntries(
+  Object.entries(TIER_LIMITS).map(([tier, { limit, periodSeconds }]) => [
+    tier,
+    `"${tier}";q=${limit};w=${periodSeconds}`,
+  ]),
+) as Record<ClientTier, string>;
 
 /** A tier's miss policy as an item of the RateLimit-Policy header. */
 export const missPolicy = (tier: ClientTier) =>

@@ -17,36 +17,48 @@ export function cachedJson(
   c: Context<AppEnv>,
   served: Served,
   policy: FamilyPolicy,
-  tags: string[],
+  cacheTag: string,
   upstreamStatus?: number,
 ): Response {
-  const headers = cacheHeaders(served, policy, tags, upstreamStatus);
+  const headers = cacheHeaders(served, policy, cacheTag, upstreamStatus);
   if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return send(c, null, 304, headers);
   headers["Content-Type"] = "application/json; charset=utf-8";
   return send(c, served.entry.body, 200, headers);
 }
 
 /**
- * ETag, Cache-Control, Age, Cache-Tag and Cache-Status for a served entry (shared with the
- * widgets). `max-age` is the whole soft window and `Age` the entry's age: a downstream cache
+ * ETag, Cache-Control, Age, Cache-Tag (`cacheTag`: the tags, comma-joined) and Cache-Status
+ * for a served entry (shared with the widgets). `max-age` is the whole soft window and `Age` the entry's age: a downstream cache
  * subtracts one from the other (RFC 9111 §4.2), so its freshness ends when ours does.
  * (max-age already reduced by the age, with Age sent too, would count the age twice.)
  */
 export function cacheHeaders(
   served: Served,
   policy: FamilyPolicy,
-  tags: string[],
+  cacheTag: string,
   upstreamStatus?: number,
 ): Record<string, string> {
   const ageSeconds = Math.max(0, Math.floor(served.ageMs / 1000));
   const left = policy.soft - ageSeconds;
   return {
     ETag: served.entry.etag,
-    "Cache-Control": `public, max-age=${policy.soft}, stale-while-revalidate=${policy.hard - policy.soft}, stale-if-error=${policy.staleIfError - policy.soft}`,
+    "Cache-Control": cacheControl(policy),
     Age: String(ageSeconds),
-    "Cache-Tag": tags.join(","),
+    "Cache-Tag": cacheTag,
     "Cache-Status": cacheStatus(served, left, upstreamStatus),
   };
+}
+
+// Policies are built with the config, once per isolate: their header is too.
+const controls = new WeakMap<FamilyPolicy, string>();
+
+function cacheControl(policy: FamilyPolicy): string {
+  let value = controls.get(policy);
+  if (value === undefined) {
+    value = `public, max-age=${policy.soft}, stale-while-revalidate=${policy.hard - policy.soft}, stale-if-error=${policy.staleIfError - policy.soft}`;
+    controls.set(policy, value);
+  }
+  return value;
 }
 
 function cacheStatus(served: Served, left: number, upstreamStatus: number | undefined): string {

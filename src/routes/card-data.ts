@@ -1,5 +1,5 @@
 import { getOrLoad, type Served } from "../cache/engine";
-import { cacheKey, canonicalParams } from "../cache/keys";
+import { cacheKey } from "../cache/keys";
 import type { FamilyPolicy } from "../cache/policy";
 import type { TierDeps } from "../cache/tiers";
 import type { AppEnv, Config } from "../env";
@@ -15,7 +15,7 @@ import type { Album, Artist, Playlist, Track, Wave } from "../schemas/entities";
 import { type WidgetOptions, widgetQuerySchema } from "../schemas/widget";
 import { fetchImageDataUri } from "../upstream/images";
 import { readThrough } from "./catalog";
-import { pickParams, schemaKeys } from "./params";
+import { pickParams, rawValues, schemaKeys } from "./params";
 
 /**
  * What a card is drawn from, for every kind: the reads (through the same cache engine as the
@@ -160,11 +160,10 @@ const optionsMemo = memo<WidgetOptions>("widget-options", {
   sizeOf: (_o, key) => stringBytes(key) + 3 * SMALL_OBJECT_BYTES,
 });
 export function widgetOptions(query: Record<string, string>): WidgetOptions {
-  const known = pickParams(query, WIDGET_PARAMS);
-  const key = canonicalParams(known);
+  const key = rawValues(query, WIDGET_PARAMS);
   let options = optionsMemo.get(key);
   if (!options) {
-    options = validate("query", widgetQuerySchema, known);
+    options = validate("query", widgetQuerySchema, pickParams(query, WIDGET_PARAMS));
     optionsMemo.set(key, options);
   }
   return options;

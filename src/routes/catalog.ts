@@ -1,6 +1,5 @@
 import { Hono } from "hono";
-import { getOrLoad, type LookupOptions, type Served } from "../cache/engine";
-import { recordHit } from "../cache/hot";
+import type { LookupOptions, Served } from "../cache/engine";
 import { parseKey } from "../cache/keys";
 import type { TierDeps } from "../cache/tiers";
 import { CATALOG_CONTRACT } from "../contract";
@@ -8,7 +7,7 @@ import type { AppEnv, Config, Env } from "../env";
 import type { Client, Trace } from "../lib/trace";
 import * as bp from "../upstream/catalog";
 import { route } from "./read-route";
-import { problemFor, type ReadRequest, throwIfNegative, traced } from "./serve-read";
+import { type ReadRequest, serveRead } from "./serve-read";
 
 /**
  * The /v1 read routes. Each mirrors one BeatPass catalog read (docs/beatpass-api/REFERENCE.md §4.1) and is
@@ -163,6 +162,8 @@ export function readRequestOf(
   return r.readRequest(config, env, deps, input as never, trace, clientKey);
 }
 
+const BY_NAME = new Map(ROUTES.map((r) => [r.name, r]));
+
 // Parsed bodies, per cache entry object: a hot card re-parses nothing while its entry lives.
 const parsedBodies = new WeakMap<object, unknown>();
 
@@ -181,17 +182,14 @@ export async function readThrough(
   trace?: Trace,
   client?: Client,
 ): Promise<{ data: unknown; served: Served }> {
-  const r = ROUTES.find((x) => x.name === name);
-  const opts = r && (await r.reload(config, env, deps, raw, trace));
-  if (!opts) throw new Error(`readThrough: no route ${name} for these parameters`);
-  recordHit(opts.key, client?.limitKey);
-  let served: Served;
-  try {
-    served = await traced(trace, () => getOrLoad(deps, opts));
-  } catch (err) {
-    throw problemFor(err, subject);
-  }
-  throwIfNegative(served, r?.path ?? name, subject, opts.key);
+  const r = BY_NAME.get(name);
+  // Parameters seen before are known without an await; serveRead answers a memory hit without one too.
+  const input = r && (r.knownInput(raw) ?? (await r.inputOf(raw)));
+  if (!r || !input) throw new Error(`readThrough: no route ${name} for these parameters`);
+  const req = r.readRequest(config, env, deps, input as never, trace, client?.limitKey);
+  // The subject the caller names (a card says "track 7" for its waveform too).
+  req.subject = subject;
+  const served = await serveRead(req);
   let data = parsedBodies.get(served.entry);
   if (data === undefined) {
     data = (JSON.parse(served.entry.body) as { data: unknown }).data;

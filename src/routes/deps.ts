@@ -32,28 +32,59 @@ export function tierDeps(
   client?: Client,
   trace?: Trace,
 ): TierDeps {
-  const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
-  let coordinator: Coordinator | undefined;
-  let built = false;
-  return {
-    kv: namespaced(env.BEATPASS_CACHE, kvNamespace(config.apiBase)),
-    waitUntil,
-    now: () => Date.now(),
-    fast: config.fastTiers,
-    // Built when a load first asks for it: a memory hit never does (it was ~2 µs of every hit).
-    get coordinator(): Coordinator | undefined {
-      if (!built) coordinator = admission(admissionOptions(env, config, waitUntil, client, trace));
-      built = true;
-      return coordinator;
-    },
-    // Still a plain field to whoever replaces it (tests stand one in, or none).
-    set coordinator(replacement: Coordinator | undefined) {
-      coordinator = replacement;
-      built = true;
-    },
-    admitMiss: client ? () => admitMiss(env, client) : undefined,
-    chargeShared: client?.chargeShared,
-  };
+  return new RequestDeps(env, ctx, config, client, trace);
+}
+
+/**
+ * A class, not an object literal: built for every request, and a memory hit reads only
+ * `fast`, `now` and `waitUntil`. The KV view and the coordinator are made when a read first
+ * goes past memory; accessors on the prototype cost a hit nothing, where a literal's getter
+ * and setter were a new pair per request (bench/HISTORY.md, run 24).
+ */
+class RequestDeps implements TierDeps {
+  readonly fast: Config["fastTiers"];
+  /** Passed on unbound (syncPurges, admission), so an own function. */
+  readonly waitUntil: (p: Promise<unknown>) => void;
+  readonly admitMiss: (() => Promise<void>) | undefined;
+  readonly chargeShared: (() => Promise<void>) | undefined;
+  #kv: KVNamespace | undefined;
+  #coordinator: Coordinator | undefined;
+  #built = false;
+
+  constructor(
+    private readonly env: Env,
+    ctx: { waitUntil(p: Promise<unknown>): void },
+    private readonly config: Config,
+    private readonly client?: Client,
+    private readonly trace?: Trace,
+  ) {
+    this.fast = config.fastTiers;
+    this.waitUntil = (p) => ctx.waitUntil(p);
+    this.admitMiss = client ? () => admitMiss(env, client) : undefined;
+    this.chargeShared = client?.chargeShared;
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  get kv(): KVNamespace {
+    this.#kv ??= namespaced(this.env.BEATPASS_CACHE, kvNamespace(this.config.apiBase));
+    return this.#kv;
+  }
+
+  get coordinator(): Coordinator | undefined {
+    if (!this.#built)
+      this.#coordinator = admission(admissionOptions(this.env, this.config, this.waitUntil, this.client, this.trace));
+    this.#built = true;
+    return this.#coordinator;
+  }
+
+  /** Still a plain field to whoever replaces it (tests stand one in, or none). */
+  set coordinator(replacement: Coordinator | undefined) {
+    this.#coordinator = replacement;
+    this.#built = true;
+  }
 }
 
 /** Where a request's loads ask for coordination and permits (src/budget/admission.ts). */

@@ -7,6 +7,7 @@ import { ApiError } from "../errors";
 import { type Candidate, newestFirst } from "../feeds/entries";
 import { firstSeen, seenKey } from "../feeds/seen";
 import { type FeedKind, type FeedSource, loadFeed, type SourceContext } from "../feeds/sources";
+import { originOf } from "../http/origin";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
@@ -100,7 +101,7 @@ export function serveFeed(kind: FeedKind) {
     const config = requireConfig(c.env);
     const trace = c.get("trace");
     const client = c.get("client");
-    const origin = new URL(c.req.url).origin;
+    const origin = originOf(c.req.url);
     const l: SourceContext = {
       config,
       env: c.env,
@@ -127,7 +128,11 @@ export function serveFeed(kind: FeedKind) {
     }
     const tags = [...(kind === "genre" ? ["genres"] : [`${kind}:${name}`]), "feeds", COLLECTIONS_TAG];
     const served = representative(source.parts);
-    const headers = cacheHeaders({ ...served, entry: { ...served.entry, etag: feed.etag } }, config.policy.list, tags);
+    const headers = cacheHeaders(
+      { ...served, entry: { ...served.entry, etag: feed.etag } },
+      config.policy.list,
+      tags.join(","),
+    );
     // s-maxage said outright: a shared cache in front (a CDN, a feed service's proxy) answers
     // every reader's poll within the list's soft window without reaching this code. (An API
     // key's answer is private: send() says so, and no shared cache may keep it.)

@@ -4,6 +4,7 @@ import { etagFor } from "../cache/entry";
 import { cacheTags } from "../cache/purge";
 import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
+import { originOf } from "../http/origin";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
@@ -92,7 +93,7 @@ export async function serveOembed(c: Context<AppEnv>): Promise<Response> {
   const fit = fitting(query.size === undefined, asked, view, q.maxheight ?? Number.POSITIVE_INFINITY);
   if (!fit) throw new ApiError("not_found", "No layout of this card fits in the given maxheight.");
   const width = Math.min(DEFAULT_WIDTH, maxwidth);
-  const origin = new URL(c.req.url).origin;
+  const origin = originOf(c.req.url);
   const options = optionsQuery(fit.options);
   const src = `${origin}/widget/${target.kind}/${target.id}${options}`;
   const maxheight = q.maxheight ?? Number.POSITIVE_INFINITY;
@@ -105,7 +106,7 @@ export async function serveOembed(c: Context<AppEnv>): Promise<Response> {
     [view.primary.entry.etag, src, width, fit.card.height, thumb.thumbnail_url ?? "-"].join("|"),
   );
   const tags = cacheTags(target.kind, { id: String(target.id) });
-  const headers = cacheHeaders({ ...view.primary, entry: { ...view.primary.entry, etag } }, policy, tags);
+  const headers = cacheHeaders({ ...view.primary, entry: { ...view.primary.entry, etag } }, policy, tags.join(","));
   if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
   const oembed = {
     version: "1.0",

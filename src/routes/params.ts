@@ -18,3 +18,18 @@ export function pickParams(raw: Record<string, string | undefined>, names: reado
   }
   return out;
 }
+
+/**
+ * The values of `names` (in a schema's fixed order) as one string, for memo keys: each
+ * length-prefixed, so no value can be read as a separator and nothing needs escaping or
+ * sorting ("|" alone: absent). Names the schema does not read (junk, tracking parameters)
+ * are not read at all, so they make no new keys.
+ */
+export function rawValues(raw: Record<string, string | undefined>, names: readonly string[]): string {
+  let out = "";
+  for (const name of names) {
+    const value = raw[name];
+    out += value === undefined ? "|" : `|${value.length}:${value}`;
+  }
+  return out;
+}

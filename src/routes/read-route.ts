@@ -3,7 +3,7 @@ import type * as z from "zod/mini";
 import { KEY_FAILURE_MS } from "../budget/breaker";
 import { check } from "../budget/guard";
 import { LoadRefused, type LookupOptions } from "../cache/engine";
-import { cacheKey, canonicalParams } from "../cache/keys";
+import { cacheKey } from "../cache/keys";
 import type { TtlFamily } from "../cache/policy";
 import { cacheTagsForKey, invalidBefore, syncPurges } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
@@ -17,7 +17,7 @@ import { memo } from "../lib/memo-budget";
 import type { Trace } from "../lib/trace";
 import { isUpstreamFailure, type UpstreamContext, UpstreamError } from "../upstream/client";
 import { loadTimeoutMs, tierDeps } from "./deps";
-import { pickParams, schemaKeys } from "./params";
+import { pickParams, rawValues, schemaKeys } from "./params";
 import { type ReadRequest, serveRead } from "./serve-read";
 
 /**
@@ -48,12 +48,12 @@ export interface ReadRoute<P extends z.ZodMiniType, Q extends z.ZodMiniType, Pat
  * the parameters its schemas read: unknown parameters and padding are dropped by validation
  * anyway, so they make no new entries. Shared by the handlers and `reload`, byte-bounded.
  */
-const validated = memo<{ params: unknown; query: unknown; key: string; tags: string[] }>("validated", {
+const validated = memo<{ params: unknown; query: unknown; key: string; cacheTag: string }>("validated", {
   // The parsed values hold at most the raw text (the memo key) again, in small objects.
   sizeOf: (v, memoKey) => 2 * stringBytes(v.key) + stringBytes(memoKey) + 4 * SMALL_OBJECT_BYTES,
 });
-/** A longer key is not worth remembering (real ones are far shorter): validate it each time. */
-const MAX_VALIDATED_KEY_CHARS = 1024;
+/** A longer key (raw values, unescaped) is not worth remembering (real ones are far shorter): validate it each time. */
+const MAX_VALIDATED_KEY_CHARS = 512;
 
 /** BeatPass's answers (not failures): cached as negative entries, never hidden behind old data. */
 const ANSWER_STATUSES = [403, 404, 410];
@@ -72,12 +72,11 @@ function serveStaleOn(err: unknown): boolean {
 export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path extends string, O>(
   r: ReadRoute<P, Q, Path, O>,
 ) {
-  type Input = { params: z.output<P>; query: z.output<Q>; key: string; tags: string[] };
+  type Input = { params: z.output<P>; query: z.output<Q>; key: string; cacheTag: string };
   const paramNames = schemaKeys(r.params);
   const queryNames = schemaKeys(r.query);
-  // The names never overlap ("?" is percent-encoded inside canonicalParams).
-  const memoKeyOf = (params: Record<string, string>, query: Record<string, string>) => {
-    const k = `${r.name}:${canonicalParams(params)}?${canonicalParams(query)}`;
+  const memoKeyOf = (params: Record<string, string | undefined>, query: Record<string, string | undefined>) => {
+    const k = `${r.name}:${rawValues(params, paramNames)}?${rawValues(query, queryNames)}`;
     return k.length <= MAX_VALIDATED_KEY_CHARS ? k : undefined;
   };
   const remembered = (memoKey: string | undefined) =>
@@ -86,7 +85,7 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
   const remember = async (memoKey: string | undefined, params: z.output<P>, query: z.output<Q>) => {
     const key = await cacheKey(r.name, { ...(params as object), ...(query as object) });
     // Cache-Tag is a function of the key: worked out once per distinct request, not per hit.
-    const input: Input = { params, query, key, tags: cacheTagsForKey(key) };
+    const input: Input = { params, query, key, cacheTag: cacheTagsForKey(key).join(",") };
     if (memoKey !== undefined) validated.set(memoKey, input);
     return input;
   };
@@ -160,13 +159,13 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
   const register = (app: Hono<AppEnv>) => {
     app.get(r.path, async (c) => {
       // Validation is a pure function of the known parameters: input seen before skips zod and key building.
-      const rawParams = pickParams(c.req.param() as Record<string, string>, paramNames);
-      const rawQuery = pickParams(c.req.query(), queryNames);
+      const rawParams = c.req.param() as Record<string, string>;
+      const rawQuery = c.req.query();
       const memoKey = memoKeyOf(rawParams, rawQuery);
       let input = remembered(memoKey);
       if (!input) {
-        const params = validate("path", r.params, rawParams);
-        const query = validate("query", r.query, rawQuery);
+        const params = validate("path", r.params, pickParams(rawParams, paramNames));
+        const query = validate("query", r.query, pickParams(rawQuery, queryNames));
         input = await remember(memoKey, params, query);
       }
       const config = requireConfig(c.env);
@@ -175,20 +174,21 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
       const deps = tierDeps(c.env, c.executionCtx, config, client, trace);
       const served = await serveRead(readRequest(config, c.env, deps, input, trace, client?.limitKey));
       const upstreamStatus = served.error instanceof UpstreamError ? served.error.status : undefined;
-      return cachedJson(c, served, config.policy[r.family], input.tags, upstreamStatus);
+      return cachedJson(c, served, config.policy[r.family], input.cacheTag, upstreamStatus);
     });
     readOnly(app, r.path);
   };
 
+  /** Validated input for parameters seen before (stored or raw), without an await. */
+  const knownInput = (stored: Record<string, string>): Input | undefined => remembered(memoKeyOf(stored, stored));
+
   /** Validated input for stored (or raw) parameters, or undefined when they are invalid. */
   const inputOf = async (stored: Record<string, string>): Promise<Input | undefined> => {
-    const rawParams = pickParams(stored, paramNames);
-    const rawQuery = pickParams(stored, queryNames);
-    const memoKey = memoKeyOf(rawParams, rawQuery);
+    const memoKey = memoKeyOf(stored, stored);
     let input = remembered(memoKey);
     if (!input) {
-      const params = r.params.safeParse(rawParams);
-      const query = r.query.safeParse(rawQuery);
+      const params = r.params.safeParse(pickParams(stored, paramNames));
+      const query = r.query.safeParse(pickParams(stored, queryNames));
       if (!params.success || !query.success) return undefined;
       input = await remember(memoKey, params.data, query.data);
     }
@@ -211,6 +211,7 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     response: r.response,
     register,
     reload,
+    knownInput,
     inputOf,
     readRequest,
   };

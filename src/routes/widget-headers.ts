@@ -49,13 +49,22 @@ async function htmlCsp(options: WidgetOptions, config: Config): Promise<string> 
     cspHashes.set(key, hash);
   }
   scriptHash ??= await sha256Base64(RESIZE_SCRIPT);
-  return [
-    "default-src 'none'",
-    `style-src 'sha256-${hash}'`,
-    `script-src 'sha256-${scriptHash}'`,
-    `img-src ${cspSources(config.imageHosts)} data:`,
-    `frame-ancestors ${config.frameAncestors}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join("; ");
+  return `default-src 'none'; style-src 'sha256-${hash}'; script-src 'sha256-${scriptHash}'; ${configured(config)}`;
+}
+
+// The directives that come from config, built once per config (once per isolate).
+const byConfig = new WeakMap<Config, string>();
+
+function configured(config: Config): string {
+  let directives = byConfig.get(config);
+  if (directives === undefined) {
+    directives = [
+      `img-src ${cspSources(config.imageHosts)} data:`,
+      `frame-ancestors ${config.frameAncestors}`,
+      "base-uri 'none'",
+      "form-action 'none'",
+    ].join("; ");
+    byConfig.set(config, directives);
+  }
+  return directives;
 }

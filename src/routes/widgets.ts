@@ -7,6 +7,7 @@ import { admitRender, pauseRefusal } from "../clients/render-budget";
 import { type AppEnv, type Config, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { feedFor } from "../feeds/links";
+import { originOf } from "../http/origin";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
@@ -87,7 +88,7 @@ interface Target {
 
 async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadContext): Promise<Response> {
   const art = t.format === "html" ? undefined : await artwork(view.artUrl, l);
-  const origin = new URL(c.req.url).origin;
+  const origin = originOf(c.req.url);
   // Everything the output depends on; the same input always renders the same bytes.
   const input = [
     RENDER_VERSION,
@@ -106,7 +107,7 @@ async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadCon
   const etag = held?.etag ?? (await etagFor(input));
   const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag } };
   const headers = {
-    ...cacheHeaders(served, view.policy, cacheTags(t.kind, { id: String(t.id) })),
+    ...cacheHeaders(served, view.policy, cacheTags(t.kind, { id: String(t.id) }).join(",")),
     ...(await widgetHeaders(t.format, l.config, l.options)),
   };
   // A 304 draws nothing, so it costs nothing and stores nothing.

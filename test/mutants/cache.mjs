@@ -202,8 +202,8 @@ export const CACHE = [
   {
     id: "catalog-raw-query-memoised",
     file: READ_ROUTE,
-    from: `const rawQuery = pickParams(c.req.query(), queryNames);`,
-    to: `const rawQuery = c.req.query();`,
+    from: `?\${rawValues(query, queryNames)}\`;`,
+    to: `?\${JSON.stringify(query)}\`;`,
     tests: [T.memoBudget, T.cache, T.validation],
     why: "Every junk query parameter would make a new entry in the validated-input memo: a client padding URLs churns it and every other client's entries out.",
   },

@@ -830,4 +830,20 @@ export const EDGE = [
     tests: [T.errors, T.validation],
     why: "A typo in UPSTREAM_TIMEOUT_MS could hold viewers for an hour.",
   },
+  {
+    id: "origin-keeps-userinfo",
+    file: "src/http/origin.ts",
+    from: `origin === undefined || origin.includes("@") ||`,
+    to: `origin === undefined ||`,
+    tests: [T.unitOrigin],
+    why: "A URL with userinfo would give an origin with the user's name and password in it, written into card links and feeds.",
+  },
+  {
+    id: "memo-key-values-unprefixed",
+    file: "src/routes/params.ts",
+    from: `out += value === undefined ? "|" : \`|\${value.length}:\${value}\`;`,
+    to: `out += value === undefined ? "|" : \`|\${value}\`;`,
+    tests: [T.unitParams, T.memoBudget],
+    why: "Two different requests could share a memo key (an empty value and an absent one, or a value holding the separator), and one would be answered with the other's validated parameters.",
+  },
 ];

@@ -30,6 +30,8 @@ export const T = {
   unitMissBudget: "test/unit/miss-budget.test.ts",
   unitRenderBudget: "test/unit/render-budget.test.ts",
   unitDoorkeeper: "test/unit/doorkeeper.test.ts",
+  unitOrigin: "test/unit/origin.test.ts",
+  unitParams: "test/unit/params.test.ts",
   // Renders charged to their client, error cards kept, widths snapped, the memo under a flood.
   renderBudget: "test/integration/render-budget.test.ts",
   budget: "test/integration/budget.test.ts",

@@ -234,8 +234,8 @@ export const RENDER = [
   {
     id: "csp-style-unsafe-inline",
     file: WIDGET_HEADERS,
-    from: `\`style-src 'sha256-\${hash}'\`,`,
-    to: `"style-src 'unsafe-inline'",`,
+    from: `style-src 'sha256-\${hash}';`,
+    to: `style-src 'unsafe-inline';`,
     tests: [T.widgets],
     why: "Injected style attributes and <style> would be honoured (CSS exfiltration, overlays).",
   },
@@ -243,7 +243,7 @@ export const RENDER = [
     id: "csp-no-frame-ancestors",
     file: WIDGET_HEADERS,
     from: `\`frame-ancestors \${config.frameAncestors}\`,
-    "base-uri 'none'",`,
+      "base-uri 'none'",`,
     to: `"base-uri 'none'",`,
     tests: [T.widgets],
     why: "FRAME_ANCESTORS would no longer restrict which sites may frame the card.",
@@ -283,7 +283,7 @@ export const RENDER = [
   {
     id: "csp-no-script-hash",
     file: WIDGET_HEADERS,
-    from: `\`script-src 'sha256-\${scriptHash}'\`,`,
+    from: ` script-src 'sha256-\${scriptHash}';`,
     to: ``,
     tests: [T.widgets],
     why: "The card's resize script would be blocked (default-src 'none'): embed.js would never learn a card's height.",
