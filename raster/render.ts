@@ -1,0 +1,33 @@
+import { Resvg } from "@resvg/resvg-wasm";
+import { INTER_400, INTER_600 } from "../src/render/fonts/inter";
+import { encodePng } from "./encode";
+
+/**
+ * An SVG card drawn to PNG bytes by resvg, once its WebAssembly is initialised (index.ts in
+ * the Worker; the raster tests in Node), apart from the HTTP handler so Node can run it whole.
+ */
+
+/** Larger than any card or link preview: a guard against a runaway canvas. */
+export const MAX_SIDE = 2400;
+
+let fonts: Uint8Array[] | undefined;
+
+/** The PNG of `svg`; throws what resvg throws for it (RangeError for a canvas over MAX_SIDE). */
+export function renderPng(svg: string): Promise<Uint8Array> {
+  fonts ??= [INTER_400, INTER_600].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: "original" },
+    font: { fontBuffers: fonts, loadSystemFonts: false, defaultFontFamily: "Inter" },
+  });
+  try {
+    if (resvg.width > MAX_SIDE || resvg.height > MAX_SIDE) throw new RangeError("canvas too large");
+    const image = resvg.render();
+    try {
+      return encodePng(image.pixels, image.width, image.height);
+    } finally {
+      image.free();
+    }
+  } finally {
+    resvg.free();
+  }
+}
