@@ -49,7 +49,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          exclude: ["test/e2e/raster.test.ts"],
+          exclude: ["test/e2e/raster*.test.ts"],
           environment: "node",
           // One `npm start` stack shared by every file (global-setup.ts); files run one after
           // the other against it.
@@ -61,9 +61,9 @@ export default defineConfig({
         },
       },
       {
-        // The rasteriser's PNG encoder and drawing, in Node with the same resvg WebAssembly:
-        // no stack to start (it lives beside the e2e decoder it shares).
-        test: { name: "raster", include: ["test/e2e/raster.test.ts"], environment: "node" },
+        // The rasteriser's PNG encoder, drawing and shrunk covers, in Node with the same resvg
+        // WebAssembly: no stack to start (they live beside the e2e decoder they share).
+        test: { name: "raster", include: ["test/e2e/raster*.test.ts"], environment: "node" },
       },
       {
         // The typed client as a consumer compiles it (tsc, no Workers types).

@@ -36,7 +36,11 @@ export default {
     if (svg.length > MAX_SVG_BYTES) return text(413, "SVG too large");
     await init();
     try {
-      return new Response(await renderPng(svg), { headers: { "Content-Type": "image/png" } });
+      const { png, covers } = await renderPng(svg);
+      // What the cover memo did for this render (shrink.ts), for the tests and the benchmark:
+      // the main Worker does not read it.
+      const how = `hits=${covers.hits} shrunk=${covers.shrunk} kept=${covers.kept}`;
+      return new Response(png, { headers: { "Content-Type": "image/png", "X-Raster-Covers": how } });
     } catch (err) {
       return text(422, err instanceof Error ? err.message : "render failed");
     }

@@ -1,6 +1,7 @@
 import { Resvg } from "@resvg/resvg-wasm";
 import { INTER_400, INTER_600 } from "../src/render/fonts/inter";
 import { encodePng } from "./encode";
+import { type CoverCounts, shrinkImages } from "./shrink";
 
 /**
  * An SVG card drawn to PNG bytes by resvg, once its WebAssembly is initialised (index.ts in
@@ -12,8 +13,7 @@ export const MAX_SIDE = 2400;
 
 let fonts: Uint8Array[] | undefined;
 
-/** The PNG of `svg`; throws what resvg throws for it (RangeError for a canvas over MAX_SIDE). */
-export function renderPng(svg: string): Promise<Uint8Array> {
+function draw(svg: string): Promise<Uint8Array> {
   fonts ??= [INTER_400, INTER_600].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
   const resvg = new Resvg(svg, {
     fitTo: { mode: "original" },
@@ -30,4 +30,22 @@ export function renderPng(svg: string): Promise<Uint8Array> {
   } finally {
     resvg.free();
   }
+}
+
+/**
+ * The PNG of `svg`, its covers drawn from their shrunk copies (shrink.ts), and what was done
+ * for its covers. Throws what resvg throws for `svg` itself (RangeError for a canvas over
+ * MAX_SIDE): should the shrunk SVG fail for any reason, the original is drawn, so an error
+ * reads as it did without shrinking.
+ */
+export async function renderPng(svg: string): Promise<{ png: Uint8Array; covers: CoverCounts }> {
+  const shrunk = await shrinkImages(svg, MAX_SIDE);
+  if (shrunk.svg !== svg) {
+    try {
+      return { png: await draw(shrunk.svg), covers: shrunk.covers };
+    } catch {
+      // Drawn again from the original below.
+    }
+  }
+  return { png: await draw(svg), covers: shrunk.covers };
 }

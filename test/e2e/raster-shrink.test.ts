@@ -1,0 +1,366 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import jpeg from "jpeg-js";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { photoJpeg } from "../../fake/photo.mjs";
+import { artworkPng } from "../../fake/png.mjs";
+import { encodePng, pngFile } from "../../raster/encode";
+import { MAX_SIDE, renderPng } from "../../raster/render";
+import {
+  type CoverCounts,
+  MAX_SHRUNK_PIXELS,
+  resetShrunk,
+  SHRUNK_MEMO_BYTES,
+  shrinkImages,
+  shrinkStats,
+} from "../../raster/shrink";
+import { INTER_400, INTER_600 } from "../../src/render/fonts/inter";
+import type { CardSize } from "../../src/render/layout";
+import { type PngLayout, svgForPng } from "../../src/render/png";
+import { trackSvg } from "../../src/render/svg-card";
+import { decodePixels, type Pixels } from "./png";
+
+/**
+ * Covers shrunk once to their drawn pixels (raster/shrink.ts), judged against what the
+ * rasteriser drew before it shrank anything: resvg drawing the card's SVG as it came.
+ * Runs in Node with the same resvg WebAssembly the rasteriser Worker loads.
+ */
+
+const fonts = [INTER_400, INTER_600].map((b64) => Buffer.from(b64, "base64"));
+
+beforeAll(async () => {
+  await initWasm(readFileSync(createRequire(import.meta.url).resolve("@resvg/resvg-wasm/index_bg.wasm")));
+});
+beforeEach(() => resetShrunk());
+
+const track = {
+  id: 21,
+  name: "Midnight Run",
+  artists: [{ id: 1, name: "Juno Drift" }],
+  bpm: 92,
+  key: "A",
+  scale: "minor",
+  duration: 187_000,
+  price: 29.99,
+  currency: "USD",
+};
+
+const uri = (type: string, bytes: Uint8Array) => `data:${type};base64,${Buffer.from(bytes).toString("base64")}`;
+const photo = (seed = "/images/tracks/21-photo.jpg") => uri("image/jpeg", photoJpeg(seed));
+
+/** A JPEG of three upright bands, red | green | blue, the green one half the width. */
+function bandsJpeg(width: number, height: number): string {
+  const data = new Uint8Array(width * height * 4);
+  for (let p = 0; p < width * height; p++) {
+    const x = p % width;
+    const band = x < width / 4 ? 0 : x < (width * 3) / 4 ? 1 : 2;
+    data.set(band === 0 ? [220, 30, 30, 255] : band === 1 ? [30, 200, 60, 255] : [30, 60, 220, 255], p * 4);
+  }
+  return uri("image/jpeg", jpeg.encode({ data, width, height }, 90).data);
+}
+
+interface Card {
+  layout?: PngLayout;
+  size?: CardSize;
+  accent?: string;
+  theme?: "light" | "dark";
+  width?: number;
+}
+
+function cardSvg(
+  art: string,
+  { layout = "og", size = "standard", accent = "7c3aed", theme = "dark", width }: Card = {},
+) {
+  const peaks = Array.from({ length: 120 }, (_, i) => Math.abs(Math.sin(i / 7)));
+  const options: Parameters<typeof trackSvg>[3] = { theme, size, accent, hide: new Set() };
+  return trackSvg(
+    track as unknown as Parameters<typeof trackSvg>[0],
+    { peaks },
+    art,
+    options,
+    svgForPng(layout, size, width),
+  );
+}
+
+/** What the rasteriser answered before covers were shrunk: resvg drawing `svg` as it is. */
+async function unshrunk(svg: string): Promise<Buffer> {
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: "original" },
+    font: { fontBuffers: fonts, loadSystemFonts: false, defaultFontFamily: "Inter" },
+  });
+  try {
+    if (resvg.width > MAX_SIDE || resvg.height > MAX_SIDE) throw new RangeError("canvas too large");
+    const image = resvg.render();
+    try {
+      return Buffer.from(await encodePng(image.pixels, image.width, image.height));
+    } finally {
+      image.free();
+    }
+  } finally {
+    resvg.free();
+  }
+}
+
+/** The largest difference of any channel of any pixel, and how many pixels differ by more than 1. */
+function difference(a: Pixels, b: Pixels): { max: number; over1: number } {
+  expect([a.width, a.height, a.channels]).toEqual([b.width, b.height, b.channels]);
+  let [max, over1] = [0, 0];
+  for (let p = 0; p < a.px.length; p += a.channels) {
+    let worst = 0;
+    for (let c = 0; c < a.channels; c++) worst = Math.max(worst, Math.abs(a.px[p + c]! - b.px[p + c]!));
+    max = Math.max(max, worst);
+    if (worst > 1) over1++;
+  }
+  return { max, over1 };
+}
+
+/**
+ * Renders `svg` as the rasteriser does and expects the pixels of the unshrunk render (±1
+ * level). Returns them, and what the render did with its covers.
+ */
+async function expectLooksUnshrunk(svg: string): Promise<Pixels & { covers: CoverCounts }> {
+  const { png, covers } = await renderPng(svg);
+  const ours = decodePixels(Buffer.from(png));
+  const theirs = decodePixels(await unshrunk(svg));
+  expect(difference(ours, theirs)).toEqual({ max: expect.any(Number), over1: 0 });
+  expect(difference(ours, theirs).max).toBeLessThanOrEqual(1);
+  return { ...ours, covers };
+}
+
+/** The SVG resvg is given for `svg`. */
+const shrunkSvg = async (svg: string) => (await shrinkImages(svg, MAX_SIDE)).svg;
+
+/** The data: URIs of every <image> in `svg`. */
+const hrefs = (svg: string) => [...svg.matchAll(/<image href="([^"]*)"/g)].map((m) => m[1]!);
+
+describe("covers shrunk to their drawn size", () => {
+  it("a photo cover on a link preview is shrunk on first sight and drawn shrunk after, the same pixels as unshrunk", async () => {
+    const first = await expectLooksUnshrunk(cardSvg(photo(), { accent: "7c3aed" }));
+    expect(first.covers).toEqual({ shrunk: 1, hits: 0, kept: 0 });
+    expect(shrinkStats()).toMatchObject({ shrunk: 1, hits: 0, kept: 0, entries: 1 });
+
+    // Another accent and theme: the same cover at the same place, drawn from the memo.
+    const other = cardSvg(photo(), { accent: "0e7490", theme: "light" });
+    expect((await expectLooksUnshrunk(other)).covers).toEqual({ shrunk: 0, hits: 1, kept: 0 });
+    expect(shrinkStats()).toMatchObject({ shrunk: 1, hits: 1, kept: 0, entries: 1 });
+
+    // What resvg is given: a PNG of the pixels the 104-unit box covers at 1200 / 537.6.
+    const [drawn] = hrefs(await shrunkSvg(other));
+    expect(drawn).toMatch(/^data:image\/png;base64,/);
+    const shrunk = decodePixels(Buffer.from(drawn!.slice("data:image/png;base64,".length), "base64"));
+    const side = (104 * 1200) / 537.6;
+    for (const n of [shrunk.width, shrunk.height]) {
+      expect(n).toBeGreaterThanOrEqual(Math.ceil(side));
+      expect(n).toBeLessThanOrEqual(Math.ceil(side) + 1);
+    }
+  });
+
+  it.each([
+    ["a card", { layout: "card" }],
+    ["a compact card", { layout: "card", size: "compact" }],
+    ["a compact link preview", { size: "compact" }],
+    ["a 600 px link preview", { width: 600 }],
+    ["a 200 px link preview", { width: 200 }],
+  ] as const)("%s: shrunk, and the same pixels as unshrunk", async (_, card) => {
+    await expectLooksUnshrunk(cardSvg(photo(), card));
+    expect(shrinkStats()).toMatchObject({ shrunk: 1, kept: 0 });
+    await expectLooksUnshrunk(cardSvg(photo(), { ...card, accent: "be123c" }));
+    expect(shrinkStats()).toMatchObject({ shrunk: 1, hits: 1 });
+  });
+
+  it("keeps a shrunk cover per drawn size: a link preview, its 600 px width and a card each shrink it once", async () => {
+    for (const card of [{}, { width: 600 }, { layout: "card" }, {}, { width: 600 }, { layout: "card" }] as const)
+      await shrunkSvg(cardSvg(photo(), card));
+    expect(shrinkStats()).toMatchObject({ shrunk: 3, hits: 3, entries: 3 });
+  });
+
+  it("keeps covers apart: two covers at the same place each draw as themselves", async () => {
+    const a = await expectLooksUnshrunk(cardSvg(photo("/images/tracks/21-photo.jpg")));
+    const b = await expectLooksUnshrunk(cardSvg(photo("/images/tracks/22-photo.jpg")));
+    expect(shrinkStats()).toMatchObject({ shrunk: 2, hits: 0 });
+    expect(difference(a, b).over1).toBeGreaterThan(10_000);
+    // Again, from the memo, each still itself.
+    await expectLooksUnshrunk(cardSvg(photo("/images/tracks/21-photo.jpg"), { accent: "0e7490" }));
+    await expectLooksUnshrunk(cardSvg(photo("/images/tracks/22-photo.jpg"), { accent: "0e7490" }));
+    expect(shrinkStats()).toMatchObject({ shrunk: 2, hits: 2 });
+  });
+
+  it("a wide cover keeps its crop: the card shows its middle, square (slice), as unshrunk", async () => {
+    const bands = bandsJpeg(600, 300);
+    const { width, px, channels } = await expectLooksUnshrunk(cardSvg(bands, { layout: "card" }));
+    expect(shrinkStats()).toMatchObject({ shrunk: 1 });
+    // The artwork is 104 px square at (16, 16): the middle half of the 600 x 300 cover, green
+    // from edge to edge (slice: the red and blue quarters are cut off).
+    for (const [x, y] of [
+      [20, 68],
+      [68, 68],
+      [115, 68],
+      [68, 20],
+      [68, 115],
+    ] as const) {
+      const [r = 0, g = 0, b = 0] = px.subarray((y * width + x) * channels, (y * width + x) * channels + 3);
+      expect(g > 150 && r < 90 && b < 110, `green at ${x},${y}: ${[r, g, b]}`).toBe(true);
+    }
+  });
+
+  it("an image fitted whole (meet) keeps its margins, on a canvas of another shape than its viewBox, as unshrunk", async () => {
+    // The 150 x 100 viewBox drawn 2x, centred on a 300 x 261 canvas (30.5 px above and below).
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="300" height="261" viewBox="0 0 150 100"><rect width="150" height="100" fill="#fc0"/><image href="${bandsJpeg(600, 300)}" x="10.3" y="7.7" width="100" height="80" preserveAspectRatio="xMidYMid meet"/></svg>`;
+    const { width, px, channels } = await expectLooksUnshrunk(svg);
+    expect(shrinkStats()).toMatchObject({ shrunk: 1 });
+    // 100 x 50 of cover in the middle of the 100 x 80 box; the 15 units above it show the page.
+    const at = (x: number, y: number) => [...px.subarray((y * width + x) * channels, (y * width + x) * channels + 3)];
+    expect(at(120, 60)).toEqual([255, 204, 0]);
+    expect(at(120, 130)).not.toEqual([255, 204, 0]);
+  });
+
+  it("a strip cropped square (slice) is drawn larger than it is: drawn from the original", async () => {
+    const svg = cardSvg(bandsJpeg(1000, 60), { layout: "card" });
+    expect(await shrunkSvg(svg)).toBe(svg);
+    expect(shrinkStats()).toMatchObject({ shrunk: 0, kept: 1 });
+  });
+
+  it("a cover drawn larger than it is (the fake's 64 px flat covers) is drawn from the original", async () => {
+    const flat = uri("image/png", await artworkPng("cover-1", 64));
+    for (const card of [{}, { layout: "card" }] as const) {
+      const svg = cardSvg(flat, card);
+      expect(await shrunkSvg(svg)).toBe(svg);
+      expect(Buffer.from((await renderPng(svg)).png).equals(await unshrunk(svg))).toBe(true);
+    }
+    // Decided once per size, then remembered.
+    expect(shrinkStats()).toMatchObject({ shrunk: 0, kept: 2, hits: 2 });
+  });
+
+  it("a flat cover larger than its box is shrunk like a photo", async () => {
+    await expectLooksUnshrunk(cardSvg(uri("image/png", await artworkPng("cover-1", 600))));
+    expect(shrinkStats()).toMatchObject({ shrunk: 1, kept: 0 });
+  });
+
+  it("holds the memo to its byte budget, the least recently used covers going first", async () => {
+    // Incompressible covers, each shrunk to 500 x 500 pixels: about 2 MB as counted, so the
+    // budget holds only some of them.
+    const side = 500;
+    expect(side * side).toBeLessThanOrEqual(MAX_SHRUNK_PIXELS);
+    const noise = async (seed: number) => {
+      const raw = new Uint8Array(520 * (520 * 3 + 1));
+      let s = seed;
+      for (let i = 0; i < raw.length; i++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        raw[i] = i % (520 * 3 + 1) === 0 ? 0 : s >>> 24;
+      }
+      return uri("image/png", await pngFile(520, 520, 2, raw, 0));
+    };
+    const svgOf = (art: string) =>
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><image href="${art}" width="${side}" height="${side}"/></svg>`;
+    const covers = await Promise.all(Array.from({ length: 12 }, (_, i) => noise(i + 1)));
+    for (const art of covers) {
+      expect(await shrunkSvg(svgOf(art))).not.toContain(art);
+      expect(shrinkStats().bytes).toBeLessThanOrEqual(SHRUNK_MEMO_BYTES);
+    }
+    const { entries, shrunk } = shrinkStats();
+    expect(shrunk).toBe(12);
+    expect(entries).toBeGreaterThan(2);
+    expect(entries).toBeLessThan(12);
+    // The newest is still there; the oldest was let go and is shrunk again.
+    await shrunkSvg(svgOf(covers[11]!));
+    expect(shrinkStats()).toMatchObject({ hits: 1, shrunk: 12 });
+    await shrunkSvg(svgOf(covers[0]!));
+    expect(shrinkStats()).toMatchObject({ hits: 1, shrunk: 13 });
+  }, 60_000);
+});
+
+describe("what is not shrunk, and errors", () => {
+  const box = `x="16" y="16" width="104" height="104" preserveAspectRatio="xMidYMid slice"`;
+  const page = (inner: string) =>
+    `<svg xmlns="http://www.w3.org/2000/svg" width="480" height="136" viewBox="0 0 480 136">${inner}</svg>`;
+
+  it.each([
+    ["in a group with a transform", (art: string) => page(`<g transform="scale(2)"><image href="${art}" ${box}/></g>`)],
+    ["with a transform of its own", (art: string) => page(`<image href="${art}" ${box} transform="rotate(5)"/>`)],
+    ["with a class (CSS could scale it)", (art: string) => page(`<image class="art" href="${art}" ${box}/>`)],
+    ["after a comment", (art: string) => page(`<!-- a comment --><image href="${art}" ${box}/>`)],
+    [
+      "on a root that sets its own fit",
+      (art: string) =>
+        page(`<image href="${art}" ${box}/>`).replace(`viewBox`, `preserveAspectRatio="xMinYMin slice" viewBox`),
+    ],
+    ["by URL, not inline", () => page(`<image href="https://example.com/a.jpg" ${box}/>`)],
+    [
+      "with a size in units",
+      (art: string) => page(`<image href="${art}" x="16" y="16" width="2.75cm" height="2.75cm"/>`),
+    ],
+    [
+      "larger than the pixels kept",
+      (art: string) =>
+        page(`<image href="${art}" x="0" y="0" width="560" height="560"/>`).replace(
+          `width="480" height="136" viewBox="0 0 480 136"`,
+          `width="560" height="560"`,
+        ),
+    ],
+  ])("an image %s is left as it came", async (_, make) => {
+    const svg = make(photo());
+    expect(await shrunkSvg(svg)).toBe(svg);
+    expect(shrinkStats()).toMatchObject({ shrunk: 0, hits: 0 });
+  });
+
+  it("an image by xlink:href is shrunk, drawn as unshrunk", async () => {
+    const svg = page(`<image xlink:href="${photo()}" ${box}/>`).replace(
+      "<svg ",
+      '<svg xmlns:xlink="http://www.w3.org/1999/xlink" ',
+    );
+    await expectLooksUnshrunk(svg);
+    expect(shrinkStats()).toMatchObject({ shrunk: 1 });
+  });
+
+  it.each([
+    ["not base64", "data:image/jpeg;base64,!!not*base64!!"],
+    ["a JPEG cut short", () => uri("image/jpeg", photoJpeg("/images/tracks/21-photo.jpg").subarray(0, 4000))],
+    [
+      "a JPEG whose body is noise",
+      () => {
+        const bytes = photoJpeg("/images/tracks/21-photo.jpg");
+        for (let i = 2000; i < bytes.length; i += 7) bytes[i] = (bytes[i]! * 31 + 7) & 0xff;
+        return uri("image/jpeg", bytes);
+      },
+    ],
+    ["not an image", "data:text/plain;base64,aGVsbG8gd29ybGQ="],
+    ["empty", "data:,"],
+  ])("a malformed cover (%s) is drawn, or refused, as it was before", async (_, make) => {
+    const art = typeof make === "string" ? make : make();
+    for (const card of [{}, { layout: "card" }] as const) {
+      const svg = cardSvg(art, card);
+      const before = await unshrunk(svg).then(
+        (png) => ({ png: decodePixels(png) }),
+        (err: Error) => ({ error: err.message }),
+      );
+      const after = await renderPng(svg).then(
+        ({ png }) => ({ png: decodePixels(Buffer.from(png)) }),
+        (err: Error) => ({ error: err.message }),
+      );
+      if ("error" in before) expect(after).toEqual(before);
+      else {
+        expect("png" in after && difference(after.png, before.png)).toEqual({ max: expect.any(Number), over1: 0 });
+      }
+    }
+  });
+
+  it("a canvas over the rasteriser's limit is refused as before, before any cover is shrunk", async () => {
+    const svg = cardSvg(photo()).replace(/width="1200" height="630"/, `width="${MAX_SIDE + 1}" height="630"`);
+    expect(svg).toContain(`width="${MAX_SIDE + 1}"`);
+    await expect(renderPng(svg)).rejects.toThrow(new RangeError("canvas too large"));
+    expect(shrinkStats()).toMatchObject({ shrunk: 0, kept: 0, hits: 0 });
+  });
+
+  it("an SVG resvg cannot parse is refused with resvg's own words, as before", async () => {
+    // A shrinkable cover, then a tag left open: resvg names the place it gave up at.
+    const svg = cardSvg(photo()).replace("</svg>", "<text>open</svg>");
+    const before = await unshrunk(svg).then(
+      () => "drawn",
+      (err: Error) => err.message,
+    );
+    expect(before).not.toBe("drawn");
+    await expect(renderPng(svg)).rejects.toThrow(before);
+    expect(shrinkStats()).toMatchObject({ shrunk: 1 });
+  });
+});
