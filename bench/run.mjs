@@ -5,7 +5,7 @@
  * depends on machine speed.
  *
  *   BENCH_SECONDS=2 BENCH_ROUNDS=6 npm run bench      (seconds per run, rounds per row)
- *   BENCH_ONLY=startup,deps,addresses,abuse,feeds npm run bench
+ *   BENCH_ONLY=startup,deps,addresses,abuse,feeds,png npm run bench
  *       only those sections; RESULTS.md keeps every other section as the last run wrote it
  */
 import { spawnSync } from "node:child_process";
@@ -34,7 +34,7 @@ const PORTS = {
 const log = (...a) => process.stderr.write(`${a.join(" ")}\n`);
 
 /** BENCH_ONLY: the sections to run (the new rows' names), or every section when unset. */
-const SECTIONS = ["startup", "deps", "addresses", "abuse", "feeds"];
+const SECTIONS = ["startup", "deps", "addresses", "abuse", "feeds", "png"];
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",").map((x) => x.trim())) : undefined;
 for (const name of ONLY ?? []) {
   if (!SECTIONS.includes(name)) throw new Error(`BENCH_ONLY: no section "${name}" (sections: ${SECTIONS.join(", ")})`);
@@ -230,7 +230,14 @@ if (want("feeds")) {
   feeds = { ...rows.pop(), path };
 }
 
-const newRows = { sizes, shipped, moduleImport, startup, deps, addresses, abuse, feeds };
+// PNG cards: the Worker and the rasteriser in one workerd, a new accent each request.
+let png;
+if (want("png")) {
+  log("measuring PNG cards...");
+  png = await pngBench({ workerFile: shipped.file, port: PORTS.png, bindings: baseBindings });
+}
+
+const newRows = { sizes, shipped, moduleImport, startup, deps, addresses, abuse, feeds, png };
 
 if (ONLY) {
   await fake.close();
@@ -265,9 +272,6 @@ const isolateCpu = {
   }),
   baseline: (await cpuInIsolate({ script: BASELINES["fixed body"], port: PORTS.isolate, paths: ["/"] }))["/"],
 };
-
-log("measuring PNG cards...");
-const png = await pngBench({ workerFile: shipped.file, port: PORTS.png, bindings: baseBindings });
 
 // A miss every time: unique list queries, BeatPass answering after 100 ms.
 log("scenario: miss with a 100 ms upstream");
@@ -379,7 +383,6 @@ const report = writeResults({
   keeperDistance,
   zipf: zipfRow,
   cpu,
-  png,
 });
 log(JSON.stringify({ rows }));
 process.stdout.write(report);
