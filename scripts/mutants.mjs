@@ -171,7 +171,7 @@ function projectsFor(files) {
   for (const f of files) {
     if (f.startsWith("test/fleet/")) projects.add("fleet");
     else if (f.startsWith("test/types/")) projects.add("types");
-    else if (f === "test/e2e/raster.test.ts") projects.add("raster");
+    else if (/^test\/e2e\/raster[\w-]*\.test\.ts$/.test(f)) projects.add("raster");
     else projects.add("workers");
   }
   return [...projects];

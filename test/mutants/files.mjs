@@ -18,6 +18,10 @@ export const T = {
   clientTypes: "test/types/client.test.ts",
   // Node: resvg and the rasteriser's encoder (vitest project "raster").
   raster: "test/e2e/raster.test.ts",
+  // Node: covers shrunk once to their drawn pixels (raster/shrink.ts), judged by their pixels.
+  rasterShrink: "test/e2e/raster-shrink.test.ts",
+  // The rasteriser Worker in workerd (X-Raster-Covers, its refusals).
+  rasterCovers: "test/integration/raster-covers.test.ts",
   unitCache: "test/unit/cache.test.ts",
   unitUpstream: "test/unit/upstream.test.ts",
   unitRender: "test/unit/render.test.ts",

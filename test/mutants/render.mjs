@@ -14,6 +14,8 @@ const WIDGET_HEADERS = "src/routes/widget-headers.ts";
 const FAILURE = "src/routes/widget-failure.ts";
 const OPTIONS = "src/schemas/widget.ts";
 const ENCODE = "raster/encode.ts";
+const SHRINK = "raster/shrink.ts";
+const RASTER_RENDER = "raster/render.ts";
 const DOORKEEPER = "src/lib/doorkeeper.ts";
 
 /**
@@ -483,6 +485,79 @@ export const RENDER = [
     to: "crc32(out.subarray(8, 8 + data.length))",
     tests: [T.raster],
     why: "Every chunk's CRC would be wrong: decoders that check CRCs (libpng, strict mail clients) would refuse the PNG.",
+  },
+  // ---- Covers shrunk once in the rasteriser (raster/shrink.ts) ----
+  {
+    id: "shrink-key-without-cover",
+    file: SHRINK,
+    from: `const key = \`\${createHash("sha256").update(href).digest("base64")} \${frame}\`;`,
+    to: "const key = frame;",
+    tests: [T.rasterShrink],
+    why: "Covers drawn at the same place would share one shrunk copy: a track's card would show the cover of whichever track was drawn first.",
+  },
+  {
+    id: "shrink-copy-resampled",
+    file: SHRINK,
+    from: ' preserveAspectRatio="none" image-rendering="optimizeSpeed"/>`;',
+    to: ' preserveAspectRatio="none"/>`;',
+    tests: [T.rasterShrink],
+    why: "The kept pixels would be resampled bicubically again instead of copied: every photo cover drawn from the memo a little blurred.",
+  },
+  {
+    id: "shrink-box-rounded",
+    file: SHRINK,
+    from: "const left = Math.floor(x * c.scale + c.tx);",
+    to: "const left = Math.round(x * c.scale + c.tx);",
+    tests: [T.rasterShrink],
+    why: "A box starting past the middle of a pixel would lose that column: the copy cut and stretched, a cover off by a pixel at some widths.",
+  },
+  {
+    id: "shrink-upscales",
+    file: SHRINK,
+    from: "drawnScale < 1 ?",
+    to: "drawnScale > 0 ?",
+    tests: [T.rasterShrink],
+    why: "Covers smaller than their box (every 64 px cover on a link preview) would be kept at their drawn size, 13 times their pixels: the memo would fill with them and push out the photo covers it is for.",
+  },
+  {
+    id: "shrink-inside-groups",
+    file: SHRINK,
+    from: 'm[2] === "image" && depth === 1 && selfClosing',
+    to: 'm[2] === "image" && selfClosing',
+    tests: [T.rasterShrink],
+    why: "A cover inside a scaled group would be copied at the root's scale and drawn enlarged from too few pixels: blurred.",
+  },
+  {
+    id: "shrink-any-attributes",
+    file: SHRINK,
+    from: "[...attrs.keys()].every((k) => IMAGE_ATTRIBUTES.has(k)) && ",
+    to: "",
+    tests: [T.rasterShrink],
+    why: "An image with its own transform or class would be copied at the untransformed size and lose what the attribute did.",
+  },
+  {
+    id: "shrink-never-kept",
+    file: SHRINK,
+    from: "  memo.set(key, element);\n",
+    to: "",
+    tests: [T.rasterShrink, T.rasterCovers],
+    why: "Every render would shrink its cover again and then draw it: a photo preview would cost more than before instead of half.",
+  },
+  {
+    id: "shrink-runaway-canvas",
+    file: SHRINK,
+    from: "width > maxSide || height > maxSide || ",
+    to: "",
+    tests: [T.rasterShrink],
+    why: "The covers of a canvas over MAX_SIDE would be shrunk before the render refuses it: CPU spent on an SVG the rasteriser will not draw.",
+  },
+  {
+    id: "raster-shrunk-error-shown",
+    file: RASTER_RENDER,
+    from: "    } catch {\n      // Drawn again from the original below.\n    }\n",
+    to: "    } finally {\n    }\n",
+    tests: [T.rasterShrink],
+    why: "An SVG resvg cannot parse would be refused with the place it gave up at in the shrunk SVG, not in the SVG the Worker sent.",
   },
   {
     id: "svg-fonts-never-embedded",
