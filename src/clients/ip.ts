@@ -49,23 +49,14 @@ function parseLimitKey(raw: string): string {
   return `ip:?${text.slice(0, MAX_RAW_KEY)}`;
 }
 
-const DECIMAL_OCTET = /^(0|[1-9][0-9]{0,2})$/;
+// Dotted-quad IPv4 in canonical form: each octet 0-255 without leading zeros (some parsers
+// read those as octal), as Cloudflare writes CF-Connecting-IP.
 const CANONICAL_IPV4 =
   /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
 
-/** Dotted-quad IPv4 in canonical form, or undefined. */
+/** `text` when it is a canonical dotted-quad IPv4 address, else undefined. */
 function parseIpv4(text: string): string | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  const octets: number[] = [];
-  for (const p of parts) {
-    // Leading zeros are refused: some parsers read them as octal.
-    if (!DECIMAL_OCTET.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    octets.push(n);
-  }
-  return octets.join(".");
+  return CANONICAL_IPV4.test(text) ? text : undefined;
 }
 
 const HEXTET = /^[0-9a-f]{1,4}$/;

@@ -28,9 +28,10 @@ export function cachedJson(
 
 /**
  * ETag, Cache-Control, Age, Cache-Tag (`cacheTag`: the tags, comma-joined) and Cache-Status
- * for a served entry (shared with the widgets). `max-age` is the whole soft window and `Age` the entry's age: a downstream cache
- * subtracts one from the other (RFC 9111 §4.2), so its freshness ends when ours does.
- * (max-age already reduced by the age, with Age sent too, would count the age twice.)
+ * for a served entry (shared with the widgets). `max-age` is the whole soft window and `Age`
+ * the entry's age: a downstream cache subtracts one from the other (RFC 9111 §4.2), so its
+ * freshness ends when ours does. (max-age already reduced by the age, with Age sent too,
+ * would count the age twice.)
  */
 export function cacheHeaders(
   served: Served,

@@ -1,6 +1,4 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { Resvg } from "@resvg/resvg-wasm";
 import jpeg from "jpeg-js";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { photoJpeg } from "../../fake/photo.mjs";
@@ -15,11 +13,11 @@ import {
   shrinkImages,
   shrinkStats,
 } from "../../raster/shrink";
-import { INTER_400, INTER_600 } from "../../src/render/fonts/inter";
 import type { CardSize } from "../../src/render/layout";
 import { type PngLayout, svgForPng } from "../../src/render/png";
 import { trackSvg } from "../../src/render/svg-card";
 import { decodePixels, type Pixels } from "./png";
+import { dataUri, fonts, initResvg, photoUri, sampleTrack } from "./raster-fixtures";
 
 /**
  * Covers shrunk once to their drawn pixels (raster/shrink.ts), judged against what the
@@ -27,27 +25,10 @@ import { decodePixels, type Pixels } from "./png";
  * Runs in Node with the same resvg WebAssembly the rasteriser Worker loads.
  */
 
-const fonts = [INTER_400, INTER_600].map((b64) => Buffer.from(b64, "base64"));
-
-beforeAll(async () => {
-  await initWasm(readFileSync(createRequire(import.meta.url).resolve("@resvg/resvg-wasm/index_bg.wasm")));
-});
+beforeAll(initResvg);
 beforeEach(() => resetShrunk());
 
-const track = {
-  id: 21,
-  name: "Midnight Run",
-  artists: [{ id: 1, name: "Juno Drift" }],
-  bpm: 92,
-  key: "A",
-  scale: "minor",
-  duration: 187_000,
-  price: 29.99,
-  currency: "USD",
-};
-
-const uri = (type: string, bytes: Uint8Array) => `data:${type};base64,${Buffer.from(bytes).toString("base64")}`;
-const photo = (seed = "/images/tracks/21-photo.jpg") => uri("image/jpeg", photoJpeg(seed));
+const track = sampleTrack({ id: 21, name: "Midnight Run" });
 
 /** A JPEG of three upright bands, red | green | blue, the green one half the width. */
 function bandsJpeg(width: number, height: number): string {
@@ -57,7 +38,7 @@ function bandsJpeg(width: number, height: number): string {
     const band = x < width / 4 ? 0 : x < (width * 3) / 4 ? 1 : 2;
     data.set(band === 0 ? [220, 30, 30, 255] : band === 1 ? [30, 200, 60, 255] : [30, 60, 220, 255], p * 4);
   }
-  return uri("image/jpeg", jpeg.encode({ data, width, height }, 90).data);
+  return dataUri("image/jpeg", jpeg.encode({ data, width, height }, 90).data);
 }
 
 interface Card {
@@ -74,13 +55,7 @@ function cardSvg(
 ) {
   const peaks = Array.from({ length: 120 }, (_, i) => Math.abs(Math.sin(i / 7)));
   const options: Parameters<typeof trackSvg>[3] = { theme, size, accent, hide: new Set() };
-  return trackSvg(
-    track as unknown as Parameters<typeof trackSvg>[0],
-    { peaks },
-    art,
-    options,
-    svgForPng(layout, size, width),
-  );
+  return trackSvg(track, { peaks }, art, options, svgForPng(layout, size, width));
 }
 
 /** What the rasteriser answered before covers were shrunk: resvg drawing `svg` as it is. */
@@ -136,12 +111,12 @@ const hrefs = (svg: string) => [...svg.matchAll(/<image href="([^"]*)"/g)].map((
 
 describe("covers shrunk to their drawn size", () => {
   it("a photo cover on a link preview is shrunk on first sight and drawn shrunk after, the same pixels as unshrunk", async () => {
-    const first = await expectLooksUnshrunk(cardSvg(photo(), { accent: "7c3aed" }));
+    const first = await expectLooksUnshrunk(cardSvg(photoUri(), { accent: "7c3aed" }));
     expect(first.covers).toEqual({ shrunk: 1, hits: 0, kept: 0 });
     expect(shrinkStats()).toMatchObject({ shrunk: 1, hits: 0, kept: 0, entries: 1 });
 
     // Another accent and theme: the same cover at the same place, drawn from the memo.
-    const other = cardSvg(photo(), { accent: "0e7490", theme: "light" });
+    const other = cardSvg(photoUri(), { accent: "0e7490", theme: "light" });
     expect((await expectLooksUnshrunk(other)).covers).toEqual({ shrunk: 0, hits: 1, kept: 0 });
     expect(shrinkStats()).toMatchObject({ shrunk: 1, hits: 1, kept: 0, entries: 1 });
 
@@ -163,26 +138,26 @@ describe("covers shrunk to their drawn size", () => {
     ["a 600 px link preview", { width: 600 }],
     ["a 200 px link preview", { width: 200 }],
   ] as const)("%s: shrunk, and the same pixels as unshrunk", async (_, card) => {
-    await expectLooksUnshrunk(cardSvg(photo(), card));
+    await expectLooksUnshrunk(cardSvg(photoUri(), card));
     expect(shrinkStats()).toMatchObject({ shrunk: 1, kept: 0 });
-    await expectLooksUnshrunk(cardSvg(photo(), { ...card, accent: "be123c" }));
+    await expectLooksUnshrunk(cardSvg(photoUri(), { ...card, accent: "be123c" }));
     expect(shrinkStats()).toMatchObject({ shrunk: 1, hits: 1 });
   });
 
   it("keeps a shrunk cover per drawn size: a link preview, its 600 px width and a card each shrink it once", async () => {
     for (const card of [{}, { width: 600 }, { layout: "card" }, {}, { width: 600 }, { layout: "card" }] as const)
-      await shrunkSvg(cardSvg(photo(), card));
+      await shrunkSvg(cardSvg(photoUri(), card));
     expect(shrinkStats()).toMatchObject({ shrunk: 3, hits: 3, entries: 3 });
   });
 
   it("keeps covers apart: two covers at the same place each draw as themselves", async () => {
-    const a = await expectLooksUnshrunk(cardSvg(photo("/images/tracks/21-photo.jpg")));
-    const b = await expectLooksUnshrunk(cardSvg(photo("/images/tracks/22-photo.jpg")));
+    const a = await expectLooksUnshrunk(cardSvg(photoUri("/images/tracks/21-photo.jpg")));
+    const b = await expectLooksUnshrunk(cardSvg(photoUri("/images/tracks/22-photo.jpg")));
     expect(shrinkStats()).toMatchObject({ shrunk: 2, hits: 0 });
     expect(difference(a, b).over1).toBeGreaterThan(10_000);
     // Again, from the memo, each still itself.
-    await expectLooksUnshrunk(cardSvg(photo("/images/tracks/21-photo.jpg"), { accent: "0e7490" }));
-    await expectLooksUnshrunk(cardSvg(photo("/images/tracks/22-photo.jpg"), { accent: "0e7490" }));
+    await expectLooksUnshrunk(cardSvg(photoUri("/images/tracks/21-photo.jpg"), { accent: "0e7490" }));
+    await expectLooksUnshrunk(cardSvg(photoUri("/images/tracks/22-photo.jpg"), { accent: "0e7490" }));
     expect(shrinkStats()).toMatchObject({ shrunk: 2, hits: 2 });
   });
 
@@ -222,7 +197,7 @@ describe("covers shrunk to their drawn size", () => {
   });
 
   it("a cover drawn larger than it is (the fake's 64 px flat covers) is drawn from the original", async () => {
-    const flat = uri("image/png", await artworkPng("cover-1", 64));
+    const flat = dataUri("image/png", await artworkPng("cover-1", 64));
     for (const card of [{}, { layout: "card" }] as const) {
       const svg = cardSvg(flat, card);
       expect(await shrunkSvg(svg)).toBe(svg);
@@ -233,7 +208,7 @@ describe("covers shrunk to their drawn size", () => {
   });
 
   it("a flat cover larger than its box is shrunk like a photo", async () => {
-    await expectLooksUnshrunk(cardSvg(uri("image/png", await artworkPng("cover-1", 600))));
+    await expectLooksUnshrunk(cardSvg(dataUri("image/png", await artworkPng("cover-1", 600))));
     expect(shrinkStats()).toMatchObject({ shrunk: 1, kept: 0 });
   });
 
@@ -249,7 +224,7 @@ describe("covers shrunk to their drawn size", () => {
         s = (Math.imul(s, 1103515245) + 12345) >>> 0;
         raw[i] = i % (520 * 3 + 1) === 0 ? 0 : s >>> 24;
       }
-      return uri("image/png", await pngFile(520, 520, 2, raw, 0));
+      return dataUri("image/png", await pngFile(520, 520, 2, raw, 0));
     };
     const svgOf = (art: string) =>
       `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><image href="${art}" width="${side}" height="${side}"/></svg>`;
@@ -299,13 +274,13 @@ describe("what is not shrunk, and errors", () => {
         ),
     ],
   ])("an image %s is left as it came", async (_, make) => {
-    const svg = make(photo());
+    const svg = make(photoUri());
     expect(await shrunkSvg(svg)).toBe(svg);
     expect(shrinkStats()).toMatchObject({ shrunk: 0, hits: 0 });
   });
 
   it("an image by xlink:href is shrunk, drawn as unshrunk", async () => {
-    const svg = page(`<image xlink:href="${photo()}" ${box}/>`).replace(
+    const svg = page(`<image xlink:href="${photoUri()}" ${box}/>`).replace(
       "<svg ",
       '<svg xmlns:xlink="http://www.w3.org/1999/xlink" ',
     );
@@ -315,13 +290,13 @@ describe("what is not shrunk, and errors", () => {
 
   it.each([
     ["not base64", "data:image/jpeg;base64,!!not*base64!!"],
-    ["a JPEG cut short", () => uri("image/jpeg", photoJpeg("/images/tracks/21-photo.jpg").subarray(0, 4000))],
+    ["a JPEG cut short", () => dataUri("image/jpeg", photoJpeg("/images/tracks/21-photo.jpg").subarray(0, 4000))],
     [
       "a JPEG whose body is noise",
       () => {
         const bytes = photoJpeg("/images/tracks/21-photo.jpg");
         for (let i = 2000; i < bytes.length; i += 7) bytes[i] = (bytes[i]! * 31 + 7) & 0xff;
-        return uri("image/jpeg", bytes);
+        return dataUri("image/jpeg", bytes);
       },
     ],
     ["not an image", "data:text/plain;base64,aGVsbG8gd29ybGQ="],
@@ -346,7 +321,7 @@ describe("what is not shrunk, and errors", () => {
   });
 
   it("a canvas over the rasteriser's limit is refused as before, before any cover is shrunk", async () => {
-    const svg = cardSvg(photo()).replace(/width="1200" height="630"/, `width="${MAX_SIDE + 1}" height="630"`);
+    const svg = cardSvg(photoUri()).replace(/width="1200" height="630"/, `width="${MAX_SIDE + 1}" height="630"`);
     expect(svg).toContain(`width="${MAX_SIDE + 1}"`);
     await expect(renderPng(svg)).rejects.toThrow(new RangeError("canvas too large"));
     expect(shrinkStats()).toMatchObject({ shrunk: 0, kept: 0, hits: 0 });
@@ -354,7 +329,7 @@ describe("what is not shrunk, and errors", () => {
 
   it("an SVG resvg cannot parse is refused with resvg's own words, as before", async () => {
     // A shrinkable cover, then a tag left open: resvg names the place it gave up at.
-    const svg = cardSvg(photo()).replace("</svg>", "<text>open</svg>");
+    const svg = cardSvg(photoUri()).replace("</svg>", "<text>open</svg>");
     const before = await unshrunk(svg).then(
       () => "drawn",
       (err: Error) => err.message,

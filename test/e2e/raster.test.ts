@@ -1,17 +1,15 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { Resvg } from "@resvg/resvg-wasm";
 import jpeg from "jpeg-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PHOTO_SIZE, photoJpeg } from "../../fake/photo.mjs";
 import { artworkPng } from "../../fake/png.mjs";
 import { DEFLATE_LEVEL, encodePng } from "../../raster/encode";
-import { INTER_400, INTER_600 } from "../../src/render/fonts/inter";
 import type { CardSize } from "../../src/render/layout";
 import { type PngLayout, svgForPng } from "../../src/render/png";
 import { trackSvg } from "../../src/render/svg-card";
 import { MAX_IMAGE_BYTES } from "../../src/upstream/images";
 import { decodePixels } from "./png";
+import { fonts, initResvg, photoUri, sampleTrack } from "./raster-fixtures";
 
 /**
  * The rasteriser's own PNG encoder (raster/encode.ts) judged by resvg's: the same render,
@@ -19,35 +17,19 @@ import { decodePixels } from "./png";
  * Runs in Node with the same resvg WebAssembly the rasteriser Worker loads.
  */
 
-const fonts = [INTER_400, INTER_600].map((b64) => Buffer.from(b64, "base64"));
+beforeAll(initResvg);
 
-beforeAll(async () => {
-  await initWasm(readFileSync(createRequire(import.meta.url).resolve("@resvg/resvg-wasm/index_bg.wasm")));
-});
-
-const track = {
-  id: 1,
-  name: "Midnight Run — a title long enough to be cut short by the card",
-  artists: [{ id: 1, name: "Juno Drift" }],
-  bpm: 92,
-  key: "A",
-  scale: "minor",
-  duration: 187_000,
-  price: 29.99,
-  currency: "USD",
-};
+const track = sampleTrack({ id: 1, name: "Midnight Run — a title long enough to be cut short by the card" });
 
 const flatCover = async () =>
   `data:image/png;base64,${Buffer.from(await artworkPng("cover-1", 64)).toString("base64")}`;
-const photoCover = () =>
-  `data:image/jpeg;base64,${Buffer.from(photoJpeg("/images/tracks/21-photo.jpg")).toString("base64")}`;
 
 async function svg(layout: PngLayout, size: CardSize, theme: "light" | "dark", art?: string): Promise<string> {
   art ??= await flatCover();
   const peaks = Array.from({ length: 120 }, (_, i) => Math.abs(Math.sin(i / 7)));
   const options: Parameters<typeof trackSvg>[3] = { theme, size, accent: "7c3aed", hide: new Set() };
   // The fields a card shows, as BeatPass sends them.
-  return trackSvg(track as unknown as Parameters<typeof trackSvg>[0], { peaks }, art, options, svgForPng(layout, size));
+  return trackSvg(track, { peaks }, art, options, svgForPng(layout, size));
 }
 
 function render(markup: string) {
@@ -106,7 +88,7 @@ describe("the rasteriser's PNG encoder", () => {
   });
 
   it("a link preview with a photo cover: the same pixels as resvg's own encoder, under 300 KB", async () => {
-    const { reference, pixels, width, height } = render(await svg("og", "standard", "dark", photoCover()));
+    const { reference, pixels, width, height } = render(await svg("og", "standard", "dark", photoUri()));
     const ours = Buffer.from(await encodePng(pixels, width, height));
     const mine = decodePixels(ours);
     const expected = withoutAlpha(decodePixels(reference).px);
@@ -121,7 +103,7 @@ describe("the rasteriser's PNG encoder", () => {
     expect(DEFLATE_LEVEL).toBe(3);
     for (const [art, targetKB] of [
       [await flatCover(), 100],
-      [photoCover(), 300],
+      [photoUri(), 300],
     ] as const) {
       const { pixels, width, height } = render(await svg("og", "standard", "dark", art));
       const file = Buffer.from(await encodePng(pixels, width, height));
@@ -185,7 +167,7 @@ describe("the fake BeatPass's photo cover", () => {
   });
 
   it("is drawn by resvg into the card's artwork square", async () => {
-    const { pixels, width } = render(await svg("card", "standard", "light", photoCover()));
+    const { pixels, width } = render(await svg("card", "standard", "light", photoUri()));
     const colours = new Set<number>();
     // Inside the 104 px artwork at (16, 16), clear of the rounded corners.
     for (let y = 30; y < 106; y++)

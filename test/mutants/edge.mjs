@@ -846,4 +846,12 @@ export const EDGE = [
     tests: [T.unitParams, T.memoBudget],
     why: "Two different requests could share a memo key (an empty value and an absent one, or a value holding the separator), and one would be answered with the other's validated parameters.",
   },
+  {
+    id: "ip-v4-three-octets",
+    file: IP,
+    from: `[1-9]?[0-9])\\.){3}`,
+    to: `[1-9]?[0-9])\\.){2,3}`,
+    tests: [T.unitIp, T.unitGroups],
+    why: "A three-part address would be read as an IPv4 client (and keyed as one), not as the unparseable text it is.",
+  },
 ];

@@ -36,6 +36,7 @@ export const T = {
   unitDoorkeeper: "test/unit/doorkeeper.test.ts",
   unitOrigin: "test/unit/origin.test.ts",
   unitParams: "test/unit/params.test.ts",
+  unitIp: "test/unit/ip.test.ts",
   // Renders charged to their client, error cards kept, widths snapped, the memo under a flood.
   renderBudget: "test/integration/render-budget.test.ts",
   budget: "test/integration/budget.test.ts",
