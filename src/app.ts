@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { clientLimits } from "./clients/limits";
-import type { AppEnv } from "./env";
+import type { AppEnv, Env } from "./env";
 import { ApiError, codeForStatus } from "./errors";
 import { corsForApi } from "./http/cors";
 import { observe } from "./http/observe";
@@ -9,6 +9,7 @@ import { problemResponse } from "./http/problem";
 import { logEvent } from "./lib/log";
 import { cardRoutes } from "./routes/cards";
 import { catalogRoutes } from "./routes/catalog";
+import { hitLane } from "./routes/hit-lane";
 import { hookRoutes } from "./routes/hooks";
 import { metaRoutes } from "./routes/meta";
 
@@ -20,6 +21,24 @@ import { metaRoutes } from "./routes/meta";
  */
 /** The app's type for hono/client (src/client.ts: built without the Worker's runtime types). */
 export type { AppType } from "./client";
+
+export type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
+
+/** The Worker's fetch: a memory hit by the hit lane (routes/hit-lane.ts), everything else by the app. */
+export function createHandler(): Handler {
+  const app = createApp();
+  return (request, env, ctx) => laneAnswer(request, env, ctx) ?? app.fetch(request, env, ctx);
+}
+
+function laneAnswer(request: Request, env: Env, ctx: ExecutionContext): Response | undefined {
+  try {
+    return hitLane(request, env, ctx);
+  } catch (err) {
+    // Our bug, never seen: the app answers (and counts the hit again), and the log says so.
+    logEvent("error", "hit_lane_failed", { cause: describeCause(err) });
+    return undefined;
+  }
+}
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

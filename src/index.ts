@@ -1,6 +1,5 @@
+import type { Handler } from "./app";
 import type { Env } from "./env";
-
-type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
 
 // The app (routes, zod, renderers, the OpenAPI document) is imported by the first request, not
 // at load: a new isolate evaluates only this module and the Durable Object classes, and the
@@ -10,8 +9,8 @@ let loading: Promise<Handler> | undefined;
 
 function loadApp(): Promise<Handler> {
   loading ??= import("./app").then(
-    ({ createApp }) => {
-      handler = createApp().fetch;
+    ({ createHandler }) => {
+      handler = createHandler();
       return handler;
     },
     (err) => {

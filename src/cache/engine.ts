@@ -50,17 +50,28 @@ export {
  * it first, so a hit costs no promise.
  */
 export function fromMemory(deps: TierDeps, opts: LookupOptions): Served | undefined {
+  const hit = peekMemory(deps, opts);
+  if (hit) takeMemoryHit(deps, opts, hit);
+  return hit;
+}
+
+/** What `fromMemory` would answer, with nothing counted or started: the hit lane looks first. */
+export function peekMemory(deps: TierDeps, opts: LookupOptions): Served | undefined {
   if (deps.fast && !deps.fast.memory) return undefined;
   const entry = memory.get(opts.key);
   if (!entry || entry.fetchedAt < (opts.invalidBefore ?? 0)) return undefined;
   const ageMs = deps.now() - entry.fetchedAt;
   const policy = policyOf(opts, entry);
   if (ageMs >= policy.hard * 1000) return undefined;
+  return { entry, state: ageMs < policy.soft * 1000 ? "fresh" : "stale", ageMs, tier: "memory" };
+}
+
+/** A peeked hit, served: counted, and a stale one's refresh started in the background. */
+export function takeMemoryHit(deps: TierDeps, opts: LookupOptions, hit: Served): void {
   cacheStats.hits.memory++;
-  if (ageMs < policy.soft * 1000) return { entry, state: "fresh", ageMs, tier: "memory" };
-  refreshInBackground(deps, opts, entry);
+  if (hit.state === "fresh") return;
+  refreshInBackground(deps, opts, hit.entry);
   cacheStats.stale_served++;
-  return { entry, state: "stale", ageMs, tier: "memory" };
 }
 
 /** Answers from cache when it can, from upstream when it must, stale when upstream fails. */

@@ -110,6 +110,11 @@ export function invalidBefore(key: string): number {
   return t;
 }
 
+/** Whether this isolate has read the record once: `syncPurges` then never returns a promise. */
+export function purgesLoaded(): boolean {
+  return loaded;
+}
+
 /**
  * Keeps the in-memory record current: awaited the first time (the promise returned), in the
  * background after (nothing returned, so a request with nothing to wait for stays synchronous).

@@ -102,12 +102,23 @@ export async function identifyClient(c: Context<AppEnv>, chargeRequest: boolean)
     }
   }
   // An anonymous request already charged to its IP (a key that failed to look up) pays once.
-  if (chargeRequest && !(chargedToIp && client.tier === "anon")) {
-    // Unbound, the deployment runs unlimited (charge() says so in the log): here too.
-    if (c.env[BINDING[client.tier]]) refuseWhenSpentHere(client, Date.now());
-    client.chargeShared = chargeOnce(c.env, client);
-  }
+  if (chargeRequest && !(chargedToIp && client.tier === "anon") && !chargeRequestTo(c.env, client, Date.now()))
+    throw limited(client.tier, LIMITED(client.tier));
   return client;
+}
+
+/**
+ * Charges one request to `client`: counted in this isolate at once (false once it has spent
+ * its tier's limit in this isolate's window, local-limit.ts: a 429 with the headers the
+ * binding's refusal has, since neither knows more than the period), and to the deployment-wide
+ * binding through `client.chargeShared` if it reaches past memory. The hit lane
+ * (src/routes/hit-lane.ts) charges its anonymous requests with this too.
+ */
+export function chargeRequestTo(env: Env, client: Client, now: number): boolean {
+  // Unbound, the deployment runs unlimited (charge() says so in the log): here too.
+  if (env[BINDING[client.tier]] && !withinHere(client.limitKey, client.tier, now)) return false;
+  client.chargeShared = chargeOnce(env, client);
+  return true;
 }
 
 /** The deployment-wide charge of one request, made on the first call only. */
@@ -117,16 +128,6 @@ function chargeOnce(env: Env, client: Client): () => Promise<void> {
     charged ??= charge(env, client.tier, client.limitKey);
     return charged;
   };
-}
-
-/**
- * 429 once the client has spent its tier's limit in this isolate's window (local-limit.ts),
- * with the headers the binding's refusal has (its window's end is not known, so neither
- * promises more than the period).
- */
-function refuseWhenSpentHere(client: Client, now: number): void {
-  if (withinHere(client.limitKey, client.tier, now)) return;
-  throw limited(client.tier, LIMITED(client.tier));
 }
 
 export const clientLimits = createMiddleware<AppEnv>(async (c, next) => {

@@ -63,21 +63,29 @@ export const corsForApi = createMiddleware<AppEnv>(async (c, next) => {
   }
   // Simple requests: the same headers hono/cors would set, recorded for `send` to write
   // into the response as it is built rather than copied onto it afterwards.
-  if (!origins) {
-    addHeader(c, "Access-Control-Allow-Origin", "*");
-    addHeader(c, "Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
-  } else {
-    addHeader(c, "Vary", "Origin");
-    const origin = c.req.header("Origin");
-    if (origin && origin !== "null" && allowlistSet(origins).has(origin.toLowerCase())) {
-      addHeader(c, "Access-Control-Allow-Origin", origin);
-      addHeader(c, "Access-Control-Expose-Headers", EXPOSE_HEADERS_VALUE);
-    }
-  }
+  for (const [name, value] of Object.entries(corsHeaders(origins, c.req.header("Origin")))) addHeader(c, name, value);
   await next();
 });
 
+/** The CORS headers of a simple (not preflight) request's answer; the hit lane's too. */
+export function corsHeaders(origins: string[] | undefined, origin: string | null | undefined): Record<string, string> {
+  if (!origins) return ANY_ORIGIN;
+  if (origin && origin !== "null" && allowlistSet(origins).has(origin.toLowerCase()))
+    return {
+      Vary: "Origin",
+      "Access-Control-Allow-Origin": origin,
+      "Access-Control-Expose-Headers": EXPOSE_HEADERS_VALUE,
+    };
+  return VARY_ORIGIN;
+}
+
 const EXPOSE_HEADERS_VALUE = EXPOSE_HEADERS.join(",");
+// Frozen: callers copy them into their own headers, never write into these.
+const ANY_ORIGIN = Object.freeze({
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Expose-Headers": EXPOSE_HEADERS_VALUE,
+});
+const VARY_ORIGIN = Object.freeze({ Vary: "Origin" });
 const allowSets = new Map<string, Set<string>>();
 function allowlistSet(origins: string[]): Set<string> {
   const id = origins.join(",");

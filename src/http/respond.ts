@@ -20,10 +20,22 @@ export function cachedJson(
   cacheTag: string,
   upstreamStatus?: number,
 ): Response {
+  const answer = jsonAnswer(served, policy, cacheTag, c.req.header("If-None-Match"), upstreamStatus);
+  return send(c, answer.body, answer.status, answer.headers);
+}
+
+/** `cachedJson`'s status, body and headers (the hit lane sends them without Hono). */
+export function jsonAnswer(
+  served: Served,
+  policy: FamilyPolicy,
+  cacheTag: string,
+  ifNoneMatch: string | null | undefined,
+  upstreamStatus?: number,
+): { status: number; body: string | null; headers: Record<string, string> } {
   const headers = cacheHeaders(served, policy, cacheTag, upstreamStatus);
-  if (matchesEtag(c.req.header("If-None-Match"), served.entry.etag)) return send(c, null, 304, headers);
+  if (matchesEtag(ifNoneMatch, served.entry.etag)) return { status: 304, body: null, headers };
   headers["Content-Type"] = "application/json; charset=utf-8";
-  return send(c, served.entry.body, 200, headers);
+  return { status: 200, body: served.entry.body, headers };
 }
 
 /**
@@ -76,7 +88,7 @@ function cacheStatus(served: Served, left: number, upstreamStatus: number | unde
 }
 
 /** RFC 9110 weak comparison for If-None-Match: a list of tags, each maybe W/-prefixed, or "*". */
-export function matchesEtag(header: string | undefined, etag: string): boolean {
+export function matchesEtag(header: string | null | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === "*") return true;
   return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);

@@ -31,12 +31,29 @@ export function send(
 ): Response {
   // A copy: a request whose first response is dropped (an error after it) must not pass
   // that response's headers on to the next one.
-  const all: Record<string, string> = { ...c.get("responseHeaders"), ...headers, "Server-Timing": serverTiming(c) };
-  all["Cache-Control"] ??= "no-store";
-  if (all["Cache-Control"].startsWith("public")) forSharedCaches(all, c.get("client")?.keyId !== undefined);
-  const res = new Response(body, { status, headers: all });
+  const all: Record<string, string> = { ...c.get("responseHeaders"), ...headers };
+  const keyed = c.get("client")?.keyId !== undefined;
+  const res = respondWith(all, serverTiming(c.get("trace"), c.get("startedAt")), keyed, body, status);
   c.set("sent", res);
   return res;
+}
+
+/**
+ * `send` without Hono (the hit lane's too, src/routes/hit-lane.ts): `all` (the request's
+ * headers and the route's, in an object of the caller's own) completed with Server-Timing, a
+ * Cache-Control, and what shared caches must know.
+ */
+export function respondWith(
+  all: Record<string, string>,
+  timing: string,
+  keyed: boolean,
+  body: BodyInit | null,
+  status: number,
+): Response {
+  all["Server-Timing"] = timing;
+  all["Cache-Control"] ??= "no-store";
+  if (all["Cache-Control"].startsWith("public")) forSharedCaches(all, keyed);
+  return new Response(body, { status, headers: all });
 }
 
 /**
@@ -62,13 +79,12 @@ export function finish(c: Context<AppEnv>): void {
     else res.headers.set(name, value);
   }
   if (!res.headers.has("Cache-Control")) res.headers.set("Cache-Control", "no-store");
-  res.headers.set("Server-Timing", serverTiming(c));
+  res.headers.set("Server-Timing", serverTiming(c.get("trace"), c.get("startedAt")));
 }
 
 /** Server-Timing with the phases the trace recorded: total, cache lookup, upstream wait. */
-function serverTiming(c: Context<AppEnv>): string {
-  const trace: Trace = c.get("trace");
-  let timing = `total;dur=${Date.now() - c.get("startedAt")}`;
+export function serverTiming(trace: Trace, startedAt: number): string {
+  let timing = `total;dur=${Date.now() - startedAt}`;
   if (trace.cacheMs !== undefined) {
     timing += `, cache;dur=${trace.cacheMs}`;
     if (trace.cache) timing += `;desc="${trace.cache}${trace.tier ? ` ${trace.tier}` : ""}"`;

@@ -105,6 +105,9 @@ const ROUTES = [
   }),
 ];
 
+/** The read routes themselves, for the hit lane (routes/hit-lane.ts). */
+export const CATALOG_READS = ROUTES;
+
 /** The public paths under /v1, for the index page and tests. */
 export const CATALOG_PATHS: readonly string[] = ROUTES.map((r) => r.path);
 

@@ -18,7 +18,7 @@ import type { Trace } from "../lib/trace";
 import { isUpstreamFailure, type UpstreamContext, UpstreamError } from "../upstream/client";
 import { loadTimeoutMs, tierDeps } from "./deps";
 import { pickParams, rawValues, schemaKeys } from "./params";
-import { type ReadRequest, serveRead } from "./serve-read";
+import { memoryAnswer, type ReadRequest, serveRead } from "./serve-read";
 
 /**
  * One /v1 read route as a row of routes/catalog.ts becomes: its handler (validate, then
@@ -179,6 +179,25 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     readOnly(app, r.path);
   };
 
+  /**
+   * The hit lane's read (src/routes/hit-lane.ts): for parameters seen before whose data this
+   * isolate holds in memory, the copy (not yet taken: memoryAnswer) with what its headers
+   * need; otherwise undefined, with nothing done.
+   */
+  const memoryHit = (
+    config: Config,
+    env: Env,
+    deps: TierDeps,
+    rawParams: Record<string, string>,
+    rawQuery: Record<string, string>,
+    trace: Trace,
+    clientKey: string,
+  ) => {
+    const input = remembered(memoKeyOf(rawParams, rawQuery));
+    const answer = input && memoryAnswer(readRequest(config, env, deps, input, trace, clientKey));
+    return answer && { ...answer, policy: config.policy[r.family], cacheTag: input.cacheTag };
+  };
+
   /** Validated input for parameters seen before (stored or raw), without an await. */
   const knownInput = (stored: Record<string, string>): Input | undefined => remembered(memoKeyOf(stored, stored));
 
@@ -212,6 +231,7 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     register,
     reload,
     knownInput,
+    memoryHit,
     inputOf,
     readRequest,
   };

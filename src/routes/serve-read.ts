@@ -1,6 +1,14 @@
-import { fromMemory, getOrLoad, LoadRefused, type LookupOptions, type Served } from "../cache/engine";
+import {
+  fromMemory,
+  getOrLoad,
+  LoadRefused,
+  type LookupOptions,
+  peekMemory,
+  type Served,
+  takeMemoryHit,
+} from "../cache/engine";
 import { maybeFlushHotKeys, recordHit } from "../cache/hot";
-import { cacheTagsForKey, syncPurges } from "../cache/purge";
+import { cacheTagsForKey, purgesLoaded, syncPurges } from "../cache/purge";
 import type { TierDeps } from "../cache/tiers";
 import type { Env } from "../env";
 import { problemForRefusal, problemForUpstream } from "../http/upstream-problem";
@@ -83,15 +91,12 @@ export function serveRead(req: ReadRequest): Served | Promise<Served> {
 }
 
 function serveSynced(req: ReadRequest): Served | Promise<Served> {
-  const { env, deps, trace } = req;
+  const { deps, trace } = req;
   const opts = req.options();
-  recordHit(opts.key, req.clientKey);
-  maybeFlushHotKeys(env.UPSTREAM_BUDGET, deps.waitUntil, deps.now());
+  counted(req, opts.key);
   const hit = fromMemory(deps, opts);
   if (hit) {
-    noteServed(trace, hit);
-    // What `traced` adds for an answer that took no time.
-    if (trace) trace.cacheMs ??= 0;
+    noteMemoryHit(trace, hit);
     throwIfNegative(hit, req.path, req.subject, opts.key);
     return hit;
   }
@@ -104,4 +109,40 @@ function serveSynced(req: ReadRequest): Served | Promise<Served> {
       throw problemFor(err, req.subject);
     },
   );
+}
+
+/**
+ * `serveRead`'s answer when it is a copy of data in this isolate's memory (purges already
+ * synced), found with nothing counted or started: `take` then does what serveRead does for
+ * it. Undefined otherwise, and the request goes the whole way (the hit lane,
+ * src/routes/hit-lane.ts, asks this first and charges its client in between).
+ */
+export function memoryAnswer(req: ReadRequest): { served: Served; take(): void } | undefined {
+  const { env, deps } = req;
+  if (!purgesLoaded()) return undefined;
+  const opts = req.options();
+  const hit = peekMemory(deps, opts);
+  // A cached 404/410/403 is a problem, which the whole way builds.
+  if (!hit || hit.entry.status) return undefined;
+  return {
+    served: hit,
+    take() {
+      syncPurges(env.BEATPASS_CACHE, deps.waitUntil, deps.now());
+      counted(req, opts.key);
+      takeMemoryHit(deps, opts, hit);
+      noteMemoryHit(req.trace, hit);
+    },
+  };
+}
+
+/** The read counted for refresh-ahead's hot list, which is flushed when due. */
+function counted(req: ReadRequest, key: string): void {
+  recordHit(key, req.clientKey);
+  maybeFlushHotKeys(req.env.UPSTREAM_BUDGET, req.deps.waitUntil, req.deps.now());
+}
+
+function noteMemoryHit(trace: Trace | undefined, hit: Served): void {
+  noteServed(trace, hit);
+  // What `traced` adds for an answer that took no time.
+  if (trace) trace.cacheMs ??= 0;
 }

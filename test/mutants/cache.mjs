@@ -38,9 +38,9 @@ export const CACHE = [
     id: "engine-memory-stale-awaits",
     file: ENGINE,
     from: `  if (ageMs >= policy.hard * 1000) return undefined;
-  cacheStats.hits.memory++;`,
+  return { entry, state:`,
     to: `  if (ageMs >= policy.soft * 1000) return undefined;
-  cacheStats.hits.memory++;`,
+  return { entry, state:`,
     tests: [T.cache],
     why: "A stale copy in memory (most answers once the budget is spent) would cost promises and a tier walk instead of nothing.",
   },
@@ -48,9 +48,9 @@ export const CACHE = [
     id: "engine-memory-past-hard-served",
     file: ENGINE,
     from: `  if (ageMs >= policy.hard * 1000) return undefined;
-  cacheStats.hits.memory++;`,
+  return { entry, state:`,
     to: `  if (ageMs >= policy.staleIfError * 1000) return undefined;
-  cacheStats.hits.memory++;`,
+  return { entry, state:`,
     tests: [T.cache, T.resilience],
     why: "A copy past its hard window would be served from memory without asking BeatPass, though it is healthy.",
   },

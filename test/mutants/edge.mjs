@@ -19,9 +19,111 @@ const IP = "src/clients/ip.ts";
 const MISS = "src/clients/miss-budget.ts";
 const RENDERS = "src/clients/render-budget.ts";
 const CONSUMER_LIMITS = T.consumerLimits;
+const LANE = "src/routes/hit-lane.ts";
+const SERVE_READ = "src/routes/serve-read.ts";
 
 /** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
 export const EDGE = [
+  // ---- the hit lane (routes/hit-lane.ts): a memory hit without Hono ----
+  {
+    id: "lane-serves-api-keys",
+    file: LANE,
+    from: `if (headers.has("X-Api-Key") || !config.ok) return undefined;`,
+    to: `if (!config.ok) return undefined;`,
+    tests: [T.hitLane],
+    why: "A keyed caller's hit would be served and counted as anonymous: its tier's limits and its private Cache-Control lost.",
+  },
+  {
+    id: "lane-any-method",
+    file: LANE,
+    from: `if (request.method !== "GET") return undefined;`,
+    to: ``,
+    tests: [T.hitLane],
+    why: "A HEAD would get a body, and a POST or OPTIONS a 200 instead of its 405 or preflight.",
+  },
+  {
+    id: "lane-uncharged",
+    file: LANE,
+    from: `if (!hit || !chargeRequestTo(env, client, Date.now())) return undefined;`,
+    to: `if (!hit) return undefined;`,
+    tests: [T.hitLane, T.hitLimits],
+    why: "Memory hits would be free: one address could take an isolate's CPU past its tier's limit.",
+  },
+  {
+    id: "lane-hit-not-taken",
+    file: LANE,
+    from: `  hit.take();`,
+    to: ``,
+    tests: [T.hitLane],
+    why: "A stale copy would be served with no refresh started, and hits would not count for refresh-ahead's hot list.",
+  },
+  {
+    id: "lane-no-cors",
+    file: LANE,
+    from: `for (const name in cors) all[name] = cors[name] as string;`,
+    to: ``,
+    tests: [T.hitLane],
+    why: "Browsers on other sites could not read a cached answer the app would let them read.",
+  },
+  {
+    id: "lane-no-policy-header",
+    file: LANE,
+    from: `all["RateLimit-Policy"] = requestPolicy("anon");`,
+    to: ``,
+    tests: [T.hitLane],
+    why: "A hit would not tell its client the limit it is counted against.",
+  },
+  {
+    id: "lane-unlogged",
+    file: LANE,
+    from: `  logRequest(env, started, "GET", match.pattern, res.status, client);`,
+    to: ``,
+    tests: [T.hitLane],
+    why: "Most requests would leave no log line, whatever REQUEST_LOG says.",
+  },
+  {
+    id: "lane-answers-cached-404",
+    file: SERVE_READ,
+    from: `if (!hit || hit.entry.status) return undefined;`,
+    to: `if (!hit) return undefined;`,
+    tests: [T.hitLane],
+    why: "A cached 404 would go out as a 200 with the problem's text as its JSON.",
+  },
+  {
+    id: "lane-before-purges",
+    file: SERVE_READ,
+    from: `  if (!purgesLoaded()) return undefined;`,
+    to: ``,
+    tests: [T.hitLane],
+    why: "A new isolate could serve a copy purged elsewhere before it has read the purge record.",
+  },
+  {
+    id: "lane-fault-crashes",
+    file: APP,
+    from: `    return hitLane(request, env, ctx);
+  } catch (err) {`,
+    to: `    return hitLane(request, env, ctx);
+  } catch (err) {
+    throw err;`,
+    tests: [T.hitLane],
+    why: "A bug in the lane would be the viewer's error page, where the app could have answered.",
+  },
+  {
+    id: "trace-reads-cf-at-start",
+    file: OBSERVE,
+    from: `    trace: new RequestTrace(request),`,
+    to: `    trace: { colo: (request.cf as { colo?: string } | undefined)?.colo },`,
+    tests: [T.hitLane],
+    why: "Every request would pay for parsing request.cf, which only a miss's coordination needs.",
+  },
+  {
+    id: "trace-colo-lost",
+    file: OBSERVE,
+    from: `      this.#colo = typeof cf?.colo === "string" ? cf.colo : undefined;`,
+    to: `      this.#colo = undefined;`,
+    tests: [T.hitLane],
+    why: "Every data centre's misses would ask one coordinator, named for no location.",
+  },
   // ---- the OpenAPI contract ----
   {
     id: "contract-oembed-timeout-undocumented",
@@ -272,9 +374,9 @@ export const EDGE = [
   {
     id: "limits-not-counted-here",
     file: LIMITS,
-    from: `if (c.env[BINDING[client.tier]]) refuseWhenSpentHere(client, Date.now());`,
+    from: `if (env[BINDING[client.tier]] && !withinHere(client.limitKey, client.tier, now)) return false;`,
     to: ``,
-    tests: [T.hitLimits, CONSUMER_LIMITS],
+    tests: [T.hitLimits, T.hitLane, CONSUMER_LIMITS],
     why: "Memory hits ask the deployment-wide limiter nothing: uncounted here, one address could take an isolate's CPU without limit.",
   },
   {
@@ -296,8 +398,8 @@ export const EDGE = [
   {
     id: "limits-failed-lookup-charged-twice",
     file: LIMITS,
-    from: `if (chargeRequest && !(chargedToIp && client.tier === "anon")) {`,
-    to: `if (chargeRequest) {`,
+    from: `if (chargeRequest && !(chargedToIp && client.tier === "anon") && !chargeRequestTo(`,
+    to: `if (chargeRequest && !chargeRequestTo(`,
     tests: [CONSUMER_LIMITS],
     why: "A keyed request served as anonymous during a KV outage would count twice against its IP's limit.",
   },
@@ -438,8 +540,8 @@ export const EDGE = [
   {
     id: "cors-reflects-any-origin",
     file: CORS,
-    from: `if (origin && origin !== "null" && allowlistSet(origins).has(origin.toLowerCase())) {`,
-    to: `if (origin) {`,
+    from: `if (origin && origin !== "null" && allowlistSet(origins).has(origin.toLowerCase()))`,
+    to: `if (origin)`,
     tests: [T.consumers],
     why: "With ALLOWED_ORIGINS set, any origin would be reflected as allowed.",
   },
@@ -454,9 +556,9 @@ export const EDGE = [
   {
     id: "cors-no-vary",
     file: CORS,
-    from: `addHeader(c, "Vary", "Origin");`,
-    to: ``,
-    tests: [T.consumers],
+    from: `const VARY_ORIGIN = Object.freeze({ Vary: "Origin" });`,
+    to: `const VARY_ORIGIN = Object.freeze({});`,
+    tests: [T.consumers, T.hitLane],
     why: "A shared cache could hand one origin's CORS answer to another origin.",
   },
   {

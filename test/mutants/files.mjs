@@ -51,4 +51,6 @@ export const T = {
   // The per-client limit tests (they make hundreds of requests).
   consumerLimits: "test/integration/consumers-limits.test.ts",
   hitLimits: "test/integration/hit-limits.test.ts",
+  // The hit lane against the Hono app, request by request.
+  hitLane: "test/integration/hit-lane.test.ts",
 };

@@ -1,0 +1,105 @@
+import { getPath, getQueryParam } from "hono/utils/url";
+import { ipLimitKey } from "../clients/ip";
+import { chargeRequestTo } from "../clients/limits";
+import { requestPolicy } from "../clients/tiers";
+import { type Env, loadConfig } from "../env";
+import { corsHeaders } from "../http/cors";
+import { logRequest, startRequest } from "../http/observe";
+import { jsonAnswer } from "../http/respond";
+import { respondWith, serverTiming } from "../http/send";
+import type { Client } from "../lib/trace";
+import { CATALOG_READS } from "./catalog";
+import { tierDeps } from "./deps";
+
+/**
+ * The hit lane: an anonymous GET of a /v1 read whose data this isolate holds in memory, with
+ * parameters it has validated before, is answered here, without Hono's routing and context
+ * and the middleware chain around it. Those were most of what such a hit cost beyond sending
+ * its bytes (bench/HISTORY.md, run 25), and most requests are such hits.
+ *
+ * The lane has no rules of its own: it calls what the whole way calls (the request's start
+ * and log line, CORS, the client's charge, the route's memo of validated input, the cache
+ * engine's memory answer, the JSON answer's headers, `send`'s response), and a test compares
+ * its answers with the Hono app's, header by header (test/integration/hit-lane.test.ts).
+ * Anything else returns undefined with nothing counted or started, and the app answers:
+ * another method or route, an X-Api-Key, a path with a "%" left after Hono's decoding,
+ * parameters not seen before, a miss, a cached 404, purges not yet read, a client past its limit here.
+ */
+export function hitLane(request: Request, env: Env, ctx: ExecutionContext): Response | undefined {
+  if (request.method !== "GET") return undefined;
+  // request.url is a new string on each read: read once (Hono's getPath reads only `url`).
+  const url = request.url;
+  const path = getPath({ url } as Request);
+  const match = path.startsWith("/v1/") ? matchRead(path) : undefined;
+  if (!match) return undefined;
+  const headers = request.headers;
+  const config = loadConfig(env);
+  if (headers.has("X-Api-Key") || !config.ok) return undefined;
+  const started = startRequest(request, headers);
+  const client: Client = { tier: "anon", limitKey: ipLimitKey(headers.get("CF-Connecting-IP")) };
+  const deps = tierDeps(env, ctx, config.config, client, started.trace);
+  const query = getQueryParam(url) as Record<string, string>;
+  const hit = match.read.memoryHit(config.config, env, deps, match.params, query, started.trace, client.limitKey);
+  // Past its limit here, the client is counted again and refused by the whole way.
+  if (!hit || !chargeRequestTo(env, client, Date.now())) return undefined;
+  hit.take();
+  const answer = jsonAnswer(hit.served, hit.policy, hit.cacheTag, headers.get("If-None-Match"));
+  // The request's headers (as observe and the route's middleware record them) into the
+  // answer's own fresh object: no key is in both.
+  const all = answer.headers;
+  for (const name in started.headers) all[name] = started.headers[name] as string;
+  const origins = config.config.allowedOrigins;
+  // Origin matters only to an allowlist.
+  const cors = corsHeaders(origins, origins && headers.get("Origin"));
+  for (const name in cors) all[name] = cors[name] as string;
+  all["RateLimit-Policy"] = requestPolicy("anon");
+  const res = respondWith(all, serverTiming(started.trace, started.startedAt), false, answer.body, answer.status);
+  logRequest(env, started, "GET", match.pattern, res.status, client);
+  return res;
+}
+
+type Read = (typeof CATALOG_READS)[number];
+interface Pattern {
+  read: Read;
+  /** The route as the app registers it, for the log line. */
+  pattern: string;
+  /** Literal segments, or the parameter's name (from ":name"). */
+  segments: { literal?: string; param?: string }[];
+}
+
+let byLength: Map<number, Pattern[]> | undefined;
+
+/**
+ * The read route `path` (as Hono's getPath decoded it) names, and its parameters, matched as
+ * the app's router would: strict, case-sensitive, no empty segment.
+ */
+function matchRead(path: string): { read: Read; pattern: string; params: Record<string, string> } | undefined {
+  // An escape getPath kept (%25) is decoded again in Hono's parameters, by its rules: left to it.
+  if (path.includes("%")) return undefined;
+  byLength ??= patterns();
+  const parts = path.split("/");
+  for (const p of byLength.get(parts.length) ?? []) {
+    const params: Record<string, string> = {};
+    let i = 0;
+    for (; i < parts.length; i++) {
+      const seg = p.segments[i];
+      const part = parts[i] ?? "";
+      if (seg?.param !== undefined && part !== "") params[seg.param] = part;
+      else if (seg?.literal !== part) break;
+    }
+    if (i === parts.length) return { read: p.read, pattern: p.pattern, params };
+  }
+  return undefined;
+}
+
+function patterns(): Map<number, Pattern[]> {
+  const out = new Map<number, Pattern[]>();
+  for (const read of CATALOG_READS) {
+    const pattern = `/v1${read.path}`;
+    const segments = pattern.split("/").map((s) => (s.startsWith(":") ? { param: s.slice(1) } : { literal: s }));
+    const list = out.get(segments.length) ?? [];
+    list.push({ read, pattern, segments });
+    out.set(segments.length, list);
+  }
+  return out;
+}
