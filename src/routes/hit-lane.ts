@@ -26,12 +26,12 @@ import { tierDeps } from "./deps";
  * parameters not seen before, a miss, a cached 404, purges not yet read, a client past its limit here.
  */
 export function hitLane(request: Request, env: Env, ctx: ExecutionContext): Response | undefined {
-  if (request.method !== "GET") return undefined;
   // request.url is a new string on each read: read once (Hono's getPath reads only `url`).
   const url = request.url;
   const path = getPath({ url } as Request);
   const match = path.startsWith("/v1/") ? matchRead(path) : undefined;
   if (!match) return undefined;
+  if (request.method !== "GET") return undefined;
   const headers = request.headers;
   const config = loadConfig(env);
   if (headers.has("X-Api-Key") || !config.ok) return undefined;
