@@ -31,6 +31,7 @@ export interface ByteLruOptions<V> {
  */
 export class ByteLru<V> {
   private readonly map = new Map<string, { value: V; bytes: number; read: boolean }>();
+  private cursor: MapIterator<string> = this.map.keys();
   private total = 0;
   readonly maxBytes: number;
   readonly maxEntries: number;
@@ -67,9 +68,9 @@ export class ByteLru<V> {
     this.map.set(key, { value, bytes, read: false });
     this.total += bytes;
     while (this.total > this.maxBytes || this.map.size > this.maxEntries) {
-      const oldest = this.map.entries().next().value;
-      if (oldest === undefined) break;
-      const [k, record] = oldest;
+      const k = this.oldest();
+      if (k === undefined) break;
+      const record = this.map.get(k) as { value: V; bytes: number; read: boolean };
       // A second chance: each marked entry is moved once per pass, so this ends.
       if (record.read && k !== key) {
         record.read = false;
@@ -78,6 +79,23 @@ export class ByteLru<V> {
       } else this.delete(k);
     }
     return true;
+  }
+
+  /**
+   * The oldest key, from one iterator kept across calls. A Map keeps a deleted entry's slot
+   * until it rehashes, and a new iterator walks every such slot from the start: evicting from
+   * the front with a fresh iterator each time cost a memo under churn (a new client address
+   * every request) microseconds per insert (bench/HISTORY.md, run 25). Every entry the kept
+   * iterator has passed was evicted or moved to the end, so the next one it yields is the
+   * oldest; spent, it is replaced.
+   */
+  private oldest(): string | undefined {
+    let next = this.cursor.next();
+    if (next.done) {
+      this.cursor = this.map.keys();
+      next = this.cursor.next();
+    }
+    return next.done ? undefined : next.value;
   }
 
   delete(key: string): boolean {
@@ -90,6 +108,7 @@ export class ByteLru<V> {
 
   clear(): void {
     this.map.clear();
+    this.cursor = this.map.keys();
     this.total = 0;
   }
 
