@@ -87,14 +87,10 @@ export class ByteLru<V> {
    * the front with a fresh iterator each time cost a memo under churn (a new client address
    * every request) microseconds per insert (bench/HISTORY.md, run 25). Every entry the kept
    * iterator has passed was evicted or moved to the end, so the next one it yields is the
-   * oldest; spent, it is replaced.
+   * oldest. (So it is never spent while an entry is left: entries are added behind it.)
    */
   private oldest(): string | undefined {
-    let next = this.cursor.next();
-    if (next.done) {
-      this.cursor = this.map.keys();
-      next = this.cursor.next();
-    }
+    const next = this.cursor.next();
     return next.done ? undefined : next.value;
   }
 

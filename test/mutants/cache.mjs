@@ -306,24 +306,13 @@ export const CACHE = [
     why: "The hottest keys would be evicted first under pressure, as if nobody read them.",
   },
   {
-    id: "byte-lru-spent-cursor-kept",
-    file: BYTE_LRU,
-    from: `    if (next.done) {
-      this.cursor = this.map.keys();
-      next = this.cursor.next();
-    }`,
-    to: ``,
-    tests: [T.unitByteLru, T.unitCache, T.memoBudget],
-    why: "Once its eviction cursor had passed every entry a memo would evict nothing more and grow past its budget.",
-  },
-  {
     id: "byte-lru-cursor-ignores-moves",
     file: BYTE_LRU,
     from: `        this.map.delete(k);
         this.map.set(k, record);`,
     to: `        this.map.set(k, record);`,
     tests: [T.unitByteLru, T.unitCache],
-    why: "A recently read entry would keep its old place and be evicted before older unread ones on the next pass.",
+    why: "A read entry would keep its old place, behind the eviction cursor, and outlive newer entries pass after pass.",
   },
   {
     id: "byte-lru-value-size-ignored",

@@ -44,6 +44,39 @@ describe("ByteLru", () => {
     expect(m.bytes).toBe(one * 3);
   });
 
+  it("gives a read entry one more pass, then evicts it in its turn before newer entries", () => {
+    const one = costOf("a", "x");
+    const m = strings(one * 3);
+    for (const k of "abc") m.set(k, "x");
+    m.get("a");
+    // a is read: it is kept and goes behind d; b goes.
+    m.set("d", "x");
+    expect([...m.entries()].map(([k]) => k)).toEqual(["c", "d", "a"]);
+    // Not read since, a is now older than e and f, and goes before them.
+    m.set("e", "x");
+    m.set("f", "x");
+    expect([...m.entries()].map(([k]) => k)).toEqual(["a", "e", "f"]);
+    m.set("g", "x");
+    expect([...m.entries()].map(([k]) => k)).toEqual(["e", "f", "g"]);
+  });
+
+  it("keeps evicting in order over many passes of a memo under churn", () => {
+    const one = costOf("k0000", "x");
+    const m = strings(one * 50);
+    for (let i = 0; i < 5000; i++) {
+      const key = `k${String(i).padStart(4, "0")}`;
+      m.set(key, "x");
+      // One key in ten is read right away: it outlives the next pass.
+      if (i % 10 === 0) m.get(key);
+      expect(m.bytes).toBeLessThanOrEqual(one * 50);
+    }
+    const kept = [...m.entries()].map(([k]) => k);
+    expect(kept).toHaveLength(50);
+    expect(kept.at(-1)).toBe("k4999");
+    // What is left is the newest keys and read ones from the pass before, nothing from long ago.
+    expect(kept.every((k) => Number(k.slice(1)) >= 4900)).toBe(true);
+  });
+
   it("evicts as many old entries as a large newcomer needs", () => {
     const small = costOf("a", "x");
     const m = strings(small * 10);
