@@ -14,8 +14,9 @@ import { tierDeps } from "./deps";
 /**
  * The hit lane: an anonymous GET of a /v1 read whose data this isolate holds in memory, with
  * parameters it has validated before, is answered here, without Hono's routing and context
- * and the middleware chain around it. Those were most of what such a hit cost beyond sending
- * its bytes (bench/HISTORY.md, run 25), and most requests are such hits.
+ * and the middleware chain around it. Most requests are such hits, and that chain alone, with
+ * nothing in it, cost a hit 5-8% of the throughput of a Worker that only sends its bytes
+ * (docs/performance.md, "Our share of a hit").
  *
  * The lane has no rules of its own: it calls what the whole way calls (the request's start
  * and log line, CORS, the client's charge, the route's memo of validated input, the cache
@@ -23,7 +24,9 @@ import { tierDeps } from "./deps";
  * its answers with the Hono app's, header by header (test/integration/hit-lane.test.ts).
  * Anything else returns undefined with nothing counted or started, and the app answers:
  * another method or route, an X-Api-Key, a path with a "%" left after Hono's decoding,
- * parameters not seen before, a miss, a cached 404, purges not yet read, a client past its limit here.
+ * parameters not seen before, a miss, a cached 404, purges not yet read. (A client past its
+ * limit here is the one exception: counted, it is counted again by the app, which changes
+ * nothing, since it is past its limit already.)
  */
 export function hitLane(request: Request, env: Env, ctx: ExecutionContext): Response | undefined {
   // request.url is a new string on each read: read once (Hono's getPath reads only `url`).
@@ -40,7 +43,7 @@ export function hitLane(request: Request, env: Env, ctx: ExecutionContext): Resp
   const deps = tierDeps(env, ctx, config.config, client, started.trace);
   const query = getQueryParam(url) as Record<string, string>;
   const hit = match.read.memoryHit(config.config, env, deps, match.params, query, started.trace, client.limitKey);
-  // Past its limit here, the client is counted again and refused by the whole way.
+  // Past its limit here, the client is refused by the app.
   if (!hit || !chargeRequestTo(env, client, Date.now())) return undefined;
   hit.take();
   const answer = jsonAnswer(hit.served, hit.policy, hit.cacheTag, headers.get("If-None-Match"));
