@@ -25,6 +25,10 @@ export function ipLimitKey(raw: string | undefined | null): string {
   // How Cloudflare writes an IPv4 client: already its own key, with no memo entry to make (a
   // flood from many addresses would otherwise make one per request).
   if (CANONICAL_IPV4.test(raw)) return `ip:${raw}`;
+  // The same for IPv6 written as RFC 5952 has it (lowercase, no leading zeros) with its /64
+  // spelled out: the key is that text (parsing and a memo entry were about 5 µs a new address).
+  const v6 = CANONICAL_IPV6_64.exec(raw);
+  if (v6) return `ip:${v6[1]}::/64`;
   let key = recent.get(raw);
   if (key === undefined) {
     key = parseLimitKey(raw);
@@ -53,6 +57,14 @@ function parseLimitKey(raw: string): string {
 // read those as octal), as Cloudflare writes CF-Connecting-IP.
 const CANONICAL_IPV4 =
   /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
+// An IPv6 address whose first four groups are written out, each in its shortest lowercase
+// form, the first not 0 (so never an IPv4-mapped address), followed by four more groups or by
+// at most three around one "::": group 1 is its /64 as parseIpv6 and parseLimitKey spell it.
+const G = "(?:0|[1-9a-f][0-9a-f]{0,3})";
+const CANONICAL_IPV6_64 = new RegExp(
+  `^([1-9a-f][0-9a-f]{0,3}:${G}:${G}:${G}):(?:${G}:${G}:${G}:${G}|:(?:${G}(?::${G}){0,2})?|${G}::(?:${G}(?::${G})?)?|${G}:${G}::(?:${G})?|${G}:${G}:${G}::)$`,
+);
 
 /** `text` when it is a canonical dotted-quad IPv4 address, else undefined. */
 function parseIpv4(text: string): string | undefined {

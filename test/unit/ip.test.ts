@@ -21,6 +21,35 @@ describe("ipLimitKey", () => {
     expect(ipLimitKey("::ffff:010.0.0.1")).toBe("ip:?::ffff:010.0.0.1");
   });
 
+  it("an IPv6 client is keyed by its /64, however the address is spelled", () => {
+    const spellings: [string, string[]][] = [
+      ["2001:db8:a:1f::1", ["2001:0DB8:000a:001F:0:0:0:1", "[2001:db8:a:1f::1]", " 2001:db8:a:1f:0::1 "]],
+      ["2001:db8:a:1f:1:2:3:4", ["2001:db8:a:1f:0001:2:3:4", "2001:DB8:A:1F:1:2:3:4"]],
+      ["2001:db8:0:0:5::", ["2001:db8::5:0:0:0", "2001:db8:0:0:5:0:0:0"]],
+      ["2a00:1:2:3:4:5::6", ["2a00:1:2:3:4:5:0:6", "2a00:0001:2:3:4:5::6"]],
+      ["fe80:0:0:0:1:2:3::", ["fe80::1:2:3:0", "fe80:0:0:0:1:2:3:0%eth0"]],
+      ["2001:db8:1:2::", ["2001:db8:1:2:0:0:0:0"]],
+    ];
+    for (const [canonical, others] of spellings) {
+      const key = ipLimitKey(canonical);
+      expect(key, canonical).toMatch(/^ip:[0-9a-f:]+::\/64$/);
+      expect(key.split(":").slice(1, 5).join(":"), canonical).toBe(canonical.split(":").slice(0, 4).join(":"));
+      for (const other of others) expect(ipLimitKey(other), other).toBe(key);
+    }
+    // Near misses are not addresses, however close they look.
+    for (const text of [
+      "2001:db8:a:1f::1::2",
+      "2001:db8:a:1f::1:2:3:4",
+      "2001:db8:a:1f:1:2:3:4:5",
+      "2001:db8:a:1f:1:2:3::4",
+      "2001:db8:a:1f:1:2:3",
+      "2001:db8:a:1f:12345::",
+    ])
+      expect(ipLimitKey(text), text).toBe(`ip:?${text}`);
+    // Written out in full, an IPv4-mapped address is still its IPv4 client.
+    expect(ipLimitKey("0:0:0:0:0:ffff:c000:201")).toBe("ip:192.0.2.1");
+  });
+
   it("no address is one shared key", () => {
     expect(ipLimitKey(undefined)).toBe(UNKNOWN_IP_KEY);
     expect(ipLimitKey("   ")).toBe(UNKNOWN_IP_KEY);
