@@ -14,7 +14,7 @@ import { allowedUrl, type EntityKind } from "../render/urls";
 import type { Album, Artist, Playlist, Track, Wave } from "../schemas/entities";
 import { type WidgetOptions, widgetQuerySchema } from "../schemas/widget";
 import { fetchImageDataUri } from "../upstream/images";
-import { readThrough } from "./catalog";
+import { memoryRead, readThrough } from "./catalog";
 import { pickParams, rawValues, schemaKeys } from "./params";
 
 /**
@@ -47,69 +47,121 @@ export interface LoadContext {
   client: Client;
 }
 
-type Loader = (id: number, l: LoadContext, need: { wave: boolean }) => Promise<CardView>;
+/** One read a card makes: a catalog route and its raw parameters; `optional`: the card does without it. */
+interface CardRead {
+  name: string;
+  raw: Record<string, string>;
+  optional?: true;
+}
+type Read = { data: unknown; served: Served };
 
-const LOADERS: Record<EntityKind, Loader> = {
-  track: async (id, l, need) => {
+/** Per kind: the reads a card makes, in order, and the view over their results (undefined: an optional read failed). */
+const CARDS: Record<
+  EntityKind,
+  {
+    reads: (id: string, l: LoadContext, need: { wave: boolean }) => CardRead[];
+    view: (results: (Read | undefined)[], l: LoadContext) => CardView;
+  }
+> = {
+  track: {
     // The track first: for an id BeatPass does not have, the waveform is never asked for
     // (one upstream request per missing track, not two). The waveform is decoration: a card
     // without it beats no card, and its row is drawn either way (the height does not change).
-    const track = await read(l, "track", { id: String(id) }, `track ${id}`);
-    const wave =
-      need.wave && !l.options.hide.has("waveform")
-        ? await read(l, "track-wave", { id: String(id) }, `track ${id}`).catch(() => undefined)
-        : undefined;
-    const t = track.data as Track;
-    const w = wave?.data as Wave | undefined;
-    return {
-      etagParts: [track.served.entry.etag, wave?.served.entry.etag ?? "-"],
-      primary: track.served,
-      policy: l.config.policy.entity,
-      data: t,
-      html: (o) => trackCard(t, w, context(l, o)),
-      svg: (art, r) => trackSvg(t, w, art, l.options, r),
-      artUrl: t.image,
-    };
+    reads: (id, l, need) => [
+      { name: "track", raw: { id } },
+      ...(need.wave && !l.options.hide.has("waveform")
+        ? [{ name: "track-wave", raw: { id }, optional: true as const }]
+        : []),
+    ],
+    view: ([track, wave], l) => {
+      const served = (track as Read).served;
+      const t = (track as Read).data as Track;
+      const w = wave?.data as Wave | undefined;
+      return {
+        etagParts: [served.entry.etag, wave?.served.entry.etag ?? "-"],
+        primary: served,
+        policy: l.config.policy.entity,
+        data: t,
+        html: (o) => trackCard(t, w, context(l, o)),
+        svg: (art, r) => trackSvg(t, w, art, l.options, r),
+        artUrl: t.image,
+      };
+    },
   },
-  artist: async (id, l) =>
-    entityView<Artist>(await read(l, "artist", { id: String(id), with: "genres,topTracks" }, `artist ${id}`), l, {
-      html: (a, ctx) => artistCard(a, ctx),
-      svg: (a, art, r) => artistSvg(a, art, l.options, r),
-      art: (a) => a.image_small,
-    }),
-  album: async (id, l) =>
-    entityView<Album>(await read(l, "album", { id: String(id), with: "artists,tracks" }, `album ${id}`), l, {
-      html: (a, ctx) => collectionCard("album", a, ctx),
-      svg: (a, art, r) => collectionSvg("album", a, art, l.options, r),
-      art: (a) => a.image,
-    }),
-  playlist: async (id, l) =>
-    entityView<Playlist>(await read(l, "playlist", { id: String(id) }, `playlist ${id}`), l, {
-      html: (p, ctx) => collectionCard("playlist", p, ctx),
-      svg: (p, art, r) => collectionSvg("playlist", p, art, l.options, r),
-      art: (p) => p.image,
-    }),
+  artist: {
+    reads: (id) => [{ name: "artist", raw: { id, with: "genres,topTracks" } }],
+    view: ([r], l) =>
+      entityView<Artist>(r as Read, l, {
+        html: (a, ctx) => artistCard(a, ctx),
+        svg: (a, art, r) => artistSvg(a, art, l.options, r),
+        art: (a) => a.image_small,
+      }),
+  },
+  album: {
+    reads: (id) => [{ name: "album", raw: { id, with: "artists,tracks" } }],
+    view: ([r], l) =>
+      entityView<Album>(r as Read, l, {
+        html: (a, ctx) => collectionCard("album", a, ctx),
+        svg: (a, art, r) => collectionSvg("album", a, art, l.options, r),
+        art: (a) => a.image,
+      }),
+  },
+  playlist: {
+    reads: (id) => [{ name: "playlist", raw: { id } }],
+    view: ([r], l) =>
+      entityView<Playlist>(r as Read, l, {
+        html: (p, ctx) => collectionCard("playlist", p, ctx),
+        svg: (p, art, r) => collectionSvg("playlist", p, art, l.options, r),
+        art: (p) => p.image,
+      }),
+  },
 };
 
-export const isKind = (k: string): k is EntityKind => Object.hasOwn(LOADERS, k);
+export const isKind = (k: string): k is EntityKind => Object.hasOwn(CARDS, k);
 
 /**
- * Reads what the card of `kind` `id` shows. `wave: false` skips the waveform (its row has a
- * fixed height, so sizing a frame does not need it).
+ * Reads what the card of `kind` `id` shows, one read after another (a failed read stops the
+ * rest, unless it is optional). `wave: false` skips the waveform (its row has a fixed height,
+ * so sizing a frame does not need it).
  */
-export function loadCard(kind: EntityKind, id: number, l: LoadContext, need = { wave: true }): Promise<CardView> {
-  return LOADERS[kind](id, l, need);
+export async function loadCard(kind: EntityKind, id: number, l: LoadContext, need = { wave: true }): Promise<CardView> {
+  const card = CARDS[kind];
+  const results: (Read | undefined)[] = [];
+  for (const r of card.reads(String(id), l, need)) {
+    const read = readThrough(r.name, r.raw, `${kind} ${id}`, l.config, l.env, l.deps, l.trace, l.client);
+    results.push(r.optional ? await read.catch(() => undefined) : await read);
+  }
+  return card.view(results, l);
+}
+
+/**
+ * `loadCard`'s view when every read the card makes is a copy in this isolate's memory of
+ * parameters its route validated before (for the hit lane, src/routes/hit-lane.ts), with
+ * nothing counted until `take`; undefined otherwise, with nothing done. `id` is the text as
+ * the request has it: the card routes validate ids with the catalog routes' own schema, whose
+ * valid ids are their canonical digits, so one its route has not validated is not known here.
+ */
+export function memoryCard(kind: EntityKind, id: string, l: LoadContext): { view: CardView; take(): void } | undefined {
+  const card = CARDS[kind];
+  const hits: NonNullable<ReturnType<typeof memoryRead>>[] = [];
+  for (const r of card.reads(id, l, { wave: true })) {
+    const hit = memoryRead(r.name, r.raw, l.config, l.env, l.deps, l.trace, l.client);
+    if (!hit) return undefined;
+    hits.push(hit);
+  }
+  return {
+    view: card.view(hits, l),
+    take() {
+      for (const hit of hits) hit.take();
+    },
+  };
 }
 
 const context = (l: LoadContext, options = l.options): CardContext => ({ options, imageHosts: l.config.imageHosts });
 
-function read(l: LoadContext, name: string, raw: Record<string, string>, subject: string) {
-  return readThrough(name, raw, subject, l.config, l.env, l.deps, l.trace, l.client);
-}
-
 /** A card drawn from a single entity read (artist, album, playlist). */
 function entityView<T>(
-  r: { data: unknown; served: Served },
+  r: Read,
   l: LoadContext,
   draw: {
     html: (data: T, ctx: CardContext) => Card;
@@ -167,4 +219,9 @@ export function widgetOptions(query: Record<string, string>): WidgetOptions {
     optionsMemo.set(key, options);
   }
   return options;
+}
+
+/** Options validated before for these parameters, or undefined (the hit lane validates nothing). */
+export function knownWidgetOptions(query: Record<string, string>): WidgetOptions | undefined {
+  return optionsMemo.get(rawValues(query, WIDGET_PARAMS));
 }

@@ -24,6 +24,15 @@ function lazy<M, P extends string>(load: () => Promise<M>, pick: (m: M) => Serve
   };
 }
 
+type Widgets = typeof import("./widgets");
+let widgets: Widgets | undefined;
+
+/**
+ * The card module once a card request has imported it, for the hit lane (routes/hit-lane.ts):
+ * an isolate that has served no card has no card in memory either.
+ */
+export const loadedWidgets = (): Widgets | undefined => widgets;
+
 /** Cards, oEmbed, the demo page and feeds: the routes that draw (feeds: routes/feeds.ts). */
 export function cardRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -31,7 +40,10 @@ export function cardRoutes(): Hono<AppEnv> {
     "/widget/:kind/:file",
     lazy(
       () => import("./widgets"),
-      (m) => m.serveWidget,
+      (m) => {
+        widgets = m;
+        return m.serveWidget;
+      },
     ),
   );
   readOnly(app, "/widget/:kind/:file");

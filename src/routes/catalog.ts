@@ -193,12 +193,37 @@ export async function readThrough(
   // The subject the caller names (a card says "track 7" for its waveform too).
   req.subject = subject;
   const served = await serveRead(req);
+  return { data: dataOf(served), served };
+}
+
+/**
+ * `readThrough`'s answer when it is a copy in this isolate's memory of parameters the route
+ * validated before (serve-read.ts's `memoryAnswer`): nothing is counted until `take`.
+ * Undefined otherwise, with nothing done.
+ */
+export function memoryRead(
+  name: string,
+  raw: Record<string, string>,
+  config: Config,
+  env: Env,
+  deps: TierDeps,
+  trace: Trace,
+  client: Client,
+): { data: unknown; served: Served; take(): void } | undefined {
+  const r = BY_NAME.get(name);
+  const input = r?.knownInput(raw);
+  const answer = r && input && r.memoryRead(config, env, deps, input as never, trace, client.limitKey);
+  return answer && { data: dataOf(answer.served), served: answer.served, take: answer.take };
+}
+
+/** The `data` member of a served body, parsed once per cache entry. */
+function dataOf(served: Served): unknown {
   let data = parsedBodies.get(served.entry);
   if (data === undefined) {
     data = (JSON.parse(served.entry.body) as { data: unknown }).data;
     parsedBodies.set(served.entry, data);
   }
-  return { data, served };
+  return data;
 }
 
 export function catalogRoutes(): Hono<AppEnv> {

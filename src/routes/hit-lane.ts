@@ -1,39 +1,44 @@
 import { getPath, getQueryParam } from "hono/utils/url";
+import type { TierDeps } from "../cache/tiers";
 import { ipLimitKey } from "../clients/ip";
 import { chargeRequestTo } from "../clients/limits";
 import { requestPolicy } from "../clients/tiers";
-import { type Env, loadConfig } from "../env";
+import { type Config, type Env, loadConfig } from "../env";
 import { corsHeaders } from "../http/cors";
 import { logRequest, startRequest } from "../http/observe";
 import { jsonAnswer } from "../http/respond";
 import { respondWith, serverTiming } from "../http/send";
-import type { Client } from "../lib/trace";
+import type { Client, Trace } from "../lib/trace";
+import { loadedWidgets } from "./cards";
 import { CATALOG_READS } from "./catalog";
 import { tierDeps } from "./deps";
 
 /**
- * The hit lane: an anonymous GET of a /v1 read whose data this isolate holds in memory, with
- * parameters it has validated before, is answered here, without Hono's routing and context
- * and the middleware chain around it. Most requests are such hits, and that chain alone, with
- * nothing in it, cost a hit 5-8% of the throughput of a Worker that only sends its bytes
- * (docs/performance.md, "Our share of a hit").
+ * The hit lane: an anonymous GET that this isolate can answer from memory, with parameters it
+ * has validated before, is answered here, without Hono's routing and context and the
+ * middleware chain around it. Most requests are such hits, and that chain alone, with nothing
+ * in it, cost a hit 5-8% of the throughput of a Worker that only sends its bytes
+ * (docs/performance.md, "Our share of a hit"). Two kinds of request take it: a /v1 read whose
+ * data is in memory, and an HTML card whose data and drawing are (routes/widgets.ts, `heldCard`).
  *
  * The lane has no rules of its own: it calls what the whole way calls (the request's start
  * and log line, CORS, the client's charge, the route's memo of validated input, the cache
- * engine's memory answer, the JSON answer's headers, `send`'s response), and a test compares
- * its answers with the Hono app's, header by header (test/integration/hit-lane.test.ts).
- * Anything else returns undefined with nothing counted or started, and the app answers:
- * another method or route, an X-Api-Key, a path with a "%" left after Hono's decoding,
- * parameters not seen before, a miss, a cached 404, purges not yet read. (A client past its
- * limit here is the one exception: counted, it is counted again by the app, which changes
- * nothing, since it is past its limit already.)
+ * engine's memory answer, the JSON answer's headers, the card's, `send`'s response), and a
+ * test compares its answers with the Hono app's, header by header
+ * (test/integration/hit-lane.test.ts, card-lane.test.ts). Anything else returns undefined
+ * with nothing counted or started, and the app answers: another method or route, an
+ * X-Api-Key, a path with a "%" left after Hono's decoding, parameters not seen before, a
+ * miss, a cached 404, purges not yet read, a card not drawn yet. (A /v1 client past its limit
+ * here is the one exception: counted, it is counted again by the app, which changes nothing,
+ * since it is past its limit already.)
  */
 export function hitLane(request: Request, env: Env, ctx: ExecutionContext): Response | undefined {
   // request.url is a new string on each read: read once (Hono's getPath reads only `url`).
   const url = request.url;
   const path = getPath({ url } as Request);
-  const match = path.startsWith("/v1/") ? matchRead(path) : undefined;
-  if (!match) return undefined;
+  const read = path.startsWith("/v1/") ? matchRead(path) : undefined;
+  const card = !read && path.startsWith("/widget/") ? matchCard(path) : undefined;
+  if (!read && !card) return undefined;
   if (request.method !== "GET") return undefined;
   const headers = request.headers;
   const config = loadConfig(env);
@@ -42,23 +47,61 @@ export function hitLane(request: Request, env: Env, ctx: ExecutionContext): Resp
   const client: Client = { tier: "anon", limitKey: ipLimitKey(headers.get("CF-Connecting-IP")) };
   const deps = tierDeps(env, ctx, config.config, client, started.trace);
   const query = getQueryParam(url) as Record<string, string>;
-  const hit = match.read.memoryHit(config.config, env, deps, match.params, query, started.trace, client.limitKey);
-  // Past its limit here, the client is refused by the app.
-  if (!hit || !chargeRequestTo(env, client, Date.now())) return undefined;
-  hit.take();
-  const answer = jsonAnswer(hit.served, hit.policy, hit.cacheTag, headers.get("If-None-Match"));
+  const lane = { config: config.config, env, deps, trace: started.trace, client };
+  const answer = read
+    ? jsonHit(read, lane, query, headers)
+    : card?.widgets.heldCard(url, card.kind, card.file, query, headers.get("If-None-Match"), lane);
+  if (!answer) return undefined;
   // The request's headers (as observe and the route's middleware record them) into the
   // answer's own fresh object: no key is in both.
   const all = answer.headers;
   for (const name in started.headers) all[name] = started.headers[name] as string;
-  const origins = config.config.allowedOrigins;
+  const res = respondWith(all, serverTiming(started.trace, started.startedAt), false, answer.body, answer.status);
+  logRequest(env, started, "GET", read ? read.pattern : CARD_ROUTE, res.status, client);
+  return res;
+}
+
+interface Lane {
+  config: Config;
+  env: Env;
+  deps: TierDeps;
+  trace: Trace;
+  client: Client;
+}
+
+/** A /v1 read from memory, charged to its client, with the API's CORS and RateLimit-Policy. */
+function jsonHit(
+  match: NonNullable<ReturnType<typeof matchRead>>,
+  lane: Lane,
+  query: Record<string, string>,
+  headers: Headers,
+) {
+  const { config, env, client } = lane;
+  const hit = match.read.memoryHit(config, env, lane.deps, match.params, query, lane.trace, client.limitKey);
+  // Past its limit here, the client is refused by the app.
+  if (!hit || !chargeRequestTo(env, client, Date.now())) return undefined;
+  hit.take();
+  const answer = jsonAnswer(hit.served, hit.policy, hit.cacheTag, headers.get("If-None-Match"));
+  const all = answer.headers;
   // Origin matters only to an allowlist.
-  const cors = corsHeaders(origins, origins && headers.get("Origin"));
+  const cors = corsHeaders(config.allowedOrigins, config.allowedOrigins && headers.get("Origin"));
   for (const name in cors) all[name] = cors[name] as string;
   all["RateLimit-Policy"] = requestPolicy("anon");
-  const res = respondWith(all, serverTiming(started.trace, started.startedAt), false, answer.body, answer.status);
-  logRequest(env, started, "GET", match.pattern, res.status, client);
-  return res;
+  return answer;
+}
+
+/** The card route, as the app registers it (routes/cards.ts), for the log line. */
+const CARD_ROUTE = "/widget/:kind/:file";
+
+/**
+ * /widget/<kind>/<file>, once the card module is loaded. Anything but a known kind and an id
+ * validated before (no "/", "." or "%" in it) is turned away by `heldCard`.
+ */
+function matchCard(path: string) {
+  const widgets = loadedWidgets();
+  // "/widget/" is 8 characters.
+  const slash = path.indexOf("/", 8);
+  return widgets && slash > 0 ? { widgets, kind: path.slice(8, slash), file: path.slice(slash + 1) } : undefined;
 }
 
 type Read = (typeof CATALOG_READS)[number];

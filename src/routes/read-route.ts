@@ -194,9 +194,13 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     clientKey: string,
   ) => {
     const input = remembered(memoKeyOf(rawParams, rawQuery));
-    const answer = input && memoryAnswer(readRequest(config, env, deps, input, trace, clientKey));
+    const answer = input && memoryRead(config, env, deps, input, trace, clientKey);
     return answer && { ...answer, policy: config.policy[r.family], cacheTag: input.cacheTag };
   };
+
+  /** `memoryAnswer` for validated input (the hit lane's, and a card's reads: catalog.ts). */
+  const memoryRead = (config: Config, env: Env, deps: TierDeps, input: Input, trace: Trace, clientKey: string) =>
+    memoryAnswer(readRequest(config, env, deps, input, trace, clientKey));
 
   /** Validated input for parameters seen before (stored or raw), without an await. */
   const knownInput = (stored: Record<string, string>): Input | undefined => remembered(memoKeyOf(stored, stored));
@@ -232,6 +236,7 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     reload,
     knownInput,
     memoryHit,
+    memoryRead,
     inputOf,
     readRequest,
   };

@@ -1,6 +1,14 @@
+import type { Config } from "../env";
 import { ApiError } from "../errors";
 import { logEvent } from "../lib/log";
+import { errorCard } from "../render/html-card";
+import { htmlPage } from "../render/page";
+import { type PngLayout, rasterise, svgForPng } from "../render/png";
+import { errorSvg } from "../render/svg-card";
+import { CARD_CSS, themeCss } from "../render/theme";
 import { BEATPASS_WEB_ORIGIN, type EntityKind } from "../render/urls";
+import type { WidgetOptions } from "../schemas/widget";
+import type { Format } from "./widget-headers";
 
 /**
  * How a card fails, decided once: in words a listener understands, drawn in the card's own
@@ -102,4 +110,34 @@ export function viewerError(err: unknown, kind: EntityKind, pageUrl: string, req
         cacheControl: "public, max-age=10",
       };
   }
+}
+
+/** An error card in the card's format, drawn in `looks` (kept in the card memo by routes/widgets.ts). */
+export function drawError(
+  t: { format: Format; layout: PngLayout; width: number | undefined },
+  e: ViewerError,
+  looks: WidgetOptions,
+  config: Config,
+  raster: Fetcher | undefined,
+): Promise<string | Uint8Array> {
+  if (t.format === "svg") return Promise.resolve(errorSvg(e.heading, e.message, looks, { fonts: true }));
+  if (t.format === "png")
+    return rasterise(raster, errorSvg(e.heading, e.message, looks, svgForPng(t.layout, looks.size, t.width)));
+  const card = errorCard(e.heading, e.message, e.href, { options: looks, imageHosts: config.imageHosts });
+  return Promise.resolve(htmlPage(card, themeCss(looks) + CARD_CSS, looks.size));
+}
+
+/**
+ * Whether a refused card's caller asked for JSON rather than the card: its Accept names JSON
+ * before the card's own type (or its wildcard). Browsers and image proxies ask for images or
+ * HTML (and * / * last), so they get the card.
+ */
+export function asksForJson(accept: string | undefined, format: Format): boolean {
+  if (!accept) return false;
+  const json = accept.search(/application\/(problem\+)?json/i);
+  if (json < 0) return false;
+  const own = accept.search(
+    format === "html" ? /text\/html/i : format === "svg" ? /image\/(svg\+xml|\*)/i : /image\/(png|\*)/i,
+  );
+  return own < 0 || json < own;
 }

@@ -16,6 +16,18 @@ export async function widgetHeaders(
   config: Config,
   options: WidgetOptions,
 ): Promise<Record<string, string>> {
+  return knownWidgetHeaders(format, config, options) ?? htmlHeaders(await htmlCsp(options, config));
+}
+
+/**
+ * `widgetHeaders` without an await, or undefined for an HTML card whose stylesheet's hash
+ * is not yet known in this isolate (the hit lane then leaves the card to the app).
+ */
+export function knownWidgetHeaders(
+  format: Format,
+  config: Config,
+  options: WidgetOptions,
+): Record<string, string> | undefined {
   if (format === "png") return { "Content-Type": "image/png", "Cross-Origin-Resource-Policy": "cross-origin" };
   if (format === "svg") {
     return {
@@ -25,10 +37,15 @@ export async function widgetHeaders(
       "Cross-Origin-Resource-Policy": "cross-origin",
     };
   }
+  const hash = cspHashes.get(cspKey(options));
+  return hash !== undefined && scriptHash !== undefined ? htmlHeaders(csp(hash, scriptHash, config)) : undefined;
+}
+
+function htmlHeaders(csp: string): Record<string, string> {
   return {
     "Content-Type": "text/html; charset=utf-8",
     "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Content-Security-Policy": await htmlCsp(options, config),
+    "Content-Security-Policy": csp,
   };
 }
 
@@ -42,15 +59,20 @@ let scriptHash: string | undefined;
  * script, by hash, images from the allowlist, framing per config.
  */
 async function htmlCsp(options: WidgetOptions, config: Config): Promise<string> {
-  const key = `${options.theme}|${options.accent ?? ""}`;
+  const key = cspKey(options);
   let hash = cspHashes.get(key);
   if (!hash) {
     hash = await sha256Base64(themeCss(options) + CARD_CSS);
     cspHashes.set(key, hash);
   }
   scriptHash ??= await sha256Base64(RESIZE_SCRIPT);
-  return `default-src 'none'; style-src 'sha256-${hash}'; script-src 'sha256-${scriptHash}'; ${configured(config)}`;
+  return csp(hash, scriptHash, config);
 }
+
+const cspKey = (options: WidgetOptions) => `${options.theme}|${options.accent ?? ""}`;
+
+const csp = (styleHash: string, script: string, config: Config) =>
+  `default-src 'none'; style-src 'sha256-${styleHash}'; script-src 'sha256-${script}'; ${configured(config)}`;
 
 // The directives that come from config, built once per config (once per isolate).
 const byConfig = new WeakMap<Config, string>();

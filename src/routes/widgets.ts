@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import type { Served } from "../cache/engine";
 import { etagFor } from "../cache/entry";
 import { cacheTags } from "../cache/purge";
 import { identifyClient } from "../clients/limits";
@@ -14,19 +13,27 @@ import { validate } from "../http/validate";
 import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
 import { secondRequestMemo } from "../lib/memo-budget";
 import type { Client } from "../lib/trace";
-import { type Card, errorCard } from "../render/html-card";
+import type { Card } from "../render/html-card";
 import { DEFAULT_WIDTH } from "../render/layout";
 import { htmlPage, type PageLinks } from "../render/page";
 import { OG_IMAGE, type PngLayout, rasterise, snapPngWidth, svgForPng } from "../render/png";
-import { errorSvg } from "../render/svg-card";
 import { CARD_CSS, themeCss } from "../render/theme";
 import { beatpassPageUrl, type EntityKind } from "../render/urls";
 import { idParamsSchema } from "../schemas/requests";
 import { optionsKey, optionsQuery, pngQuerySchema, type WidgetOptions } from "../schemas/widget";
-import { artwork, type CardView, isKind, type LoadContext, loadCard, widgetOptions } from "./card-data";
+import {
+  artwork,
+  type CardView,
+  isKind,
+  knownWidgetOptions,
+  type LoadContext,
+  loadCard,
+  memoryCard,
+  widgetOptions,
+} from "./card-data";
 import { tierDeps } from "./deps";
-import { type ViewerError, viewerError } from "./widget-failure";
-import { type Format, widgetHeaders } from "./widget-headers";
+import { asksForJson, drawError, viewerError } from "./widget-failure";
+import { type Format, knownWidgetHeaders, widgetHeaders } from "./widget-headers";
 
 /**
  * Embeddable cards: /widget/<kind>/<id> is an HTML document for an iframe,
@@ -89,8 +96,23 @@ interface Target {
 async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadContext): Promise<Response> {
   const art = t.format === "html" ? undefined : await artwork(view.artUrl, l);
   const origin = originOf(c.req.url);
-  // Everything the output depends on; the same input always renders the same bytes.
-  const input = [
+  const input = renderInput(origin, t, view, l, art?.etag);
+  const held = renderMemo.get(input);
+  const etag = held?.etag ?? (await etagFor(input));
+  const headers = { ...cardCacheHeaders(t, view, etag), ...(await widgetHeaders(t.format, l.config, l.options)) };
+  // A 304 draws nothing, so it costs nothing and stores nothing.
+  if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
+  if (held) return send(c, held.body, 200, headers);
+  // Drawn afresh: charged to the client (429 render_budget past its budget) before drawing.
+  if (t.format !== "html") await admitRender(l.env, l.client);
+  const body = await render(origin, t, view, l, art?.dataUri);
+  renderMemo.set(input, { etag, body: kept(body) });
+  return send(c, body, 200, headers);
+}
+
+/** Everything a card's bytes depend on: the same input always renders the same bytes. */
+function renderInput(origin: string, t: Target, view: CardView, l: LoadContext, artEtag: string | undefined): string {
+  return [
     RENDER_VERSION,
     origin,
     t.kind,
@@ -98,26 +120,67 @@ async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadCon
     t.format === "png" ? `${t.layout}:${t.width ?? ""}` : "",
     optionsKey(l.options),
     ...view.etagParts,
-    art?.etag ?? "-",
-    // Config the card depends on: its CSP, and which artwork it may show.
-    l.config.frameAncestors,
-    l.config.imageHosts.join(","),
+    artEtag ?? "-",
+    configPart(l.config),
   ].join("|");
-  const held = renderMemo.get(input);
-  const etag = held?.etag ?? (await etagFor(input));
-  const served: Served = { ...view.primary, entry: { ...view.primary.entry, etag } };
-  const headers = {
-    ...cacheHeaders(served, view.policy, cacheTags(t.kind, { id: String(t.id) }).join(",")),
-    ...(await widgetHeaders(t.format, l.config, l.options)),
+}
+
+// Config the card depends on (its CSP, and which artwork it may show), once per config.
+const configParts = new WeakMap<Config, string>();
+function configPart(config: Config): string {
+  let part = configParts.get(config);
+  if (part === undefined) {
+    part = `${config.frameAncestors}|${config.imageHosts.join(",")}`;
+    configParts.set(config, part);
+  }
+  return part;
+}
+
+/** ETag, Cache-Control, Age, Cache-Tag and Cache-Status of a card with ETag `etag`, from its data's. */
+function cardCacheHeaders(t: Target, view: CardView, etag: string): Record<string, string> {
+  const headers = cacheHeaders(view.primary, view.policy, cacheTags(t.kind, { id: String(t.id) }).join(","));
+  // The card's own ETag, not its data's (the rest of these headers depend on the data alone).
+  headers.ETag = etag;
+  return headers;
+}
+
+/**
+ * The hit lane's card (src/routes/hit-lane.ts): an HTML card whose data, options, stylesheet
+ * hash and drawing this isolate already holds, answered as `serveWidget` answers it but
+ * without an await, the card's reads counted. Anything else (another format, options or ids
+ * not validated before, data or a drawing not in memory) is undefined with nothing counted,
+ * and the app answers.
+ */
+export function heldCard(
+  url: string,
+  kind: string,
+  file: string,
+  query: Record<string, string>,
+  ifNoneMatch: string | null,
+  lane: Omit<LoadContext, "options">,
+): { status: number; body: string | Uint8Array | null; headers: Record<string, string> } | undefined {
+  // HTML only: "1.svg" is no id a route has validated, so memoryCard finds no data for it.
+  if (!isKind(kind)) return undefined;
+  const options = knownWidgetOptions(query);
+  const headers = options && knownWidgetHeaders("html", lane.config, options);
+  if (!options || !headers) return undefined;
+  const l: LoadContext = {
+    config: lane.config,
+    env: lane.env,
+    deps: lane.deps,
+    trace: lane.trace,
+    client: lane.client,
+    options,
   };
-  // A 304 draws nothing, so it costs nothing and stores nothing.
-  if (matchesEtag(c.req.header("If-None-Match"), etag)) return send(c, null, 304, headers);
-  if (held) return send(c, held.body, 200, headers);
-  // Drawn afresh: charged to the client (429 render_budget past its budget) before drawing.
-  if (t.format !== "html") await admitRender(l.env, l.client);
-  const body = await render(origin, t, view, l, art?.dataUri);
-  renderMemo.set(input, { etag, body });
-  return send(c, body, 200, headers);
+  const card = memoryCard(kind, file, l);
+  if (!card) return undefined;
+  const t: Target = { kind, id: Number(file), format: "html", layout: "og", width: undefined };
+  const held = renderMemo.get(renderInput(originOf(url), t, card.view, l, undefined));
+  if (!held) return undefined;
+  card.take();
+  const all = Object.assign(cardCacheHeaders(t, card.view, held.etag), headers);
+  if (matchesEtag(ifNoneMatch, held.etag)) return { status: 304, body: null, headers: all };
+  return { status: 200, body: held.body, headers: all };
 }
 
 /**
@@ -127,15 +190,23 @@ async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadCon
  * asked for once, churn probation only and never push out the cards viewers keep asking for.
  * An entry holds the ETag and the body (an SVG card inlines its artwork; a PNG is bytes).
  */
-type Rendered = { etag: string; body: string | Uint8Array };
+type Rendered = { etag: string; body: Uint8Array };
 const renderMemo = secondRequestMemo<Rendered>("cards", {
   probationBytes: 2 * 1024 * 1024,
   // 16 KiB: two generations of 4,096 keys, under 1% false positives (lib/doorkeeper.ts).
   doorkeeperBits: 65_536,
   doorkeeperCapacity: 4096,
-  sizeOf: (r) =>
-    SMALL_OBJECT_BYTES + stringBytes(r.etag) + (typeof r.body === "string" ? stringBytes(r.body) : r.body.byteLength),
+  sizeOf: (r) => SMALL_OBJECT_BYTES + stringBytes(r.etag) + r.body.byteLength,
 });
+
+const encoder = new TextEncoder();
+
+/**
+ * A drawing as the memo keeps it: markup encoded once, so that a card from memory hands the
+ * runtime bytes to copy rather than text to encode on every view (a tenth of an HTML card
+ * hit's CPU, bench/HISTORY.md).
+ */
+const kept = (body: string | Uint8Array): Uint8Array => (typeof body === "string" ? encoder.encode(body) : body);
 
 /**
  * The error card for `err`, in the card's format. Error cards are drawn in the house colours
@@ -203,41 +274,12 @@ const drawingErrors = new Map<string, Promise<string | Uint8Array>>();
 function drawOnce(key: string, draw: () => Promise<string | Uint8Array>): Promise<string | Uint8Array> {
   const drawing = draw()
     .then((body) => {
-      renderMemo.set(key, { etag: "", body });
+      renderMemo.set(key, { etag: "", body: kept(body) });
       return body;
     })
     .finally(() => drawingErrors.delete(key));
   drawingErrors.set(key, drawing);
   return drawing;
-}
-
-function drawError(
-  t: Target,
-  e: ViewerError,
-  looks: WidgetOptions,
-  config: Config,
-  raster: Fetcher | undefined,
-): Promise<string | Uint8Array> {
-  if (t.format === "svg") return Promise.resolve(errorSvg(e.heading, e.message, looks, { fonts: true }));
-  if (t.format === "png")
-    return rasterise(raster, errorSvg(e.heading, e.message, looks, svgForPng(t.layout, looks.size, t.width)));
-  const card = errorCard(e.heading, e.message, e.href, { options: looks, imageHosts: config.imageHosts });
-  return Promise.resolve(htmlPage(card, themeCss(looks) + CARD_CSS, looks.size));
-}
-
-/**
- * Whether a refused card's caller asked for JSON rather than the card: its Accept names JSON
- * before the card's own type (or its wildcard). Browsers and image proxies ask for images or
- * HTML (and * / * last), so they get the card.
- */
-function asksForJson(accept: string | undefined, format: Format): boolean {
-  if (!accept) return false;
-  const json = accept.search(/application\/(problem\+)?json/i);
-  if (json < 0) return false;
-  const own = accept.search(
-    format === "html" ? /text\/html/i : format === "svg" ? /image\/(svg\+xml|\*)/i : /image\/(png|\*)/i,
-  );
-  return own < 0 || json < own;
 }
 
 async function render(

@@ -44,8 +44,16 @@ export type WidgetOptions = z.output<typeof widgetQuerySchema>;
 
 /** Canonical text of the options, for ETags and memo keys. */
 export function optionsKey(o: WidgetOptions): string {
-  return `${o.theme}|${o.size}|${o.accent ?? ""}|${[...o.hide].sort().join(",")}`;
+  // Options objects are memoised and never changed (routes/card-data.ts): their text is kept,
+  // since a card from memory asks for it on every view.
+  let key = optionsKeys.get(o);
+  if (key === undefined) {
+    key = `${o.theme}|${o.size}|${o.accent ?? ""}|${[...o.hide].sort().join(",")}`;
+    optionsKeys.set(o, key);
+  }
+  return key;
 }
+const optionsKeys = new WeakMap<WidgetOptions, string>();
 
 /**
  * The options as a query string ("" or "?theme=dark&size=compact"), defaults left out, in a

@@ -21,6 +21,8 @@ const RENDERS = "src/clients/render-budget.ts";
 const CONSUMER_LIMITS = T.consumerLimits;
 const LANE = "src/routes/hit-lane.ts";
 const SERVE_READ = "src/routes/serve-read.ts";
+const WIDGETS = "src/routes/widgets.ts";
+const CARD_DATA = "src/routes/card-data.ts";
 
 /** Who may call, how much, with which headers; the webhook; oEmbed; the Worker's config. */
 export const EDGE = [
@@ -76,9 +78,9 @@ export const EDGE = [
   {
     id: "lane-unlogged",
     file: LANE,
-    from: `  logRequest(env, started, "GET", match.pattern, res.status, client);`,
+    from: `  logRequest(env, started, "GET", read ? read.pattern : CARD_ROUTE, res.status, client);`,
     to: ``,
-    tests: [T.hitLane],
+    tests: [T.hitLane, T.cardLane],
     why: "Most requests would leave no log line, whatever REQUEST_LOG says.",
   },
   {
@@ -107,6 +109,55 @@ export const EDGE = [
     throw err;`,
     tests: [T.hitLane],
     why: "A bug in the lane would be the viewer's error page, where the app could have answered.",
+  },
+  {
+    id: "card-lane-no-take",
+    file: WIDGETS,
+    from: `  card.take();`,
+    to: ``,
+    tests: [T.cardLane],
+    why: "A card from the lane would count none of its reads: refresh-ahead would let the hottest cards go stale.",
+  },
+  {
+    id: "card-lane-partial-read",
+    file: CARD_DATA,
+    from: `    if (!hit) return undefined;
+    hits.push(hit);`,
+    to: `    hits.push(hit);`,
+    tests: [T.cardLane],
+    why: "A card whose waveform is not in memory would be drawn from half its data, or throw in the lane.",
+  },
+  {
+    id: "card-lane-without-waveform",
+    file: CARD_DATA,
+    from: `for (const r of card.reads(id, l, { wave: true })) {`,
+    to: `for (const r of card.reads(id, l, { wave: false })) {`,
+    tests: [T.cardLane],
+    why: "The lane would look for a drawing without the waveform's ETag, never find one, and answer no card.",
+  },
+  {
+    id: "card-lane-etag-of-data",
+    file: WIDGETS,
+    from: `  headers.ETag = etag;`,
+    to: ``,
+    tests: [T.widgets, T.cardLane],
+    why: "A card would carry its data's ETag: a browser holding the light card would get a 304 for the dark one.",
+  },
+  {
+    id: "card-input-without-frame-ancestors",
+    file: WIDGETS,
+    from: `    part = \`\${config.frameAncestors}|\${config.imageHosts.join(",")}\`;`,
+    to: `    part = \`|\${config.imageHosts.join(",")}\`;`,
+    tests: [T.widgets, T.cardLane],
+    why: "A drawing made under one FRAME_ANCESTORS would be served under another.",
+  },
+  {
+    id: "card-lane-unknown-options",
+    file: WIDGETS,
+    from: `  const options = knownWidgetOptions(query);`,
+    to: `  const options = knownWidgetOptions({});`,
+    tests: [T.cardLane],
+    why: "The lane would answer a dark card's URL with the default card.",
   },
   {
     id: "trace-reads-cf-at-start",

@@ -53,4 +53,5 @@ export const T = {
   hitLimits: "test/integration/hit-limits.test.ts",
   // The hit lane against the Hono app, request by request.
   hitLane: "test/integration/hit-lane.test.ts",
+  cardLane: "test/integration/card-lane.test.ts",
 };

@@ -236,7 +236,7 @@ export const RENDER = [
   {
     id: "csp-style-unsafe-inline",
     file: WIDGET_HEADERS,
-    from: `style-src 'sha256-\${hash}';`,
+    from: `style-src 'sha256-\${styleHash}';`,
     to: `style-src 'unsafe-inline';`,
     tests: [T.widgets],
     why: "Injected style attributes and <style> would be honoured (CSS exfiltration, overlays).",
@@ -277,15 +277,15 @@ export const RENDER = [
   {
     id: "csp-hash-keyed-without-accent",
     file: WIDGET_HEADERS,
-    from: `const key = \`\${options.theme}|\${options.accent ?? ""}\`;`,
-    to: `const key = \`\${options.theme}|\`;`,
+    from: `const cspKey = (options: WidgetOptions) => \`\${options.theme}|\${options.accent ?? ""}\`;`,
+    to: `const cspKey = (options: WidgetOptions) => \`\${options.theme}|\`;`,
     tests: [T.widgets],
     why: "A card with another accent would get the first accent's style hash: its CSP would block its own stylesheet.",
   },
   {
     id: "csp-no-script-hash",
     file: WIDGET_HEADERS,
-    from: ` script-src 'sha256-\${scriptHash}';`,
+    from: ` script-src 'sha256-\${script}';`,
     to: ``,
     tests: [T.widgets],
     why: "The card's resize script would be blocked (default-src 'none'): embed.js would never learn a card's height.",
@@ -300,7 +300,7 @@ export const RENDER = [
   },
   {
     id: "widgets-error-svg-no-font",
-    file: WIDGETS,
+    file: FAILURE,
     from: `errorSvg(e.heading, e.message, looks, { fonts: true })`,
     to: `errorSvg(e.heading, e.message, looks, { fonts: false })`,
     tests: [T.widgets],
