@@ -33,11 +33,14 @@ let widgets: Widgets | undefined;
  */
 export const loadedWidgets = (): Widgets | undefined => widgets;
 
+/** The card route (its pattern is also the hit lane's log line for cards). */
+export const WIDGET_ROUTE = "/widget/:kind/:file";
+
 /** Cards, oEmbed, the demo page and feeds: the routes that draw (feeds: routes/feeds.ts). */
 export function cardRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get(
-    "/widget/:kind/:file",
+    WIDGET_ROUTE,
     lazy(
       () => import("./widgets"),
       (m) => {
@@ -46,7 +49,7 @@ export function cardRoutes(): Hono<AppEnv> {
       },
     ),
   );
-  readOnly(app, "/widget/:kind/:file");
+  readOnly(app, WIDGET_ROUTE);
   app.get(
     "/oembed",
     lazy(

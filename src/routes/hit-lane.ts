@@ -1,15 +1,15 @@
 import { getPath, getQueryParam } from "hono/utils/url";
-import type { TierDeps } from "../cache/tiers";
 import { ipLimitKey } from "../clients/ip";
 import { chargeRequestTo } from "../clients/limits";
 import { requestPolicy } from "../clients/tiers";
-import { type Config, type Env, loadConfig } from "../env";
+import { type Env, loadConfig } from "../env";
 import { corsHeaders } from "../http/cors";
 import { logRequest, startRequest } from "../http/observe";
 import { jsonAnswer } from "../http/respond";
 import { respondWith, serverTiming } from "../http/send";
-import type { Client, Trace } from "../lib/trace";
-import { loadedWidgets } from "./cards";
+import type { Client } from "../lib/trace";
+import type { LoadContext } from "./card-data";
+import { loadedWidgets, WIDGET_ROUTE } from "./cards";
 import { CATALOG_READS } from "./catalog";
 import { tierDeps } from "./deps";
 
@@ -57,17 +57,12 @@ export function hitLane(request: Request, env: Env, ctx: ExecutionContext): Resp
   const all = answer.headers;
   for (const name in started.headers) all[name] = started.headers[name] as string;
   const res = respondWith(all, serverTiming(started.trace, started.startedAt), false, answer.body, answer.status);
-  logRequest(env, started, "GET", read ? read.pattern : CARD_ROUTE, res.status, client);
+  logRequest(env, started, "GET", read ? read.pattern : WIDGET_ROUTE, res.status, client);
   return res;
 }
 
-interface Lane {
-  config: Config;
-  env: Env;
-  deps: TierDeps;
-  trace: Trace;
-  client: Client;
-}
+/** What a request in the lane reads with: a card's LoadContext, less the options. */
+type Lane = Omit<LoadContext, "options">;
 
 /** A /v1 read from memory, charged to its client, with the API's CORS and RateLimit-Policy. */
 function jsonHit(
@@ -89,9 +84,6 @@ function jsonHit(
   all["RateLimit-Policy"] = requestPolicy("anon");
   return answer;
 }
-
-/** The card route, as the app registers it (routes/cards.ts), for the log line. */
-const CARD_ROUTE = "/widget/:kind/:file";
 
 /**
  * /widget/<kind>/<file>, once the card module is loaded. Anything but a known kind and an id

@@ -78,7 +78,7 @@ export const EDGE = [
   {
     id: "lane-unlogged",
     file: LANE,
-    from: `  logRequest(env, started, "GET", read ? read.pattern : CARD_ROUTE, res.status, client);`,
+    from: `  logRequest(env, started, "GET", read ? read.pattern : WIDGET_ROUTE, res.status, client);`,
     to: ``,
     tests: [T.hitLane, T.cardLane],
     why: "Most requests would leave no log line, whatever REQUEST_LOG says.",
