@@ -1,13 +1,12 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
-import { cacheStats } from "../../src/cache/stats";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { hitLane } from "../../src/routes/hit-lane";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
-import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
+import { laneHelpers, snapshot } from "../helpers/lane";
+import { call, expectProblem } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
@@ -20,53 +19,13 @@ import { logLines } from "../setup";
 
 const IP = "203.0.113.60";
 
-function request(path: string, init: RequestInit = {}): Request {
-  const req = new Request(`${ORIGIN}${path}`, init);
-  if (!req.headers.has("CF-Connecting-IP")) req.headers.set("CF-Connecting-IP", IP);
-  // One id for both answers: otherwise each makes its own.
-  if (!req.headers.has("X-Request-Id")) req.headers.set("X-Request-Id", "card-lane-1");
-  return req;
-}
-
-/** Status, body and every header; Server-Timing's total (a duration) is the one value allowed to differ. */
-async function snapshot(res: Response) {
-  const headers = [...res.headers].map(([k, v]) => [
-    k,
-    k === "server-timing" ? v.replace(/^total;dur=\d+/, "total") : v,
-  ]);
-  return { status: res.status, body: await res.text(), headers };
-}
-
-/** The lane's answer and the app's to the same request, and the memory hits each counted. */
-async function bothWays(path: string, init: RequestInit = {}, envOverride: Partial<Env> = {}) {
-  const e = { ...env, ...envOverride } as Env;
-  const laneCtx = createExecutionContext();
-  const before = cacheStats.hits.memory;
-  const lane = hitLane(request(path, init), e, laneCtx);
-  const laneHits = cacheStats.hits.memory - before;
-  expect(lane, `the lane answers ${path}`).toBeInstanceOf(Response);
-  const appCtx = createExecutionContext();
-  const app = await createApp().fetch(request(path, init), e, appCtx);
-  const appHits = cacheStats.hits.memory - before - laneHits;
-  const [l, a] = [await snapshot(lane as Response), await snapshot(app)];
-  await waitOnExecutionContext(laneCtx);
-  await waitOnExecutionContext(appCtx);
-  checked(lane as Response, l.body);
-  return { lane: l, app: a, laneHits, appHits };
-}
+const { request, bothWays, declines } = laneHelpers(IP, "card-lane-1");
 
 /** Draws the card (its data fetched, its drawing kept), as a first view does. */
 async function drawn(path: string, envOverride: Partial<Env> = {}) {
   const res = await call(path, {}, envOverride);
   expect(res.status, path).toBe(200);
   return res;
-}
-
-/** The lane leaves `req` to the app, having counted no memory hit. */
-function declines(req: Request, e: Env = env as Env) {
-  const hits = cacheStats.hits.memory;
-  expect(hitLane(req, e, createExecutionContext()), `${req.method} ${req.url}`).toBeUndefined();
-  expect(cacheStats.hits.memory).toBe(hits);
 }
 
 describe("the lane answers a held card exactly as the app would", () => {

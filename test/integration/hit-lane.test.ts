@@ -1,15 +1,14 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
 import { locationCoordinator } from "../../src/budget/coordination";
 import { resetPurges } from "../../src/cache/purge";
-import { cacheStats } from "../../src/cache/stats";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { hitLane } from "../../src/routes/hit-lane";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_LIMITS, DOCUMENTED_POLICY } from "../helpers/documented";
-import { call, checked, expectProblem, ORIGIN } from "../helpers/request";
+import { laneHelpers } from "../helpers/lane";
+import { call, checked, expectProblem } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
 
@@ -27,35 +26,7 @@ function ctx() {
   return createExecutionContext();
 }
 
-function request(path: string, init: RequestInit = {}): Request {
-  const req = new Request(`${ORIGIN}${path}`, init);
-  if (!req.headers.has("CF-Connecting-IP")) req.headers.set("CF-Connecting-IP", IP);
-  // One id for both answers: otherwise each makes its own.
-  if (!req.headers.has("X-Request-Id")) req.headers.set("X-Request-Id", "lane-test-1");
-  return req;
-}
-
-/** Status, body and every header; Server-Timing's total (a duration) is the one value allowed to differ. */
-async function snapshot(res: Response) {
-  const headers = [...res.headers].map(([k, v]) => [
-    k,
-    k === "server-timing" ? v.replace(/^total;dur=\d+/, "total") : v,
-  ]);
-  return { status: res.status, body: await res.text(), headers };
-}
-
-/** The lane's answer and the app's to the same request, both made after `prime` stored its data. */
-async function bothWays(path: string, init: RequestInit = {}, envOverride: Partial<Env> = {}) {
-  const e = { ...env, ...envOverride } as Env;
-  const laneCtx = ctx();
-  const lane = hitLane(request(path, init), e, laneCtx);
-  expect(lane, `the lane answers ${path}`).toBeInstanceOf(Response);
-  const app = await createApp().fetch(request(path, init), e, ctx());
-  const [l, a] = [await snapshot(lane as Response), await snapshot(app)];
-  await waitOnExecutionContext(laneCtx);
-  checked(lane as Response, l.body);
-  return { lane: l, app: a };
-}
+const { request, bothWays, declines } = laneHelpers(IP, "lane-test-1");
 
 describe("the hit lane answers exactly as the app would", () => {
   it.each([
@@ -136,13 +107,6 @@ describe("the hit lane answers exactly as the app would", () => {
 });
 
 describe("what the lane leaves to the app, having done nothing", () => {
-  /** The lane declines `req`; no memory hit was counted. */
-  function declines(req: Request, e: Env = env as Env) {
-    const hits = cacheStats.hits.memory;
-    expect(hitLane(req, e, ctx()), `${req.method} ${req.url}`).toBeUndefined();
-    expect(cacheStats.hits.memory).toBe(hits);
-  }
-
   it("other methods, an API key, other routes, paths Hono decodes or does not match", async () => {
     useClock(Date.UTC(2026, 11, 6, 12, 5, 0));
     await call("/v1/tracks/1", { headers: { "CF-Connecting-IP": IP } });
