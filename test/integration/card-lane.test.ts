@@ -6,6 +6,7 @@ import { hitLane } from "../../src/routes/hit-lane";
 import { useClock } from "../helpers/clock";
 import { DOCUMENTED_POLICY } from "../helpers/documented";
 import { laneHelpers, snapshot } from "../helpers/lane";
+import { signedPurge } from "../helpers/purge";
 import { call, expectProblem } from "../helpers/request";
 import { fake, upstreamPaths } from "../helpers/upstream";
 import { logLines } from "../setup";
@@ -175,5 +176,20 @@ describe("what the lane leaves to the app, having done nothing", () => {
     // Past the hard window the copy is no answer from memory.
     clock.advance(DOCUMENTED_POLICY.entity.hard * 1000);
     declines(request("/widget/track/8"));
+  });
+
+  it("a card whose track was purged: the app fetches the track again and draws it anew", async () => {
+    const clock = useClock(Date.UTC(2026, 11, 7, 9, 8, 0));
+    await drawn("/widget/track/10");
+    // A purge covers copies fetched before it.
+    clock.advance(1_000);
+    expect(hitLane(request("/widget/track/10"), env as Env, createExecutionContext())).toBeInstanceOf(Response);
+    const secret = "purge-secret-for-card-lane-0123456789";
+    const purge = await signedPurge(secret, JSON.stringify({ resources: ["track:10"] }));
+    expect((await call("/hooks/purge", purge, { PURGE_WEBHOOK_SECRET: secret })).status).toBe(200);
+    declines(request("/widget/track/10"));
+    const before = upstreamPaths().length;
+    await drawn("/widget/track/10");
+    expect(upstreamPaths().slice(before)).toContain("/tracks/10");
   });
 });
