@@ -15,7 +15,7 @@ const MiB = 1024 * KiB;
 export const MEMO_BUDGET_BYTES = {
   // Cached catalog bodies (cache/memory.ts): every hit it serves saves a Cache API or KV read.
   "memory-tier": 16 * MiB,
-  // Rendered cards and error cards (routes/widgets.ts), kept as bytes: an SVG card inlines up
+  // Rendered cards and error cards (routes/card-memo.ts), kept as bytes: an SVG card inlines up
   // to 96 KiB of artwork, about 135 KB, so ~45 of those or ~800 HTML cards of 7 KB. A new
   // card waits in 2 MiB of probation until its second request (lib/doorkeeper.ts, 16 KiB of
   // it remembering recent keys), so a flood of one-off options cannot push out the rest.

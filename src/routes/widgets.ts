@@ -10,15 +10,13 @@ import { originOf } from "../http/origin";
 import { cacheHeaders, matchesEtag } from "../http/respond";
 import { send } from "../http/send";
 import { validate } from "../http/validate";
-import { SMALL_OBJECT_BYTES, stringBytes } from "../lib/byte-lru";
-import { secondRequestMemo } from "../lib/memo-budget";
 import type { Client } from "../lib/trace";
 import type { Card } from "../render/html-card";
 import { DEFAULT_WIDTH } from "../render/layout";
 import { htmlPage, type PageLinks } from "../render/page";
 import { OG_IMAGE, type PngLayout, rasterise, snapPngWidth, svgForPng } from "../render/png";
 import { CARD_CSS, themeCss } from "../render/theme";
-import { beatpassPageUrl, type EntityKind } from "../render/urls";
+import { beatpassPageUrl } from "../render/urls";
 import { idParamsSchema } from "../schemas/requests";
 import { optionsKey, optionsQuery, pngQuerySchema, type WidgetOptions } from "../schemas/widget";
 import {
@@ -31,6 +29,7 @@ import {
   memoryCard,
   widgetOptions,
 } from "./card-data";
+import { kept, RENDER_VERSION, renderInput, renderMemo, type Target } from "./card-memo";
 import { tierDeps } from "./deps";
 import { asksForJson, drawError, viewerError } from "./widget-failure";
 import { type Format, knownWidgetHeaders, widgetHeaders } from "./widget-headers";
@@ -45,9 +44,6 @@ import { type Format, knownWidgetHeaders, widgetHeaders } from "./widget-headers
  * charged to its client's render budget before it is drawn (clients/render-budget.ts); memo
  * hits and 304s are free, and HTML cards cost about what serving them does.
  */
-
-/** Bump when the markup changes, so browsers do not keep a 304 for an old design. */
-const RENDER_VERSION = "3";
 
 const FILE = /^(.*?)(?:\.(svg|png))?$/;
 
@@ -84,15 +80,6 @@ export async function serveWidget(c: Context<AppEnv, "/widget/:kind/:file">): Pr
   }
 }
 
-interface Target {
-  kind: EntityKind;
-  id: number;
-  format: Format;
-  layout: PngLayout;
-  /** A link preview's width, when not the full 1200. */
-  width: number | undefined;
-}
-
 async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadContext): Promise<Response> {
   const art = t.format === "html" ? undefined : await artwork(view.artUrl, l);
   const origin = originOf(c.req.url);
@@ -108,32 +95,6 @@ async function respond(c: Context<AppEnv>, t: Target, view: CardView, l: LoadCon
   const body = await render(origin, t, view, l, art?.dataUri);
   renderMemo.set(input, { etag, body: kept(body) });
   return send(c, body, 200, headers);
-}
-
-/** Everything a card's bytes depend on: the same input always renders the same bytes. */
-function renderInput(origin: string, t: Target, view: CardView, l: LoadContext, artEtag: string | undefined): string {
-  return [
-    RENDER_VERSION,
-    origin,
-    t.kind,
-    t.format,
-    t.format === "png" ? `${t.layout}:${t.width ?? ""}` : "",
-    optionsKey(l.options),
-    ...view.etagParts,
-    artEtag ?? "-",
-    configPart(l.config),
-  ].join("|");
-}
-
-// Config the card depends on (its CSP, and which artwork it may show), once per config.
-const configParts = new WeakMap<Config, string>();
-function configPart(config: Config): string {
-  let part = configParts.get(config);
-  if (part === undefined) {
-    part = `${config.frameAncestors}|${config.imageHosts.join(",")}`;
-    configParts.set(config, part);
-  }
-  return part;
 }
 
 /** ETag, Cache-Control, Age, Cache-Tag and Cache-Status of a card with ETag `etag`, from its data's. */
@@ -182,31 +143,6 @@ export function heldCard(
   if (matchesEtag(ifNoneMatch, held.etag)) return { status: 304, body: null, headers: all };
   return { status: 200, body: held.body, headers: all };
 }
-
-/**
- * Rendered cards by their inputs (normalized options, data ETags, config; never the URL), and
- * error cards by what they show: a hot card is rendered once, not once per view. A new entry
- * waits in probation until its second request (lib/doorkeeper.ts), so random options, each
- * asked for once, churn probation only and never push out the cards viewers keep asking for.
- * An entry holds the ETag and the body's bytes (an SVG card inlines its artwork).
- */
-type Rendered = { etag: string; body: Uint8Array };
-const renderMemo = secondRequestMemo<Rendered>("cards", {
-  probationBytes: 2 * 1024 * 1024,
-  // 16 KiB: two generations of 4,096 keys, under 1% false positives (lib/doorkeeper.ts).
-  doorkeeperBits: 65_536,
-  doorkeeperCapacity: 4096,
-  sizeOf: (r) => SMALL_OBJECT_BYTES + stringBytes(r.etag) + r.body.byteLength,
-});
-
-const encoder = new TextEncoder();
-
-/**
- * A drawing as the memo keeps it: markup encoded once, so that a card from memory hands the
- * runtime bytes to copy rather than text to encode on every view (4% of an HTML card hit's
- * throughput straight from workerd's socket, bench/HISTORY.md run 29).
- */
-const kept = (body: string | Uint8Array): Uint8Array => (typeof body === "string" ? encoder.encode(body) : body);
 
 /**
  * The error card for `err`, in the card's format. Error cards are drawn in the house colours

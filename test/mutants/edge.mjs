@@ -145,7 +145,7 @@ export const EDGE = [
   },
   {
     id: "card-input-without-frame-ancestors",
-    file: WIDGETS,
+    file: "src/routes/card-memo.ts",
     from: `    part = \`\${config.frameAncestors}|\${config.imageHosts.join(",")}\`;`,
     to: `    part = \`|\${config.imageHosts.join(",")}\`;`,
     tests: [T.widgets, T.cardLane],
