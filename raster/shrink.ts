@@ -7,10 +7,10 @@ import { encodePng } from "./encode";
 /**
  * Covers drawn once at the pixels they cover. A cover reaches the rasteriser as a data: URI
  * (up to 96 KiB: a 600 x 600 JPEG), drawn 104 px square on a card and about 232 px on a link
- * preview, and resvg decodes the whole JPEG and resamples it bicubically on every render: most
- * of a photo preview's CPU (docs/performance.md). So the first render of a cover at a given
- * place and scale draws the cover alone onto exactly the device pixels its box touches, at the
- * same sub-pixel offset, and keeps those pixels as a PNG. Later renders (another accent or
+ * preview, and resvg decodes the whole image and resamples it bicubically on every render: most
+ * of a photo preview's CPU (docs/performance.md), a third of a small cover's (enlarged). So the
+ * first render of a cover at a given place and scale draws the cover alone onto exactly the
+ * device pixels its box touches, at the same sub-pixel offset, and keeps those pixels as a PNG. Later renders (another accent or
  * theme) place that PNG on the same pixels, drawn 1:1 by nearest sampling, which copies them:
  * the pixels of a render from the original, within a level of rounding, for a fraction of
  * the work.
@@ -37,7 +37,10 @@ export const SHRUNK_DEFLATE_LEVEL = 1;
 /** The element each cover is drawn with, by the cover's hash and its box; "" keeps the original. */
 const memo = new ByteLru<string>({ maxBytes: SHRUNK_MEMO_BYTES, sizeOf: (value) => stringBytes(value) });
 
-/** Covers drawn from the memo, shrunk now, and drawn as they came (too small, or unreadable). */
+/**
+ * Covers drawn from the memo, drawn at their pixels now (`shrunk`, though a small cover is
+ * enlarged to them), and drawn as they came (already at their drawn size, or unreadable).
+ */
 export interface CoverCounts {
   hits: number;
   shrunk: number;
@@ -188,10 +191,13 @@ async function shrinkImage(
   let element = "";
   const source = intrinsicSize(href);
   const [kx, ky] = source ? [(w * c.scale) / source.width, (h * c.scale) / source.height] : [1, 1];
-  // Only a cover drawn smaller than it is, in device pixels (a wider PNG is drawn at a larger
-  // scale): a copy of one drawn larger would hold more pixels than the cover itself.
+  // A cover drawn larger than it is (a small cover, or a strip cropped square) is drawn once at
+  // its pixels too: resvg otherwise resamples it bicubically onto every one of them on every
+  // render, 10 ms of a link preview's 33 with a 64 px cover (bench/HISTORY.md, run 30). The
+  // copy holds no more pixels than a shrunk photo's. Only a cover already at its drawn size
+  // (or one resvg cannot read) is drawn as it came.
   const drawnScale = /\bslice\b|^\s*(?:defer\s+)?none\b/.test(fit) ? Math.max(kx, ky) : Math.min(kx, ky);
-  const uri = drawnScale < 1 ? await drawAlone(`${frame}${href}"/></svg>`, width, height) : undefined;
+  const uri = drawnScale !== 1 ? await drawAlone(`${frame}${href}"/></svg>`, width, height) : undefined;
   if (uri)
     element = `<image href="${uri}" x="${ux}" y="${uy}" width="${uw}" height="${uh}" preserveAspectRatio="none" image-rendering="optimizeSpeed"/>`;
   memo.set(key, element);

@@ -512,12 +512,20 @@ export const RENDER = [
     why: "A box starting past the middle of a pixel would lose that column: the copy cut and stretched, a cover off by a pixel at some widths.",
   },
   {
-    id: "shrink-upscales",
+    id: "shrink-copies-exact-covers",
     file: SHRINK,
-    from: "drawnScale < 1 ?",
+    from: "drawnScale !== 1 ?",
     to: "drawnScale > 0 ?",
     tests: [T.rasterShrink],
-    why: "Covers smaller than their box (every 64 px cover on a link preview) would be kept at their drawn size, 13 times their pixels: the memo would fill with them and push out the photo covers it is for.",
+    why: "A cover already at its drawn size would be copied for nothing: a PNG encode and a memo entry that make no render cheaper.",
+  },
+  {
+    id: "shrink-small-covers-resampled",
+    file: SHRINK,
+    from: "drawnScale !== 1 ?",
+    to: "drawnScale < 1 ?",
+    tests: [T.rasterShrink],
+    why: "Covers smaller than their box (every 64 px cover on a link preview) would be resampled bicubically onto it on every render: a third of a flat-cover preview's CPU.",
   },
   {
     id: "shrink-inside-groups",
