@@ -1,4 +1,6 @@
-import { deflateSync } from "node:zlib";
+// The runtime's own CRC-32 (workerd's node:zlib, as Node's): 0.05 ms for a photo preview's
+// 160 KB IDAT, against 0.4 ms for a table-driven loop in JS (Node 24, sampled).
+import { crc32, deflateSync } from "node:zlib";
 
 /**
  * PNG encoding of resvg's pixels, in place of resvg's own `asPng()`, which tries a filter per
@@ -8,25 +10,6 @@ import { deflateSync } from "node:zlib";
  */
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  // An indexed loop: for...of over a Uint8Array is an iterator, 6 ms against 1 ms for a
-  // photo preview's 160 KB IDAT (Node 24).
-  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function opaque(rgba: Uint8Array): boolean {
-  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return false;
-  return true;
-}
 
 /**
  * resvg (tiny-skia) keeps colour premultiplied by alpha; PNG stores it straight. Only the
@@ -66,24 +49,33 @@ export async function encodePng(
   const stride = width * 4;
   if (!(width > 0 && height > 0 && rgba.length === stride * height))
     throw new RangeError(`${rgba.length} bytes are not ${width} x ${height} RGBA pixels`);
-  if (opaque(rgba)) {
-    const rgbStride = width * 3;
-    const raw = new Uint8Array(height * (rgbStride + 1));
-    for (let y = 0; y < height; y++) {
-      // Filter type 0 (none) is the zero the row starts with.
-      for (let s = y * stride, d = y * (rgbStride + 1) + 1, end = s + stride; s < end; s += 4, d += 3) {
-        raw[d] = rgba[s] ?? 0;
-        raw[d + 1] = rgba[s + 1] ?? 0;
-        raw[d + 2] = rgba[s + 2] ?? 0;
-      }
-    }
-    return pngFile(width, height, 2, raw, level);
-  }
+  const rgb = opaqueScanlines(rgba, width, height);
+  if (rgb) return pngFile(width, height, 2, rgb, level);
   demultiply(rgba);
   // Each row: its filter type (0, none), then the row as it is.
   const raw = new Uint8Array(height * (stride + 1));
   for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   return pngFile(width, height, 6, raw, level);
+}
+
+/**
+ * The scanlines of an image whose every pixel is opaque, as RGB (each row its filter type,
+ * 0 for none, then the row), or undefined at the first pixel that is not. One pass where a
+ * check of every alpha and then a copy took two (0.7 ms of a link preview's 2.6, sampled).
+ */
+function opaqueScanlines(rgba: Uint8Array, width: number, height: number): Uint8Array | undefined {
+  const stride = width * 4;
+  const rgbStride = width * 3;
+  const raw = new Uint8Array(height * (rgbStride + 1));
+  for (let y = 0; y < height; y++) {
+    for (let s = y * stride, d = y * (rgbStride + 1) + 1, end = s + stride; s < end; s += 4, d += 3) {
+      if (rgba[s + 3] !== 255) return undefined;
+      raw[d] = rgba[s] ?? 0;
+      raw[d + 1] = rgba[s + 1] ?? 0;
+      raw[d + 2] = rgba[s + 2] ?? 0;
+    }
+  }
+  return raw;
 }
 
 /**

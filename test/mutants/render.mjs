@@ -479,6 +479,14 @@ export const RENDER = [
     why: "Cards' anti-aliased rounded corners would be written premultiplied: a dark fringe on every PNG card.",
   },
   {
+    id: "raster-rgb-with-alpha",
+    file: ENCODE,
+    from: "      if (rgba[s + 3] !== 255) return undefined;\n",
+    to: "",
+    tests: [T.raster],
+    why: "A card's transparent rounded corners would be written as RGB: opaque black corners on every PNG card.",
+  },
+  {
     id: "raster-crc-data-only",
     file: ENCODE,
     from: "crc32(out.subarray(4, 8 + data.length))",
