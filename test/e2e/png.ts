@@ -17,6 +17,8 @@ export interface Pixels {
   height: number;
   channels: number;
   px: Uint8Array;
+  /** The row filter types the file uses (0 none, 1 sub, 2 up, 3 average, 4 Paeth), ascending. */
+  filters: number[];
 }
 
 export function decodePixels(file: Buffer): Pixels {
@@ -42,8 +44,10 @@ export function decodePixels(file: Buffer): Pixels {
   const stride = width * n;
   expect(raw.length).toBe(height * (stride + 1));
   const px = new Uint8Array(height * stride);
+  const filters = new Set<number>();
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)]!;
+    filters.add(filter);
     expect(filter, "PNG filter type").toBeLessThanOrEqual(4);
     for (let x = 0; x < stride; x++) {
       const v = raw[y * (stride + 1) + 1 + x]!;
@@ -56,7 +60,7 @@ export function decodePixels(file: Buffer): Pixels {
       px[y * stride + x] = (v + predictor) & 0xff;
     }
   }
-  return { width, height, channels: n, px };
+  return { width, height, channels: n, px, filters: [...filters].sort() };
 }
 
 export function decodePng(file: Buffer): Shot {
