@@ -10,10 +10,10 @@ import { encodePng } from "./encode";
  * preview, and resvg decodes the whole image and resamples it bicubically on every render: most
  * of a photo preview's CPU (docs/performance.md), a third of a small cover's (enlarged). So the
  * first render of a cover at a given place and scale draws the cover alone onto exactly the
- * device pixels its box touches, at the same sub-pixel offset, and keeps those pixels as a PNG. Later renders (another accent or
- * theme) place that PNG on the same pixels, drawn 1:1 by nearest sampling, which copies them:
- * the pixels of a render from the original, within a level of rounding, for a fraction of
- * the work.
+ * device pixels its box touches, at the same sub-pixel offset, and keeps those pixels as a
+ * PNG. Later renders (another accent or theme) place that PNG on the same pixels, drawn 1:1
+ * by nearest sampling, which copies them: the pixels of a render from the original, within a
+ * level of rounding, for a fraction of the work.
  *
  * Only what can be placed exactly is shrunk: an <image> child of the root <svg> (no group
  * transform between them) with a data: URI and nothing but a position, a size and

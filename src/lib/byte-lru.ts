@@ -85,8 +85,8 @@ export class ByteLru<V> {
    * The oldest key, from one iterator kept across calls. A Map keeps a deleted entry's slot
    * until it rehashes, and a new iterator walks every such slot from the start: evicting from
    * the front with a fresh iterator each time cost a memo under churn (a new client address
-   * every request) microseconds per insert (bench/HISTORY.md, runs 26 and 27). Every entry the kept
-   * iterator has passed was evicted or moved to the end, so the next one it yields is the
+   * every request) microseconds per insert (bench/HISTORY.md, runs 26 and 27). Every entry the
+   * kept iterator has passed was evicted or moved to the end, so the next one it yields is the
    * oldest. (So it is never spent while an entry is left: entries are added behind it.)
    */
   private oldest(): string | undefined {
