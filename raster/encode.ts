@@ -38,47 +38,40 @@ export const DEFLATE_LEVEL = 3;
  * An 8-bit PNG of `width` x `height` premultiplied RGBA pixels: RGB when every pixel is
  * opaque (a link preview's canvas), else RGBA (demultiplied in place; a card's corners).
  * Dropping the alpha channel gives deflate a quarter less to pack: 3 ms less CPU on a link
- * preview with a photo cover, and a smaller file. `level` is zlib's (shrink.ts passes its own).
+ * preview with a photo cover, and a smaller file. Rows are unfiltered: cards are mostly flat
+ * colour, which deflate packs best as it is.
  */
-export async function encodePng(
-  rgba: Uint8Array,
-  width: number,
-  height: number,
-  level = DEFLATE_LEVEL,
-  filter: Filter = "none",
-): Promise<Uint8Array> {
+export async function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Uint8Array> {
   const stride = width * 4;
   if (!(width > 0 && height > 0 && rgba.length === stride * height))
     throw new RangeError(`${rgba.length} bytes are not ${width} x ${height} RGBA pixels`);
   const rgb = opaqueScanlines(rgba, width, height);
-  if (rgb) return pngFile(width, height, 2, filtered(rgb, width * 3, height, filter), level);
+  if (rgb) return pngFile(width, height, 2, rgb);
   demultiply(rgba);
   // Each row: its filter type (0, none), then the row as it is.
-  const raw = new Uint8Array(height * (stride + 1));
-  for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
-  return pngFile(width, height, 6, filtered(raw, stride, height, filter), level);
+  const raw = scanlineBuffer(height * (stride + 1));
+  for (let y = 0; y < height; y++) {
+    raw[y * (stride + 1)] = 0;
+    raw.set(rgba.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  }
+  return pngFile(width, height, 6, raw);
 }
 
 /**
- * PNG's row filter: "none" for cards (flat colour, which deflate packs best as it is), "up"
- * (each byte less the one above it) for a photo, whose neighbouring rows are alike: a shrunk
- * photo cover packs 178 to 120 KB as a data: URI at zlib's level 1, and resvg parses it about
- * 1 ms sooner on every render that draws it (raster/shrink.ts).
+ * Scanlines are built in one buffer kept for the isolate, not a new one per PNG: a link
+ * preview's 2.3 MB, allocated afresh each time, is memory to map and zero page by page and
+ * external memory that starts V8's collections (in Node, a scavenge every five photo previews,
+ * "external memory pressure"). Deflate reads it before encodePng returns, so two renders in
+ * the isolate never share it. A canvas larger than a link preview gets a buffer of its own,
+ * so a rare large one does not stay in memory.
  */
-export type Filter = "none" | "up";
+const KEPT_SCANLINE_BYTES = 4 * 1024 * 1024;
+let kept: Uint8Array | undefined;
 
-/** `raw`'s rows (each its filter type byte, then `rowBytes`) filtered in place, last row first. */
-function filtered(raw: Uint8Array, rowBytes: number, height: number, filter: Filter): Uint8Array {
-  if (filter === "none") return raw;
-  const line = rowBytes + 1;
-  for (let y = height - 1; y >= 0; y--) {
-    const row = y * line;
-    raw[row] = 2;
-    // The first row's "above" is zeros: its bytes stay as they are.
-    if (y === 0) break;
-    for (let i = row + 1, end = row + line; i < end; i++) raw[i] = ((raw[i] ?? 0) - (raw[i - line] ?? 0)) & 255;
-  }
-  return raw;
+function scanlineBuffer(bytes: number): Uint8Array {
+  if (bytes > KEPT_SCANLINE_BYTES) return new Uint8Array(bytes);
+  if (!kept || kept.length < bytes) kept = new Uint8Array(KEPT_SCANLINE_BYTES);
+  return kept.subarray(0, bytes);
 }
 
 /**
@@ -89,8 +82,9 @@ function filtered(raw: Uint8Array, rowBytes: number, height: number, filter: Fil
 function opaqueScanlines(rgba: Uint8Array, width: number, height: number): Uint8Array | undefined {
   const stride = width * 4;
   const rgbStride = width * 3;
-  const raw = new Uint8Array(height * (rgbStride + 1));
+  const raw = scanlineBuffer(height * (rgbStride + 1));
   for (let y = 0; y < height; y++) {
+    raw[y * (rgbStride + 1)] = 0;
     for (let s = y * stride, d = y * (rgbStride + 1) + 1, end = s + stride; s < end; s += 4, d += 3) {
       if (rgba[s + 3] !== 255) return undefined;
       raw[d] = rgba[s] ?? 0;
@@ -112,34 +106,27 @@ export async function pngFile(
   scanlines: Uint8Array,
   level = DEFLATE_LEVEL,
 ) {
-  const ihdr = new Uint8Array(13);
-  new DataView(ihdr.buffer).setUint32(0, width);
-  new DataView(ihdr.buffer).setUint32(4, height);
-  // Bit depth 8, the colour type; compression, filter method and interlace 0.
-  ihdr.set([8, colourType, 0, 0, 0], 8);
-  const chunks = [
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(scanlines, { level })),
-    chunk("IEND", new Uint8Array(0)),
-  ];
-
-  const out = new Uint8Array(SIGNATURE.length + chunks.reduce((n, c) => n + c.length, 0));
+  const idat = deflateSync(scanlines, { level });
+  // The file in one buffer, each chunk written in place: length, type, data, then the CRC of
+  // type and data (a copy less of the IDAT, a photo preview's 170 KB, than chunk by chunk).
+  const out = new Uint8Array(SIGNATURE.length + 3 * 12 + 13 + idat.length);
+  const view = new DataView(out.buffer);
   out.set(SIGNATURE);
   let pos = SIGNATURE.length;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.length;
-  }
-  return out;
-}
-
-/** Length, type, data, and the CRC of type and data. */
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  const chunk = (type: string, length: number, write: (at: number) => void) => {
+    view.setUint32(pos, length);
+    for (let i = 0; i < 4; i++) out[pos + 4 + i] = type.charCodeAt(i);
+    write(pos + 8);
+    view.setUint32(pos + 8 + length, crc32(out.subarray(pos + 4, pos + 8 + length)));
+    pos += 12 + length;
+  };
+  chunk("IHDR", 13, (at) => {
+    view.setUint32(at, width);
+    view.setUint32(at + 4, height);
+    // Bit depth 8, the colour type; compression, filter method and interlace 0.
+    out.set([8, colourType, 0, 0, 0], at + 8);
+  });
+  chunk("IDAT", idat.length, (at) => out.set(idat, at));
+  chunk("IEND", 0, () => {});
   return out;
 }

@@ -61,8 +61,7 @@ function style(o: WidgetOptions, fonts: boolean): string {
     o.theme === "auto"
       ? `${rules(PALETTES.light)}@media (prefers-color-scheme:dark){${rules(PALETTES.dark)}}`
       : rules(PALETTES[o.theme]);
-  // The artwork's frame is the card's colour without its border (two classes outrank one).
-  return `${fonts ? FONT_FACES : ""}${base}${themed}.bg.k{stroke:none}`;
+  return `${fonts ? FONT_FACES : ""}${base}${themed}`;
 }
 
 /** The verified mark: a check in a disc, in the same colour as the HTML card's. */
@@ -70,14 +69,14 @@ const badge = (x: number, y: number) =>
   `<g transform="translate(${x.toFixed(1)} ${y})"><circle class="v" cx="7" cy="7" r="7"/><path class="vc" d="M3.8 7.2l2.2 2.2 4.3-4.5" fill="none" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/></g>`;
 
 /**
- * Rounds the artwork's corners with a frame in the card's colour over them (a square a unit
- * larger, less a rounded square), not a clip path: resvg draws a clip path as a mask layer
- * the size of the canvas, a tenth of a link preview's render.
+ * The artwork, rounded by a clip path, drawn last: the rasteriser draws the card without it
+ * and places the cover's pixels over the result itself (raster/shrink.ts), which is exact only
+ * for an image nothing is drawn over. A clip path costs resvg a mask layer the size of the
+ * canvas, but the rasteriser clips the cover once, when it first draws it at a size.
  */
-function roundingFrame(at: number, side: number, r: number): string {
-  const [o, s, e] = [at - 1, side + 2, side - 2 * r];
-  const arc = (dx: number, dy: number) => `a${r} ${r} 0 0 1 ${dx} ${dy}`;
-  return `M${o} ${o}h${s}v${s}h${-s}zM${at + r} ${at}h${e}${arc(r, r)}v${e}${arc(-r, r)}h${-e}${arc(-r, -r)}v${-e}${arc(r, -r)}z`;
+function artwork(href: string, at: number, side: number): string {
+  const box = `x="${at}" y="${at}" width="${side}" height="${side}"`;
+  return `<clipPath id="art"><rect ${box} rx="8"/></clipPath><image href="${esc(href)}" ${box} preserveAspectRatio="xMidYMid slice" clip-path="url(#art)"/>`;
 }
 
 /** Renders one SVG card from already-formatted text. */
@@ -91,9 +90,6 @@ export function svgCard(input: SvgCardInput, o: WidgetOptions, r: SvgRender): st
   const title = fitText(input.title, titleRoom, TYPE.title.px, TYPE.title.weight);
   const parts = [
     `<rect class="bg" x="0.5" y="0.5" width="${w - 1}" height="${h - 1}" rx="12"/>`,
-    hasArt
-      ? `<image href="${esc(input.artDataUri)}" x="${pad}" y="${pad}" width="${art}" height="${art}" preserveAspectRatio="xMidYMid slice"/><path class="bg k" fill-rule="evenodd" d="${roundingFrame(pad, art, 8)}"/>`
-      : "",
     `<text class="t title" x="${x}" y="${pad + 18}">${esc(title)}</text>`,
     input.verified ? badge(x + textWidth(title, TYPE.title.px, TYPE.title.weight) + 6, pad + 5) : "",
     input.subtitle
@@ -120,6 +116,7 @@ export function svgCard(input: SvgCardInput, o: WidgetOptions, r: SvgRender): st
     const d = waveformPath(input.peaks, Math.floor(room / 5), room, waveH);
     parts.push(`<path class="a" transform="translate(${x} ${h - pad - waveH})" d="${d}"/>`);
   }
+  if (hasArt && input.artDataUri) parts.push(artwork(input.artDataUri, pad, art));
   const label = esc(
     [input.title, input.verified ? "verified" : "", input.subtitle].filter(Boolean).join(input.verified ? ", " : " — "),
   );

@@ -104,10 +104,10 @@ async function expectLooksUnshrunk(svg: string): Promise<Pixels & { covers: Cove
 }
 
 /** The SVG resvg is given for `svg`. */
-const shrunkSvg = async (svg: string) => (await shrinkImages(svg, MAX_SIDE)).svg;
+const shrunkSvg = (svg: string) => shrinkImages(svg, MAX_SIDE).svg;
 
-/** The data: URIs of every <image> in `svg`. */
-const hrefs = (svg: string) => [...svg.matchAll(/<image href="([^"]*)"/g)].map((m) => m[1]!);
+/** The covers placed over the render of `svg`, in order. */
+const pastes = (svg: string) => shrinkImages(svg, MAX_SIDE).pastes;
 
 describe("covers shrunk to their drawn size", () => {
   it("a photo cover on a link preview is shrunk on first sight and drawn shrunk after, the same pixels as unshrunk", async () => {
@@ -120,17 +120,17 @@ describe("covers shrunk to their drawn size", () => {
     expect((await expectLooksUnshrunk(other)).covers).toEqual({ shrunk: 0, hits: 1, kept: 0 });
     expect(shrinkStats()).toMatchObject({ shrunk: 1, hits: 1, kept: 0, entries: 1 });
 
-    // What resvg is given: a PNG of the pixels the 104-unit box covers at 1200 / 537.6.
-    const [drawn] = hrefs(await shrunkSvg(other));
-    expect(drawn).toMatch(/^data:image\/png;base64,/);
-    const shrunk = decodePixels(Buffer.from(drawn!.slice("data:image/png;base64,".length), "base64"));
-    // Rows filtered "up": a photo's neighbouring rows are alike, so the copy parses sooner.
-    expect(shrunk.filters).toEqual([2]);
+    // What resvg is given: the card without its cover, which is placed over the render as the
+    // pixels the 104-unit box covers at 1200 / 537.6.
+    expect(await shrunkSvg(other)).not.toContain("<image");
+    const [shrunk, ...more] = pastes(other);
+    expect(more).toEqual([]);
     const side = (104 * 1200) / 537.6;
-    for (const n of [shrunk.width, shrunk.height]) {
+    for (const n of [shrunk!.width, shrunk!.height]) {
       expect(n).toBeGreaterThanOrEqual(Math.ceil(side));
       expect(n).toBeLessThanOrEqual(Math.ceil(side) + 1);
     }
+    expect(shrunk!.pixels.length).toBe(shrunk!.width * shrunk!.height * 4);
   });
 
   it.each([
@@ -202,10 +202,9 @@ describe("covers shrunk to their drawn size", () => {
     const flat = dataUri("image/png", await artworkPng("cover-1", 64));
     for (const card of [{}, { layout: "card" }] as const) {
       const svg = cardSvg(flat, card);
-      const [drawn] = hrefs(await shrunkSvg(svg));
-      // resvg is given the drawn pixels, not the 64 px cover: a 104-unit box, 232 px on a preview.
-      const pixels = decodePixels(Buffer.from(drawn!.slice("data:image/png;base64,".length), "base64"));
-      expect(pixels.width).toBeGreaterThan(64);
+      // The drawn pixels are placed, not the 64 px cover: a 104-unit box, 232 px on a preview.
+      const [drawn] = pastes(svg);
+      expect(drawn!.width).toBeGreaterThan(64);
       await expectLooksUnshrunk(cardSvg(flat, { ...card, accent: "be123c" }));
     }
     // Drawn once per size, then from the memo.
@@ -226,9 +225,9 @@ describe("covers shrunk to their drawn size", () => {
   });
 
   it("holds the memo to its byte budget, the least recently used covers going first", async () => {
-    // Incompressible covers, each shrunk to 500 x 500 pixels: about 2 MB as counted, so the
-    // budget holds only some of them.
-    const side = 500;
+    // Incompressible covers, each shrunk to 512 x 512 pixels: 1 MiB each, so the budget holds
+    // only some of them.
+    const side = 512;
     expect(side * side).toBeLessThanOrEqual(MAX_SHRUNK_PIXELS);
     const noise = async (seed: number) => {
       const raw = new Uint8Array(520 * (520 * 3 + 1));
@@ -241,27 +240,75 @@ describe("covers shrunk to their drawn size", () => {
     };
     const svgOf = (art: string) =>
       `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><image href="${art}" width="${side}" height="${side}"/></svg>`;
-    const covers = await Promise.all(Array.from({ length: 12 }, (_, i) => noise(i + 1)));
+    const covers = await Promise.all(Array.from({ length: 20 }, (_, i) => noise(i + 1)));
     for (const art of covers) {
       expect(await shrunkSvg(svgOf(art))).not.toContain(art);
       expect(shrinkStats().bytes).toBeLessThanOrEqual(SHRUNK_MEMO_BYTES);
     }
     const { entries, shrunk } = shrinkStats();
-    expect(shrunk).toBe(12);
+    expect(shrunk).toBe(20);
     expect(entries).toBeGreaterThan(2);
-    expect(entries).toBeLessThan(12);
+    expect(entries).toBeLessThan(20);
     // The newest is still there; the oldest was let go and is shrunk again.
-    await shrunkSvg(svgOf(covers[11]!));
-    expect(shrinkStats()).toMatchObject({ hits: 1, shrunk: 12 });
+    await shrunkSvg(svgOf(covers[19]!));
+    expect(shrinkStats()).toMatchObject({ hits: 1, shrunk: 20 });
     await shrunkSvg(svgOf(covers[0]!));
-    expect(shrinkStats()).toMatchObject({ hits: 1, shrunk: 13 });
+    expect(shrinkStats()).toMatchObject({ hits: 1, shrunk: 21 });
   }, 60_000);
+});
+
+describe("covers placed over the render", () => {
+  const page = (inner: string) =>
+    `<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200" viewBox="0 0 150 100"><rect width="150" height="100" fill="#0a6"/>${inner}</svg>`;
+
+  it("two covers drawn last are placed in their order, the second over the first where they overlap", async () => {
+    const svg = page(
+      `<image href="${photoUri("/images/tracks/21-photo.jpg")}" x="10.3" y="10.3" width="60" height="60"/><image href="${photoUri("/images/tracks/22-photo.jpg")}" x="40.6" y="30.2" width="60" height="60"/>`,
+    );
+    expect(pastes(svg)).toHaveLength(2);
+    expect(shrunkSvg(svg)).not.toContain("<image");
+    await expectLooksUnshrunk(svg);
+    expect(shrinkStats()).toMatchObject({ shrunk: 2 });
+  });
+
+  it("a cover drawn as it came ends the run: the covers before it are drawn as they came too", async () => {
+    const flat = dataUri("image/png", await artworkPng("cover-1", 64));
+    // The photo would be shrunk; the flat cover after it is at its drawn size (64 px at 2x).
+    const svg = page(
+      `<image href="${photoUri()}" x="10" y="10" width="60" height="60"/><image href="${flat}" x="40" y="30" width="32" height="32"/>`,
+    );
+    expect(pastes(svg)).toEqual([]);
+    expect(shrunkSvg(svg)).toBe(svg);
+    expect(Buffer.from((await renderPng(svg)).png).equals(await unshrunk(svg))).toBe(true);
+  });
+
+  it("a cover partly off the canvas is cut at its edge, as a render cuts it", async () => {
+    const svg = page(
+      `<image href="${photoUri()}" x="-20.5" y="60.25" width="60" height="60" preserveAspectRatio="xMidYMid slice"/>`,
+    );
+    const [copy] = pastes(svg);
+    expect(copy!.left).toBeLessThan(0);
+    expect(copy!.top + copy!.height).toBeGreaterThan(200);
+    await expectLooksUnshrunk(svg);
+  });
+
+  it("a card's cover keeps its rounded corners in the card's colour", async () => {
+    const { width, px, channels } = await expectLooksUnshrunk(cardSvg(photoUri(), { layout: "card", theme: "light" }));
+    expect(shrinkStats()).toMatchObject({ shrunk: 1 });
+    const at = (x: number, y: number) => [...px.subarray((y * width + x) * channels, (y * width + x) * channels + 3)];
+    // The artwork is 104 px square at (16, 16): its corners are cut round, the card white there.
+    expect(at(16, 16)).toEqual([255, 255, 255]);
+    expect(at(119, 119)).toEqual([255, 255, 255]);
+    expect(at(68, 68)).not.toEqual([255, 255, 255]);
+  });
 });
 
 describe("what is not shrunk, and errors", () => {
   const box = `x="16" y="16" width="104" height="104" preserveAspectRatio="xMidYMid slice"`;
   const page = (inner: string) =>
     `<svg xmlns="http://www.w3.org/2000/svg" width="480" height="136" viewBox="0 0 480 136">${inner}</svg>`;
+  const square = `x="16" y="16" width="104" height="104" rx="8"`;
+  const clipped = (art: string, id: string) => `<image href="${art}" ${box} clip-path="url(#${id})"/>`;
 
   it.each([
     ["in a group with a transform", (art: string) => page(`<g transform="scale(2)"><image href="${art}" ${box}/></g>`)],
@@ -274,6 +321,25 @@ describe("what is not shrunk, and errors", () => {
         page(`<image href="${art}" ${box}/>`).replace(`viewBox`, `preserveAspectRatio="xMinYMin slice" viewBox`),
     ],
     ["by URL, not inline", () => page(`<image href="https://example.com/a.jpg" ${box}/>`)],
+    [
+      "with something drawn after it",
+      (art: string) => page(`<image href="${art}" ${box}/><rect width="20" height="20"/>`),
+    ],
+    [
+      "clipped by a clip path with a class (CSS could move it)",
+      (art: string) => page(`<clipPath id="r"><rect class="k" ${square}/></clipPath>${clipped(art, "r")}`),
+    ],
+    [
+      "clipped by a clip path in units of its own",
+      (art: string) =>
+        page(`<clipPath id="r" clipPathUnits="objectBoundingBox"><rect ${square}/></clipPath>${clipped(art, "r")}`),
+    ],
+    [
+      "clipped by an id two elements have",
+      (art: string) =>
+        page(`<rect id="r" width="1" height="1"/><clipPath id="r"><rect ${square}/></clipPath>${clipped(art, "r")}`),
+    ],
+    ["clipped by a clip path that is not there", (art: string) => page(clipped(art, "nowhere"))],
     [
       "with a size in units",
       (art: string) => page(`<image href="${art}" x="16" y="16" width="2.75cm" height="2.75cm"/>`),
@@ -341,8 +407,9 @@ describe("what is not shrunk, and errors", () => {
   });
 
   it("an SVG resvg cannot parse is refused with resvg's own words, as before", async () => {
-    // A shrinkable cover, then a tag left open: resvg names the place it gave up at.
-    const svg = cardSvg(photoUri()).replace("</svg>", "<text>open</svg>");
+    // A shrinkable cover, then a description with an entity XML does not know: resvg names the
+    // place it gave up at, which is further along with the cover than without it.
+    const svg = cardSvg(photoUri()).replace("</svg>", "<desc>&unknown;</desc></svg>");
     const before = await unshrunk(svg).then(
       () => "drawn",
       (err: Error) => err.message,

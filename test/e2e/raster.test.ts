@@ -99,20 +99,25 @@ describe("the rasteriser's PNG encoder", () => {
     expect(ours.length).toBeLessThan(300 * 1024);
   });
 
-  it('writes rows unfiltered by default and filtered "up" when asked (a shrunk cover): the same pixels, a photo in fewer bytes', async () => {
-    const { pixels, width, height } = render(await svg("og", "standard", "dark", photoUri()));
-    const plain = decodePixels(Buffer.from(await encodePng(pixels.slice(), width, height)));
-    const upFile = Buffer.from(await encodePng(pixels.slice(), width, height, DEFLATE_LEVEL, "up"));
-    const up = decodePixels(upFile);
-    expect([plain.filters, up.filters]).toEqual([[0], [2]]);
-    expect(up.px.findIndex((v, i) => v !== plain.px[i])).toBe(-1);
-    expect(upFile.length).toBeLessThan(Buffer.from(await encodePng(pixels.slice(), width, height)).length * 0.9);
-    // A card's transparent corners (RGBA) the same way.
-    const card = render(await svg("card", "standard", "light", photoUri()));
-    const cardPlain = decodePixels(Buffer.from(await encodePng(card.pixels.slice(), card.width, card.height)));
-    const cardUp = decodePixels(Buffer.from(await encodePng(card.pixels.slice(), card.width, card.height, 3, "up")));
-    expect([cardUp.channels, cardUp.filters]).toEqual([4, [2]]);
-    expect(cardUp.px.findIndex((v, i) => v !== cardPlain.px[i])).toBe(-1);
+  it("writes each PNG from its own pixels, one after another in any shape (the scanline buffer is reused)", async () => {
+    // RGBA rows, then RGB rows over the same buffer at other offsets, then a narrow RGBA card:
+    // each row's filter byte must be written anew, whatever the last PNG left there.
+    for (const [layout, size, art] of [
+      ["card", "standard", undefined],
+      ["og", "standard", photoUri()],
+      ["card", "compact", photoUri()],
+      ["og", "compact", undefined],
+    ] as const) {
+      const { reference, pixels, width, height } = render(await svg(layout, size, "dark", art));
+      const mine = decodePixels(Buffer.from(await encodePng(pixels, width, height)));
+      const theirs = decodePixels(reference).px;
+      const expected = layout === "og" ? withoutAlpha(theirs) : theirs;
+      expect(mine.filters, `${layout} ${size}: every row unfiltered`).toEqual([0]);
+      expect(
+        mine.px.findIndex((v, i) => v !== expected[i]),
+        `${layout} ${size}: first differing byte`,
+      ).toBe(-1);
+    }
   });
 
   it("deflates at zlib's fast level 3 (its zlib header says so), link previews inside their size targets", async () => {

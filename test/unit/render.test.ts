@@ -404,8 +404,8 @@ describe("SVG cards with hostile data", () => {
             if (name === "href" || name === "xlink:href") expect(value.startsWith("data:image/png;base64,")).toBe(true);
           }
         }
-        // The only url()s: the clip path (a fragment) and, when embedded, the font as data:.
-        for (const [, u] of svg.matchAll(/url\(([^)]*)\)/g)) expect(u).toMatch(/^(#c|data:font\/woff2;base64,)/);
+        // The only url()s: the artwork's clip path (a fragment) and, when embedded, the font as data:.
+        for (const [, u] of svg.matchAll(/url\(([^)]*)\)/g)) expect(u).toMatch(/^(#art$|data:font\/woff2;base64,)/);
         // Escaped markup survives as text; raw markup would have become elements.
         expect(byTag(doc, "img")).toEqual([]);
         expect(byTag(doc, "b")).toEqual([]);
