@@ -39,22 +39,27 @@ export function clockedMissBudget(): { MISS_LIMIT_ANON: RateLimit } {
 const wallClock = Date.now.bind(Date);
 
 /**
- * For tests of the real bindings: runs `burst` until one run lies within a single wall-clock
- * minute, and returns what that run returned. A run that crossed a minute boundary is thrown
- * away whole, so `burst` must start afresh each time (new clients, its own counts: it gets the
- * attempt number) and return everything the test asserts about the window: once it has
- * returned, the window may roll over at any moment.
+ * For tests of the real bindings: runs `burst` until one run lies within a single window of
+ * `periodSeconds` (60, or 10 for the render limits) on the wall clock, and returns what that
+ * run returned. A run that crossed a window boundary is thrown away whole, so `burst` must
+ * start afresh each time (new clients, its own counts: it gets the attempt number) and return
+ * everything the test asserts about the window: once it has returned, the window may roll
+ * over at any moment.
  *
- * The check is exact: the minute is read before the first and after the last of the burst's
+ * The check is exact: the window is read before the first and after the last of the burst's
  * requests, so every count the bindings made lies between the two readings. A run that
- * crossed is followed by one that starts at the beginning of a minute; a third is never
- * needed unless a burst takes most of a minute.
+ * crossed is followed by one that starts at the beginning of a window; a third is never
+ * needed unless a burst takes most of a window.
  */
-export async function inOneWindow<T>(burst: (attempt: number) => Promise<T>, attempts = 3): Promise<T> {
+export async function inOneWindow<T>(
+  burst: (attempt: number) => Promise<T>,
+  { periodSeconds = 60, attempts = 3 }: { periodSeconds?: number; attempts?: number } = {},
+): Promise<T> {
+  const windowOf = () => Math.floor(wallClock() / (periodSeconds * 1000));
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const minute = Math.floor(wallClock() / 60_000);
+    const window = windowOf();
     const result = await burst(attempt);
-    if (Math.floor(wallClock() / 60_000) === minute) return result;
+    if (windowOf() === window) return result;
   }
-  throw new Error(`${attempts} bursts in a row crossed a wall-clock minute: each took most of a minute`);
+  throw new Error(`${attempts} bursts in a row crossed a ${periodSeconds} s window: each took most of one`);
 }
