@@ -12,7 +12,9 @@ import type { Problem } from "./errors";
  */
 
 type Contract = typeof CATALOG_CONTRACT;
-type Route = Contract[keyof Contract];
+/** A route's schemas (the Worker builds them when the route is first asked for). */
+type Schemas<K extends keyof Contract> = ReturnType<Contract[K]["schemas"]>;
+type Route = Schemas<keyof Contract>;
 
 /** The parameter names a schema takes (an empty z.object is a Record<string, never>: none). */
 type Named<T> = string extends keyof T ? never : keyof T;
@@ -43,7 +45,7 @@ type RouteInput<R extends Route> = (Record<never, never> extends z.input<R["para
 
 type CatalogSchema = {
   [K in keyof Contract as `/v1${Contract[K]["path"]}`]: {
-    $get: Answers<RouteInput<Contract[K]>, z.output<Contract[K]["response"]>, CatalogProblemStatus<Contract[K]>>;
+    $get: Answers<RouteInput<Schemas<K>>, z.output<Schemas<K>["response"]>, CatalogProblemStatus<Schemas<K>>>;
   };
 };
 

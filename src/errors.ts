@@ -1,6 +1,7 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as z from "zod/mini";
+import { once } from "./lib/once";
 
 /**
  * The problem catalogue: every error this Worker can answer with. `status` lives here
@@ -57,17 +58,19 @@ export const PROBLEM_CACHE_SECONDS: Partial<Record<ProblemCode, number>> = {
   gone: 300,
 };
 
-export const problemSchema = z.object({
-  type: z.string().check(z.minLength(1)),
-  title: z.string().check(z.minLength(1)),
-  status: z.number().check(z.int(), z.minimum(400), z.maximum(599)),
-  detail: z.string().check(z.minLength(1)),
-  code: z.enum(Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]),
-  request_id: z.string().check(z.minLength(1)),
-  errors: z.optional(z.array(z.object({ location: z.string(), name: z.string(), message: z.string() }))),
-});
+export const problemSchema = once(() =>
+  z.object({
+    type: z.string().check(z.minLength(1)),
+    title: z.string().check(z.minLength(1)),
+    status: z.number().check(z.int(), z.minimum(400), z.maximum(599)),
+    detail: z.string().check(z.minLength(1)),
+    code: z.enum(Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]),
+    request_id: z.string().check(z.minLength(1)),
+    errors: z.optional(z.array(z.object({ location: z.string(), name: z.string(), message: z.string() }))),
+  }),
+);
 
-export type Problem = z.infer<typeof problemSchema>;
+export type Problem = z.infer<ReturnType<typeof problemSchema>>;
 export type ProblemIssue = NonNullable<Problem["errors"]>[number];
 
 export interface ApiErrorOptions {

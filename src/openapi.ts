@@ -125,7 +125,7 @@ export function buildOpenApi(origin: string): Json {
         ...componentSchemas(),
         OEmbed: OEMBED_SCHEMA,
         Health: HEALTH_SCHEMA,
-        PurgeRequest: jsonSchema(purgeBodySchema, "input"),
+        PurgeRequest: jsonSchema(purgeBodySchema(), "input"),
         PurgeResult: PURGE_SCHEMA,
         ProblemType: PROBLEM_TYPE_SCHEMA,
         RouteIndex: INDEX_SCHEMA,

@@ -1,6 +1,6 @@
 import type * as z from "zod/mini";
 import type { TtlFamily } from "../cache/policy";
-import { CATALOG_DOCS } from "../routes/catalog";
+import { catalogDocs } from "../routes/catalog";
 import { errorResponses, type Json, jsonSchema, responseName } from "./components";
 
 /** The /v1 catalog operations, one per row of the route table (routes/catalog.ts). */
@@ -59,7 +59,7 @@ const FAMILY_NOTE: Record<TtlFamily, string> = {
 /** One GET operation per catalog route, its parameters and body from the route's schemas. */
 export function catalogPaths(): Record<string, Json> {
   const paths: Record<string, Json> = {};
-  for (const d of CATALOG_DOCS) {
+  for (const d of catalogDocs()) {
     paths[`/v1${d.path.replace(/:(\w+)/g, "{$1}")}`] = {
       get: {
         operationId: d.name.replace(/-(\w)/g, (_, ch: string) => ch.toUpperCase()),

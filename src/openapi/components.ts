@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { problemSchema } from "../errors";
-import { CATALOG_DOCS } from "../routes/catalog";
-import { NAMED_SCHEMAS, OUTPUT_JSON_SCHEMA } from "../schemas/entities";
+import { catalogDocs } from "../routes/catalog";
+import { namedSchemas, OUTPUT_JSON_SCHEMA } from "../schemas/entities";
 import { INPUT_JSON_SCHEMA } from "../schemas/requests";
 
 /**
@@ -38,9 +38,9 @@ export const responseName = (route: string) =>
  */
 export function componentSchemas(): Record<string, Json> {
   const registry = z.registry<{ id: string }>();
-  for (const [schema, id] of NAMED_SCHEMAS) registry.add(schema, { id });
-  for (const d of CATALOG_DOCS) if (!registry.has(d.response)) registry.add(d.response, { id: responseName(d.name) });
-  registry.add(problemSchema, { id: "Problem" });
+  for (const [schema, id] of namedSchemas()) registry.add(schema, { id });
+  for (const d of catalogDocs()) if (!registry.has(d.response)) registry.add(d.response, { id: responseName(d.name) });
+  registry.add(problemSchema(), { id: "Problem" });
   const { schemas } = z.toJSONSchema(registry, {
     io: "output",
     unrepresentable: "any",

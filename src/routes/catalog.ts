@@ -111,16 +111,12 @@ export const CATALOG_READS = ROUTES;
 /** The public paths under /v1, for the index page and tests. */
 export const CATALOG_PATHS: readonly string[] = ROUTES.map((r) => r.path);
 
-/** What the OpenAPI document says about each route, from the same schemas the routes use. */
-export const CATALOG_DOCS = ROUTES.map(({ path, name, summary, params, query, response, family }) => ({
-  path,
-  name,
-  family,
-  summary,
-  params,
-  query,
-  response,
-}));
+/** What the OpenAPI document says about each route, from the same schemas the routes use (all built). */
+export const catalogDocs = () =>
+  ROUTES.map(({ path, name, summary, schemas, family }) => {
+    const { params, query, response } = schemas();
+    return { path, name, family, summary, params, query, response };
+  });
 
 /** Finds the route a cache key belongs to and rebuilds its lookup, for the scheduled refresh. */
 export async function lookupForKey(

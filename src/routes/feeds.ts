@@ -43,8 +43,8 @@ function target(kind: FeedKind, file: string): { name: string; format: FeedForma
     throw new ApiError("not_found", "There is no such feed: a feed URL ends in .atom, .rss or .json.");
   const format = m[2] as FeedFormat;
   if (kind === "artist" || kind === "playlist")
-    return { name: String(validate("path", idParamsSchema, { id: m[1] }).id), format };
-  return { name: validate("path", tagParamsSchema, { name: m[1] }).name, format };
+    return { name: String(validate("path", idParamsSchema(), { id: m[1] }).id), format };
+  return { name: validate("path", tagParamsSchema(), { name: m[1] }).name, format };
 }
 
 interface Built {

@@ -6,6 +6,7 @@ import { type AppEnv, requireConfig } from "../env";
 import { ApiError } from "../errors";
 import { validate } from "../http/validate";
 import { logEvent } from "../lib/log";
+import { once } from "../lib/once";
 import { readCapped } from "../lib/read-capped";
 
 /**
@@ -27,11 +28,13 @@ const SIGNATURE_PATTERN = /^t=(\d{1,12}),v1=([0-9a-f]{64})$/;
 /** `track:123`, `tag:lo-fi`, ... Ids are BeatPass's; tag names use the routes' charset. */
 export const RESOURCE_PATTERN =
   /^(?:(?:track|artist|album|playlist|user):[1-9][0-9]{0,9}|tag:[\p{L}\p{N}](?:[\p{L}\p{N} _-]{0,48}[\p{L}\p{N}])?)$/u;
-export const purgeBodySchema = z.strictObject({
-  resources: z
-    .array(z.string().check(z.regex(RESOURCE_PATTERN, "must look like track:123, artist:7 or tag:name")))
-    .check(z.minLength(1), z.maxLength(100)),
-});
+export const purgeBodySchema = once(() =>
+  z.strictObject({
+    resources: z
+      .array(z.string().check(z.regex(RESOURCE_PATTERN, "must look like track:123, artist:7 or tag:name")))
+      .check(z.minLength(1), z.maxLength(100)),
+  }),
+);
 
 // Signatures used in this isolate; KV carries them to the others.
 const seen = new Map<string, number>();
@@ -60,7 +63,7 @@ export function hookRoutes(): Hono<AppEnv> {
     } catch {
       throw new ApiError("invalid_request", 'The body must be JSON: {"resources": ["track:123"]}.');
     }
-    const { resources } = validate("body", purgeBodySchema, parsed);
+    const { resources } = validate("body", purgeBodySchema(), parsed);
     const unique = [...new Set(resources)];
     seen.set(signature, now);
     c.executionCtx.waitUntil(

@@ -33,11 +33,12 @@ export interface ReadRoute<P extends z.ZodMiniType, Q extends z.ZodMiniType, Pat
   name: string;
   /** One line for the OpenAPI document. */
   summary: string;
-  /** The body this route answers with (documented, and checked against responses in tests). */
-  response: z.ZodMiniType;
   family: TtlFamily;
-  params: P;
-  query: Q;
+  /**
+   * What it validates and the body it answers with (documented, and checked against responses
+   * in tests), built by the route's first request (contract.ts).
+   */
+  schemas: () => { params: P; query: Q; response: z.ZodMiniType };
   /** Names the resource in error details, e.g. "track 7". */
   subject: (p: z.output<P>) => string;
   load: (up: UpstreamContext, p: z.output<P>, q: z.output<Q>) => Promise<O>;
@@ -73,10 +74,20 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
   r: ReadRoute<P, Q, Path, O>,
 ) {
   type Input = { params: z.output<P>; query: z.output<Q>; key: string; cacheTag: string };
-  const paramNames = schemaKeys(r.params);
-  const queryNames = schemaKeys(r.query);
+  type Built = ReturnType<typeof r.schemas> & { names: { params: readonly string[]; query: readonly string[] } };
+  // The schemas and the parameter names they read, once the route's first request has built
+  // them: until then nothing is remembered, so there is nothing to look up.
+  let built: Built | undefined;
+  const schemas = (): Built => {
+    if (built) return built;
+    const s = r.schemas();
+    built = { ...s, names: { params: schemaKeys(s.params), query: schemaKeys(s.query) } };
+    return built;
+  };
   const memoKeyOf = (params: Record<string, string | undefined>, query: Record<string, string | undefined>) => {
-    const k = `${r.name}:${rawValues(params, paramNames)}?${rawValues(query, queryNames)}`;
+    const names = built?.names;
+    if (!names) return undefined;
+    const k = `${r.name}:${rawValues(params, names.params)}?${rawValues(query, names.query)}`;
     return k.length <= MAX_VALIDATED_KEY_CHARS ? k : undefined;
   };
   const remembered = (memoKey: string | undefined) =>
@@ -161,11 +172,12 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
       // Validation is a pure function of the known parameters: input seen before skips zod and key building.
       const rawParams = c.req.param() as Record<string, string>;
       const rawQuery = c.req.query();
+      const s = schemas();
       const memoKey = memoKeyOf(rawParams, rawQuery);
       let input = remembered(memoKey);
       if (!input) {
-        const params = validate("path", r.params, pickParams(rawParams, paramNames));
-        const query = validate("query", r.query, pickParams(rawQuery, queryNames));
+        const params = validate("path", s.params, pickParams(rawParams, s.names.params));
+        const query = validate("query", s.query, pickParams(rawQuery, s.names.query));
         input = await remember(memoKey, params, query);
       }
       const config = requireConfig(c.env);
@@ -207,11 +219,12 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
 
   /** Validated input for stored (or raw) parameters, or undefined when they are invalid. */
   const inputOf = async (stored: Record<string, string>): Promise<Input | undefined> => {
+    const s = schemas();
     const memoKey = memoKeyOf(stored, stored);
     let input = remembered(memoKey);
     if (!input) {
-      const params = r.params.safeParse(pickParams(stored, paramNames));
-      const query = r.query.safeParse(pickParams(stored, queryNames));
+      const params = s.params.safeParse(pickParams(stored, s.names.params));
+      const query = s.query.safeParse(pickParams(stored, s.names.query));
       if (!params.success || !query.success) return undefined;
       input = await remember(memoKey, params.data, query.data);
     }
@@ -229,9 +242,7 @@ export function route<P extends z.ZodMiniType, Q extends z.ZodMiniType, Path ext
     name: r.name,
     family: r.family,
     summary: r.summary,
-    params: r.params,
-    query: r.query,
-    response: r.response,
+    schemas: r.schemas,
     register,
     reload,
     knownInput,

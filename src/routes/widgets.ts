@@ -53,7 +53,7 @@ export async function serveWidget(c: Context<AppEnv, "/widget/:kind/:file">): Pr
   const m = FILE.exec(c.req.param("file"));
   const format = (m?.[2] ?? "html") as Format;
   if (!isKind(kind)) throw new ApiError("not_found", "There is no such widget.");
-  const { id } = validate("path", idParamsSchema, { id: m?.[1] ?? "" });
+  const { id } = validate("path", idParamsSchema(), { id: m?.[1] ?? "" });
   const options = widgetOptions(c.req.query());
   const png = format === "png" ? validate("query", pngQuerySchema, c.req.query()) : undefined;
   const layout: PngLayout = png?.layout ?? "og";

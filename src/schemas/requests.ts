@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { once } from "../lib/once";
 
 /**
  * What a caller may send. Every schema here yields a flat object of canonical values
@@ -38,16 +39,18 @@ const positiveInt = (max: number) =>
 
 /** BeatPass's ids are 32-bit signed integers. */
 export const MAX_ENTITY_ID = 2_147_483_647;
-const entityId = positiveInt(MAX_ENTITY_ID);
 
 // Letters, digits, single spaces, "_" and "-"; it must start and end with a letter or digit,
 // so "." and "..", slashes and backslashes (decoded or not) cannot form a path.
 export const TAG_NAME_PATTERN = /^[\p{L}\p{N}](?:[\p{L}\p{N} _-]{0,48}[\p{L}\p{N}])?$/u;
 
-export const idParamsSchema = z.object({ id: entityId });
-export const tagParamsSchema = z.object({
-  name: z.string().check(z.regex(TAG_NAME_PATTERN, "must be 1-50 letters, digits, spaces, '_' or '-'")),
-});
+// Each schema is built by its first reader (lib/once.ts): a route builds only what it validates.
+export const idParamsSchema = once(() => z.object({ id: positiveInt(MAX_ENTITY_ID) }));
+export const tagParamsSchema = once(() =>
+  z.object({
+    name: z.string().check(z.regex(TAG_NAME_PATTERN, "must be 1-50 letters, digits, spaces, '_' or '-'")),
+  }),
+);
 
 /** A count of at least 1, clamped to `max` rather than refused. */
 const clampedCount = (digits: number, max: number) =>
@@ -59,13 +62,14 @@ const clampedCount = (digits: number, max: number) =>
     { type: "integer", minimum: 1, maximum: 10 ** digits - 1, description: `Larger values are clamped to ${max}.` },
   );
 
-const pageSize = clampedCount(6, MAX_PER_PAGE);
-
-const listShape = {
-  page: z.optional(positiveInt(MAX_PAGE)),
-  per_page: z.optional(pageSize),
-  perPage: z.optional(pageSize),
-};
+const listShape = once(() => {
+  const pageSize = clampedCount(6, MAX_PER_PAGE);
+  return {
+    page: z.optional(positiveInt(MAX_PAGE)),
+    per_page: z.optional(pageSize),
+    perPage: z.optional(pageSize),
+  };
+});
 
 type ListInput = { page?: number; per_page?: number; perPage?: number };
 const toListParams = (q: ListInput) => ({
@@ -73,21 +77,25 @@ const toListParams = (q: ListInput) => ({
   per_page: q.per_page ?? q.perPage ?? DEFAULT_PER_PAGE,
 });
 
-const searchText = z
-  .string()
-  .check(
-    z.trim(),
-    z.minLength(1, "must not be empty"),
-    z.maxLength(MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`),
-  );
+const searchText = once(() =>
+  z
+    .string()
+    .check(
+      z.trim(),
+      z.minLength(1, "must not be empty"),
+      z.maxLength(MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`),
+    ),
+);
 
 /** `page`, and `per_page` or `perPage` (BeatPass uses both spellings; callers may too). */
-export const listQuerySchema = z.pipe(z.object(listShape), z.transform(toListParams));
+export const listQuerySchema = once(() => z.pipe(z.object(listShape()), z.transform(toListParams)));
 
 /** GET /tracks also takes a free-text `query`. */
-export const trackListQuerySchema = z.pipe(
-  z.object({ ...listShape, query: z.optional(searchText) }),
-  z.transform((q) => ({ ...toListParams(q), query: q.query })),
+export const trackListQuerySchema = once(() =>
+  z.pipe(
+    z.object({ ...listShape(), query: z.optional(searchText()) }),
+    z.transform((q) => ({ ...toListParams(q), query: q.query })),
+  ),
 );
 
 /** A comma list drawn from `allowed`, deduplicated and sorted so the cache key is canonical. */
@@ -131,10 +139,12 @@ export const SEARCH_TYPES = ["album", "artist", "playlist", "track", "user"] as 
 
 export const withQuerySchema = (allowed: readonly string[]) => z.object({ with: z.optional(commaListSchema(allowed)) });
 
-export const searchQuerySchema = z.object({
-  query: searchText,
-  types: z.optional(commaListSchema(SEARCH_TYPES)),
-  limit: z._default(clampedCount(4, MAX_SEARCH_LIMIT), DEFAULT_SEARCH_LIMIT),
-});
+export const searchQuerySchema = once(() =>
+  z.object({
+    query: searchText(),
+    types: z.optional(commaListSchema(SEARCH_TYPES)),
+    limit: z._default(clampedCount(4, MAX_SEARCH_LIMIT), DEFAULT_SEARCH_LIMIT),
+  }),
+);
 
-export const noQuerySchema = z.object({});
+export const noQuerySchema = once(() => z.object({}));

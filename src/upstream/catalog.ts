@@ -33,12 +33,12 @@ const req = (p: ListParams) => ({ page: p.page, perPage: p.per_page });
 
 export async function listTracks(up: UpstreamContext, q: ListParams & { query?: string | undefined }) {
   const { body } = await upstreamGet(up, ["tracks"], { page: q.page, per_page: q.per_page, query: q.query });
-  return page(body, "tracks", trackSummarySchema, "/tracks", req(q));
+  return page(body, "tracks", trackSummarySchema(), "/tracks", req(q));
 }
 
 export async function getTrack(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
   const { body } = await upstreamGet(up, ["tracks", String(id)], { with: q.with });
-  return single(body, "track", trackSchema, "/tracks/{id}", id);
+  return single(body, "track", trackSchema(), "/tracks/{id}", id);
 }
 
 export async function getTrackLyrics(up: UpstreamContext, id: number) {
@@ -46,18 +46,18 @@ export async function getTrackLyrics(up: UpstreamContext, id: number) {
   const { body } = await upstreamGet(up, ["tracks", String(id), "lyrics"]);
   // BeatPass answers 200 with `"lyric": null` for a track without lyrics (2026 spec draft).
   if (obj(body).lyric === null) throw new UpstreamError("status", path, { status: 404 });
-  return single(body, "lyric", lyricSchema, path);
+  return single(body, "lyric", lyricSchema(), path);
 }
 
 export async function getTrackWave(up: UpstreamContext, id: number) {
   const { body } = await upstreamGet(up, ["tracks", String(id), "wave"]);
   // The waveform is the only read with no wrapper key: `{"peaks": [...]}`.
-  return { data: parseOrThrow(waveSchema, body, "/tracks/{id}/wave") };
+  return { data: parseOrThrow(waveSchema(), body, "/tracks/{id}/wave") };
 }
 
 export async function listAlbums(up: UpstreamContext, q: ListParams) {
   const { body } = await upstreamGet(up, ["albums"], { page: q.page, per_page: q.per_page });
-  return page(body, "albums", albumSchema, "/albums", req(q));
+  return page(body, "albums", albumSchema(), "/albums", req(q));
 }
 
 export async function getAlbum(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
@@ -65,12 +65,12 @@ export async function getAlbum(up: UpstreamContext, id: number, q: { with?: stri
   const album = obj(obj(body).album);
   // Tracks come as an array, or as a paginator whose total may exceed the page.
   const merged = { ...album, tracks: itemsOf(album.tracks), tracks_total: totalOf(album.tracks) };
-  return single({ album: merged }, "album", albumSchema, "/albums/{id}", id);
+  return single({ album: merged }, "album", albumSchema(), "/albums/{id}", id);
 }
 
 export async function listArtists(up: UpstreamContext, q: ListParams) {
   const { body } = await upstreamGet(up, ["artists"], { page: q.page, per_page: q.per_page });
-  return page(body, "artists", artistRefSchema, "/artists", req(q));
+  return page(body, "artists", artistRefSchema(), "/artists", req(q));
 }
 
 export async function getArtist(up: UpstreamContext, id: number, q: { with?: string | undefined }) {
@@ -84,17 +84,17 @@ export async function getArtist(up: UpstreamContext, id: number, q: { with?: str
     albums: albums === undefined ? undefined : itemsOf(albums),
     albums_total: totalOf(albums),
   };
-  return { data: sameId(parseOrThrow(artistSchema, merged, "/artists/{id}"), id, "/artists/{id}") };
+  return { data: sameId(parseOrThrow(artistSchema(), merged, "/artists/{id}"), id, "/artists/{id}") };
 }
 
 export async function listArtistTracks(up: UpstreamContext, id: number, q: ListParams) {
   const { body } = await upstreamGet(up, ["artists", String(id), "tracks"], req(q));
-  return page(body, "tracks", trackSummarySchema, "/artists/{id}/tracks", req(q));
+  return page(body, "tracks", trackSummarySchema(), "/artists/{id}/tracks", req(q));
 }
 
 export async function listArtistAlbums(up: UpstreamContext, id: number, q: ListParams) {
   const { body } = await upstreamGet(up, ["artists", String(id), "albums"], req(q));
-  return page(body, "albums", albumSchema, "/artists/{id}/albums", req(q));
+  return page(body, "albums", albumSchema(), "/artists/{id}/albums", req(q));
 }
 
 export async function getPlaylist(up: UpstreamContext, id: number) {
@@ -109,27 +109,27 @@ export async function getPlaylist(up: UpstreamContext, id: number) {
     tracks: tracks === undefined || tracks === null ? undefined : itemsOf(tracks),
     tracks_total: totalOf(tracks),
   };
-  return { data: sameId(parseOrThrow(playlistSchema, merged, "/playlists/{id}"), id, "/playlists/{id}") };
+  return { data: sameId(parseOrThrow(playlistSchema(), merged, "/playlists/{id}"), id, "/playlists/{id}") };
 }
 
 export async function listPlaylistTracks(up: UpstreamContext, id: number, q: ListParams) {
   const { body } = await upstreamGet(up, ["playlists", String(id), "tracks"], req(q));
-  return page(body, "tracks", trackSummarySchema, "/playlists/{id}/tracks", req(q));
+  return page(body, "tracks", trackSummarySchema(), "/playlists/{id}/tracks", req(q));
 }
 
 export async function listGenres(up: UpstreamContext) {
   const { body } = await upstreamGet(up, ["genres"]);
-  return page(body, "genres", genreSchema, "/genres", { page: 1, perPage: 20 });
+  return page(body, "genres", genreSchema(), "/genres", { page: 1, perPage: 20 });
 }
 
 export async function listTagTracks(up: UpstreamContext, name: string, q: ListParams) {
   const { body } = await upstreamGet(up, ["tags", name, "tracks"], req(q));
-  return page(body, "tracks", trackSummarySchema, "/tags/{name}/tracks", req(q));
+  return page(body, "tracks", trackSummarySchema(), "/tags/{name}/tracks", req(q));
 }
 
 export async function listTagAlbums(up: UpstreamContext, name: string, q: ListParams) {
   const { body } = await upstreamGet(up, ["tags", name, "albums"], req(q));
-  return page(body, "albums", albumSchema, "/tags/{name}/albums", req(q));
+  return page(body, "albums", albumSchema(), "/tags/{name}/albums", req(q));
 }
 
 export async function search(
@@ -152,10 +152,10 @@ export async function search(
     playlists: asArray(results.playlists),
     users: asArray(results.users),
   };
-  return { data: parseOrThrow(searchResultsSchema, grouped, "/search") };
+  return { data: parseOrThrow(searchResultsSchema(), grouped, "/search") };
 }
 
 export async function getUser(up: UpstreamContext, id: number) {
   const { body } = await upstreamGet(up, ["users", String(id)]);
-  return single(body, "user", userSchema, "/users/{id}", id);
+  return single(body, "user", userSchema(), "/users/{id}", id);
 }

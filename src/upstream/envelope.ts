@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { once } from "../lib/once";
 import type { Page, Pagination, Single } from "../schemas/entities";
 import { UpstreamError } from "./client";
 
@@ -9,12 +10,15 @@ import { UpstreamError } from "./client";
  * them and hand back our own `{data}` / `{data, pagination}` shapes.
  */
 
-const paginatorMetaSchema = z.object({
-  current_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
-  per_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
-  total: z.optional(z.coerce.number().check(z.int(), z.nonnegative())),
-  last_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
-});
+// Built by the first list read (lib/once.ts).
+const paginatorMetaSchema = once(() =>
+  z.object({
+    current_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
+    per_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
+    total: z.optional(z.coerce.number().check(z.int(), z.nonnegative())),
+    last_page: z.optional(z.coerce.number().check(z.int(), z.positive())),
+  }),
+);
 
 type Obj = Record<string, unknown>;
 
@@ -71,7 +75,7 @@ export function itemsOf(value: unknown): unknown {
 export function totalOf(value: unknown): number | undefined {
   const items = itemsOf(value);
   if (!Array.isArray(items)) return undefined;
-  const total = isObj(value) ? paginatorMetaSchema.safeParse(value).data?.total : undefined;
+  const total = isObj(value) ? paginatorMetaSchema().safeParse(value).data?.total : undefined;
   return total !== undefined && total >= items.length ? total : items.length;
 }
 
@@ -96,7 +100,7 @@ export function page<S extends z.ZodMiniType>(
     meta = body.pagination;
   }
   const data = parseOrThrow(z.array(schema), items, path);
-  const m = paginatorMetaSchema.safeParse(isObj(meta) ? meta : {});
+  const m = paginatorMetaSchema().safeParse(isObj(meta) ? meta : {});
   const pagination: Pagination = {
     page: (m.success && m.data.current_page) || requested.page,
     per_page: (m.success && m.data.per_page) || requested.perPage,

@@ -49,7 +49,7 @@ describe("npm start", () => {
     const res = await fetch(`${stack.base}/v1/nope`);
     expect(res.status).toBe(404);
     expect(res.headers.get("Content-Type")).toBe("application/problem+json");
-    expect(problemSchema.parse(await res.json()).code).toBe("not_found");
+    expect(problemSchema().parse(await res.json()).code).toBe("not_found");
   });
 
   it("turns an injected BeatPass outage into a problem, not a crash page", async () => {
@@ -60,7 +60,7 @@ describe("npm start", () => {
     const res = await fetch(`${stack.base}/v1/tracks/2`);
     await fetch(`${stack.fake}/__fake/faults`, { method: "DELETE" });
     expect(res.status).toBe(502);
-    expect(problemSchema.parse(await res.json()).code).toBe("upstream_error");
+    expect(problemSchema().parse(await res.json()).code).toBe("upstream_error");
   });
 
   it("runs the refresh-ahead cron on demand at /cdn-cgi/handler/scheduled", async () => {
@@ -137,7 +137,7 @@ describe("operator commands against npm start", () => {
     // an isolate has seen is refused within a minute; the workers tests move time for that.)
     const refused = await fetch(`${stack.base}/v1/genres`, { headers: { "X-Api-Key": doomed } });
     expect(refused.status).toBe(401);
-    expect(problemSchema.parse(await refused.json()).code).toBe("invalid_api_key");
+    expect(problemSchema().parse(await refused.json()).code).toBe("invalid_api_key");
   });
 
   it("key:list --remote without a Cloudflare login says so in one sentence, with no stack trace", async () => {

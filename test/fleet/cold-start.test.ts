@@ -25,10 +25,20 @@ const REAL_ZOD = fileURLToPath(import.meta.resolve("zod/mini"));
 const factories = Object.keys(zodMini).filter(
   (k) => typeof (zodMini as Record<string, unknown>)[k] === "function" && /^[a-z]/.test(k) && k !== "toJSONSchema",
 );
+// Object schemas also record their field names, so a test can tell which entity was built.
+const OBJECTS = ["object", "strictObject", "looseObject"];
 const COUNTING_ZOD = `import * as real from ${JSON.stringify(REAL_ZOD)};
 export * from ${JSON.stringify(REAL_ZOD)};
-const count = (name) => { globalThis.__zodCounts ??= { schemas: 0, documents: 0 }; globalThis.__zodCounts[name]++; };
-${factories.map((k) => `const c_${k} = (...a) => (count("schemas"), real.${k}(...a));\nexport { c_${k} as ${k} };`).join("\n")}
+const counts = () => (globalThis.__zodCounts ??= { schemas: 0, documents: 0, objects: [] });
+const count = (name) => { counts()[name]++; };
+const fields = (shape) => { counts().objects.push(Object.keys(shape ?? {}).sort().join(",")); };
+${factories
+  .map((k) =>
+    OBJECTS.includes(k)
+      ? `const c_${k} = (...a) => (count("schemas"), fields(a[0]), real.${k}(...a));\nexport { c_${k} as ${k} };`
+      : `const c_${k} = (...a) => (count("schemas"), real.${k}(...a));\nexport { c_${k} as ${k} };`,
+  )
+  .join("\n")}
 export const toJSONSchema = (...a) => (count("documents"), real.toJSONSchema(...a));
 `;
 
@@ -37,7 +47,7 @@ export { KeyCoordinator, UpstreamBudget } from "./index.js";
 export default {
   fetch(request, env, ctx) {
     if (new URL(request.url).pathname === "/__counts")
-      return Response.json(globalThis.__zodCounts ?? { schemas: 0, documents: 0 });
+      return Response.json(globalThis.__zodCounts ?? { schemas: 0, documents: 0, objects: [] });
     return worker.fetch(request, env, ctx);
   },
 };`;
@@ -71,36 +81,74 @@ afterAll(async () => {
   await mf?.dispose();
 });
 
-const counts = async () => (await (await fetch(new URL("/__counts", url))).json()) as Record<string, number>;
+interface Counts {
+  schemas: number;
+  documents: number;
+  /** Each object schema built, as its sorted field names. */
+  objects: string[];
+}
+const counts = async () => (await (await fetch(new URL("/__counts", url))).json()) as Counts;
+
+const get = async (path: string) => {
+  const res = await fetch(new URL(path, url));
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+};
+
+// Entities by a field only they have, as BeatPass names it (docs/beatpass-api/REFERENCE.md).
+const built = (c: Counts, field: string) => c.objects.some((o) => o.split(",").includes(field));
+const TRACK = "bpm";
+const WAVE = "peaks";
+const SEARCH = "playlists";
 
 describe("cold start", () => {
-  it("a new isolate has built no zod schema and no OpenAPI document before its first request, then builds them when a route needs them", async () => {
+  it("a new isolate has built no zod schema and no OpenAPI document before its first request", async () => {
     // The counting copy is in the bundle (zod is loaded with the first route), so 0 here is
     // the Worker's own doing.
-    expect(await counts()).toEqual({ schemas: 0, documents: 0 });
+    expect(await counts()).toEqual({ schemas: 0, documents: 0, objects: [] });
+  });
 
-    const bad = await fetch(new URL("/v1/tracks/abc", url));
-    const text = await bad.text();
-    const problem = { status: bad.status, headers: bad.headers, text, json: () => JSON.parse(text) };
-    expectProblemResponse(problem, 400, "invalid_request", url.origin);
-    const afterRoute = await counts();
-    expect(afterRoute.schemas).toBeGreaterThan(0);
+  it("each route builds the schemas it uses when it is first asked for, and keeps them", async () => {
+    // What every request needs (the configuration): an unknown path.
+    expect((await get("/nothing-here")).status).toBe(404);
+    const base = await counts();
+    // /healthz reads no entity and validates nothing: it builds nothing more.
+    expect((await get("/healthz")).status).toBe(200);
+    expect(await counts()).toEqual(base);
+    for (const field of [TRACK, WAVE, SEARCH]) expect(built(base, field)).toBe(false);
+
+    // A track route's refusal builds the track route's schemas, not the waveform's or search's.
+    expectProblemResponse(await get("/v1/tracks/abc"), 400, "invalid_request", url.origin);
+    const track = await counts();
+    expect(track.schemas).toBeGreaterThan(base.schemas);
+    expect([built(track, TRACK), built(track, WAVE), built(track, SEARCH)]).toEqual([true, false, false]);
     // A data route does not build the OpenAPI document.
-    expect(afterRoute.documents).toBe(0);
+    expect(track.documents).toBe(0);
 
-    // Built once and kept (zod's construction is the cost, not parsing): the same route again,
-    // and another route family's refusal, build nothing more.
-    const again = await fetch(new URL("/v1/tracks/abc", url));
-    await again.arrayBuffer();
-    expect(again.status).toBe(400);
-    const other = await fetch(new URL("/v1/albums/-1", url));
-    await other.arrayBuffer();
-    expect(other.status).toBe(400);
-    expect(await counts()).toEqual(afterRoute);
+    // Built once and kept (zod's construction is the cost, not parsing).
+    expect((await get("/v1/tracks/abc")).status).toBe(400);
+    expect((await get("/v1/tracks/0")).status).toBe(400);
+    expect(await counts()).toEqual(track);
+
+    // Schemas read on every request (a card's id, here) are built by the first and kept too.
+    expect((await get("/widget/track/abc")).status).toBe(400);
+    const card = await counts();
+    expect((await get("/widget/track/abc")).status).toBe(400);
+    expect((await get("/widget/album/0")).status).toBe(400);
+    expect(await counts()).toEqual(card);
+
+    // Another route builds its own when first asked for.
+    expect((await get("/v1/tracks/abc/wave")).status).toBe(400);
+    const wave = await counts();
+    expect(wave.schemas).toBeGreaterThan(card.schemas);
+    expect([built(wave, WAVE), built(wave, SEARCH)]).toEqual([true, false]);
 
     const doc = await fetch(new URL("/openapi.json", url));
     expect(doc.status).toBe(200);
     expect(((await doc.json()) as { openapi: string }).openapi).toMatch(/^3\./);
-    expect((await counts()).documents).toBeGreaterThan(0);
+    const all = await counts();
+    expect(all.documents).toBeGreaterThan(0);
+    // The document describes every route, so it builds every schema, search's too.
+    expect(built(all, SEARCH)).toBe(true);
   });
 });

@@ -19,7 +19,7 @@ export function expectProblemResponse(
 ): Problem {
   expect(res.status, `status of ${res.text.slice(0, 200)}`).toBe(status);
   expect(res.headers.get("Content-Type")).toBe("application/problem+json");
-  const body = problemSchema.parse(res.json());
+  const body = problemSchema().parse(res.json());
   expect(body.status).toBe(status);
   expect(body.code).toBe(code);
   expect(body.request_id).toBe(res.headers.get("X-Request-Id"));

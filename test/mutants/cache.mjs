@@ -202,7 +202,7 @@ export const CACHE = [
   {
     id: "catalog-raw-query-memoised",
     file: READ_ROUTE,
-    from: `?\${rawValues(query, queryNames)}\`;`,
+    from: `?\${rawValues(query, names.query)}\`;`,
     to: `?\${JSON.stringify(query)}\`;`,
     tests: [T.memoBudget, T.cache, T.validation],
     why: "Every junk query parameter would make a new entry in the validated-input memo: a client padding URLs churns it and every other client's entries out.",
@@ -455,16 +455,18 @@ export const CACHE = [
   {
     id: "requests-search-keeps-unknown-params",
     file: REQUESTS,
-    from: `export const searchQuerySchema = z.object({`,
-    to: `export const searchQuerySchema = z.looseObject({`,
+    from: `export const searchQuerySchema = once(() =>
+  z.object({`,
+    to: `export const searchQuerySchema = once(() =>
+  z.looseObject({`,
     tests: [T.clientTypes, T.validation, T.cache],
     why: "The published client would accept any query key on /v1/search (and lose its typed 400); at run time pickParams keeps junk out of cache keys.",
   },
   {
     id: "requests-no-query-keeps-unknown-params",
     file: REQUESTS,
-    from: `export const noQuerySchema = z.object({});`,
-    to: `export const noQuerySchema = z.looseObject({});`,
+    from: `export const noQuerySchema = once(() => z.object({}));`,
+    to: `export const noQuerySchema = once(() => z.looseObject({}));`,
     tests: [T.clientTypes, T.validation, T.cache],
     why: "The published client would accept any query key on routes that take none, so a typo compiles.",
   },
@@ -479,8 +481,8 @@ export const CACHE = [
   {
     id: "requests-list-keeps-unknown-params",
     file: REQUESTS,
-    from: `export const listQuerySchema = z.pipe(z.object(listShape), z.transform(toListParams));`,
-    to: `export const listQuerySchema = z.pipe(z.looseObject(listShape), z.transform(toListParams));`,
+    from: `export const listQuerySchema = once(() => z.pipe(z.object(listShape()), z.transform(toListParams)));`,
+    to: `export const listQuerySchema = once(() => z.pipe(z.looseObject(listShape()), z.transform(toListParams)));`,
     tests: [T.clientTypes, T.validation, T.cache],
     why: "The published client would accept any query key on list routes (and /v1/albums, /v1/artists lose their typed 400).",
   },

@@ -200,13 +200,33 @@ export const EDGE = [
     tests: [T.contract],
     why: "A documented field the service never sends would pass unnoticed.",
   },
+  // ---- schemas built by the route that first reads them ----
+  {
+    id: "contract-schemas-built-at-start",
+    file: "src/contract.ts",
+    from: `const schemas = <P, Q, R>(build: () => { params: P; query: Q; response: R }) => once(build);`,
+    to: `const schemas = <P, Q, R>(build: () => { params: P; query: Q; response: R }) => {
+  const built = build();
+  return () => built;
+};`,
+    tests: [T.coldStart],
+    why: "An isolate's first request, /healthz's too, would build every /v1 route's schemas, as it did before they were built per route.",
+  },
+  {
+    id: "once-rebuilds",
+    file: "src/lib/once.ts",
+    from: `    if (!built) {`,
+    to: `    if (true) {`,
+    tests: [T.coldStart],
+    why: "A schema read on every request (a card's id) would be built again by each one: zod's construction on every request.",
+  },
   {
     id: "contract-flags-untyped",
     file: "src/schemas/entities.ts",
-    from: `  { type: "boolean" },
-);`,
-    to: `  {},
-);`,
+    from: `    { type: "boolean" },
+  );`,
+    to: `    {},
+  );`,
     tests: [T.clientTypes],
     why: "Generated clients would type verified, public and collaborative as unknown.",
   },

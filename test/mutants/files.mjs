@@ -46,6 +46,8 @@ export const T = {
   // Deployment-wide promises (vitest project "fleet": several instances in one miniflare).
   fleetBudget: "test/fleet/budget.test.ts",
   fleetLeases: "test/fleet/leases.test.ts",
+  // The deployed build in a fresh workerd, with zod's schema factories counted.
+  coldStart: "test/fleet/cold-start.test.ts",
   memoBudget: "test/integration/memo-budget.test.ts",
   refreshReserve: "test/integration/refresh-reserve.test.ts",
   // The per-client limit tests (they make hundreds of requests).
