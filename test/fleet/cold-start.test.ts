@@ -102,13 +102,12 @@ const WAVE = "peaks";
 const SEARCH = "playlists";
 
 describe("cold start", () => {
-  it("a new isolate has built no zod schema and no OpenAPI document before its first request", async () => {
+  // One test: its steps share one runtime, in this order (a shuffled run keeps it).
+  it("a new isolate builds no schema before its first request; each route builds its own when first asked for, and keeps them", async () => {
     // The counting copy is in the bundle (zod is loaded with the first route), so 0 here is
     // the Worker's own doing.
     expect(await counts()).toEqual({ schemas: 0, documents: 0, objects: [] });
-  });
 
-  it("each route builds the schemas it uses when it is first asked for, and keeps them", async () => {
     // What every request needs (the configuration): an unknown path.
     expect((await get("/nothing-here")).status).toBe(404);
     const base = await counts();
