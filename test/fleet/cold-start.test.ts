@@ -109,7 +109,7 @@ describe("cold start", () => {
     expect(await counts()).toEqual({ schemas: 0, documents: 0, objects: [] });
 
     // What every request needs (the configuration): an unknown path.
-    expect((await get("/nothing-here")).status).toBe(404);
+    expectProblemResponse(await get("/nothing-here"), 404, "not_found", url.origin);
     const base = await counts();
     // /healthz reads no entity and validates nothing: it builds nothing more.
     expect((await get("/healthz")).status).toBe(200);
@@ -125,19 +125,20 @@ describe("cold start", () => {
     expect(track.documents).toBe(0);
 
     // Built once and kept (zod's construction is the cost, not parsing).
-    expect((await get("/v1/tracks/abc")).status).toBe(400);
-    expect((await get("/v1/tracks/0")).status).toBe(400);
+    expectProblemResponse(await get("/v1/tracks/abc"), 400, "invalid_request", url.origin);
+    expectProblemResponse(await get("/v1/tracks/0"), 400, "invalid_request", url.origin);
     expect(await counts()).toEqual(track);
 
     // Schemas read on every request (a card's id, here) are built by the first and kept too.
-    expect((await get("/widget/track/abc")).status).toBe(400);
+    // (A bad id is a problem+json, not an error card: there is nothing to draw a card for.)
+    expectProblemResponse(await get("/widget/track/abc"), 400, "invalid_request", url.origin);
     const card = await counts();
-    expect((await get("/widget/track/abc")).status).toBe(400);
-    expect((await get("/widget/album/0")).status).toBe(400);
+    expectProblemResponse(await get("/widget/track/abc"), 400, "invalid_request", url.origin);
+    expectProblemResponse(await get("/widget/album/0"), 400, "invalid_request", url.origin);
     expect(await counts()).toEqual(card);
 
     // Another route builds its own when first asked for.
-    expect((await get("/v1/tracks/abc/wave")).status).toBe(400);
+    expectProblemResponse(await get("/v1/tracks/abc/wave"), 400, "invalid_request", url.origin);
     const wave = await counts();
     expect(wave.schemas).toBeGreaterThan(card.schemas);
     expect([built(wave, WAVE), built(wave, SEARCH)]).toEqual([true, false]);
