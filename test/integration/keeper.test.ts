@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
 import { resetIsolate } from "../../src/isolate";
 import { coordinator, keeper, observedCoordinators, observedKeeper, unreachableKeeper } from "../helpers/budget";
@@ -31,6 +31,21 @@ describe("a miss spends this isolate's lease", () => {
     expect(calls, "no round trip for a permit the lease holds").toEqual(["lease"]);
     expect(timing(second, "budget")).toBe(0);
     expect(upstreamPaths()).toEqual(["/tracks/1", "/tracks/2"]);
+  });
+
+  it("Server-Timing budget is the renewal waited for, not the clock running meanwhile", async () => {
+    // A clock that moves on every read, as local workerd's does between two reads with no I/O.
+    let t = Date.now();
+    vi.spyOn(Date, "now").mockImplementation(() => t++);
+    const { ns, calls } = observedKeeper();
+    const env = { ...PATIENT, UPSTREAM_BUDGET: ns };
+    const first = await call("/v1/tracks/1", {}, env);
+    expect(first.status).toBe(200);
+    expect(timing(first, "budget"), "the first miss waited for its lease").toBeGreaterThan(0);
+    const second = await call("/v1/tracks/2", {}, env);
+    expect(second.status).toBe(200);
+    expect(calls).toEqual(["lease"]);
+    expect(timing(second, "budget"), "spent from the lease: no wait").toBe(0);
   });
 
   it("cache hits ask neither the keeper nor a coordinator", async () => {

@@ -245,6 +245,14 @@ export const BUDGET = [
     why: "A renewal would never name the newcomer waiting: the kept fifth would never be granted.",
   },
   {
+    id: "permit-wait-counts-bookkeeping",
+    file: PERMITS,
+    from: `  o.onPermitWait?.(waited > 0 ? Date.now() - started : 0);`,
+    to: `  o.onPermitWait?.(Date.now() - started);`,
+    tests: [T.keeper],
+    why: "Server-Timing budget would report a wait for a permit the lease held whenever the clock ticked meanwhile (the fleet test's flake).",
+  },
+  {
     id: "admission-newcomer-per-request",
     file: PERMITS,
     from: `    cls === "viewer" && o.group !== undefined && !newcomerGroups.has(o.group) && groupSpends.count(o.group, now) === 0`,
