@@ -1,6 +1,6 @@
 import { Resvg } from "@resvg/resvg-wasm";
 import jpeg from "jpeg-js";
-import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { photoJpeg } from "../../fake/photo.mjs";
 import { artworkPng } from "../../fake/png.mjs";
 import { encodePng, pngFile } from "../../raster/encode";
@@ -255,38 +255,6 @@ describe("covers shrunk to their drawn size", () => {
     await shrunkSvg(svgOf(covers[0]!));
     expect(shrinkStats()).toMatchObject({ hits: 1, shrunk: 21 });
   }, 60_000);
-});
-
-describe("memory", () => {
-  it("frees each render's pixels once its PNG is written; the shrunk cover's pixels are kept", async () => {
-    // Every pixel buffer resvg hands out, in order: the cover drawn alone (shrink.ts), then the card.
-    const handed: Uint8Array[] = [];
-    const render = Resvg.prototype.render;
-    const spy = vi.spyOn(Resvg.prototype, "render").mockImplementation(function (this: InstanceType<typeof Resvg>) {
-      const image = render.call(this);
-      const pixels = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(image), "pixels")?.get;
-      Object.defineProperty(image, "pixels", {
-        get: () => {
-          const p = pixels?.call(image) as Uint8Array;
-          handed.push(p);
-          return p;
-        },
-      });
-      return image;
-    });
-    try {
-      const svg = cardSvg(photoUri());
-      const { png } = await renderPng(svg);
-      expect(handed.map((p) => p.byteLength > 0)).toEqual([true, false]);
-      // Written before it was freed: the card as resvg draws it.
-      expect(difference(decodePixels(Buffer.from(png)), decodePixels(await unshrunk(svg))).over1).toBe(0);
-      const [cover] = pastes(svg);
-      expect(cover?.pixels).toBe(handed[0]);
-      expect(cover?.pixels.length).toBe((cover?.width ?? 0) * (cover?.height ?? 0) * 4);
-    } finally {
-      spy.mockRestore();
-    }
-  });
 });
 
 describe("covers placed over the render", () => {

@@ -594,14 +594,6 @@ export const RENDER = [
     why: "Every PNG card would be drawn without its cover, an empty hole where the artwork goes.",
   },
   {
-    id: "raster-pixels-kept",
-    file: RASTER_RENDER,
-    from: "      release(pixels);\n",
-    to: "",
-    tests: [T.rasterShrink],
-    why: "Each render's pixels (3 MB for a link preview) would wait for the garbage collector, which then runs every few renders.",
-  },
-  {
     id: "raster-pastes-reversed",
     file: RASTER_RENDER,
     from: "for (const copy of pastes)",
