@@ -79,6 +79,20 @@ export function totalOf(value: unknown): number | undefined {
   return total !== undefined && total >= items.length ? total : items.length;
 }
 
+// Item schemas are built once (schemas/entities.ts), so their arrays can be too: not one for
+// every list BeatPass sends.
+const arrays = new WeakMap<z.ZodMiniType, z.ZodMiniType>();
+
+/** The array schema of `item`, built on its first list and kept. */
+export function arrayOf<S extends z.ZodMiniType>(item: S): z.ZodMiniArray<S> {
+  let array = arrays.get(item) as z.ZodMiniArray<S> | undefined;
+  if (!array) {
+    array = z.array(item);
+    arrays.set(item, array);
+  }
+  return array;
+}
+
 /** Finds the page of items wherever this endpoint's envelope put it. */
 export function page<S extends z.ZodMiniType>(
   body: unknown,
@@ -99,7 +113,7 @@ export function page<S extends z.ZodMiniType>(
     items = body[key];
     meta = body.pagination;
   }
-  const data = parseOrThrow(z.array(schema), items, path);
+  const data = parseOrThrow(arrayOf(schema), items, path);
   const m = paginatorMetaSchema().safeParse(isObj(meta) ? meta : {});
   const pagination: Pagination = {
     page: (m.success && m.data.current_page) || requested.page,

@@ -326,6 +326,22 @@ export const UPSTREAM = [
     why: "An unexpected upstream payload (which may echo the token) would be copied into the log.",
   },
   {
+    id: "envelope-array-per-list",
+    file: ENVELOPE,
+    from: `  const data = parseOrThrow(arrayOf(schema), items, path);`,
+    to: `  const data = parseOrThrow(z.array(schema), items, path);`,
+    tests: [T.unitUpstream],
+    why: "Every list BeatPass sends would build its array schema again.",
+  },
+  {
+    id: "envelope-array-not-kept",
+    file: ENVELOPE,
+    from: `    arrays.set(item, array);`,
+    to: ``,
+    tests: [T.unitUpstream],
+    why: "arrayOf would build a new array schema on every call.",
+  },
+  {
     id: "envelope-page-ignores-upstream",
     file: ENVELOPE,
     from: `page: (m.success && m.data.current_page) || requested.page,`,

@@ -1,7 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import * as z from "zod/mini";
 import { cacheKey, canonicalParams } from "../../src/cache/keys";
 import { problemForUpstream } from "../../src/http/upstream-problem";
 import { buildUpstreamUrl, parseRetryAfter, UpstreamError, type UpstreamFailure } from "../../src/upstream/client";
+import { arrayOf, page } from "../../src/upstream/envelope";
 
 const BASE = new URL("https://open.beatpass.ca/api/v1/");
 
@@ -86,5 +88,35 @@ describe("problemForUpstream", () => {
   it("carries the upstream Retry-After on 429", () => {
     const e = problemForUpstream(new UpstreamError("status", "/x", { status: 429, retryAfterSeconds: 17 }), "x");
     expect(e.headers["Retry-After"]).toBe("17");
+  });
+});
+
+describe("list pages (upstream/envelope.ts)", () => {
+  const genre = z.object({ id: z.number(), name: z.string() });
+  const requested = { page: 1, perPage: 20 };
+
+  it("reads items under the entity's key with the paginator's numbers, and refuses a bad item", () => {
+    const body = { genres: { data: [{ id: 1, name: "Trap" }], current_page: 2, per_page: 1, total: 5 } };
+    expect(page(body, "genres", genre, "/genres", requested)).toEqual({
+      data: [{ id: 1, name: "Trap" }],
+      pagination: { page: 2, per_page: 1, total: 5 },
+    });
+    const bad = { genres: { data: [{ id: "one", name: "Trap" }] } };
+    expect(() => page(bad, "genres", genre, "/genres", requested)).toThrow(UpstreamError);
+  });
+
+  it("builds each item schema's array once, not once per list", () => {
+    const other = z.object({ id: z.number() });
+    expect(arrayOf(genre)).toBe(arrayOf(genre));
+    expect(arrayOf(other)).not.toBe(arrayOf(genre));
+    expect(arrayOf(genre).safeParse([{ id: 1, name: "Trap" }]).success).toBe(true);
+    expect(arrayOf(genre).safeParse([{ id: 1 }]).success).toBe(false);
+  });
+
+  it("parses every list with that one array schema", () => {
+    const item = z.object({ id: z.number() });
+    const parse = vi.spyOn(arrayOf(item), "safeParse");
+    for (const id of [1, 2]) page({ items: [{ id }] }, "items", item, "/items", requested);
+    expect(parse).toHaveBeenCalledTimes(2);
   });
 });
